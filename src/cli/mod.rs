@@ -4,6 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod keys;
+
 /// Plusbox: an Alipay+ sandbox in a box, and its test companion.
 #[derive(Debug, Parser)]
 #[command(name = "plusbox", version, about, long_about = None)]
@@ -14,10 +16,20 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Generate and inspect RSA key files.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Sign a message by hand: prints the Signature header value.
+    Sign(keys::SignArgs),
+    /// Check a Signature header by hand; on a mismatch, shows the content that was verified.
+    Verify(keys::VerifyArgs),
 }
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Keys(command) => keys::run_keys(command),
+        Command::Sign(args) => keys::run_sign(args),
+        Command::Verify(args) => keys::run_verify(args),
     }
 }

@@ -6,4 +6,5 @@ pub mod codes;
 pub mod money;
 pub mod protocol;
 pub mod result_code;
+pub mod secret;
 pub mod signing;

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Runs every Plusbox test: formatting, lints, unit/integration/cross-check tests, doc tests.
+# On a fresh Debian machine it installs the system tools the tests use when run as root;
+# otherwise it says exactly what to install.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# Debian packages the tests need, as "command:package".
+NEEDED_TOOLS=(openssl:openssl zbarimg:zbar-tools qrencode:qrencode)
+missing=()
+for entry in "${NEEDED_TOOLS[@]}"; do
+  command -v "${entry%%:*}" >/dev/null 2>&1 || missing+=("${entry##*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    step "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  else
+    echo "missing system packages; install them with:" >&2
+    echo "  sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+if ! python3 -c 'import cryptography' 2>/dev/null; then
+  if [ "$(id -u)" = 0 ] || [ -n "${VIRTUAL_ENV:-}" ]; then
+    step "installing Python cryptography (independent signer for cross-checks)"
+    python3 -m pip install --quiet cryptography
+  else
+    echo "missing Python package; install it with: python3 -m pip install --user cryptography" >&2
+    exit 1
+  fi
+fi
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "cargo-nextest is missing; install it with: cargo install --locked cargo-nextest" >&2
+  exit 1
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo nextest (unit, integration and cross-check tests)"
+cargo nextest run --workspace --locked --no-fail-fast
+
+step "doc tests"
+cargo test --workspace --locked --doc
+
+if [ -x scripts/fuzz-smoke.sh ]; then
+  step "fuzz smoke run"
+  scripts/fuzz-smoke.sh
+fi
+
+step "all tests passed"
