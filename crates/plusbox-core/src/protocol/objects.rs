@@ -1,4 +1,4 @@
-//! Common objects of the Alipay+ bodies (reference §2.3). Generated-style: one struct per
+//! Common objects of the Alipay+ bodies (reference §2.3): one struct per
 //! object, camelCase wire names, optional fields omitted when `None`, unknown fields kept in
 //! `extra`.
 
