@@ -1,0 +1,207 @@
+//! Fault switches: each one breaks exactly one rule of the Alipay+ ACQP reference, so a test case
+//! can prove that it catches that broken integration. Faults are data: a name, the rule it
+//! breaks, and the reference section the rule comes from.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+macro_rules! faults {
+    ($( $(#[$doc:meta])* $variant:ident = $name:literal, $section:literal, $rule:literal, $broken:literal; )*) => {
+        /// One named fault switch.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Fault {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Fault {
+            /// Every fault, in catalogue order.
+            pub const ALL: &'static [Fault] = &[$(Fault::$variant,)*];
+
+            /// The switch name used on the command line and in configuration files.
+            pub const fn name(self) -> &'static str {
+                match self { $(Fault::$variant => $name,)* }
+            }
+
+            /// The reference section (`alipayplus-api.md`) the broken rule comes from.
+            pub const fn section(self) -> &'static str {
+                match self { $(Fault::$variant => $section,)* }
+            }
+
+            /// The rule a correct acquirer follows.
+            pub const fn rule(self) -> &'static str {
+                match self { $(Fault::$variant => $rule,)* }
+            }
+
+            /// What the acquirer does instead with this fault switched on.
+            pub const fn behaviour(self) -> &'static str {
+                match self { $(Fault::$variant => $broken,)* }
+            }
+        }
+    };
+}
+
+faults! {
+    /// Never polls `inquiryPayment`; waits for a notification only.
+    NoInquiry = "no-inquiry", "§3, §7",
+        "On U, poll inquiryPayment; both notifyPayment and inquiryPayment must be integrated.",
+        "Never calls inquiryPayment; waits for notifyPayment until expiry, then cancels.";
+    /// Polls at a fixed, very short interval.
+    PollTooFast = "poll-too-fast", "§7, §12",
+        "Poll inquiryPayment with increasing intervals (about every 3 s), not in a tight loop.",
+        "Polls at a fixed short interval (timing.too_fast_interval_ms) with no back-off.";
+    /// Keeps polling past the payment expiry and never cancels.
+    PollForever = "poll-forever", "§7, §12",
+        "Stop inquiring at the payment expiry or the maximum number of inquiries, then cancel.",
+        "Keeps inquiring past expiry and the inquiry limit (up to timing.poll_forever_limit_ms) and never cancels.";
+    /// Gives up without cancelling.
+    NoCancel = "no-cancel", "§8, §12",
+        "Still U after expiry or the maximum inquiries: call cancelPayment, retried until S; fail the order only after the cancel succeeds.",
+        "Marks the order failed locally without calling cancelPayment.";
+    /// Retries `pay` under a fresh `paymentRequestId`.
+    NewRequestIdOnRetry = "new-request-id-on-retry", "§4.2, §12",
+        "On a timeout or U, re-send pay with the same paymentRequestId (the idempotency key).",
+        "Re-sends pay with a new paymentRequestId, which can charge the buyer twice.";
+    /// Acknowledges notifications but does not use them.
+    IgnoreNotify = "ignore-notify", "§3, §10",
+        "Apply notifyPayment to the order table (first final result wins) and stop polling once final.",
+        "Acknowledges notifyPayment but ignores its result; keeps polling.";
+    /// Acknowledges without a signature.
+    UnsignedAck = "unsigned-ack", "§1.5, §10",
+        "Sign the notifyPayment acknowledgement.",
+        "Answers notifyPayment with no Signature header.";
+    /// Acknowledges with a signature that does not verify.
+    BadAckSignature = "bad-ack-signature", "§1.5, §10",
+        "Sign the notifyPayment acknowledgement over the exact bytes sent.",
+        "Signs the acknowledgement over different content, so the signature does not verify.";
+    /// Trusts responses without checking their signatures.
+    SkipResponseVerification = "skip-response-verification", "§1.4, §1.5",
+        "Verify the signature of every response before acting on it.",
+        "Accepts responses without verifying their signature (a tampered response is trusted).";
+    /// Signs requests with a key the sandbox does not know.
+    WrongKey = "wrong-key", "§1.5, §1.7",
+        "Sign requests with the private key whose public key is registered for the Client-Id.",
+        "Signs requests with a different, unregistered private key.";
+    /// Refunds more than was paid.
+    RefundOverAmount = "refund-over-amount", "§9",
+        "The total of refunds must not exceed the payment amount.",
+        "Sends refunds without checking the remaining refundable amount.";
+    /// Cancels after the cancel window.
+    CancelAfterWindow = "cancel-after-window", "§8",
+        "Cancel only until 00:15 UTC+8 on T+1; after that, refund instead.",
+        "Sends cancelPayment after the window has closed.";
+    /// Sends numbers and booleans where strings are required.
+    NumbersNotStrings = "numbers-not-strings", "§2, §2.1",
+        "Every non-array field is a JSON string: amounts as \"1250\", flags as \"true\".",
+        "Sends amount values as JSON numbers and isInStorePayment as a JSON boolean.";
+    /// Leaves out `order.merchant.store`.
+    OmitStore = "omit-store", "§4.2",
+        "UPM pay requires order.merchant.store.",
+        "Sends pay without order.merchant.store.";
+    /// Leaves out the terminal fields.
+    OmitTerminal = "omit-terminal", "§4.2",
+        "UPM pay should carry env.storeTerminalId and env.storeTerminalRequestTime.",
+        "Sends pay without env.storeTerminalId and env.storeTerminalRequestTime.";
+}
+
+impl Fault {
+    /// Looks a fault up by its switch name.
+    pub fn from_name(name: &str) -> Option<Fault> {
+        Fault::ALL.iter().copied().find(|f| f.name() == name.trim())
+    }
+}
+
+/// A name that is not a fault switch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown fault {0:?}; `plusbox acquirer faults` lists them")]
+pub struct UnknownFault(pub String);
+
+impl FromStr for Fault {
+    type Err = UnknownFault;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Fault::from_name(s).ok_or_else(|| UnknownFault(s.to_owned()))
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Fault {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Fault {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        Fault::from_str(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The set of faults switched on for one acquirer. Empty means a correct acquirer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Faults(BTreeSet<Fault>);
+
+impl Faults {
+    /// No faults: the correct acquirer.
+    pub fn none() -> Self {
+        Faults::default()
+    }
+
+    /// Switches `fault` on.
+    pub fn insert(&mut self, fault: Fault) {
+        self.0.insert(fault);
+    }
+
+    /// True if `fault` is on.
+    pub fn has(&self, fault: Fault) -> bool {
+        self.0.contains(&fault)
+    }
+
+    /// True if no fault is on.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The faults that are on.
+    pub fn iter(&self) -> impl Iterator<Item = Fault> + '_ {
+        self.0.iter().copied()
+    }
+}
+
+impl FromIterator<Fault> for Faults {
+    fn from_iter<T: IntoIterator<Item = Fault>>(iter: T) -> Self {
+        Faults(iter.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_unique() {
+        let mut seen = BTreeSet::new();
+        for fault in Fault::ALL {
+            assert!(seen.insert(fault.name()), "duplicate {}", fault.name());
+            assert_eq!(Fault::from_name(fault.name()), Some(*fault));
+            assert!(!fault.rule().is_empty() && !fault.section().is_empty());
+        }
+        assert_eq!(Fault::ALL.len(), 15);
+        assert!(Fault::from_name("nope").is_none());
+    }
+
+    #[test]
+    fn faults_deserialize_from_names() {
+        let faults: Faults = serde_json::from_str(r#"["no-cancel","wrong-key"]"#).unwrap_or_default();
+        assert!(faults.has(Fault::NoCancel) && faults.has(Fault::WrongKey));
+        assert!(serde_json::from_str::<Faults>(r#"["bogus"]"#).is_err());
+    }
+}

@@ -1,0 +1,153 @@
+//! `acquirer serve`: the POS-driver HTTP API (`/charge`, `/refund`, `/cancel`, `/payments/{id}`)
+//! and the `notifyPayment` endpoint, on one listener. The contract is in `docs/pos-driver.md`.
+//!
+//! Every answer is JSON; errors are `{code, message}` with a 4xx status (503 when the acquirer
+//! itself cannot work, e.g. its order table is unwritable). Bad input never panics.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::acquirer::{Acquirer, CancelRequest, ChargeRequest, IncomingNotify, RefundRequest};
+use crate::error::AcquirerError;
+
+/// The API paths the notify URL must not collide with.
+const RESERVED: &[&str] = &["/charge", "/refund", "/cancel", "/payments", "/faults", "/health"];
+
+/// Builds the router: POS-driver API plus the notify endpoint at the notify URL's path.
+pub fn router(acquirer: Acquirer) -> Result<Router, AcquirerError> {
+    let notify_path = acquirer.config().notify_path();
+    let notify_path = notify_path.split('?').next().unwrap_or("/").to_owned();
+    if RESERVED.iter().any(|r| notify_path == *r || notify_path.starts_with(&format!("{r}/"))) || notify_path == "/" {
+        return Err(AcquirerError::Config(format!(
+            "notify_url path {notify_path:?} collides with the POS-driver API; use e.g. /notify"
+        )));
+    }
+    Ok(Router::new()
+        .route("/charge", post(charge))
+        .route("/refund", post(refund))
+        .route("/cancel", post(cancel))
+        .route("/payments", get(recent))
+        .route("/payments/{id}", get(payment))
+        .route("/faults", get(faults))
+        .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+        .route(&notify_path, post(notify))
+        .fallback(|| async { error(&AcquirerError::NotFound("no such endpoint".to_owned())) })
+        .with_state(acquirer))
+}
+
+/// Serves `acquirer` on an already bound listener until the task is dropped or aborted.
+pub async fn serve(acquirer: Acquirer, listener: tokio::net::TcpListener) -> Result<(), AcquirerError> {
+    let app = router(acquirer)?;
+    axum::serve(listener, app).await.map_err(|e| AcquirerError::Network(e.to_string()))
+}
+
+/// Binds `addr` and serves in a background task; returns the bound address and the task.
+pub async fn spawn(
+    acquirer: Acquirer,
+    addr: &str,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<Result<(), AcquirerError>>), AcquirerError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| AcquirerError::Network(format!("cannot listen on {addr}: {e}")))?;
+    let local = listener.local_addr().map_err(|e| AcquirerError::Network(e.to_string()))?;
+    let app = router(acquirer)?;
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.map_err(|e| AcquirerError::Network(e.to_string()))
+    });
+    Ok((local, task))
+}
+
+fn error(e: &AcquirerError) -> Response {
+    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    (status, Json(json!({"code": e.code(), "message": e.to_string()}))).into_response()
+}
+
+fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, AcquirerError> {
+    serde_json::from_slice(body).map_err(|e| AcquirerError::BadRequest(format!("request body: {e}")))
+}
+
+fn reply<T: serde::Serialize>(result: Result<T, AcquirerError>) -> Response {
+    match result {
+        Ok(value) => Json(value).into_response(),
+        Err(e) => error(&e),
+    }
+}
+
+async fn charge(State(acq): State<Acquirer>, body: Bytes) -> Response {
+    match parse::<ChargeRequest>(&body) {
+        Ok(req) => reply(acq.charge(req).await),
+        Err(e) => error(&e),
+    }
+}
+
+async fn refund(State(acq): State<Acquirer>, body: Bytes) -> Response {
+    match parse::<RefundRequest>(&body) {
+        Ok(req) => reply(acq.refund(req).await),
+        Err(e) => error(&e),
+    }
+}
+
+async fn cancel(State(acq): State<Acquirer>, body: Bytes) -> Response {
+    match parse::<CancelRequest>(&body) {
+        Ok(req) => reply(acq.cancel(req).await),
+        Err(e) => error(&e),
+    }
+}
+
+async fn payment(State(acq): State<Acquirer>, Path(id): Path<String>) -> Response {
+    let result = acq.payment(&id).and_then(|mut record| {
+        let notes = acq.store().notifications(&record.payment_request_id)?;
+        record.notifications = u32::try_from(notes.len()).unwrap_or(u32::MAX);
+        Ok(json!({"payment": record, "notifications": notes}))
+    });
+    match result {
+        // Flatten: the payment's fields at the top, notifications beside them.
+        Ok(mut v) => {
+            let notes = v["notifications"].take();
+            let mut out = v["payment"].take();
+            out["notificationLog"] = notes;
+            Json(out).into_response()
+        }
+        Err(e) => error(&e),
+    }
+}
+
+async fn recent(State(acq): State<Acquirer>) -> Response {
+    reply(acq.store().recent_payments(100))
+}
+
+async fn faults(State(acq): State<Acquirer>) -> Response {
+    let list: Vec<_> = acq
+        .faults()
+        .iter()
+        .map(|f| json!({"name": f.name(), "section": f.section(), "rule": f.rule(), "behaviour": f.behaviour()}))
+        .collect();
+    Json(json!({"faults": list})).into_response()
+}
+
+async fn notify(State(acq): State<Acquirer>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let target = uri.path_and_query().map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
+    let ack = acq.handle_notify(IncomingNotify {
+        uri: &target,
+        client_id: header("client-id"),
+        request_time: header("request-time"),
+        signature: header("signature"),
+        body: &body,
+    });
+    let mut response = ack.body.into_response();
+    for (name, value) in ack.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
