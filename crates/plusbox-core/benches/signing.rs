@@ -25,7 +25,9 @@ fn signing(c: &mut Criterion) {
     let content = message.content();
 
     let mut group = c.benchmark_group("pay-request");
-    group.bench_function("aws-lc-rs/sign (header)", |b| b.iter(|| key.sign_message(&message, Some(1)).unwrap()));
+    group.bench_function("aws-lc-rs/sign (header)", |b| {
+        b.iter(|| key.sign_message(&message, Some(1)).unwrap())
+    });
     group.bench_function("aws-lc-rs/verify (header)", |b| {
         b.iter(|| public.verify_message(&header, &message).unwrap())
     });
@@ -37,7 +39,9 @@ fn signing(c: &mut Criterion) {
     // Same key, same deterministic PKCS#1 v1.5 padding: both backends must agree byte for byte.
     assert_eq!(rsa_signature.to_vec(), key.sign(&content).unwrap());
     group.bench_function("rsa+sha2/sign", |b| b.iter(|| rsa_signer.sign(&content)));
-    group.bench_function("rsa+sha2/verify", |b| b.iter(|| rsa_verifier.verify(&content, &rsa_signature).unwrap()));
+    group.bench_function("rsa+sha2/verify", |b| {
+        b.iter(|| rsa_verifier.verify(&content, &rsa_signature).unwrap())
+    });
     group.finish();
 }
 

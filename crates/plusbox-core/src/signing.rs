@@ -69,7 +69,9 @@ pub enum SigningError {
         found: &'static str,
     },
     /// An RSA key whose modulus is outside 2048–8192 bits.
-    #[error("RSA key is {bits} bits; keys must be {MIN_KEY_BITS} to {MAX_KEY_BITS} bits (Alipay+ uses 2048)")]
+    #[error(
+        "RSA key is {bits} bits; keys must be {MIN_KEY_BITS} to {MAX_KEY_BITS} bits (Alipay+ uses 2048)"
+    )]
     WrongKeySize {
         /// The modulus length found.
         bits: usize,
@@ -92,16 +94,9 @@ pub enum SigningError {
 ///
 /// For a response (and for any message signed by the receiving side) `method` is `POST` and `uri` is
 /// the Request-URI of the call being answered, and `time` is the `Response-Time` header.
-pub fn content_to_sign(
-    method: &str,
-    uri: &str,
-    client_id: &str,
-    time: &str,
-    body: &[u8],
-) -> Vec<u8> {
-    let mut content = Vec::with_capacity(
-        method.len() + uri.len() + client_id.len() + time.len() + body.len() + 4,
-    );
+pub fn content_to_sign(method: &str, uri: &str, client_id: &str, time: &str, body: &[u8]) -> Vec<u8> {
+    let mut content =
+        Vec::with_capacity(method.len() + uri.len() + client_id.len() + time.len() + body.len() + 4);
     content.extend_from_slice(method.as_bytes());
     content.push(b' ');
     content.extend_from_slice(uri.as_bytes());
@@ -115,11 +110,7 @@ pub fn content_to_sign(
 }
 
 /// Characters Java's `URLEncoder` leaves alone: letters, digits and `.-*_`.
-const JAVA_URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'.')
-    .remove(b'-')
-    .remove(b'*')
-    .remove(b'_');
+const JAVA_URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'.').remove(b'-').remove(b'*').remove(b'_');
 
 /// Base64 that accepts input with or without padding (people paste both).
 const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
@@ -253,28 +244,16 @@ impl SignatureHeader {
         };
         let key_version = match key_version_raw {
             None => None,
-            Some(v) => Some(
-                v.parse::<u32>()
-                    .map_err(|_| SigningError::BadKeyVersion(v))?,
-            ),
+            Some(v) => Some(v.parse::<u32>().map_err(|_| SigningError::BadKeyVersion(v))?),
         };
         let Some(signature_text) = signature_raw else {
-            return Err(SigningError::MalformedHeader(
-                "no signature= part".to_owned(),
-            ));
+            return Err(SigningError::MalformedHeader("no signature= part".to_owned()));
         };
         if signature_text.is_empty() {
-            return Err(SigningError::MalformedHeader(
-                "signature= is empty".to_owned(),
-            ));
+            return Err(SigningError::MalformedHeader("signature= is empty".to_owned()));
         }
         let signature = decode_signature_value(&signature_text, &mut leniencies)?;
-        Ok(SignatureHeader {
-            algorithm,
-            key_version,
-            signature,
-            leniencies,
-        })
+        Ok(SignatureHeader { algorithm, key_version, signature, leniencies })
     }
 
     /// Writes the header as Alipay+ documents it: `algorithm=RSA256, keyVersion=1, signature=…`.
@@ -293,10 +272,7 @@ pub fn encode_signature_value(signature: &[u8]) -> String {
 }
 
 /// URL-decode (keeping a literal `+` as `+`), then Base64-decode with or without padding.
-fn decode_signature_value(
-    text: &str,
-    leniencies: &mut Vec<Leniency>,
-) -> Result<Vec<u8>, SigningError> {
+fn decode_signature_value(text: &str, leniencies: &mut Vec<Leniency>) -> Result<Vec<u8>, SigningError> {
     if text.contains(['+', '/', '=']) {
         leniencies.push(Leniency::SignatureNotUrlEncoded);
     }
@@ -310,10 +286,7 @@ fn decode_signature_value(
     }
     BASE64_LENIENT
         .decode(base64_text)
-        .map_err(|e| SigningError::BadBase64 {
-            what: "signature",
-            detail: e.to_string(),
-        })
+        .map_err(|e| SigningError::BadBase64 { what: "signature", detail: e.to_string() })
 }
 
 /// `percent_decode_str` passes a broken escape through silently; a payment engineer wants to hear
@@ -364,10 +337,7 @@ pub struct PublicKey {
 
 /// How a PEM block or Base64 text was labelled, which tells the kind of key it claims to be.
 enum KeyText {
-    Pem {
-        label: String,
-        der: Zeroizing<Vec<u8>>,
-    },
+    Pem { label: String, der: Zeroizing<Vec<u8>> },
     Bare(Zeroizing<Vec<u8>>),
 }
 
@@ -379,9 +349,7 @@ fn read_key_text(text: &str) -> Result<KeyText, SigningError> {
     let text = text.trim();
     if let Some(rest) = text.strip_prefix("-----BEGIN ") {
         let Some((label, after)) = rest.split_once("-----") else {
-            return Err(SigningError::MalformedPem(
-                "BEGIN line has no closing dashes".to_owned(),
-            ));
+            return Err(SigningError::MalformedPem("BEGIN line has no closing dashes".to_owned()));
         };
         let end_line = format!("-----END {label}-----");
         let Some((body, _)) = after.split_once(&end_line) else {
@@ -393,14 +361,8 @@ fn read_key_text(text: &str) -> Result<KeyText, SigningError> {
         let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
         let der = BASE64_LENIENT
             .decode(compact)
-            .map_err(|e| SigningError::BadBase64 {
-                what: "PEM body",
-                detail: e.to_string(),
-            })?;
-        Ok(KeyText::Pem {
-            label: label.to_owned(),
-            der: Zeroizing::new(der),
-        })
+            .map_err(|e| SigningError::BadBase64 { what: "PEM body", detail: e.to_string() })?;
+        Ok(KeyText::Pem { label: label.to_owned(), der: Zeroizing::new(der) })
     } else {
         let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
         if compact.is_empty() {
@@ -408,10 +370,7 @@ fn read_key_text(text: &str) -> Result<KeyText, SigningError> {
         }
         let der = BASE64_LENIENT
             .decode(compact)
-            .map_err(|e| SigningError::BadBase64 {
-                what: "key",
-                detail: e.to_string(),
-            })?;
+            .map_err(|e| SigningError::BadBase64 { what: "key", detail: e.to_string() })?;
         Ok(KeyText::Bare(Zeroizing::new(der)))
     }
 }
@@ -425,8 +384,7 @@ fn check_bits(bits: usize) -> Result<(), SigningError> {
 }
 
 fn rsa_der_is_public(der: &[u8]) -> bool {
-    aws_lc_rs::rsa::PublicKey::from_der(der).is_ok()
-        || modulus_bits(der).is_some_and(|(public, _)| public)
+    aws_lc_rs::rsa::PublicKey::from_der(der).is_ok() || modulus_bits(der).is_some_and(|(public, _)| public)
 }
 
 /// Reads `(is_public, modulus bits)` from RSA key DER in any of the four encodings. The backend
@@ -435,22 +393,16 @@ fn modulus_bits(der: &[u8]) -> Option<(bool, usize)> {
     use pkcs8::der::Decode as _;
     let bits = |modulus: pkcs1::UintRef<'_>| modulus.as_bytes().len() * 8;
     if let Ok(info) = pkcs8::PrivateKeyInfo::from_der(der) {
-        return pkcs1::RsaPrivateKey::from_der(info.private_key)
-            .ok()
-            .map(|k| (false, bits(k.modulus)));
+        return pkcs1::RsaPrivateKey::from_der(info.private_key).ok().map(|k| (false, bits(k.modulus)));
     }
     if let Ok(key) = pkcs1::RsaPrivateKey::from_der(der) {
         return Some((false, bits(key.modulus)));
     }
     if let Ok(spki) = pkcs8::SubjectPublicKeyInfoRef::from_der(der) {
         let raw = spki.subject_public_key.as_bytes()?;
-        return pkcs1::RsaPublicKey::from_der(raw)
-            .ok()
-            .map(|k| (true, bits(k.modulus)));
+        return pkcs1::RsaPublicKey::from_der(raw).ok().map(|k| (true, bits(k.modulus)));
     }
-    pkcs1::RsaPublicKey::from_der(der)
-        .ok()
-        .map(|k| (true, bits(k.modulus)))
+    pkcs1::RsaPublicKey::from_der(der).ok().map(|k| (true, bits(k.modulus)))
 }
 
 fn key_rejected(e: aws_lc_rs::error::KeyRejected, der: &[u8]) -> SigningError {
@@ -475,13 +427,8 @@ impl PrivateKey {
     fn from_pair(pair: KeyPair) -> Result<Self, SigningError> {
         let bits = pair.public_modulus_len() * 8;
         check_bits(bits)?;
-        let pkcs8 = pair
-            .as_der()
-            .map_err(|_| SigningError::Backend("PKCS#8 export failed"))?;
-        Ok(Self {
-            pkcs8: Zeroizing::new(pkcs8.as_ref().to_vec()),
-            pair,
-        })
+        let pkcs8 = pair.as_der().map_err(|_| SigningError::Backend("PKCS#8 export failed"))?;
+        Ok(Self { pkcs8: Zeroizing::new(pkcs8.as_ref().to_vec()), pair })
     }
 
     /// Parses a private key from PEM (`PRIVATE KEY` = PKCS#8, `RSA PRIVATE KEY` = PKCS#1) or bare
@@ -492,17 +439,13 @@ impl PrivateKey {
                 "PRIVATE KEY" => Self::from_pkcs8_der(&der),
                 "RSA PRIVATE KEY" => Self::from_pkcs1_der(&der),
                 "ENCRYPTED PRIVATE KEY" => Err(SigningError::EncryptedKey),
-                "PUBLIC KEY" | "RSA PUBLIC KEY" => Err(SigningError::WrongKeyKind {
-                    expected: "private",
-                    found: "public",
-                }),
-                "CERTIFICATE" => Err(SigningError::WrongKeyKind {
-                    expected: "private",
-                    found: "certificate",
-                }),
-                other => Err(SigningError::InvalidKey(format!(
-                    "unexpected PEM label `{other}`"
-                ))),
+                "PUBLIC KEY" | "RSA PUBLIC KEY" => {
+                    Err(SigningError::WrongKeyKind { expected: "private", found: "public" })
+                }
+                "CERTIFICATE" => {
+                    Err(SigningError::WrongKeyKind { expected: "private", found: "certificate" })
+                }
+                other => Err(SigningError::InvalidKey(format!("unexpected PEM label `{other}`"))),
             },
             KeyText::Bare(der) => Self::from_der_any(&der),
         }
@@ -514,10 +457,9 @@ impl PrivateKey {
             Ok(key) => Ok(key),
             Err(pkcs8_error) => match Self::from_pkcs1_der(der) {
                 Ok(key) => Ok(key),
-                Err(_) if rsa_der_is_public(der) => Err(SigningError::WrongKeyKind {
-                    expected: "private",
-                    found: "public",
-                }),
+                Err(_) if rsa_der_is_public(der) => {
+                    Err(SigningError::WrongKeyKind { expected: "private", found: "public" })
+                }
                 Err(_) => Err(pkcs8_error),
             },
         }
@@ -540,15 +482,9 @@ impl PrivateKey {
 
     /// The matching public key.
     pub fn public_key(&self) -> Result<PublicKey, SigningError> {
-        let spki = self
-            .pair
-            .public_key()
-            .as_der()
-            .map_err(|_| SigningError::Backend("SPKI export failed"))?;
-        Ok(PublicKey {
-            spki: spki.as_ref().to_vec(),
-            bits: self.bits(),
-        })
+        let spki =
+            self.pair.public_key().as_der().map_err(|_| SigningError::Backend("SPKI export failed"))?;
+        Ok(PublicKey { spki: spki.as_ref().to_vec(), bits: self.bits() })
     }
 
     /// PKCS#8 DER bytes.
@@ -614,26 +550,15 @@ impl PublicKey {
             KeyText::Pem { label, der } => match label.as_str() {
                 "PUBLIC KEY" | "RSA PUBLIC KEY" => Self::from_der(&der),
                 "PRIVATE KEY" | "RSA PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" => {
-                    Err(SigningError::WrongKeyKind {
-                        expected: "public",
-                        found: "private",
-                    })
+                    Err(SigningError::WrongKeyKind { expected: "public", found: "private" })
                 }
-                "CERTIFICATE" => Err(SigningError::WrongKeyKind {
-                    expected: "public",
-                    found: "certificate",
-                }),
-                other => Err(SigningError::InvalidKey(format!(
-                    "unexpected PEM label `{other}`"
-                ))),
+                "CERTIFICATE" => Err(SigningError::WrongKeyKind { expected: "public", found: "certificate" }),
+                other => Err(SigningError::InvalidKey(format!("unexpected PEM label `{other}`"))),
             },
             KeyText::Bare(der) => {
                 let parsed = Self::from_der(&der);
                 if parsed.is_err() && PrivateKey::from_der_any(&der).is_ok() {
-                    return Err(SigningError::WrongKeyKind {
-                        expected: "public",
-                        found: "private",
-                    });
+                    return Err(SigningError::WrongKeyKind { expected: "public", found: "private" });
                 }
                 parsed
             }
@@ -645,13 +570,8 @@ impl PublicKey {
         let key = aws_lc_rs::rsa::PublicKey::from_der(der).map_err(|e| key_rejected(e, der))?;
         let bits = key_bits(&key);
         check_bits(bits)?;
-        let spki = key
-            .as_der()
-            .map_err(|_| SigningError::Backend("SPKI export failed"))?;
-        Ok(Self {
-            spki: spki.as_ref().to_vec(),
-            bits,
-        })
+        let spki = key.as_der().map_err(|_| SigningError::Backend("SPKI export failed"))?;
+        Ok(Self { spki: spki.as_ref().to_vec(), bits })
     }
 
     /// Modulus length in bits.
@@ -682,8 +602,7 @@ impl PublicKey {
 
     /// PEM `-----BEGIN RSA PUBLIC KEY-----` (PKCS#1).
     pub fn to_pkcs1_pem(&self) -> Result<String, SigningError> {
-        let key = aws_lc_rs::rsa::PublicKey::from_der(&self.spki)
-            .map_err(|e| key_rejected(e, &self.spki))?;
+        let key = aws_lc_rs::rsa::PublicKey::from_der(&self.spki).map_err(|e| key_rejected(e, &self.spki))?;
         Ok(pem("RSA PUBLIC KEY", key.as_ref()))
     }
 
