@@ -1,0 +1,274 @@
+//! The Plusbox Alipay+ sandbox: an HTTP server speaking the ACQP-facing Alipay+ API
+//! (`/aps/api/v1/payments/{pay,inquiryPayment,cancelPayment,refund}`), a simulated buyer wallet,
+//! a persisted `notifyPayment` outbox, iMock-style mock rules, a companion API under `/app/v1/`
+//! and a traffic log — all kept in one SQLite file under the data directory.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), plusbox_sandbox::SandboxError> {
+//! let config = plusbox_sandbox::SandboxConfig::new("/tmp/plusbox-data", "127.0.0.1:0".parse().unwrap());
+//! let sandbox = plusbox_sandbox::Sandbox::start(config).await?;
+//! println!("gateway at {}", sandbox.base_url());
+//! sandbox.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod clock;
+mod companion;
+mod gateway;
+pub mod ids;
+mod notify;
+pub mod personas;
+pub mod result;
+pub mod scenario;
+pub mod store;
+pub mod wire;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, watch, Notify};
+use tokio::task::JoinHandle;
+
+pub use clock::{Clock, ScaledClock, SharedClock, SystemClock, TestClock};
+pub use result::ResultCode;
+pub use scenario::Scenario;
+pub use store::{Provisioned, Store, StoreError};
+
+/// Errors starting or running the sandbox.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The store could not be opened or provisioned.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Some other I/O failure.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// How to run a sandbox.
+#[derive(Clone)]
+pub struct SandboxConfig {
+    /// Directory holding the SQLite file.
+    pub data_dir: PathBuf,
+    /// Address to listen on (`127.0.0.1:0` picks an ephemeral port).
+    pub listen: SocketAddr,
+    /// Base URL to advertise; defaults to `http://<listen address>` (0.0.0.0 shown as 127.0.0.1).
+    pub public_url: Option<String>,
+    /// The clock every deadline runs on.
+    pub clock: SharedClock,
+    /// Largest request body accepted; larger ones get F `PARAM_ILLEGAL`.
+    pub max_body_bytes: usize,
+    /// Strict mode: reject a `Request-Time` further than this from the clock (§1.3). `None` = off.
+    pub max_clock_skew: Option<time::Duration>,
+    /// Strict mode: numbers/booleans where strings belong are `PARAM_ILLEGAL` instead of findings.
+    pub strict_types: bool,
+    /// Accept notification acknowledgements with a missing or bad signature (with a warning).
+    pub lenient_ack_signature: bool,
+    /// Timeout of one notifyPayment attempt (real time; §12 says 5 s).
+    pub notify_timeout: std::time::Duration,
+    /// How often the background worker re-reads the database for changes made by other
+    /// processes (the CLI). Real time; tests never need to wait for it.
+    pub poll_interval: std::time::Duration,
+}
+
+impl std::fmt::Debug for SandboxConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxConfig")
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_clock_skew", &self.max_clock_skew)
+            .field("strict_types", &self.strict_types)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SandboxConfig {
+    /// Defaults: wall clock, 256 KiB bodies, no skew check, lenient types, 5 s notify timeout.
+    pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> Self {
+        SandboxConfig {
+            data_dir: data_dir.into(),
+            listen,
+            public_url: None,
+            clock: Arc::new(SystemClock),
+            max_body_bytes: 256 * 1024,
+            max_clock_skew: None,
+            strict_types: false,
+            lenient_ack_signature: false,
+            notify_timeout: std::time::Duration::from_secs(5),
+            poll_interval: std::time::Duration::from_millis(250),
+        }
+    }
+
+    /// Replaces the clock.
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+}
+
+/// State shared by the HTTP handlers and the background worker.
+pub(crate) struct Shared {
+    pub(crate) store: Arc<Store>,
+    pub(crate) config: SandboxConfig,
+    /// Wakes the worker when a request queued a notification or changed a deadline.
+    pub(crate) wake: Notify,
+    /// Tells the companion's SSE streams that wallet state may have changed.
+    pub(crate) changes: broadcast::Sender<()>,
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+impl Shared {
+    pub(crate) fn now(&self) -> time::OffsetDateTime {
+        self.config.clock.now()
+    }
+
+    /// Runs blocking store work off the async threads.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = Arc::clone(&self.store);
+        match tokio::task::spawn_blocking(move || f(&store)).await {
+            Ok(result) => result,
+            Err(error) => Err(StoreError::Invalid(format!("background task failed: {error}"))),
+        }
+    }
+
+    /// Signals that something changed (worker and SSE listeners).
+    pub(crate) fn changed(&self) {
+        self.wake.notify_one();
+        let _ = self.changes.send(());
+    }
+}
+
+/// A running sandbox.
+pub struct Sandbox {
+    local_addr: SocketAddr,
+    base_url: String,
+    shared: Arc<Shared>,
+    provisioned: Option<Provisioned>,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<()>,
+    worker: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("local_addr", &self.local_addr)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sandbox {
+    /// Opens (and on first start provisions) the store, binds the listener and starts serving.
+    pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| SandboxError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let local_addr = listener.local_addr()?;
+        let base_url = config.public_url.clone().unwrap_or_else(|| {
+            let mut shown = local_addr;
+            if shown.ip().is_unspecified() {
+                shown.set_ip(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+            }
+            format!("http://{shown}")
+        });
+        let data_dir = config.data_dir.clone();
+        let now = config.clock.now();
+        let url = base_url.clone();
+        let (store, provisioned) = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+            let store = Store::open(&data_dir)?;
+            let provisioned = store.provision_if_empty(now, &url)?;
+            store.set_gateway_url(&url)?;
+            Ok((store, provisioned))
+        })
+        .await
+        .map_err(|e| SandboxError::Io(std::io::Error::other(e.to_string())))??;
+
+        let (stop, shutdown) = watch::channel(false);
+        let (changes, _) = broadcast::channel(64);
+        let shared = Arc::new(Shared {
+            store: Arc::new(store),
+            config,
+            wake: Notify::new(),
+            changes,
+            shutdown: shutdown.clone(),
+        });
+        let router = Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .nest("/app/v1", companion::router())
+            .fallback(gateway::handle)
+            .with_state(Arc::clone(&shared));
+        let mut server_stop = shutdown.clone();
+        let server = tokio::spawn(async move {
+            let graceful = async move {
+                let _ = server_stop.wait_for(|stopped| *stopped).await;
+            };
+            if let Err(error) = axum::serve(listener, router).with_graceful_shutdown(graceful).await {
+                tracing::error!(%error, "server stopped with an error");
+            }
+        });
+        let worker = tokio::spawn(notify::run(Arc::clone(&shared), shutdown));
+        Ok(Sandbox {
+            local_addr,
+            base_url,
+            shared,
+            provisioned,
+            stop,
+            server,
+            worker,
+        })
+    }
+
+    /// The bound address (with the real port when `:0` was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The advertised base URL, e.g. `http://127.0.0.1:8787`.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The store (blocking API; call from `spawn_blocking` in async code under load).
+    pub fn store(&self) -> Arc<Store> {
+        Arc::clone(&self.shared.store)
+    }
+
+    /// What first-start provisioning created, if this start provisioned.
+    pub fn provisioned(&self) -> Option<&Provisioned> {
+        self.provisioned.as_ref()
+    }
+
+    /// Wakes the background worker (e.g. after advancing a [`TestClock`] or editing the store).
+    pub fn poke(&self) {
+        self.shared.changed();
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish, stops the worker. The
+    /// outbox stays in the database and is resumed by the next start.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.server.await;
+        let _ = self.worker.await;
+    }
+}

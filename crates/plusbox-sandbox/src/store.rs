@@ -1,0 +1,2238 @@
+//! The sandbox's one SQLite file: configuration, wallet accounts and ledger, payment codes,
+//! payments and refunds, the notification outbox, mock rules, the traffic log and device tokens.
+//!
+//! Every business rule that changes money runs inside one `BEGIN IMMEDIATE` transaction, so
+//! concurrent requests (and CLI commands in other processes) serialise on the database and a
+//! balance can never go negative. Nothing is cached between calls: the CLI edits the same file
+//! while the server runs, and the next request sees the change.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use plusbox_core::secret::SecretString;
+use plusbox_core::signing::{PrivateKey, PublicKey};
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use serde::Serialize;
+use serde_json::{json, Value};
+use time::{Duration, OffsetDateTime};
+
+use crate::result::ResultCode;
+use crate::scenario::Scenario;
+use crate::wire::{format_minor, from_millis, to_millis, utc8, wire_time, Money};
+use crate::{ids, personas};
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "plusbox.sqlite";
+
+/// Retry delays after failed notification attempts (alipayplus-api.md §10): 14 retries.
+pub const NOTIFY_RETRY_SCHEDULE: [Duration; 14] = [
+    Duration::seconds(4),
+    Duration::seconds(4),
+    Duration::seconds(30),
+    Duration::seconds(60),
+    Duration::seconds(60),
+    Duration::seconds(60),
+    Duration::minutes(5),
+    Duration::minutes(5),
+    Duration::minutes(15),
+    Duration::minutes(30),
+    Duration::hours(1),
+    Duration::hours(2),
+    Duration::hours(6),
+    Duration::hours(14),
+];
+
+/// Default payment expiry after `pay` when the request gives none (§4.4).
+pub const DEFAULT_PAYMENT_EXPIRY: Duration = Duration::seconds(60);
+
+/// How long an issued payment code is accepted.
+pub const CODE_VALIDITY: Duration = Duration::seconds(60);
+
+/// Default PIN of provisioned buyer accounts.
+pub const DEFAULT_PIN: &str = "1234";
+
+/// Errors from the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// Filesystem error around the data directory.
+    #[error("data directory error: {0}")]
+    Io(#[from] std::io::Error),
+    /// A key could not be generated or parsed.
+    #[error("key error: {0}")]
+    Key(#[from] plusbox_core::signing::SigningError),
+    /// The database is newer than this build.
+    #[error("the database schema version {0} is newer than this plusbox understands; upgrade plusbox")]
+    TooNew(i64),
+    /// Something the caller asked for does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is not valid in the current state.
+    #[error("{0}")]
+    Invalid(String),
+    /// No application is provisioned yet.
+    #[error("no sandbox application is provisioned yet; run `plusbox serve` once")]
+    NotProvisioned,
+}
+
+type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The SQLite store. Cheap to share behind an `Arc`; all methods are blocking.
+#[derive(Debug)]
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+/// Versioned migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE app (
+    id INTEGER PRIMARY KEY,
+    client_id TEXT NOT NULL UNIQUE,
+    acquirer_id TEXT NOT NULL,
+    sandbox_private_key TEXT NOT NULL,
+    sandbox_key_version INTEGER NOT NULL DEFAULT 1,
+    notify_url TEXT,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE acqp_key (
+    app_id INTEGER NOT NULL REFERENCES app(id),
+    key_version INTEGER NOT NULL,
+    public_key TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (app_id, key_version)
+);
+CREATE TABLE merchant (
+    id TEXT PRIMARY KEY,
+    app_id INTEGER NOT NULL REFERENCES app(id),
+    name TEXT NOT NULL,
+    store_id TEXT NOT NULL,
+    store_name TEXT NOT NULL
+);
+CREATE TABLE account (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    scenario TEXT NOT NULL DEFAULT 'success',
+    pin TEXT NOT NULL,
+    wallet TEXT NOT NULL,
+    customer_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE balance (
+    account_id TEXT NOT NULL REFERENCES account(id),
+    currency TEXT NOT NULL,
+    value INTEGER NOT NULL CHECK (value >= 0),
+    PRIMARY KEY (account_id, currency)
+);
+CREATE TABLE ledger (
+    id INTEGER PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    delta INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    reference TEXT,
+    at INTEGER NOT NULL
+);
+CREATE TABLE code (
+    code TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    issued_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_by TEXT
+);
+CREATE TABLE payment (
+    id INTEGER PRIMARY KEY,
+    app_id INTEGER NOT NULL,
+    payment_request_id TEXT NOT NULL,
+    payment_id TEXT NOT NULL UNIQUE,
+    key_fields TEXT NOT NULL,
+    account_id TEXT,
+    code TEXT,
+    currency TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    fail_code TEXT,
+    fail_message TEXT,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    paid_at INTEGER,
+    closed_at INTEGER,
+    notify_url TEXT,
+    psp_id TEXT NOT NULL,
+    wallet_brand_name TEXT NOT NULL,
+    customer_id TEXT,
+    request_body TEXT,
+    UNIQUE (app_id, payment_request_id)
+);
+CREATE INDEX payment_processing ON payment(state, expires_at);
+CREATE TABLE refund (
+    id INTEGER PRIMARY KEY,
+    app_id INTEGER NOT NULL,
+    refund_request_id TEXT NOT NULL,
+    refund_id TEXT NOT NULL UNIQUE,
+    payment_row INTEGER NOT NULL REFERENCES payment(id),
+    currency TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    result_code TEXT NOT NULL,
+    reason TEXT,
+    created_at INTEGER NOT NULL,
+    UNIQUE (app_id, refund_request_id)
+);
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY,
+    payment_row INTEGER NOT NULL REFERENCES payment(id),
+    url TEXT,
+    body TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    last_error TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX outbox_due ON outbox(status, next_at);
+CREATE TABLE mock (
+    id INTEGER PRIMARY KEY,
+    api TEXT NOT NULL,
+    result_code TEXT NOT NULL,
+    remaining INTEGER,
+    until INTEGER,
+    hits INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE traffic (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    direction TEXT NOT NULL,
+    api TEXT NOT NULL,
+    client_id TEXT,
+    payment_request_id TEXT,
+    payment_id TEXT,
+    method TEXT NOT NULL,
+    uri TEXT NOT NULL,
+    request_headers TEXT NOT NULL,
+    request_body BLOB NOT NULL,
+    response_status INTEGER,
+    response_headers TEXT NOT NULL,
+    response_body BLOB NOT NULL,
+    result_code TEXT,
+    result_status TEXT,
+    signature TEXT NOT NULL,
+    findings TEXT NOT NULL,
+    mock_id INTEGER,
+    duration_ms REAL NOT NULL,
+    note TEXT
+);
+CREATE INDEX traffic_payment ON traffic(payment_request_id);
+CREATE TABLE device (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL
+);
+"#];
+
+// ---------------------------------------------------------------------------------------------
+// Public records
+// ---------------------------------------------------------------------------------------------
+
+/// The sandbox application an ACQP integrates against.
+#[derive(Debug, Clone)]
+pub struct AppRecord {
+    /// Row id.
+    pub id: i64,
+    /// `SANDBOX_…` Client-Id.
+    pub client_id: String,
+    /// Participant ID, sent as `acquirerId`.
+    pub acquirer_id: String,
+    /// The sandbox's own ("Alipay+") private key, PKCS#8 Base64.
+    pub sandbox_private_key: SecretString,
+    /// Key version the sandbox signs with.
+    pub sandbox_key_version: u32,
+    /// The application's notification URL, if configured.
+    pub notify_url: Option<String>,
+}
+
+impl AppRecord {
+    /// Parses the sandbox private key.
+    pub fn private_key(&self) -> Result<PrivateKey> {
+        Ok(PrivateKey::parse(self.sandbox_private_key.expose())?)
+    }
+
+    /// The sandbox public key, bare Base64 (what the ACQP configures).
+    pub fn public_key_base64(&self) -> Result<String> {
+        Ok(self.private_key()?.public_key()?.to_base64())
+    }
+}
+
+/// What `plusbox app show --json` prints.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppView {
+    /// Client-Id.
+    pub client_id: String,
+    /// Participant ID.
+    pub acquirer_id: String,
+    /// Base URL of the gateway.
+    pub gateway_url: String,
+    /// Sandbox public key, bare Base64.
+    pub sandbox_public_key: String,
+    /// Notification URL or null.
+    pub notify_url: Option<String>,
+}
+
+/// A balance as the CLI and companion show it: `value` is a string of minor units, as on the wire.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct BalanceView {
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Minor units as a decimal string.
+    pub value: String,
+}
+
+/// A buyer account.
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountView {
+    /// Account id, e.g. `buyer-1`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Balances.
+    pub balances: Vec<BalanceView>,
+    /// Current scenario name.
+    pub scenario: String,
+}
+
+/// A freshly issued payment code.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedCodeView {
+    /// The digits.
+    pub code: String,
+    /// Buyer account id.
+    pub account: String,
+    /// Expiry, ISO 8601 `+08:00`.
+    pub expires_at: String,
+}
+
+/// A payment waiting for the buyer.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingView {
+    /// Alipay+ paymentId (what `wallet confirm --payment` takes).
+    pub payment_id: String,
+    /// The ACQP's paymentRequestId.
+    pub payment_request_id: String,
+    /// Buyer account.
+    pub account: String,
+    /// Amount on the wire.
+    pub amount: BalanceView,
+    /// Human amount, e.g. `12.50 USD`.
+    pub display_amount: String,
+    /// Expiry.
+    pub expires_at: String,
+    /// Merchant name from the order, when given.
+    pub merchant: Option<String>,
+}
+
+/// The sandbox's payment states (§3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PayState {
+    /// Waiting for the buyer or the wallet.
+    Processing,
+    /// Paid.
+    Success,
+    /// Refused by the wallet.
+    Failed,
+    /// Expired without a final result.
+    Closed,
+    /// Cancelled by `cancelPayment`.
+    Cancelled,
+}
+
+impl PayState {
+    fn as_str(self) -> &'static str {
+        match self {
+            PayState::Processing => "PROCESSING",
+            PayState::Success => "SUCCESS",
+            PayState::Failed => "FAILED",
+            PayState::Closed => "CLOSED",
+            PayState::Cancelled => "CANCELLED",
+        }
+    }
+
+    fn parse(text: &str) -> PayState {
+        match text {
+            "SUCCESS" => PayState::Success,
+            "FAILED" => PayState::Failed,
+            "CLOSED" => PayState::Closed,
+            "CANCELLED" => PayState::Cancelled,
+            _ => PayState::Processing,
+        }
+    }
+}
+
+/// One payment as stored.
+#[derive(Debug, Clone)]
+pub struct PaymentRecord {
+    /// Row id.
+    pub row: i64,
+    /// Application row.
+    pub app_id: i64,
+    /// ACQP's id.
+    pub payment_request_id: String,
+    /// Alipay+ paymentId.
+    pub payment_id: String,
+    /// Canonical JSON of the idempotency key fields.
+    pub key_fields: String,
+    /// Buyer account, when the code resolved to one.
+    pub account_id: Option<String>,
+    /// Amount.
+    pub amount: Money,
+    /// State.
+    pub state: PayState,
+    /// Failure code (FAILED).
+    pub fail_code: Option<ResultCode>,
+    /// Failure message (FAILED).
+    pub fail_message: Option<String>,
+    /// When `pay` arrived.
+    pub created_at: OffsetDateTime,
+    /// Expiry.
+    pub expires_at: OffsetDateTime,
+    /// When it succeeded.
+    pub paid_at: Option<OffsetDateTime>,
+    /// Notification URL from the request.
+    pub notify_url: Option<String>,
+    /// Wallet persona pspId.
+    pub psp_id: String,
+    /// Wallet persona brand.
+    pub wallet_brand_name: String,
+    /// Buyer's wallet user id.
+    pub customer_id: Option<String>,
+}
+
+impl PaymentRecord {
+    /// The `paymentResult` object for this payment's state.
+    pub fn payment_result(&self) -> Value {
+        match self.state {
+            PayState::Processing => ResultCode::PaymentInProcess.result(),
+            PayState::Success => ResultCode::Success.result(),
+            PayState::Failed => {
+                let code = self.fail_code.unwrap_or(ResultCode::ProcessFail);
+                code.result_with(self.fail_message.as_deref().unwrap_or(code.message()))
+            }
+            PayState::Closed => ResultCode::OrderIsClosed.result_with("the payment expired without a final result"),
+            PayState::Cancelled => ResultCode::OrderIsClosed.result_with("the payment was cancelled"),
+        }
+    }
+
+    /// The notifyPayment body for a final state.
+    fn notify_body(&self, acquirer_id: &str) -> Value {
+        let mut body = json!({
+            "paymentResult": self.payment_result(),
+            "paymentRequestId": self.payment_request_id,
+            "paymentId": self.payment_id,
+            "acquirerId": acquirer_id,
+            "paymentAmount": self.amount.to_wire(),
+        });
+        if self.state == PayState::Success {
+            if let Some(map) = body.as_object_mut() {
+                map.insert("pspId".into(), json!(self.psp_id));
+                map.insert("paymentTime".into(), json!(self.paid_at.map(wire_time)));
+                map.insert("customerId".into(), json!(self.customer_id));
+                map.insert("walletBrandName".into(), json!(self.wallet_brand_name));
+            }
+        }
+        body
+    }
+}
+
+/// What an inquiry finds: the payment and its `transactions[]`, nothing, or (`Err`) a message
+/// saying the two IDs point at different payments.
+pub type Inquiry = std::result::Result<Option<(PaymentRecord, Vec<Value>)>, String>;
+
+/// Input to [`Store::pay`], validated by the gateway.
+#[derive(Debug, Clone)]
+pub struct PayInput {
+    /// ACQP's idempotency key.
+    pub payment_request_id: String,
+    /// Canonical JSON of the key fields compared on repeats.
+    pub key_fields: String,
+    /// Amount.
+    pub amount: Money,
+    /// The scanned code.
+    pub code: String,
+    /// Requested expiry.
+    pub expiry: Option<OffsetDateTime>,
+    /// Requested notification URL.
+    pub notify_url: Option<String>,
+    /// The raw request body, kept for the companion's display of merchant and order.
+    pub request_body: String,
+}
+
+/// What the gateway should do with the `pay` answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayDelivery {
+    /// Answer now.
+    Now,
+    /// Answer after this much clock time (`slow:N`).
+    After(Duration),
+    /// Never answer (`no-answer`).
+    Never,
+}
+
+/// The outcome of [`Store::pay`].
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // short-lived, one per request
+pub enum PayOutcome {
+    /// A payment exists for the request (new or repeat).
+    Payment {
+        /// The payment in its current state.
+        payment: PaymentRecord,
+        /// A result forced onto this one answer (`unknown-exception` answers U UNKNOWN_EXCEPTION).
+        forced: Option<ResultCode>,
+        /// When to answer.
+        delivery: PayDelivery,
+        /// Whether this was a repeat of an earlier request.
+        repeat: bool,
+    },
+    /// The request is refused without a payment record.
+    Refused(ResultCode, String),
+}
+
+/// The outcome of cancel and refund calls: the result plus the payment they touched.
+#[derive(Debug, Clone)]
+pub struct CallOutcome {
+    /// Result code.
+    pub code: ResultCode,
+    /// Message.
+    pub message: String,
+    /// The payment, when found.
+    pub payment: Option<PaymentRecord>,
+    /// Refund details on success (refundId, refundTime, amount).
+    pub refund: Option<RefundView>,
+}
+
+/// A refund as answered.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundView {
+    /// refundRequestId.
+    pub refund_request_id: String,
+    /// refundId.
+    pub refund_id: String,
+    /// Amount.
+    pub amount: Money,
+    /// When.
+    pub refund_time: String,
+    /// Result code.
+    pub result_code: String,
+}
+
+/// A notification waiting to be sent.
+#[derive(Debug, Clone)]
+pub struct OutboxItem {
+    /// Row id.
+    pub id: i64,
+    /// Target URL.
+    pub url: String,
+    /// JSON body, exactly as it will be sent and signed.
+    pub body: String,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// The payment's application.
+    pub app_id: i64,
+    /// paymentRequestId, for the traffic log.
+    pub payment_request_id: String,
+    /// paymentId, for the traffic log.
+    pub payment_id: String,
+}
+
+/// A mock rule (iMock-style): forces `result_code` on `api` for `remaining` calls or until `until`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MockRule {
+    /// Row id.
+    pub id: i64,
+    /// API name, e.g. `pay`.
+    pub api: String,
+    /// Forced result code.
+    pub result_code: String,
+    /// Calls left, when counted.
+    pub remaining: Option<i64>,
+    /// Expiry, when timed.
+    pub until: Option<String>,
+    /// How many calls it has answered.
+    pub hits: i64,
+    /// Whether it still applies.
+    pub active: bool,
+}
+
+/// One exchange for the traffic log.
+#[derive(Debug, Clone, Default)]
+pub struct TrafficRecord {
+    /// When it started.
+    pub at: Option<OffsetDateTime>,
+    /// `inbound` (ACQP → sandbox) or `outbound` (sandbox → ACQP).
+    pub direction: &'static str,
+    /// API name (`pay`, `notifyPayment`, … or `unknown`).
+    pub api: String,
+    /// Client-Id involved.
+    pub client_id: Option<String>,
+    /// paymentRequestId.
+    pub payment_request_id: Option<String>,
+    /// paymentId.
+    pub payment_id: Option<String>,
+    /// HTTP method.
+    pub method: String,
+    /// Request-URI (inbound) or URL (outbound).
+    pub uri: String,
+    /// Request headers, names lower-case.
+    pub request_headers: Vec<(String, String)>,
+    /// Raw request body.
+    pub request_body: Vec<u8>,
+    /// HTTP status of the answer, if any.
+    pub response_status: Option<u16>,
+    /// Response headers.
+    pub response_headers: Vec<(String, String)>,
+    /// Raw response body.
+    pub response_body: Vec<u8>,
+    /// `result.resultCode` of the answer.
+    pub result_code: Option<String>,
+    /// `result.resultStatus` of the answer.
+    pub result_status: Option<String>,
+    /// Signature verdict: `valid`, `valid-lenient`, `invalid`, `missing`, `not-checked`.
+    pub signature: String,
+    /// Findings: hygiene, signature leniencies, the content-to-sign on a mismatch.
+    pub findings: Vec<Value>,
+    /// The mock rule that forced the answer.
+    pub mock_id: Option<i64>,
+    /// Duration in milliseconds.
+    pub duration_ms: f64,
+    /// Free text.
+    pub note: Option<String>,
+}
+
+/// A traffic entry as listed.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrafficView {
+    /// Row id (monotonic).
+    pub id: i64,
+    /// When, ISO 8601.
+    pub at: String,
+    /// Direction.
+    pub direction: String,
+    /// API.
+    pub api: String,
+    /// Client-Id.
+    pub client_id: Option<String>,
+    /// paymentRequestId.
+    pub payment_request_id: Option<String>,
+    /// paymentId.
+    pub payment_id: Option<String>,
+    /// Method.
+    pub method: String,
+    /// URI or URL.
+    pub uri: String,
+    /// Request headers.
+    pub request_headers: Value,
+    /// Request body (UTF-8, lossy).
+    pub request_body: String,
+    /// Response status.
+    pub response_status: Option<u16>,
+    /// Response headers.
+    pub response_headers: Value,
+    /// Response body (UTF-8, lossy).
+    pub response_body: String,
+    /// Result code.
+    pub result_code: Option<String>,
+    /// Result status.
+    pub result_status: Option<String>,
+    /// Signature verdict.
+    pub signature: String,
+    /// Findings.
+    pub findings: Value,
+    /// Mock rule id.
+    pub mock_id: Option<i64>,
+    /// Duration in ms.
+    pub duration_ms: f64,
+    /// Note.
+    pub note: Option<String>,
+}
+
+/// A ledger line for the companion's history.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LedgerEntry {
+    /// Row id.
+    pub id: i64,
+    /// Currency.
+    pub currency: String,
+    /// Signed minor units as a string.
+    pub delta: String,
+    /// `topup`, `payment`, `refund`, `cancel`.
+    pub kind: String,
+    /// paymentId / refundId.
+    pub reference: Option<String>,
+    /// When.
+    pub at: String,
+}
+
+/// Per-currency totals for the ledger invariant `balances + paid − refunded = top-ups`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LedgerTotals {
+    /// Sum of balances.
+    pub balances: i64,
+    /// Sum of successful (not cancelled) payments.
+    pub paid: i64,
+    /// Sum of successful refunds.
+    pub refunded: i64,
+    /// Sum of top-ups (including provisioning).
+    pub topups: i64,
+}
+
+/// What first-start provisioning created.
+#[derive(Debug, Clone)]
+pub struct Provisioned {
+    /// The application.
+    pub app: AppView,
+    /// The buyer accounts.
+    pub accounts: Vec<AccountView>,
+    /// Merchant id and store id.
+    pub merchant: (String, String),
+}
+
+// ---------------------------------------------------------------------------------------------
+// Opening and migrations
+// ---------------------------------------------------------------------------------------------
+
+impl Store {
+    /// Opens (creating if needed) the database in `data_dir`, applies migrations, and restricts
+    /// the file to its owner because it holds private keys.
+    pub fn open(data_dir: &Path) -> Result<Store> {
+        create_private_dir(data_dir)?;
+        let path = data_dir.join(DB_FILE);
+        create_private_file(&path)?;
+        let mut conn = Connection::open(&path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // NORMAL in WAL mode: a commit survives a process crash (kill -9); FULL would also
+        // survive power loss at an fsync per commit. PLUSBOX_SYNC=FULL opts in.
+        let sync = match std::env::var("PLUSBOX_SYNC").ok().as_deref() {
+            Some("FULL") | Some("full") => "FULL",
+            _ => "NORMAL",
+        };
+        conn.pragma_update(None, "synchronous", sync)?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrate(&mut conn)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+            path,
+        })
+    }
+
+    /// Path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (transactions roll back on
+        // drop), so a poisoned lock is safe to reuse.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` in an IMMEDIATE transaction and commits it if `f` succeeds.
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.lock();
+        let tx = Transaction::new(&mut conn, TransactionBehavior::Immediate)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    /// Runs `f` on a read transaction.
+    fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.lock();
+        let tx = Transaction::new(&mut conn, TransactionBehavior::Deferred)?;
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        std::fs::create_dir_all(dir)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+    }
+    Ok(())
+}
+
+fn create_private_file(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        if !path.exists() {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(path)?;
+        }
+        // SQLite gives the -wal and -shm files the main file's mode, so this covers them too.
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = Transaction::new(conn, TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    if version > known {
+        return Err(StoreError::TooNew(version));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index + 1)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Provisioning and configuration
+// ---------------------------------------------------------------------------------------------
+
+/// The buyers provisioned on first start: id, name, balances (currency, minor units).
+type Buyer = (&'static str, &'static str, &'static [(&'static str, i64)]);
+const BUYERS: &[Buyer] = &[
+    ("buyer-1", "Alice (USD)", &[("USD", 100_000), ("HKD", 800_000), ("JPY", 150_000)]),
+    ("buyer-2", "Bao (HKD)", &[("HKD", 500_000), ("USD", 50_000), ("JPY", 50_000)]),
+    ("buyer-3", "Chiyo (JPY)", &[("JPY", 1_000_000), ("USD", 20_000), ("HKD", 100_000)]),
+];
+
+impl Store {
+    /// Provisions the sandbox application, merchant and buyers if the database is empty.
+    /// Returns what was created, or `None` when it already existed.
+    pub fn provision_if_empty(&self, now: OffsetDateTime, gateway_url: &str) -> Result<Option<Provisioned>> {
+        // Generate the key outside the lock: RSA-2048 generation takes a while.
+        let exists = self.read(|tx| Ok(tx.query_row("SELECT COUNT(*) FROM app", [], |r| r.get::<_, i64>(0))? > 0))?;
+        if exists {
+            return Ok(None);
+        }
+        let key = PrivateKey::generate()?;
+        let key_b64 = key.to_base64();
+        let mut rng = ids::SystemRng::new();
+        let client_id = ids::client_id(&mut rng);
+        let acquirer_id = ids::participant_id(&mut rng);
+        let created = self.write(|tx| {
+            if tx.query_row("SELECT COUNT(*) FROM app", [], |r| r.get::<_, i64>(0))? > 0 {
+                return Ok(false);
+            }
+            let at = to_millis(now);
+            tx.execute(
+                "INSERT INTO app (client_id, acquirer_id, sandbox_private_key, sandbox_key_version, created_at)
+                 VALUES (?1, ?2, ?3, 1, ?4)",
+                params![client_id, acquirer_id, key_b64.expose(), at],
+            )?;
+            let app_id = tx.last_insert_rowid();
+            tx.execute(
+                "INSERT INTO merchant (id, app_id, name, store_id, store_name) VALUES ('M0001', ?1, 'Plusbox Test Merchant', 'S0001', 'Plusbox Test Store')",
+                params![app_id],
+            )?;
+            let persona = personas::default_persona();
+            for (index, (id, name, balances)) in BUYERS.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO account (id, name, scenario, pin, wallet, customer_id, created_at) VALUES (?1, ?2, 'success', ?3, ?4, ?5, ?6)",
+                    params![id, name, DEFAULT_PIN, persona.wallet_enum, format!("21880000000000{:02}", index + 1), at],
+                )?;
+                for (currency, value) in balances.iter() {
+                    tx.execute(
+                        "INSERT INTO balance (account_id, currency, value) VALUES (?1, ?2, ?3)",
+                        params![id, currency, value],
+                    )?;
+                    tx.execute(
+                        "INSERT INTO ledger (account_id, currency, delta, kind, reference, at) VALUES (?1, ?2, ?3, 'topup', 'provisioning', ?4)",
+                        params![id, currency, value, at],
+                    )?;
+                }
+            }
+            set_meta(tx, "gateway_url", gateway_url)?;
+            Ok(true)
+        })?;
+        if !created {
+            return Ok(None);
+        }
+        Ok(Some(Provisioned {
+            app: self.app_view()?,
+            accounts: self.accounts()?,
+            merchant: ("M0001".into(), "S0001".into()),
+        }))
+    }
+
+    /// The (first) sandbox application.
+    pub fn app(&self) -> Result<AppRecord> {
+        self.read(|tx| {
+            tx.query_row(
+                "SELECT id, client_id, acquirer_id, sandbox_private_key, sandbox_key_version, notify_url FROM app ORDER BY id LIMIT 1",
+                [],
+                app_from_row,
+            )
+            .optional()?
+            .ok_or(StoreError::NotProvisioned)
+        })
+    }
+
+    /// The application with this Client-Id.
+    pub fn app_by_client_id(&self, client_id: &str) -> Result<Option<AppRecord>> {
+        self.read(|tx| {
+            Ok(tx
+                .query_row(
+                    "SELECT id, client_id, acquirer_id, sandbox_private_key, sandbox_key_version, notify_url FROM app WHERE client_id = ?1",
+                    params![client_id],
+                    app_from_row,
+                )
+                .optional()?)
+        })
+    }
+
+    /// The application with this row id.
+    pub fn app_by_id(&self, id: i64) -> Result<Option<AppRecord>> {
+        self.read(|tx| {
+            Ok(tx
+                .query_row(
+                    "SELECT id, client_id, acquirer_id, sandbox_private_key, sandbox_key_version, notify_url FROM app WHERE id = ?1",
+                    params![id],
+                    app_from_row,
+                )
+                .optional()?)
+        })
+    }
+
+    /// The ACQP public key for `key_version`, or the latest when `None`: `(version, base64)`.
+    pub fn acqp_key(&self, app_id: i64, key_version: Option<u32>) -> Result<Option<(u32, String)>> {
+        self.read(|tx| {
+            let row = match key_version {
+                Some(version) => tx
+                    .query_row(
+                        "SELECT key_version, public_key FROM acqp_key WHERE app_id = ?1 AND key_version = ?2",
+                        params![app_id, version],
+                        |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?)),
+                    )
+                    .optional()?,
+                None => tx
+                    .query_row(
+                        "SELECT key_version, public_key FROM acqp_key WHERE app_id = ?1 ORDER BY key_version DESC LIMIT 1",
+                        params![app_id],
+                        |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?)),
+                    )
+                    .optional()?,
+            };
+            Ok(row)
+        })
+    }
+
+    /// Stores the ACQP's public key (PEM or bare Base64) under `key_version`.
+    pub fn set_acqp_key(&self, public_key: &str, key_version: u32, now: OffsetDateTime) -> Result<String> {
+        let key = PublicKey::parse(public_key)?;
+        let b64 = key.to_base64();
+        let app = self.app()?;
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO acqp_key (app_id, key_version, public_key, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (app_id, key_version) DO UPDATE SET public_key = excluded.public_key, created_at = excluded.created_at",
+                params![app.id, key_version, b64, to_millis(now)],
+            )?;
+            Ok(())
+        })?;
+        Ok(key.fingerprint())
+    }
+
+    /// Sets (or clears, with `None`) the application's notification URL.
+    pub fn set_notify_url(&self, url: Option<&str>) -> Result<()> {
+        if let Some(url) = url {
+            validate_url(url).map_err(StoreError::Invalid)?;
+        }
+        let app = self.app()?;
+        self.write(|tx| {
+            tx.execute("UPDATE app SET notify_url = ?1 WHERE id = ?2", params![url, app.id])?;
+            Ok(())
+        })
+    }
+
+    /// Records the gateway's base URL (written by `serve` on start).
+    pub fn set_gateway_url(&self, url: &str) -> Result<()> {
+        self.write(|tx| set_meta(tx, "gateway_url", url))
+    }
+
+    /// What `plusbox app show` prints.
+    pub fn app_view(&self) -> Result<AppView> {
+        let app = self.app()?;
+        let gateway_url = self
+            .read(|tx| get_meta(tx, "gateway_url"))?
+            .unwrap_or_else(|| "http://127.0.0.1:8787".into());
+        Ok(AppView {
+            client_id: app.client_id.clone(),
+            acquirer_id: app.acquirer_id.clone(),
+            gateway_url,
+            sandbox_public_key: app.public_key_base64()?,
+            notify_url: app.notify_url.clone(),
+        })
+    }
+}
+
+/// Checks that a notification URL is an absolute http(s) URL.
+pub fn validate_url(url: &str) -> std::result::Result<(), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| format!("{url:?} is not an http:// or https:// URL"))?;
+    if rest.is_empty() || rest.starts_with('/') || url.chars().any(char::is_whitespace) {
+        return Err(format!("{url:?} has no host"));
+    }
+    Ok(())
+}
+
+fn app_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AppRecord> {
+    Ok(AppRecord {
+        id: row.get(0)?,
+        client_id: row.get(1)?,
+        acquirer_id: row.get(2)?,
+        sandbox_private_key: SecretString::new(row.get(3)?),
+        sandbox_key_version: row.get(4)?,
+        notify_url: row.get(5)?,
+    })
+}
+
+fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<()> {
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+fn get_meta(tx: &Transaction<'_>, key: &str) -> Result<Option<String>> {
+    Ok(tx
+        .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| r.get(0))
+        .optional()?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wallet: accounts, codes, confirmations
+// ---------------------------------------------------------------------------------------------
+
+impl Store {
+    /// All buyer accounts with balances.
+    pub fn accounts(&self) -> Result<Vec<AccountView>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare("SELECT id, name, scenario FROM account ORDER BY id")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut out = Vec::with_capacity(rows.len());
+            for (id, name, scenario) in rows {
+                out.push(AccountView {
+                    balances: balances(tx, &id)?,
+                    id,
+                    name,
+                    scenario,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// One account.
+    pub fn account(&self, id: &str) -> Result<AccountView> {
+        self.accounts()?
+            .into_iter()
+            .find(|a| a.id == id)
+            .ok_or_else(|| StoreError::NotFound(format!("no buyer account {id:?}")))
+    }
+
+    /// Adds money to an account (a top-up in the ledger).
+    pub fn topup(&self, account: &str, amount: &Money, now: OffsetDateTime) -> Result<BalanceView> {
+        self.write(|tx| {
+            ensure_account(tx, account)?;
+            tx.execute(
+                "INSERT INTO balance (account_id, currency, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (account_id, currency) DO UPDATE SET value = value + excluded.value",
+                params![account, amount.currency, amount.value],
+            )?;
+            tx.execute(
+                "INSERT INTO ledger (account_id, currency, delta, kind, reference, at) VALUES (?1, ?2, ?3, 'topup', NULL, ?4)",
+                params![account, amount.currency, amount.value, to_millis(now)],
+            )?;
+            let value: i64 = tx.query_row(
+                "SELECT value FROM balance WHERE account_id = ?1 AND currency = ?2",
+                params![account, amount.currency],
+                |r| r.get(0),
+            )?;
+            Ok(BalanceView {
+                currency: amount.currency.clone(),
+                value: value.to_string(),
+            })
+        })
+    }
+
+    /// Sets an account's scenario.
+    pub fn set_scenario(&self, account: &str, scenario: &Scenario) -> Result<()> {
+        self.write(|tx| {
+            ensure_account(tx, account)?;
+            tx.execute(
+                "UPDATE account SET scenario = ?1 WHERE id = ?2",
+                params![scenario.to_string(), account],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Issues a one-time payment code for an account, valid for [`CODE_VALIDITY`].
+    pub fn issue_code(&self, account: &str, now: OffsetDateTime) -> Result<IssuedCodeView> {
+        let mut rng = ids::SystemRng::new();
+        self.write(|tx| {
+            let wallet: String = tx
+                .query_row("SELECT wallet FROM account WHERE id = ?1", params![account], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound(format!("no buyer account {account:?}")))?;
+            let persona = personas::by_enum(&wallet);
+            let expires = now + CODE_VALIDITY;
+            // A collision with an earlier code is astronomically unlikely; retry anyway.
+            for _ in 0..5 {
+                let code = personas::generate_code(&persona, &mut rng);
+                let inserted = tx.execute(
+                    "INSERT OR IGNORE INTO code (code, account_id, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![code, account, to_millis(now), to_millis(expires)],
+                )?;
+                if inserted == 1 {
+                    return Ok(IssuedCodeView {
+                        code,
+                        account: account.to_string(),
+                        expires_at: wire_time(expires),
+                    });
+                }
+            }
+            Err(StoreError::Invalid("could not generate a unique payment code".into()))
+        })
+    }
+
+    /// Payments waiting for a buyer's confirmation.
+    pub fn pending(&self, now: OffsetDateTime) -> Result<Vec<PendingView>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare(&format!(
+                "SELECT {PAYMENT_COLUMNS} FROM payment WHERE state = 'PROCESSING' AND account_id IS NOT NULL AND expires_at > ?1 ORDER BY id"
+            ))?;
+            let rows = stmt
+                .query_map(params![to_millis(now)], |r| Ok((payment_from_row(r)?, r.get::<_, Option<String>>(PAYMENT_COLUMN_COUNT)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows
+                .into_iter()
+                .map(|(p, body)| PendingView {
+                    merchant: body.and_then(|b| merchant_name(&b)),
+                    payment_id: p.payment_id,
+                    payment_request_id: p.payment_request_id,
+                    account: p.account_id.unwrap_or_default(),
+                    display_amount: p.amount.display(),
+                    amount: BalanceView {
+                        currency: p.amount.currency.clone(),
+                        value: p.amount.value.to_string(),
+                    },
+                    expires_at: wire_time(p.expires_at),
+                })
+                .collect())
+        })
+    }
+
+    /// The buyer confirms a waiting payment with a PIN. A wrong PIN fails the payment with
+    /// `USER_PAYMENT_VERIFICATION_FAILED`; an insufficient balance with `USER_BALANCE_NOT_ENOUGH`.
+    pub fn confirm(&self, payment_id: &str, pin: &str, now: OffsetDateTime) -> Result<PaymentRecord> {
+        self.write(|tx| {
+            let payment = waiting_payment(tx, payment_id, now)?;
+            let account = payment.account_id.clone().unwrap_or_default();
+            let expected: String =
+                tx.query_row("SELECT pin FROM account WHERE id = ?1", params![account], |r| r.get(0))?;
+            if expected != pin {
+                fail_payment(tx, &payment, ResultCode::UserPaymentVerificationFailed, "the buyer entered a wrong PIN", now)?;
+            } else {
+                debit_or_fail(tx, &payment, now)?;
+            }
+            load_payment_by_row(tx, payment.row)
+        })
+    }
+
+    /// The buyer declines a waiting payment (`PROCESS_FAIL`, "the buyer declined").
+    pub fn decline(&self, payment_id: &str, now: OffsetDateTime) -> Result<PaymentRecord> {
+        self.write(|tx| {
+            let payment = waiting_payment(tx, payment_id, now)?;
+            fail_payment(tx, &payment, ResultCode::ProcessFail, "the buyer declined the payment", now)?;
+            load_payment_by_row(tx, payment.row)
+        })
+    }
+
+    /// An account's ledger, newest first.
+    pub fn history(&self, account: &str, limit: u32) -> Result<Vec<LedgerEntry>> {
+        self.read(|tx| {
+            ensure_account(tx, account)?;
+            let mut stmt = tx.prepare(
+                "SELECT id, currency, delta, kind, reference, at FROM ledger WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2",
+            )?;
+            let rows = stmt
+                .query_map(params![account, limit], |r| {
+                    Ok(LedgerEntry {
+                        id: r.get(0)?,
+                        currency: r.get(1)?,
+                        delta: r.get::<_, i64>(2)?.to_string(),
+                        kind: r.get(3)?,
+                        reference: r.get(4)?,
+                        at: wire_time(from_millis(r.get(5)?)),
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// Totals per currency for the ledger invariant.
+    pub fn ledger_totals(&self) -> Result<std::collections::BTreeMap<String, LedgerTotals>> {
+        self.read(|tx| {
+            let mut out: std::collections::BTreeMap<String, LedgerTotals> = Default::default();
+            let mut q = |sql: &str, f: fn(&mut LedgerTotals, i64)| -> Result<()> {
+                let mut stmt = tx.prepare(sql)?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                for (currency, value) in rows {
+                    f(out.entry(currency).or_default(), value);
+                }
+                Ok(())
+            };
+            q("SELECT currency, SUM(value) FROM balance GROUP BY currency", |t, v| t.balances = v)?;
+            q(
+                "SELECT currency, SUM(amount) FROM payment WHERE state = 'SUCCESS' GROUP BY currency",
+                |t, v| t.paid = v,
+            )?;
+            q(
+                "SELECT currency, SUM(amount) FROM refund WHERE result_code = 'SUCCESS' GROUP BY currency",
+                |t, v| t.refunded = v,
+            )?;
+            q("SELECT currency, SUM(delta) FROM ledger WHERE kind = 'topup' GROUP BY currency", |t, v| t.topups = v)?;
+            Ok(out)
+        })
+    }
+}
+
+fn merchant_name(body: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(body).ok()?;
+    let merchant = value.get("order")?.get("merchant")?;
+    merchant
+        .get("merchantDisplayName")
+        .or_else(|| merchant.get("merchantName"))
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+}
+
+fn ensure_account(tx: &Transaction<'_>, account: &str) -> Result<()> {
+    let exists: Option<i64> = tx
+        .query_row("SELECT 1 FROM account WHERE id = ?1", params![account], |r| r.get(0))
+        .optional()?;
+    exists
+        .map(|_| ())
+        .ok_or_else(|| StoreError::NotFound(format!("no buyer account {account:?}")))
+}
+
+fn balances(tx: &Transaction<'_>, account: &str) -> Result<Vec<BalanceView>> {
+    let mut stmt = tx.prepare("SELECT currency, value FROM balance WHERE account_id = ?1 ORDER BY currency")?;
+    let rows = stmt
+        .query_map(params![account], |r| {
+            Ok(BalanceView {
+                currency: r.get(0)?,
+                value: r.get::<_, i64>(1)?.to_string(),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+fn waiting_payment(tx: &Transaction<'_>, payment_id: &str, now: OffsetDateTime) -> Result<PaymentRecord> {
+    let payment = tx
+        .query_row(
+            &format!("SELECT {PAYMENT_COLUMNS} FROM payment WHERE payment_id = ?1"),
+            params![payment_id],
+            payment_from_row,
+        )
+        .optional()?
+        .ok_or_else(|| StoreError::NotFound(format!("no payment {payment_id:?}")))?;
+    let payment = expire_if_due(tx, payment, now)?;
+    if payment.state != PayState::Processing || payment.account_id.is_none() {
+        return Err(StoreError::Invalid(format!(
+            "payment {payment_id} is not waiting for the buyer (state {})",
+            payment.state.as_str()
+        )));
+    }
+    Ok(payment)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payments
+// ---------------------------------------------------------------------------------------------
+
+const PAYMENT_COLUMNS: &str = "id, app_id, payment_request_id, payment_id, key_fields, account_id, currency, amount, state, fail_code, fail_message, created_at, expires_at, paid_at, notify_url, psp_id, wallet_brand_name, customer_id, request_body";
+const PAYMENT_COLUMN_COUNT: usize = 18;
+
+fn payment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentRecord> {
+    Ok(PaymentRecord {
+        row: r.get(0)?,
+        app_id: r.get(1)?,
+        payment_request_id: r.get(2)?,
+        payment_id: r.get(3)?,
+        key_fields: r.get(4)?,
+        account_id: r.get(5)?,
+        amount: Money {
+            currency: r.get(6)?,
+            value: r.get(7)?,
+        },
+        state: PayState::parse(&r.get::<_, String>(8)?),
+        fail_code: r.get::<_, Option<String>>(9)?.and_then(|c| ResultCode::parse(&c)),
+        fail_message: r.get(10)?,
+        created_at: from_millis(r.get(11)?),
+        expires_at: from_millis(r.get(12)?),
+        paid_at: r.get::<_, Option<i64>>(13)?.map(from_millis),
+        notify_url: r.get(14)?,
+        psp_id: r.get(15)?,
+        wallet_brand_name: r.get(16)?,
+        customer_id: r.get(17)?,
+    })
+}
+
+fn load_payment_by_row(tx: &Transaction<'_>, row: i64) -> Result<PaymentRecord> {
+    Ok(tx.query_row(
+        &format!("SELECT {PAYMENT_COLUMNS} FROM payment WHERE id = ?1"),
+        params![row],
+        payment_from_row,
+    )?)
+}
+
+/// Finds a payment by paymentRequestId and/or paymentId. Both given but different → `Err(Illegal)`.
+fn find_payment(
+    tx: &Transaction<'_>,
+    app_id: i64,
+    payment_request_id: Option<&str>,
+    payment_id: Option<&str>,
+) -> Result<Result<Option<PaymentRecord>, String>> {
+    let by_request = match payment_request_id {
+        Some(id) => tx
+            .query_row(
+                &format!("SELECT {PAYMENT_COLUMNS} FROM payment WHERE app_id = ?1 AND payment_request_id = ?2"),
+                params![app_id, id],
+                payment_from_row,
+            )
+            .optional()?,
+        None => None,
+    };
+    let by_id = match payment_id {
+        Some(id) => tx
+            .query_row(
+                &format!("SELECT {PAYMENT_COLUMNS} FROM payment WHERE app_id = ?1 AND payment_id = ?2"),
+                params![app_id, id],
+                payment_from_row,
+            )
+            .optional()?,
+        None => None,
+    };
+    Ok(match (payment_request_id, payment_id) {
+        (Some(_), Some(_)) => match (by_request, by_id) {
+            (Some(a), Some(b)) if a.row == b.row => Ok(Some(a)),
+            (None, None) => Ok(None),
+            _ => Err("paymentRequestId and paymentId point at different payments".into()),
+        },
+        (Some(_), None) => Ok(by_request),
+        (None, Some(_)) => Ok(by_id),
+        (None, None) => Ok(None),
+    })
+}
+
+/// Moves a PROCESSING payment past its expiry to CLOSED and queues its notification.
+fn expire_if_due(tx: &Transaction<'_>, payment: PaymentRecord, now: OffsetDateTime) -> Result<PaymentRecord> {
+    if payment.state == PayState::Processing && now >= payment.expires_at {
+        tx.execute(
+            "UPDATE payment SET state = 'CLOSED', closed_at = ?1 WHERE id = ?2 AND state = 'PROCESSING'",
+            params![to_millis(now), payment.row],
+        )?;
+        let closed = load_payment_by_row(tx, payment.row)?;
+        enqueue_notification(tx, &closed, now)?;
+        return Ok(closed);
+    }
+    Ok(payment)
+}
+
+fn fail_payment(
+    tx: &Transaction<'_>,
+    payment: &PaymentRecord,
+    code: ResultCode,
+    message: &str,
+    now: OffsetDateTime,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE payment SET state = 'FAILED', fail_code = ?1, fail_message = ?2, closed_at = ?3 WHERE id = ?4",
+        params![code.as_str(), message, to_millis(now), payment.row],
+    )?;
+    let failed = load_payment_by_row(tx, payment.row)?;
+    enqueue_notification(tx, &failed, now)
+}
+
+/// Takes the amount from the buyer's balance, or fails the payment for lack of funds.
+fn debit_or_fail(tx: &Transaction<'_>, payment: &PaymentRecord, now: OffsetDateTime) -> Result<()> {
+    let account = payment.account_id.clone().unwrap_or_default();
+    // The conditional UPDATE is the balance check: it cannot take a balance below zero, and the
+    // IMMEDIATE transaction means no other writer runs between check and debit.
+    let debited = tx.execute(
+        "UPDATE balance SET value = value - ?1 WHERE account_id = ?2 AND currency = ?3 AND value >= ?1",
+        params![payment.amount.value, account, payment.amount.currency],
+    )?;
+    if debited == 0 {
+        return fail_payment(tx, payment, ResultCode::UserBalanceNotEnough, ResultCode::UserBalanceNotEnough.message(), now);
+    }
+    let at = to_millis(now);
+    tx.execute(
+        "INSERT INTO ledger (account_id, currency, delta, kind, reference, at) VALUES (?1, ?2, ?3, 'payment', ?4, ?5)",
+        params![account, payment.amount.currency, -payment.amount.value, payment.payment_id, at],
+    )?;
+    tx.execute(
+        "UPDATE payment SET state = 'SUCCESS', paid_at = ?1 WHERE id = ?2",
+        params![at, payment.row],
+    )?;
+    let paid = load_payment_by_row(tx, payment.row)?;
+    enqueue_notification(tx, &paid, now)
+}
+
+/// Queues the one notifyPayment of a payment's first final state (§10).
+fn enqueue_notification(tx: &Transaction<'_>, payment: &PaymentRecord, now: OffsetDateTime) -> Result<()> {
+    let already: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM outbox WHERE payment_row = ?1",
+        params![payment.row],
+        |r| r.get(0),
+    )?;
+    if already > 0 {
+        return Ok(());
+    }
+    let (acquirer_id, app_url): (String, Option<String>) = tx.query_row(
+        "SELECT acquirer_id, notify_url FROM app WHERE id = ?1",
+        params![payment.app_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let url = payment.notify_url.clone().or(app_url);
+    let body = payment.notify_body(&acquirer_id).to_string();
+    let at = to_millis(now);
+    let status = if url.is_some() { "pending" } else { "no-url" };
+    tx.execute(
+        "INSERT INTO outbox (payment_row, url, body, attempts, next_at, status, created_at, updated_at) VALUES (?1, ?2, ?3, 0, ?4, ?5, ?4, ?4)",
+        params![payment.row, url, body, at, status],
+    )?;
+    if url.is_none() {
+        insert_traffic(
+            tx,
+            &TrafficRecord {
+                at: Some(now),
+                direction: "outbound",
+                api: "notifyPayment".into(),
+                payment_request_id: Some(payment.payment_request_id.clone()),
+                payment_id: Some(payment.payment_id.clone()),
+                method: "POST".into(),
+                uri: String::new(),
+                request_body: body.into_bytes(),
+                signature: "not-sent".into(),
+                note: Some("no paymentNotifyUrl in the pay request and no notification URL configured: notifyPayment not sent".into()),
+                ..TrafficRecord::default()
+            },
+        )?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Runs `pay` (UPM) for an application: idempotency, code checks, the buyer's scenario.
+    pub fn pay(&self, app: &AppRecord, input: &PayInput, now: OffsetDateTime) -> Result<PayOutcome> {
+        let mut rng = ids::SystemRng::new();
+        self.write(|tx| {
+            // Idempotency: the same paymentRequestId answers with the payment's current state.
+            if let Some(existing) = find_payment(tx, app.id, Some(&input.payment_request_id), None)?.ok().flatten() {
+                if existing.key_fields != input.key_fields {
+                    return Ok(PayOutcome::Refused(
+                        ResultCode::RepeatReqInconsistent,
+                        "paymentRequestId was used before with a different paymentAmount, paymentFactor, settlementStrategy or paymentMethodType".into(),
+                    ));
+                }
+                let payment = expire_if_due(tx, existing, now)?;
+                return Ok(PayOutcome::Payment {
+                    payment,
+                    forced: None,
+                    delivery: PayDelivery::Now,
+                    repeat: true,
+                });
+            }
+
+            let payment_id = ids::payment_id(now, &mut rng);
+            let expires = input.expiry.unwrap_or(now + DEFAULT_PAYMENT_EXPIRY);
+            // Code checks, in the order of §4.4.
+            let route = personas::route_code(&input.code);
+            let mut outcome: std::result::Result<String, (ResultCode, String)> = Err((
+                ResultCode::InvalidPaymentCode,
+                "the payment code is not an Alipay+ payment code".into(),
+            ));
+            let mut persona = personas::default_persona();
+            if let Some(route) = route {
+                persona = route.persona.clone();
+                let issued: Option<(String, i64, Option<String>)> = tx
+                    .query_row(
+                        "SELECT account_id, expires_at, used_by FROM code WHERE code = ?1",
+                        params![route.digits],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    )
+                    .optional()?;
+                outcome = match issued {
+                    Some((_, expires_at, _)) if to_millis(now) > expires_at => {
+                        Err((ResultCode::ExpiredCode, "the payment code has expired; ask the buyer to refresh it".into()))
+                    }
+                    Some((_, _, Some(_))) => Err((
+                        ResultCode::InvalidCode,
+                        "the payment code was already used; payment codes are single-use".into(),
+                    )),
+                    Some((account, _, None)) => {
+                        tx.execute(
+                            "UPDATE code SET used_by = ?1 WHERE code = ?2",
+                            params![input.payment_request_id, route.digits],
+                        )?;
+                        let wallet: String =
+                            tx.query_row("SELECT wallet FROM account WHERE id = ?1", params![account], |r| r.get(0))?;
+                        persona = personas::by_enum(&wallet);
+                        Ok(account)
+                    }
+                    None => {
+                        // A well-formed code Plusbox did not issue (e.g. a documented sample):
+                        // the persona's default test buyer pays, so hand-typed codes work.
+                        let account: Option<String> = tx
+                            .query_row(
+                                "SELECT id FROM account WHERE wallet = ?1 ORDER BY id LIMIT 1",
+                                params![persona.wallet_enum],
+                                |r| r.get(0),
+                            )
+                            .optional()?;
+                        let account = match account {
+                            Some(a) => Some(a),
+                            None => tx
+                                .query_row("SELECT id FROM account ORDER BY id LIMIT 1", [], |r| r.get(0))
+                                .optional()?,
+                        };
+                        account.ok_or((ResultCode::UserNotExist, "no buyer account exists".into()))
+                    }
+                };
+            }
+
+            let (account, customer_id, scenario) = match &outcome {
+                Ok(account) => {
+                    let (customer, scenario): (String, String) = tx.query_row(
+                        "SELECT customer_id, scenario FROM account WHERE id = ?1",
+                        params![account],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )?;
+                    (Some(account.clone()), Some(customer), scenario.parse::<Scenario>().unwrap_or(Scenario::Success))
+                }
+                Err(_) => (None, None, Scenario::Success),
+            };
+            tx.execute(
+                "INSERT INTO payment (app_id, payment_request_id, payment_id, key_fields, account_id, code, currency, amount, state, created_at, expires_at, notify_url, psp_id, wallet_brand_name, customer_id, request_body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'PROCESSING', ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                params![
+                    app.id,
+                    input.payment_request_id,
+                    payment_id,
+                    input.key_fields,
+                    account,
+                    input.code,
+                    input.amount.currency,
+                    input.amount.value,
+                    to_millis(now),
+                    to_millis(expires),
+                    input.notify_url,
+                    persona.psp_id,
+                    persona.wallet_brand_name,
+                    customer_id,
+                    input.request_body,
+                ],
+            )?;
+            let row = tx.last_insert_rowid();
+            let payment = load_payment_by_row(tx, row)?;
+            let mut forced = None;
+            let mut delivery = PayDelivery::Now;
+            match (&outcome, &scenario) {
+                (Err((code, message)), _) => fail_payment(tx, &payment, *code, message, now)?,
+                (Ok(_), Scenario::Pin) => {}
+                (Ok(_), Scenario::NoAnswer) => delivery = PayDelivery::Never,
+                (Ok(_), Scenario::UnknownException) => forced = Some(ResultCode::UnknownException),
+                (Ok(_), Scenario::Success) => debit_or_fail(tx, &payment, now)?,
+                (Ok(_), Scenario::Slow(seconds)) => {
+                    debit_or_fail(tx, &payment, now)?;
+                    delivery = PayDelivery::After(Duration::seconds(i64::from(*seconds)));
+                }
+                (Ok(_), refusal) => {
+                    let (code, message) = refusal.refusal().unwrap_or((ResultCode::ProcessFail, "refused"));
+                    fail_payment(tx, &payment, code, message, now)?;
+                }
+            }
+            Ok(PayOutcome::Payment {
+                payment: load_payment_by_row(tx, row)?,
+                forced,
+                delivery,
+                repeat: false,
+            })
+        })
+    }
+
+    /// `inquiryPayment`: the payment (after applying expiry), `Ok(None)` if unknown,
+    /// `Err(message)` if the two IDs disagree.
+    pub fn inquire(
+        &self,
+        app_id: i64,
+        payment_request_id: Option<&str>,
+        payment_id: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Inquiry> {
+        self.write(|tx| {
+            let found = match find_payment(tx, app_id, payment_request_id, payment_id)? {
+                Ok(found) => found,
+                Err(message) => return Ok(Err(message)),
+            };
+            let Some(payment) = found else { return Ok(Ok(None)) };
+            let payment = expire_if_due(tx, payment, now)?;
+            let transactions = transactions(tx, &payment)?;
+            Ok(Ok(Some((payment, transactions))))
+        })
+    }
+
+    /// `cancelPayment` (§8).
+    pub fn cancel(
+        &self,
+        app_id: i64,
+        payment_request_id: Option<&str>,
+        payment_id: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<CallOutcome> {
+        self.write(|tx| {
+            let found = match find_payment(tx, app_id, payment_request_id, payment_id)? {
+                Ok(found) => found,
+                Err(message) => return Ok(outcome(ResultCode::ParamIllegal, &message, None)),
+            };
+            let Some(payment) = found else {
+                return Ok(outcome(ResultCode::OrderNotExist, ResultCode::OrderNotExist.message(), None));
+            };
+            let payment = expire_if_due(tx, payment, now)?;
+            if payment.state == PayState::Cancelled {
+                return Ok(outcome(ResultCode::Success, "the payment is cancelled", Some(payment)));
+            }
+            if now > cancel_deadline(payment.created_at) {
+                return Ok(outcome(
+                    ResultCode::CancelWindowExceed,
+                    "cancel is possible until 00:15 (UTC+8) on the day after the payment; refund instead",
+                    Some(payment),
+                ));
+            }
+            let refunded: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM refund WHERE payment_row = ?1 AND result_code = 'SUCCESS'",
+                params![payment.row],
+                |r| r.get(0),
+            )?;
+            if refunded > 0 {
+                return Ok(outcome(
+                    ResultCode::ProcessFail,
+                    "the payment has a successful refund and can no longer be cancelled",
+                    Some(payment),
+                ));
+            }
+            let at = to_millis(now);
+            if payment.state == PayState::Success {
+                let account = payment.account_id.clone().unwrap_or_default();
+                tx.execute(
+                    "UPDATE balance SET value = value + ?1 WHERE account_id = ?2 AND currency = ?3",
+                    params![payment.amount.value, account, payment.amount.currency],
+                )?;
+                tx.execute(
+                    "INSERT INTO ledger (account_id, currency, delta, kind, reference, at) VALUES (?1, ?2, ?3, 'cancel', ?4, ?5)",
+                    params![account, payment.amount.currency, payment.amount.value, payment.payment_id, at],
+                )?;
+            }
+            tx.execute(
+                "UPDATE payment SET state = 'CANCELLED', closed_at = ?1 WHERE id = ?2",
+                params![at, payment.row],
+            )?;
+            // The cancel response decides (§8): a notification not yet delivered would tell the
+            // ACQP a different final state, so it is withdrawn.
+            tx.execute(
+                "UPDATE outbox SET status = 'superseded', updated_at = ?1 WHERE payment_row = ?2 AND status = 'pending'",
+                params![at, payment.row],
+            )?;
+            let cancelled = load_payment_by_row(tx, payment.row)?;
+            Ok(outcome(ResultCode::Success, "the payment is cancelled", Some(cancelled)))
+        })
+    }
+
+    /// `refund` (§9).
+    #[allow(clippy::too_many_arguments)]
+    pub fn refund(
+        &self,
+        app_id: i64,
+        payment_request_id: Option<&str>,
+        payment_id: Option<&str>,
+        refund_request_id: &str,
+        amount: &Money,
+        reason: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<CallOutcome> {
+        let mut rng = ids::SystemRng::new();
+        self.write(|tx| {
+            let found = match find_payment(tx, app_id, payment_request_id, payment_id)? {
+                Ok(found) => found,
+                Err(message) => return Ok(outcome(ResultCode::ParamIllegal, &message, None)),
+            };
+            let existing: Option<(i64, String, i64, String, String, i64)> = tx
+                .query_row(
+                    "SELECT payment_row, currency, amount, result_code, refund_id, created_at FROM refund WHERE app_id = ?1 AND refund_request_id = ?2",
+                    params![app_id, refund_request_id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+                )
+                .optional()?;
+            if let Some((row, currency, value, code, refund_id, created)) = existing {
+                let same_payment = found.as_ref().map(|p| p.row) == Some(row);
+                if !same_payment || currency != amount.currency || value != amount.value {
+                    return Ok(outcome(
+                        ResultCode::RepeatReqInconsistent,
+                        "refundRequestId was used before with a different payment or refundAmount",
+                        found,
+                    ));
+                }
+                let code = ResultCode::parse(&code).unwrap_or(ResultCode::ProcessFail);
+                let mut out = outcome(code, code.message(), found);
+                if code == ResultCode::Success {
+                    out.refund = Some(RefundView {
+                        refund_request_id: refund_request_id.into(),
+                        refund_id,
+                        amount: amount.clone(),
+                        refund_time: wire_time(from_millis(created)),
+                        result_code: code.as_str().into(),
+                    });
+                }
+                return Ok(out);
+            }
+            let Some(payment) = found else {
+                return Ok(outcome(ResultCode::OrderNotExist, ResultCode::OrderNotExist.message(), None));
+            };
+            if amount.currency != payment.amount.currency {
+                return Ok(outcome(
+                    ResultCode::ParamIllegal,
+                    &format!(
+                        "refundAmount.currency: {} differs from the payment currency {}",
+                        amount.currency, payment.amount.currency
+                    ),
+                    Some(payment),
+                ));
+            }
+            let payment = expire_if_due(tx, payment, now)?;
+            let refunded: i64 = tx.query_row(
+                "SELECT COALESCE(SUM(amount), 0) FROM refund WHERE payment_row = ?1 AND result_code = 'SUCCESS'",
+                params![payment.row],
+                |r| r.get(0),
+            )?;
+            let (code, message) = if payment.state != PayState::Success {
+                (ResultCode::ProcessFail, format!("the payment is {}, not SUCCESS; only successful payments can be refunded", payment.state.as_str()))
+            } else if payment.paid_at.is_some_and(|paid| now > refund_deadline(paid)) {
+                (ResultCode::RefundWindowExceed, "refunds are possible for one calendar year after the payment".into())
+            } else if refunded.saturating_add(amount.value) > payment.amount.value {
+                (
+                    ResultCode::RefundAmountExceed,
+                    format!(
+                        "refunds would total {}, more than the payment amount {}",
+                        format_minor(&amount.currency, refunded.saturating_add(amount.value)),
+                        payment.amount.display()
+                    ),
+                )
+            } else {
+                (ResultCode::Success, "success".into())
+            };
+            let refund_id = ids::payment_id(now, &mut rng);
+            let at = to_millis(now);
+            tx.execute(
+                "INSERT INTO refund (app_id, refund_request_id, refund_id, payment_row, currency, amount, result_code, reason, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![app_id, refund_request_id, refund_id, payment.row, amount.currency, amount.value, code.as_str(), reason, at],
+            )?;
+            let mut out = outcome(code, &message, Some(payment.clone()));
+            if code == ResultCode::Success {
+                let account = payment.account_id.clone().unwrap_or_default();
+                tx.execute(
+                    "UPDATE balance SET value = value + ?1 WHERE account_id = ?2 AND currency = ?3",
+                    params![amount.value, account, amount.currency],
+                )?;
+                tx.execute(
+                    "INSERT INTO ledger (account_id, currency, delta, kind, reference, at) VALUES (?1, ?2, ?3, 'refund', ?4, ?5)",
+                    params![account, amount.currency, amount.value, refund_id, at],
+                )?;
+                out.refund = Some(RefundView {
+                    refund_request_id: refund_request_id.into(),
+                    refund_id,
+                    amount: amount.clone(),
+                    refund_time: wire_time(now),
+                    result_code: code.as_str().into(),
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// Closes every PROCESSING payment whose expiry has passed; returns how many.
+    pub fn expire_due(&self, now: OffsetDateTime) -> Result<usize> {
+        self.write(|tx| {
+            let mut stmt = tx.prepare(&format!(
+                "SELECT {PAYMENT_COLUMNS} FROM payment WHERE state = 'PROCESSING' AND expires_at <= ?1"
+            ))?;
+            let due = stmt
+                .query_map(params![to_millis(now)], payment_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            drop(stmt);
+            let count = due.len();
+            for payment in due {
+                expire_if_due(tx, payment, now)?;
+            }
+            Ok(count)
+        })
+    }
+
+    /// A payment by paymentId (any application).
+    pub fn payment_by_id(&self, payment_id: &str) -> Result<Option<PaymentRecord>> {
+        self.read(|tx| {
+            Ok(tx
+                .query_row(
+                    &format!("SELECT {PAYMENT_COLUMNS} FROM payment WHERE payment_id = ?1"),
+                    params![payment_id],
+                    payment_from_row,
+                )
+                .optional()?)
+        })
+    }
+}
+
+fn outcome(code: ResultCode, message: &str, payment: Option<PaymentRecord>) -> CallOutcome {
+    CallOutcome {
+        code,
+        message: message.to_string(),
+        payment,
+        refund: None,
+    }
+}
+
+fn transactions(tx: &Transaction<'_>, payment: &PaymentRecord) -> Result<Vec<Value>> {
+    let mut stmt = tx.prepare(
+        "SELECT refund_request_id, refund_id, currency, amount, result_code, created_at FROM refund WHERE payment_row = ?1 ORDER BY id",
+    )?;
+    let mut out = stmt
+        .query_map(params![payment.row], |r| {
+            let code: String = r.get(4)?;
+            let rc = ResultCode::parse(&code).unwrap_or(ResultCode::ProcessFail);
+            Ok(json!({
+                "transactionResult": rc.result(),
+                "transactionId": r.get::<_, String>(1)?,
+                "transactionType": "REFUND",
+                "transactionStatus": if rc == ResultCode::Success { "SUCCESS" } else { "FAIL" },
+                "transactionAmount": {"currency": r.get::<_, String>(2)?, "value": r.get::<_, i64>(3)?.to_string()},
+                "transactionRequestId": r.get::<_, String>(0)?,
+                "transactionTime": wire_time(from_millis(r.get(5)?)),
+            }))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if payment.state == PayState::Cancelled {
+        let closed: Option<i64> =
+            tx.query_row("SELECT closed_at FROM payment WHERE id = ?1", params![payment.row], |r| r.get(0))?;
+        out.push(json!({
+            "transactionResult": ResultCode::Success.result(),
+            "transactionType": "CANCEL",
+            "transactionStatus": "SUCCESS",
+            "transactionAmount": payment.amount.to_wire(),
+            "transactionRequestId": payment.payment_request_id,
+            "transactionTime": closed.map(|c| wire_time(from_millis(c))),
+        }));
+    }
+    Ok(out)
+}
+
+/// End of the cancel window: 00:15:00 UTC+8 on the day after the payment's UTC+8 date (§8).
+pub fn cancel_deadline(created: OffsetDateTime) -> OffsetDateTime {
+    let local = created.to_offset(utc8());
+    let next = local.date().next_day().unwrap_or(local.date());
+    next.with_hms(0, 15, 0)
+        .map(|t| t.assume_offset(utc8()))
+        .unwrap_or(local)
+}
+
+/// End of the refund window: 23:59:59 UTC+8 on the same calendar date one year later (§9).
+pub fn refund_deadline(paid: OffsetDateTime) -> OffsetDateTime {
+    let local = paid.to_offset(utc8()).date();
+    let year = local.year() + 1;
+    let date = local
+        .replace_year(year)
+        .or_else(|_| time::Date::from_calendar_date(year, local.month(), 28))
+        .unwrap_or(local);
+    date.with_hms(23, 59, 59)
+        .map(|t| t.assume_offset(utc8()))
+        .unwrap_or(paid)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outbox
+// ---------------------------------------------------------------------------------------------
+
+impl Store {
+    /// Notifications due at `now`, oldest first.
+    pub fn due_notifications(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<OutboxItem>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare(
+                "SELECT o.id, o.url, o.body, o.attempts, p.app_id, p.payment_request_id, p.payment_id
+                 FROM outbox o JOIN payment p ON p.id = o.payment_row
+                 WHERE o.status = 'pending' AND o.next_at <= ?1 ORDER BY o.next_at, o.id LIMIT ?2",
+            )?;
+            let rows = stmt
+                .query_map(params![to_millis(now), limit], |r| {
+                    Ok(OutboxItem {
+                        id: r.get(0)?,
+                        url: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                        body: r.get(2)?,
+                        attempts: r.get(3)?,
+                        app_id: r.get(4)?,
+                        payment_request_id: r.get(5)?,
+                        payment_id: r.get(6)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// Records one delivery attempt: delivered, or scheduled for retry (or given up after 15).
+    /// Returns the new status.
+    pub fn record_attempt(&self, id: i64, delivered: bool, error: Option<&str>, now: OffsetDateTime) -> Result<String> {
+        self.write(|tx| {
+            let (attempts, status): (i64, String) = tx.query_row(
+                "SELECT attempts, status FROM outbox WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            if status != "pending" {
+                // Cancelled while the attempt was in flight: keep the newer status.
+                return Ok(status);
+            }
+            let attempts = attempts + 1;
+            let at = to_millis(now);
+            let (status, next) = if delivered {
+                ("delivered", at)
+            } else {
+                match usize::try_from(attempts - 1).ok().and_then(|i| NOTIFY_RETRY_SCHEDULE.get(i)) {
+                    Some(delay) => ("pending", to_millis(now + *delay)),
+                    None => ("undelivered", at),
+                }
+            };
+            tx.execute(
+                "UPDATE outbox SET attempts = ?1, status = ?2, next_at = ?3, last_error = ?4, updated_at = ?5 WHERE id = ?6",
+                params![attempts, status, next, error, at, id],
+            )?;
+            Ok(status.to_string())
+        })
+    }
+
+    /// The next instant something is due: a notification retry or a payment expiry.
+    pub fn next_wakeup(&self) -> Result<Option<OffsetDateTime>> {
+        self.read(|tx| {
+            let next: Option<i64> = tx.query_row(
+                "SELECT MIN(t) FROM (
+                    SELECT MIN(next_at) AS t FROM outbox WHERE status = 'pending'
+                    UNION ALL SELECT MIN(expires_at) FROM payment WHERE state = 'PROCESSING')",
+                [],
+                |r| r.get(0),
+            )?;
+            Ok(next.map(from_millis))
+        })
+    }
+
+    /// Outbox rows for a payment: `(status, attempts)`, for tests and the CLI.
+    pub fn notification_status(&self, payment_id: &str) -> Result<Option<(String, i64)>> {
+        self.read(|tx| {
+            Ok(tx
+                .query_row(
+                    "SELECT o.status, o.attempts FROM outbox o JOIN payment p ON p.id = o.payment_row WHERE p.payment_id = ?1",
+                    params![payment_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?)
+        })
+    }
+
+    /// Counts outbox rows by status.
+    pub fn outbox_counts(&self) -> Result<std::collections::BTreeMap<String, i64>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare("SELECT status, COUNT(*) FROM outbox GROUP BY status")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mocks
+// ---------------------------------------------------------------------------------------------
+
+/// APIs a mock rule can target.
+pub const MOCKABLE_APIS: &[&str] = &["pay", "inquiryPayment", "cancelPayment", "refund"];
+
+impl Store {
+    /// Adds a mock rule. Without `count` and `minutes` it applies to one call.
+    pub fn add_mock(
+        &self,
+        api: &str,
+        code: ResultCode,
+        count: Option<u32>,
+        minutes: Option<u32>,
+        now: OffsetDateTime,
+    ) -> Result<MockRule> {
+        if !MOCKABLE_APIS.contains(&api) {
+            return Err(StoreError::Invalid(format!(
+                "unknown API {api:?}; one of {}",
+                MOCKABLE_APIS.join(", ")
+            )));
+        }
+        let remaining = match (count, minutes) {
+            (None, None) => Some(1),
+            (count, _) => count.map(i64::from),
+        };
+        let until = minutes.map(|m| to_millis(now + Duration::minutes(i64::from(m))));
+        let id = self.write(|tx| {
+            tx.execute(
+                "INSERT INTO mock (api, result_code, remaining, until, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![api, code.as_str(), remaining, until, to_millis(now)],
+            )?;
+            Ok(tx.last_insert_rowid())
+        })?;
+        self.mocks(now)?
+            .into_iter()
+            .find(|m| m.id == id)
+            .ok_or_else(|| StoreError::NotFound("mock rule vanished".into()))
+    }
+
+    /// All mock rules, active or spent.
+    pub fn mocks(&self, now: OffsetDateTime) -> Result<Vec<MockRule>> {
+        let now_ms = to_millis(now);
+        self.read(|tx| {
+            let mut stmt = tx.prepare("SELECT id, api, result_code, remaining, until, hits FROM mock ORDER BY id")?;
+            let rows = stmt
+                .query_map([], |r| {
+                    let remaining: Option<i64> = r.get(3)?;
+                    let until: Option<i64> = r.get(4)?;
+                    Ok(MockRule {
+                        id: r.get(0)?,
+                        api: r.get(1)?,
+                        result_code: r.get(2)?,
+                        remaining,
+                        until: until.map(|u| wire_time(from_millis(u))),
+                        hits: r.get(5)?,
+                        active: remaining.is_none_or(|n| n > 0) && until.is_none_or(|u| now_ms < u),
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// Deletes every mock rule.
+    pub fn clear_mocks(&self) -> Result<usize> {
+        self.write(|tx| Ok(tx.execute("DELETE FROM mock", [])?))
+    }
+
+    /// Consumes one use of the oldest active rule for `api`, if any.
+    pub fn take_mock(&self, api: &str, now: OffsetDateTime) -> Result<Option<(i64, ResultCode)>> {
+        let now_ms = to_millis(now);
+        self.write(|tx| {
+            let rule: Option<(i64, String)> = tx
+                .query_row(
+                    "SELECT id, result_code FROM mock WHERE api = ?1 AND (remaining IS NULL OR remaining > 0) AND (until IS NULL OR until > ?2) ORDER BY id LIMIT 1",
+                    params![api, now_ms],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((id, code)) = rule else { return Ok(None) };
+            tx.execute(
+                "UPDATE mock SET hits = hits + 1, remaining = CASE WHEN remaining IS NULL THEN NULL ELSE remaining - 1 END WHERE id = ?1",
+                params![id],
+            )?;
+            Ok(ResultCode::parse(&code).map(|c| (id, c)))
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Traffic log
+// ---------------------------------------------------------------------------------------------
+
+fn headers_json(headers: &[(String, String)]) -> String {
+    let map: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    Value::Object(map).to_string()
+}
+
+fn insert_traffic(tx: &Transaction<'_>, record: &TrafficRecord) -> Result<i64> {
+    tx.execute(
+        "INSERT INTO traffic (at, direction, api, client_id, payment_request_id, payment_id, method, uri, request_headers, request_body,
+            response_status, response_headers, response_body, result_code, result_status, signature, findings, mock_id, duration_ms, note)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+        params![
+            to_millis(record.at.unwrap_or_else(OffsetDateTime::now_utc)),
+            record.direction,
+            record.api,
+            record.client_id,
+            record.payment_request_id,
+            record.payment_id,
+            record.method,
+            record.uri,
+            headers_json(&record.request_headers),
+            record.request_body,
+            record.response_status,
+            headers_json(&record.response_headers),
+            record.response_body,
+            record.result_code,
+            record.result_status,
+            record.signature,
+            Value::Array(record.findings.clone()).to_string(),
+            record.mock_id,
+            record.duration_ms,
+            record.note,
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+impl Store {
+    /// Appends an exchange to the traffic log (committed before this returns).
+    pub fn record_traffic(&self, record: &TrafficRecord) -> Result<i64> {
+        self.write(|tx| insert_traffic(tx, record))
+    }
+
+    /// Traffic entries with id greater than `after`, oldest first.
+    pub fn traffic(&self, after: i64, limit: u32) -> Result<Vec<TrafficView>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare(
+                "SELECT id, at, direction, api, client_id, payment_request_id, payment_id, method, uri, request_headers, request_body,
+                        response_status, response_headers, response_body, result_code, result_status, signature, findings, mock_id, duration_ms, note
+                 FROM traffic WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = stmt
+                .query_map(params![after, limit], |r| {
+                    let parse = |text: String| serde_json::from_str::<Value>(&text).unwrap_or(Value::Null);
+                    Ok(TrafficView {
+                        id: r.get(0)?,
+                        at: wire_time(from_millis(r.get(1)?)),
+                        direction: r.get(2)?,
+                        api: r.get(3)?,
+                        client_id: r.get(4)?,
+                        payment_request_id: r.get(5)?,
+                        payment_id: r.get(6)?,
+                        method: r.get(7)?,
+                        uri: r.get(8)?,
+                        request_headers: parse(r.get(9)?),
+                        request_body: String::from_utf8_lossy(&r.get::<_, Vec<u8>>(10)?).into_owned(),
+                        response_status: r.get(11)?,
+                        response_headers: parse(r.get(12)?),
+                        response_body: String::from_utf8_lossy(&r.get::<_, Vec<u8>>(13)?).into_owned(),
+                        result_code: r.get(14)?,
+                        result_status: r.get(15)?,
+                        signature: r.get(16)?,
+                        findings: parse(r.get(17)?),
+                        mock_id: r.get(18)?,
+                        duration_ms: r.get(19)?,
+                        note: r.get(20)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Devices (companion API tokens)
+// ---------------------------------------------------------------------------------------------
+
+impl Store {
+    /// Creates a device token for the companion API. The token is returned once and stored
+    /// only as a SHA-256 hash.
+    pub fn create_device(&self, name: &str, now: OffsetDateTime) -> Result<SecretString> {
+        let mut rng = ids::SystemRng::new();
+        let token = SecretString::new(format!("pbx_{}", ids::alphanumeric(&mut rng, 40)));
+        let hash = ids::sha256_hex(token.expose());
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO device (name, token_hash, created_at) VALUES (?1, ?2, ?3)",
+                params![name, hash, to_millis(now)],
+            )?;
+            Ok(())
+        })?;
+        Ok(token)
+    }
+
+    /// The device name for a presented token, if it is known.
+    pub fn device_for_token(&self, token: &str) -> Result<Option<String>> {
+        let hash = ids::sha256_hex(token);
+        self.read(|tx| {
+            Ok(tx
+                .query_row("SELECT name FROM device WHERE token_hash = ?1", params![hash], |r| r.get(0))
+                .optional()?)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn windows() {
+        assert_eq!(
+            cancel_deadline(datetime!(2025-03-10 23:59 +08:00)),
+            datetime!(2025-03-11 00:15 +08:00)
+        );
+        assert_eq!(
+            cancel_deadline(datetime!(2025-03-10 15:59 UTC)),
+            datetime!(2025-03-11 00:15 +08:00)
+        );
+        assert_eq!(
+            refund_deadline(datetime!(2025-03-10 12:00 +08:00)),
+            datetime!(2026-03-10 23:59:59 +08:00)
+        );
+        assert_eq!(
+            refund_deadline(datetime!(2024-02-29 12:00 +08:00)),
+            datetime!(2025-02-28 23:59:59 +08:00)
+        );
+    }
+}
