@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod acquirer;
 pub mod keys;
+pub mod pos;
 
 /// Plusbox: an Alipay+ sandbox in a box, and its test companion.
 #[derive(Debug, Parser)]
@@ -23,6 +25,12 @@ pub enum Command {
     Sign(keys::SignArgs),
     /// Check a Signature header by hand; on a mismatch, shows the content that was verified.
     Verify(keys::VerifyArgs),
+    /// The reference acquirer: serve it, list its fault switches.
+    #[command(subcommand)]
+    Acquirer(acquirer::AcquirerCommand),
+    /// The POS simulator: charge a payment code, refund, cancel.
+    #[command(subcommand)]
+    Pos(pos::PosCommand),
 }
 
 /// Runs one parsed command line.
@@ -31,5 +39,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(command) => keys::run_keys(command),
         Command::Sign(args) => keys::run_sign(args),
         Command::Verify(args) => keys::run_verify(args),
+        Command::Acquirer(command) => acquirer::run(command),
+        Command::Pos(command) => pos::run(command),
     }
 }

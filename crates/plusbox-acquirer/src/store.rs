@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use plusbox_core::money::{Amount, Currency};
 use rusqlite::{params, Connection, OptionalExtension, Row};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -77,7 +77,7 @@ CREATE INDEX calls_payment ON calls(payment_request_id);
 "#];
 
 /// A payment's state in the order table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OrderState {
     /// No final result yet.
@@ -161,7 +161,7 @@ pub struct PaymentDetails {
 }
 
 /// One row of the order table, as the POS-driver API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentRecord {
     /// Our idempotency key.
@@ -224,7 +224,7 @@ impl PaymentRecord {
 }
 
 /// A refund row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RefundRecord {
     /// Our idempotency key.
@@ -250,7 +250,7 @@ pub struct RefundRecord {
 }
 
 /// A notification as recorded by the notify endpoint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NotificationRecord {
     /// `paymentRequestId` from the body, if it parsed.
