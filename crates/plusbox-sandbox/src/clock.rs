@@ -56,11 +56,7 @@ impl ScaledClock {
     /// A clock starting at the real now and running `scale` times as fast (values ≤ 0 mean 1).
     pub fn new(scale: f64) -> Self {
         let scale = if scale.is_finite() && scale > 0.0 { scale } else { 1.0 };
-        ScaledClock {
-            origin: OffsetDateTime::now_utc(),
-            started: Instant::now(),
-            scale,
-        }
+        ScaledClock { origin: OffsetDateTime::now_utc(), started: Instant::now(), scale }
     }
 }
 
@@ -88,10 +84,7 @@ impl TestClock {
     /// A clock stopped at `start`.
     pub fn new(start: OffsetDateTime) -> Self {
         let (tick, _) = watch::channel(start);
-        TestClock {
-            inner: Arc::new(Mutex::new(start)),
-            tick,
-        }
+        TestClock { inner: Arc::new(Mutex::new(start)), tick }
     }
 
     /// Moves time forward by `by` and wakes every sleeper whose deadline has passed.

@@ -17,8 +17,8 @@ use serde_json::{json, Map, Value};
 
 use crate::result::ResultCode;
 use crate::store::{
-    validate_url, AppRecord, CallOutcome, PayDelivery, PayInput, PayOutcome, PayState, PaymentRecord, StoreError,
-    TrafficRecord,
+    validate_url, AppRecord, CallOutcome, PayDelivery, PayInput, PayOutcome, PayState, PaymentRecord,
+    StoreError, TrafficRecord,
 };
 use crate::wire::{parse_body, parse_request_time, parse_wire_time, read_amount, wire_time, Fields, Illegal};
 use crate::Shared;
@@ -119,14 +119,22 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
     }
     let Some(api) = api else {
         let message = format!("{} is not an Alipay+ API served by this sandbox", parts.uri.path());
-        return answer(&shared, exchange, &uri, ResultCode::InvalidApi.result_with(&message), Value::Null).await;
+        return answer(&shared, exchange, &uri, ResultCode::InvalidApi.result_with(&message), Value::Null)
+            .await;
     };
-    if let Some(content_type) = header(&parts.headers, "content-type") {
+    for content_type in parts.headers.get_all("content-type") {
+        let content_type = String::from_utf8_lossy(content_type.as_bytes());
         let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
         if media != "application/json" {
             let message = format!("Content-Type {content_type:?} is not accepted; send application/json");
-            return answer(&shared, exchange, &uri, ResultCode::MediaTypeNotAcceptable.result_with(&message), Value::Null)
-                .await;
+            return answer(
+                &shared,
+                exchange,
+                &uri,
+                ResultCode::MediaTypeNotAcceptable.result_with(&message),
+                Value::Null,
+            )
+            .await;
         }
     }
     let limit = shared.config.max_body_bytes;
@@ -135,7 +143,14 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
         Err(_) => {
             exchange.record.note = Some(format!("body larger than {limit} bytes; not read"));
             let message = format!("body: the request body is larger than {limit} bytes");
-            return answer(&shared, exchange, &uri, ResultCode::ParamIllegal.result_with(&message), Value::Null).await;
+            return answer(
+                &shared,
+                exchange,
+                &uri,
+                ResultCode::ParamIllegal.result_with(&message),
+                Value::Null,
+            )
+            .await;
         }
     };
     exchange.record.request_body = body.to_vec();
@@ -146,7 +161,8 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             Some(id) => format!("Client-Id {id:?} is not a sandbox application"),
             None => "the Client-Id header is missing".to_string(),
         };
-        return answer(&shared, exchange, &uri, ResultCode::InvalidClient.result_with(&message), Value::Null).await;
+        return answer(&shared, exchange, &uri, ResultCode::InvalidClient.result_with(&message), Value::Null)
+            .await;
     };
     let client_id = app.client_id.clone();
     let signature_header = header(&parts.headers, "signature");
@@ -165,7 +181,8 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             Some(v) => format!("no ACQP public key with keyVersion {v} is registered for {client_id}; upload it with `plusbox app set-key`"),
             None => format!("no ACQP public key is registered for {client_id}; upload it with `plusbox app set-key`"),
         };
-        return answer(&shared, exchange, &uri, ResultCode::KeyNotFound.result_with(&message), Value::Null).await;
+        return answer(&shared, exchange, &uri, ResultCode::KeyNotFound.result_with(&message), Value::Null)
+            .await;
     };
     let request_time = header(&parts.headers, "request-time");
     let message_parts = MessageParts {
@@ -179,17 +196,14 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
         (None, _) => Err(SigningError::MissingHeader),
         (Some(Err(error)), _) => Err(error.clone()),
         (Some(Ok(_)), Err(error)) => Err(error),
-        (Some(Ok(parsed)), Ok(public_key)) => public_key
-            .verify(&message_parts.content(), &parsed.signature)
-            .map(|()| parsed.clone()),
+        (Some(Ok(parsed)), Ok(public_key)) => {
+            public_key.verify(&message_parts.content(), &parsed.signature).map(|()| parsed.clone())
+        }
     };
     match verdict {
         Ok(parsed) => {
-            exchange.record.signature = if parsed.leniencies.is_empty() {
-                "valid".into()
-            } else {
-                "valid-lenient".into()
-            };
+            // Lenient forms pass; they are warnings in the findings, not a different verdict.
+            exchange.record.signature = "valid".into();
             for leniency in &parsed.leniencies {
                 exchange.record.findings.push(json!({
                     "kind": "signature-leniency",
@@ -200,11 +214,8 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             let _ = key_version;
         }
         Err(error) => {
-            exchange.record.signature = if signature_header.is_none() {
-                "missing".into()
-            } else {
-                "invalid".into()
-            };
+            exchange.record.signature =
+                if signature_header.is_none() { "missing".into() } else { "invalid".into() };
             // The integrator's best debugging aid: the exact bytes we verified (log only).
             exchange.record.findings.push(json!({
                 "kind": "content-to-sign",
@@ -216,13 +227,26 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
                 exchange.record.findings.push(json!({"kind": "missing-header", "path": "header.request-time", "detail": "Request-Time is part of the content to sign"}));
             }
             let message = format!("signature verification failed: {error}");
-            return answer(&shared, exchange, &uri, ResultCode::InvalidSignature.result_with(&message), Value::Null).await;
+            return answer(
+                &shared,
+                exchange,
+                &uri,
+                ResultCode::InvalidSignature.result_with(&message),
+                Value::Null,
+            )
+            .await;
         }
     }
 
     // PARAM_ILLEGAL: headers, then the body.
     let Some(request_time) = request_time else {
-        return illegal(&shared, exchange, &uri, Illegal::new("header.Request-Time", "required header is missing")).await;
+        return illegal(
+            &shared,
+            exchange,
+            &uri,
+            Illegal::new("header.Request-Time", "required header is missing"),
+        )
+        .await;
     };
     let Some(sent_at) = parse_request_time(&request_time) else {
         return illegal(
@@ -245,14 +269,23 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
         }
     }
     if header(&parts.headers, "encrypt").is_some() {
-        return illegal(&shared, exchange, &uri, Illegal::new("header.Encrypt", "body encryption is not supported")).await;
+        return illegal(
+            &shared,
+            exchange,
+            &uri,
+            Illegal::new("header.Encrypt", "body encryption is not supported"),
+        )
+        .await;
     }
     let (map, findings) = match parse_body(&body, shared.config.strict_types) {
         Ok(parsed) => parsed,
         Err(illegal_field) => return illegal(&shared, exchange, &uri, illegal_field).await,
     };
     for finding in findings {
-        exchange.record.findings.push(json!({"kind": finding.kind, "path": finding.path, "detail": finding.detail}));
+        exchange
+            .record
+            .findings
+            .push(json!({"kind": finding.kind, "path": finding.path, "detail": finding.detail}));
     }
     if let Some(Value::String(id)) = map.get("paymentRequestId") {
         exchange.record.payment_request_id = Some(id.clone());
@@ -282,14 +315,13 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
 
     match request {
         Request_::Pay(input) => pay(shared, exchange, &uri, app, input).await,
-        Request_::Lookup {
-            payment_request_id,
-            payment_id,
-        } => {
+        Request_::Lookup { payment_request_id, payment_id } => {
             let app_id = app.id;
             if api == Api::Inquiry {
                 let result = shared
-                    .blocking(move |store| store.inquire(app_id, payment_request_id.as_deref(), payment_id.as_deref(), now))
+                    .blocking(move |store| {
+                        store.inquire(app_id, payment_request_id.as_deref(), payment_id.as_deref(), now)
+                    })
                     .await;
                 shared.changed();
                 match result {
@@ -301,18 +333,23 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
                         if !transactions.is_empty() {
                             body.insert("transactions".into(), Value::Array(transactions));
                         }
-                        answer(&shared, exchange, &uri, ResultCode::Success.result(), Value::Object(body)).await
+                        answer(&shared, exchange, &uri, ResultCode::Success.result(), Value::Object(body))
+                            .await
                     }
                     Ok(Ok(None)) => {
                         let extra = json!({"acquirerId": app.acquirer_id});
                         answer(&shared, exchange, &uri, ResultCode::OrderNotExist.result(), extra).await
                     }
-                    Ok(Err(message)) => illegal(&shared, exchange, &uri, Illegal::new("paymentId", message)).await,
+                    Ok(Err(message)) => {
+                        illegal(&shared, exchange, &uri, Illegal::new("paymentId", message)).await
+                    }
                     Err(error) => internal(&shared, exchange, &uri, error).await,
                 }
             } else {
                 let result = shared
-                    .blocking(move |store| store.cancel(app_id, payment_request_id.as_deref(), payment_id.as_deref(), now))
+                    .blocking(move |store| {
+                        store.cancel(app_id, payment_request_id.as_deref(), payment_id.as_deref(), now)
+                    })
                     .await;
                 shared.changed();
                 match result {
@@ -321,13 +358,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
                 }
             }
         }
-        Request_::Refund {
-            payment_request_id,
-            payment_id,
-            refund_request_id,
-            amount,
-            reason,
-        } => {
+        Request_::Refund { payment_request_id, payment_id, refund_request_id, amount, reason } => {
             let app_id = app.id;
             let result = shared
                 .blocking(move |store| {
@@ -380,7 +411,10 @@ fn validate(api: Api, map: &Map<String, Value>, body: &[u8]) -> Result<Request_,
             let factor = root.req_obj("paymentFactor")?;
             let in_store = factor.req_str("isInStorePayment", 8)?;
             if in_store != "true" {
-                return Err(Illegal::new(factor.path("isInStorePayment"), "must be \"true\" for an in-store payment"));
+                return Err(Illegal::new(
+                    factor.path("isInStorePayment"),
+                    "must be \"true\" for an in-store payment",
+                ));
             }
             let scenario = factor.req_str("inStorePaymentScenario", 32)?;
             if scenario != "PaymentCode" {
@@ -399,7 +433,10 @@ fn validate(api: Api, map: &Map<String, Value>, body: &[u8]) -> Result<Request_,
             merchant.req_obj("store")?;
             let expiry = match root.opt_str("paymentExpiryTime", 64)? {
                 Some(text) => Some(parse_wire_time(text).ok_or_else(|| {
-                    Illegal::new("paymentExpiryTime", "must be ISO 8601 with an offset, e.g. 2025-01-01T12:00:00+08:00")
+                    Illegal::new(
+                        "paymentExpiryTime",
+                        "must be ISO 8601 with an offset, e.g. 2025-01-01T12:00:00+08:00",
+                    )
                 })?),
                 None => None,
             };
@@ -431,25 +468,19 @@ fn validate(api: Api, map: &Map<String, Value>, body: &[u8]) -> Result<Request_,
             let payment_request_id = root.opt_str("paymentRequestId", 64)?.map(str::to_string);
             let payment_id = root.opt_str("paymentId", 64)?.map(str::to_string);
             if payment_request_id.is_none() && payment_id.is_none() {
-                return Err(Illegal::new("paymentRequestId", "either paymentRequestId or paymentId is required"));
+                return Err(Illegal::new(
+                    "paymentRequestId",
+                    "either paymentRequestId or paymentId is required",
+                ));
             }
             if api != Api::Refund {
-                return Ok(Request_::Lookup {
-                    payment_request_id,
-                    payment_id,
-                });
+                return Ok(Request_::Lookup { payment_request_id, payment_id });
             }
             let refund_request_id = root.req_str("refundRequestId", 64)?.to_string();
             let amount = read_amount(&root, "refundAmount", true)?
                 .ok_or_else(|| Illegal::new("refundAmount", "required field is missing"))?;
             let reason = root.opt_str("refundReason", 256)?.map(str::to_string);
-            Ok(Request_::Refund {
-                payment_request_id,
-                payment_id,
-                refund_request_id,
-                amount,
-                reason,
-            })
+            Ok(Request_::Refund { payment_request_id, payment_id, refund_request_id, amount, reason })
         }
     }
 }
@@ -469,7 +500,13 @@ fn canonical(value: &Value) -> String {
     sort(value).to_string()
 }
 
-async fn pay(shared: Arc<Shared>, mut exchange: Exchange, uri: &str, app: AppRecord, input: PayInput) -> Response {
+async fn pay(
+    shared: Arc<Shared>,
+    mut exchange: Exchange,
+    uri: &str,
+    app: AppRecord,
+    input: PayInput,
+) -> Response {
     let now = shared.now();
     let app_for_store = app.clone();
     let outcome = shared.blocking(move |store| store.pay(&app_for_store, &input, now)).await;
@@ -479,15 +516,11 @@ async fn pay(shared: Arc<Shared>, mut exchange: Exchange, uri: &str, app: AppRec
             let extra = json!({"acquirerId": app.acquirer_id});
             answer(&shared, exchange, uri, code.result_with(&message), extra).await
         }
-        Ok(PayOutcome::Payment {
-            payment,
-            forced,
-            delivery,
-            repeat,
-        }) => {
+        Ok(PayOutcome::Payment { payment, forced, delivery, repeat }) => {
             exchange.record.payment_id = Some(payment.payment_id.clone());
             if repeat {
-                exchange.record.note = Some("repeat of an earlier pay: answered with the payment's current state".into());
+                exchange.record.note =
+                    Some("repeat of an earlier pay: answered with the payment's current state".into());
             }
             match delivery {
                 PayDelivery::Now => {}
@@ -539,7 +572,13 @@ fn payment_fields(app: &AppRecord, payment: &PaymentRecord, paid: bool) -> Map<S
     body
 }
 
-async fn call_answer(shared: &Arc<Shared>, mut exchange: Exchange, uri: &str, app: &AppRecord, outcome: CallOutcome) -> Response {
+async fn call_answer(
+    shared: &Arc<Shared>,
+    mut exchange: Exchange,
+    uri: &str,
+    app: &AppRecord,
+    outcome: CallOutcome,
+) -> Response {
     let mut body = Map::new();
     body.insert("acquirerId".into(), json!(app.acquirer_id));
     if let Some(payment) = &outcome.payment {
@@ -567,14 +606,21 @@ async fn internal(shared: &Arc<Shared>, mut exchange: Exchange, uri: &str, error
         shared,
         exchange,
         uri,
-        ResultCode::UnknownException.result_with("the sandbox could not process the request; retry with the same IDs"),
+        ResultCode::UnknownException
+            .result_with("the sandbox could not process the request; retry with the same IDs"),
         Value::Null,
     )
     .await
 }
 
 /// Builds, signs, logs and returns the HTTP 200 answer.
-async fn answer(shared: &Arc<Shared>, mut exchange: Exchange, uri: &str, result: Value, extra: Value) -> Response {
+async fn answer(
+    shared: &Arc<Shared>,
+    mut exchange: Exchange,
+    uri: &str,
+    result: Value,
+    extra: Value,
+) -> Response {
     let mut body = Map::new();
     body.insert("result".into(), result);
     if let Value::Object(extra) = extra {
@@ -628,10 +674,9 @@ async fn answer(shared: &Arc<Shared>, mut exchange: Exchange, uri: &str, result:
         Ok((headers, body_text)) => {
             let mut response = Response::new(Body::from(body_text));
             for (name, value) in headers {
-                if let (Ok(name), Ok(value)) = (
-                    axum::http::HeaderName::from_bytes(name.as_bytes()),
-                    HeaderValue::from_str(&value),
-                ) {
+                if let (Ok(name), Ok(value)) =
+                    (axum::http::HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value))
+                {
                     response.headers_mut().insert(name, value);
                 }
             }
@@ -656,9 +701,7 @@ fn body_text_result(body: &str, key: &str) -> Option<String> {
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
 fn header_list(headers: &HeaderMap) -> Vec<(String, String)> {

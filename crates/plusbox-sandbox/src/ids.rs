@@ -73,13 +73,7 @@ pub fn participant_id(rng: &mut SystemRng) -> String {
 /// A paymentId/refundId: `yyyyMMdd` (UTC+8) + 15 digits (§15).
 pub fn payment_id(now: OffsetDateTime, rng: &mut SystemRng) -> String {
     let date = now.to_offset(utc8()).date();
-    format!(
-        "{:04}{:02}{:02}{}",
-        date.year(),
-        u8::from(date.month()),
-        date.day(),
-        digits(rng, 15)
-    )
+    format!("{:04}{:02}{:02}{}", date.year(), u8::from(date.month()), date.day(), digits(rng, 15))
 }
 
 /// Lower-case hex SHA-256, how device tokens are stored.

@@ -180,10 +180,7 @@ impl Sandbox {
     pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
         let listener = TcpListener::bind(config.listen)
             .await
-            .map_err(|source| SandboxError::Bind {
-                addr: config.listen,
-                source,
-            })?;
+            .map_err(|source| SandboxError::Bind { addr: config.listen, source })?;
         let local_addr = listener.local_addr()?;
         let base_url = config.public_url.clone().unwrap_or_else(|| {
             let mut shown = local_addr;
@@ -228,15 +225,7 @@ impl Sandbox {
             }
         });
         let worker = tokio::spawn(notify::run(Arc::clone(&shared), shutdown));
-        Ok(Sandbox {
-            local_addr,
-            base_url,
-            shared,
-            provisioned,
-            stop,
-            server,
-            worker,
-        })
+        Ok(Sandbox { local_addr, base_url, shared, provisioned, stop, server, worker })
     }
 
     /// The bound address (with the real port when `:0` was asked for).

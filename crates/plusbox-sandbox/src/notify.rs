@@ -90,8 +90,12 @@ async fn deliver(shared: &Arc<Shared>, client: &reqwest::Client, item: OutboxIte
     let started = Instant::now();
     let at = shared.now();
     let app_id = item.app_id;
+    let (id, attempts) = (item.id, item.attempts);
     let keys = shared
         .blocking(move |store| {
+            if !store.still_due(id, attempts)? {
+                return Ok((None, None));
+            }
             let app = store.app_by_id(app_id)?;
             let acqp = store.acqp_key(app_id, None)?;
             Ok((app, acqp))
@@ -99,10 +103,8 @@ async fn deliver(shared: &Arc<Shared>, client: &reqwest::Client, item: OutboxIte
         .await;
     let (app, acqp_key) = match keys {
         Ok((Some(app), key)) => (app, key),
-        Ok((None, _)) | Err(_) => {
-            tracing::error!(id = item.id, "notification for an unknown application");
-            return;
-        }
+        // Already handled by a concurrent attempt, or the application is gone.
+        Ok((None, _)) | Err(_) => return,
     };
     let uri = request_uri(&item.url);
     let request_time = wire_time(shared.now());
@@ -238,25 +240,16 @@ fn judge_ack(
         (Some(header), Some((_, key))) => {
             let client_id = find("client-id").unwrap_or_else(|| app_client_id.to_string());
             let response_time = find("response-time").unwrap_or_default();
-            let parts = MessageParts {
-                method: "POST",
-                uri,
-                client_id: &client_id,
-                time: &response_time,
-                body,
-            };
+            let parts =
+                MessageParts { method: "POST", uri, client_id: &client_id, time: &response_time, body };
             let verdict = PublicKey::parse(&key).and_then(|k| {
                 let parsed = SignatureHeader::parse(&header)?;
                 k.verify(&parts.content(), &parsed.signature)?;
                 Ok(parsed)
             });
             match verdict {
-                Ok(parsed) if parsed.leniencies.is_empty() => {
-                    record.signature = "valid".into();
-                    true
-                }
                 Ok(parsed) => {
-                    record.signature = "valid-lenient".into();
+                    record.signature = "valid".into();
                     for leniency in parsed.leniencies {
                         record.findings.push(json!({"kind": "signature-leniency", "path": "header.signature", "detail": format!("{leniency:?}")}));
                     }

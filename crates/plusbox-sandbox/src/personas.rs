@@ -43,11 +43,7 @@ pub fn default_persona() -> Persona {
 
 /// The persona with this enum name, or the default.
 pub fn by_enum(name: &str) -> Persona {
-    PERSONAS
-        .iter()
-        .find(|row| row.0 == name)
-        .map(persona)
-        .unwrap_or_else(default_persona)
+    PERSONAS.iter().find(|row| row.0 == name).map(persona).unwrap_or_else(default_persona)
 }
 
 /// Generates a 24-digit wallet code: `25` + agreement `1` + routing number + BTI `02` + 16 random digits.
@@ -76,11 +72,7 @@ pub fn route_code(input: &str) -> Option<Route> {
     let persona = if len == 24 && alipay_prefix {
         // CGCP: routing number = digits 4–6.
         let routing = digits.get(3..6)?;
-        PERSONAS
-            .iter()
-            .find(|row| row.3 == routing)
-            .map(persona)
-            .unwrap_or_else(default_persona)
+        PERSONAS.iter().find(|row| row.3 == routing).map(persona).unwrap_or_else(default_persona)
     } else if len == 19 && digits.starts_with("289") && digits.as_bytes().get(13) == Some(&b'6') {
         default_persona()
     } else if (17..=19).contains(&len) && alipay_prefix {

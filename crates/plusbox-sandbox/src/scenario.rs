@@ -48,11 +48,23 @@ impl Scenario {
     /// The code and message of a refusing scenario.
     pub fn refusal(self) -> Option<(ResultCode, &'static str)> {
         Some(match self {
-            Scenario::InsufficientBalance => (ResultCode::UserBalanceNotEnough, "the user balance is not enough (scenario insufficient-balance)"),
-            Scenario::RiskReject => (ResultCode::RiskReject, "rejected by risk control (scenario risk-reject)"),
-            Scenario::UserNotExist => (ResultCode::UserNotExist, "the user does not exist (scenario user-not-exist)"),
-            Scenario::UserAbnormal => (ResultCode::UserStatusAbnormal, "the user status is abnormal (scenario user-abnormal)"),
-            Scenario::OverLimit => (ResultCode::UserAmountExceedLimit, "the user's amount limit is exceeded (scenario over-limit)"),
+            Scenario::InsufficientBalance => (
+                ResultCode::UserBalanceNotEnough,
+                "the user balance is not enough (scenario insufficient-balance)",
+            ),
+            Scenario::RiskReject => {
+                (ResultCode::RiskReject, "rejected by risk control (scenario risk-reject)")
+            }
+            Scenario::UserNotExist => {
+                (ResultCode::UserNotExist, "the user does not exist (scenario user-not-exist)")
+            }
+            Scenario::UserAbnormal => {
+                (ResultCode::UserStatusAbnormal, "the user status is abnormal (scenario user-abnormal)")
+            }
+            Scenario::OverLimit => (
+                ResultCode::UserAmountExceedLimit,
+                "the user's amount limit is exceeded (scenario over-limit)",
+            ),
             _ => return None,
         })
     }
@@ -92,10 +104,7 @@ impl FromStr for Scenario {
             other => match other.strip_prefix("slow:").map(str::parse::<u32>) {
                 Some(Ok(seconds)) if seconds <= 3600 => Scenario::Slow(seconds),
                 _ => {
-                    return Err(format!(
-                        "unknown scenario {other:?}; one of {}",
-                        Scenario::NAMES.join(", ")
-                    ))
+                    return Err(format!("unknown scenario {other:?}; one of {}", Scenario::NAMES.join(", ")))
                 }
             },
         })

@@ -425,7 +425,9 @@ impl PaymentRecord {
                 let code = self.fail_code.unwrap_or(ResultCode::ProcessFail);
                 code.result_with(self.fail_message.as_deref().unwrap_or(code.message()))
             }
-            PayState::Closed => ResultCode::OrderIsClosed.result_with("the payment expired without a final result"),
+            PayState::Closed => {
+                ResultCode::OrderIsClosed.result_with("the payment expired without a final result")
+            }
             PayState::Cancelled => ResultCode::OrderIsClosed.result_with("the payment was cancelled"),
         }
     }
@@ -730,10 +732,7 @@ impl Store {
         conn.pragma_update(None, "synchronous", sync)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrate(&mut conn)?;
-        Ok(Store {
-            conn: Mutex::new(conn),
-            path,
-        })
+        Ok(Store { conn: Mutex::new(conn), path })
     }
 
     /// Path of the database file.
@@ -783,12 +782,7 @@ fn create_private_file(path: &Path) -> Result<()> {
     {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         if !path.exists() {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .open(path)?;
+            std::fs::OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(path)?;
         }
         // SQLite gives the -wal and -shm files the main file's mode, so this covers them too.
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
@@ -828,7 +822,8 @@ impl Store {
     /// Returns what was created, or `None` when it already existed.
     pub fn provision_if_empty(&self, now: OffsetDateTime, gateway_url: &str) -> Result<Option<Provisioned>> {
         // Generate the key outside the lock: RSA-2048 generation takes a while.
-        let exists = self.read(|tx| Ok(tx.query_row("SELECT COUNT(*) FROM app", [], |r| r.get::<_, i64>(0))? > 0))?;
+        let exists =
+            self.read(|tx| Ok(tx.query_row("SELECT COUNT(*) FROM app", [], |r| r.get::<_, i64>(0))? > 0))?;
         if exists {
             return Ok(None);
         }
@@ -980,9 +975,8 @@ impl Store {
     /// What `plusbox app show` prints.
     pub fn app_view(&self) -> Result<AppView> {
         let app = self.app()?;
-        let gateway_url = self
-            .read(|tx| get_meta(tx, "gateway_url"))?
-            .unwrap_or_else(|| "http://127.0.0.1:8787".into());
+        let gateway_url =
+            self.read(|tx| get_meta(tx, "gateway_url"))?.unwrap_or_else(|| "http://127.0.0.1:8787".into());
         Ok(AppView {
             client_id: app.client_id.clone(),
             acquirer_id: app.acquirer_id.clone(),
@@ -1025,9 +1019,7 @@ fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<()> {
 }
 
 fn get_meta(tx: &Transaction<'_>, key: &str) -> Result<Option<String>> {
-    Ok(tx
-        .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| r.get(0))
-        .optional()?)
+    Ok(tx.query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| r.get(0)).optional()?)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1040,16 +1032,13 @@ impl Store {
         self.read(|tx| {
             let mut stmt = tx.prepare("SELECT id, name, scenario FROM account ORDER BY id")?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?
+                .query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+                })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             let mut out = Vec::with_capacity(rows.len());
             for (id, name, scenario) in rows {
-                out.push(AccountView {
-                    balances: balances(tx, &id)?,
-                    id,
-                    name,
-                    scenario,
-                });
+                out.push(AccountView { balances: balances(tx, &id)?, id, name, scenario });
             }
             Ok(out)
         })
@@ -1165,7 +1154,13 @@ impl Store {
             let expected: String =
                 tx.query_row("SELECT pin FROM account WHERE id = ?1", params![account], |r| r.get(0))?;
             if expected != pin {
-                fail_payment(tx, &payment, ResultCode::UserPaymentVerificationFailed, "the buyer entered a wrong PIN", now)?;
+                fail_payment(
+                    tx,
+                    &payment,
+                    ResultCode::UserPaymentVerificationFailed,
+                    "the buyer entered a wrong PIN",
+                    now,
+                )?;
             } else {
                 debit_or_fail(tx, &payment, now)?;
             }
@@ -1228,7 +1223,9 @@ impl Store {
                 "SELECT currency, SUM(amount) FROM refund WHERE result_code = 'SUCCESS' GROUP BY currency",
                 |t, v| t.refunded = v,
             )?;
-            q("SELECT currency, SUM(delta) FROM ledger WHERE kind = 'topup' GROUP BY currency", |t, v| t.topups = v)?;
+            q("SELECT currency, SUM(delta) FROM ledger WHERE kind = 'topup' GROUP BY currency", |t, v| {
+                t.topups = v
+            })?;
             Ok(out)
         })
     }
@@ -1245,22 +1242,17 @@ fn merchant_name(body: &str) -> Option<String> {
 }
 
 fn ensure_account(tx: &Transaction<'_>, account: &str) -> Result<()> {
-    let exists: Option<i64> = tx
-        .query_row("SELECT 1 FROM account WHERE id = ?1", params![account], |r| r.get(0))
-        .optional()?;
-    exists
-        .map(|_| ())
-        .ok_or_else(|| StoreError::NotFound(format!("no buyer account {account:?}")))
+    let exists: Option<i64> =
+        tx.query_row("SELECT 1 FROM account WHERE id = ?1", params![account], |r| r.get(0)).optional()?;
+    exists.map(|_| ()).ok_or_else(|| StoreError::NotFound(format!("no buyer account {account:?}")))
 }
 
 fn balances(tx: &Transaction<'_>, account: &str) -> Result<Vec<BalanceView>> {
-    let mut stmt = tx.prepare("SELECT currency, value FROM balance WHERE account_id = ?1 ORDER BY currency")?;
+    let mut stmt =
+        tx.prepare("SELECT currency, value FROM balance WHERE account_id = ?1 ORDER BY currency")?;
     let rows = stmt
         .query_map(params![account], |r| {
-            Ok(BalanceView {
-                currency: r.get(0)?,
-                value: r.get::<_, i64>(1)?.to_string(),
-            })
+            Ok(BalanceView { currency: r.get(0)?, value: r.get::<_, i64>(1)?.to_string() })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
@@ -1300,10 +1292,7 @@ fn payment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentRecord> {
         payment_id: r.get(3)?,
         key_fields: r.get(4)?,
         account_id: r.get(5)?,
-        amount: Money {
-            currency: r.get(6)?,
-            value: r.get(7)?,
-        },
+        amount: Money { currency: r.get(6)?, value: r.get(7)? },
         state: PayState::parse(&r.get::<_, String>(8)?),
         fail_code: r.get::<_, Option<String>>(9)?.and_then(|c| ResultCode::parse(&c)),
         fail_message: r.get(10)?,
@@ -1335,7 +1324,9 @@ fn find_payment(
     let by_request = match payment_request_id {
         Some(id) => tx
             .query_row(
-                &format!("SELECT {PAYMENT_COLUMNS} FROM payment WHERE app_id = ?1 AND payment_request_id = ?2"),
+                &format!(
+                    "SELECT {PAYMENT_COLUMNS} FROM payment WHERE app_id = ?1 AND payment_request_id = ?2"
+                ),
                 params![app_id, id],
                 payment_from_row,
             )
@@ -1403,28 +1394,30 @@ fn debit_or_fail(tx: &Transaction<'_>, payment: &PaymentRecord, now: OffsetDateT
         params![payment.amount.value, account, payment.amount.currency],
     )?;
     if debited == 0 {
-        return fail_payment(tx, payment, ResultCode::UserBalanceNotEnough, ResultCode::UserBalanceNotEnough.message(), now);
+        return fail_payment(
+            tx,
+            payment,
+            ResultCode::UserBalanceNotEnough,
+            ResultCode::UserBalanceNotEnough.message(),
+            now,
+        );
     }
     let at = to_millis(now);
     tx.execute(
         "INSERT INTO ledger (account_id, currency, delta, kind, reference, at) VALUES (?1, ?2, ?3, 'payment', ?4, ?5)",
         params![account, payment.amount.currency, -payment.amount.value, payment.payment_id, at],
     )?;
-    tx.execute(
-        "UPDATE payment SET state = 'SUCCESS', paid_at = ?1 WHERE id = ?2",
-        params![at, payment.row],
-    )?;
+    tx.execute("UPDATE payment SET state = 'SUCCESS', paid_at = ?1 WHERE id = ?2", params![at, payment.row])?;
     let paid = load_payment_by_row(tx, payment.row)?;
     enqueue_notification(tx, &paid, now)
 }
 
 /// Queues the one notifyPayment of a payment's first final state (§10).
 fn enqueue_notification(tx: &Transaction<'_>, payment: &PaymentRecord, now: OffsetDateTime) -> Result<()> {
-    let already: i64 = tx.query_row(
-        "SELECT COUNT(*) FROM outbox WHERE payment_row = ?1",
-        params![payment.row],
-        |r| r.get(0),
-    )?;
+    let already: i64 =
+        tx.query_row("SELECT COUNT(*) FROM outbox WHERE payment_row = ?1", params![payment.row], |r| {
+            r.get(0)
+        })?;
     if already > 0 {
         return Ok(());
     }
@@ -1833,12 +1826,7 @@ impl Store {
 }
 
 fn outcome(code: ResultCode, message: &str, payment: Option<PaymentRecord>) -> CallOutcome {
-    CallOutcome {
-        code,
-        message: message.to_string(),
-        payment,
-        refund: None,
-    }
+    CallOutcome { code, message: message.to_string(), payment, refund: None }
 }
 
 fn transactions(tx: &Transaction<'_>, payment: &PaymentRecord) -> Result<Vec<Value>> {
@@ -1879,9 +1867,7 @@ fn transactions(tx: &Transaction<'_>, payment: &PaymentRecord) -> Result<Vec<Val
 pub fn cancel_deadline(created: OffsetDateTime) -> OffsetDateTime {
     let local = created.to_offset(utc8());
     let next = local.date().next_day().unwrap_or(local.date());
-    next.with_hms(0, 15, 0)
-        .map(|t| t.assume_offset(utc8()))
-        .unwrap_or(local)
+    next.with_hms(0, 15, 0).map(|t| t.assume_offset(utc8())).unwrap_or(local)
 }
 
 /// End of the refund window: 23:59:59 UTC+8 on the same calendar date one year later (§9).
@@ -1892,9 +1878,7 @@ pub fn refund_deadline(paid: OffsetDateTime) -> OffsetDateTime {
         .replace_year(year)
         .or_else(|_| time::Date::from_calendar_date(year, local.month(), 28))
         .unwrap_or(local);
-    date.with_hms(23, 59, 59)
-        .map(|t| t.assume_offset(utc8()))
-        .unwrap_or(paid)
+    date.with_hms(23, 59, 59).map(|t| t.assume_offset(utc8())).unwrap_or(paid)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1927,9 +1911,30 @@ impl Store {
         })
     }
 
+    /// Whether an outbox row is still pending at the attempt count it was read with: guards
+    /// against sending twice when a scan raced with a finishing delivery.
+    pub fn still_due(&self, id: i64, attempts: i64) -> Result<bool> {
+        self.read(|tx| {
+            Ok(tx
+                .query_row(
+                    "SELECT 1 FROM outbox WHERE id = ?1 AND attempts = ?2 AND status = 'pending'",
+                    params![id, attempts],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()?
+                .is_some())
+        })
+    }
+
     /// Records one delivery attempt: delivered, or scheduled for retry (or given up after 15).
     /// Returns the new status.
-    pub fn record_attempt(&self, id: i64, delivered: bool, error: Option<&str>, now: OffsetDateTime) -> Result<String> {
+    pub fn record_attempt(
+        &self,
+        id: i64,
+        delivered: bool,
+        error: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<String> {
         self.write(|tx| {
             let (attempts, status): (i64, String) = tx.query_row(
                 "SELECT attempts, status FROM outbox WHERE id = ?1",
@@ -2042,7 +2047,8 @@ impl Store {
     pub fn mocks(&self, now: OffsetDateTime) -> Result<Vec<MockRule>> {
         let now_ms = to_millis(now);
         self.read(|tx| {
-            let mut stmt = tx.prepare("SELECT id, api, result_code, remaining, until, hits FROM mock ORDER BY id")?;
+            let mut stmt =
+                tx.prepare("SELECT id, api, result_code, remaining, until, hits FROM mock ORDER BY id")?;
             let rows = stmt
                 .query_map([], |r| {
                     let remaining: Option<i64> = r.get(3)?;
@@ -2093,10 +2099,8 @@ impl Store {
 // ---------------------------------------------------------------------------------------------
 
 fn headers_json(headers: &[(String, String)]) -> String {
-    let map: serde_json::Map<String, Value> = headers
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
+    let map: serde_json::Map<String, Value> =
+        headers.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
     Value::Object(map).to_string()
 }
 
@@ -2218,14 +2222,8 @@ mod tests {
 
     #[test]
     fn windows() {
-        assert_eq!(
-            cancel_deadline(datetime!(2025-03-10 23:59 +08:00)),
-            datetime!(2025-03-11 00:15 +08:00)
-        );
-        assert_eq!(
-            cancel_deadline(datetime!(2025-03-10 15:59 UTC)),
-            datetime!(2025-03-11 00:15 +08:00)
-        );
+        assert_eq!(cancel_deadline(datetime!(2025-03-10 23:59 +08:00)), datetime!(2025-03-11 00:15 +08:00));
+        assert_eq!(cancel_deadline(datetime!(2025-03-10 15:59 UTC)), datetime!(2025-03-11 00:15 +08:00));
         assert_eq!(
             refund_deadline(datetime!(2025-03-10 12:00 +08:00)),
             datetime!(2026-03-10 23:59:59 +08:00)

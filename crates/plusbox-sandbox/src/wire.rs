@@ -30,10 +30,7 @@ pub struct Illegal {
 impl Illegal {
     /// A new illegal-field finding.
     pub fn new(path: impl Into<String>, reason: impl Into<String>) -> Self {
-        Illegal {
-            path: path.into(),
-            reason: reason.into(),
-        }
+        Illegal { path: path.into(), reason: reason.into() }
     }
 
     /// The `resultMessage`: the path first, so integrators see at once which field to fix.
@@ -50,12 +47,7 @@ pub fn parse_body(body: &[u8], strict: bool) -> Result<(Map<String, Value>, Vec<
     let value: Value = serde_json::from_slice(body).map_err(|error| {
         Illegal::new(
             "body",
-            format!(
-                "malformed JSON at line {} column {}: {}",
-                error.line(),
-                error.column(),
-                error
-            ),
+            format!("malformed JSON at line {} column {}: {}", error.line(), error.column(), error),
         )
     })?;
     let Value::Object(mut map) = value else {
@@ -122,10 +114,7 @@ pub struct Fields<'a> {
 impl<'a> Fields<'a> {
     /// The top-level object.
     pub fn root(map: &'a Map<String, Value>) -> Self {
-        Fields {
-            map,
-            prefix: String::new(),
-        }
+        Fields { map, prefix: String::new() }
     }
 
     /// The dotted path of `key` inside this object.
@@ -159,26 +148,21 @@ impl<'a> Fields<'a> {
 
     /// A required string of at most `max` characters.
     pub fn req_str(&self, key: &str, max: usize) -> Result<&'a str, Illegal> {
-        self.opt_str(key, max)?
-            .ok_or_else(|| Illegal::new(self.path(key), "required field is missing"))
+        self.opt_str(key, max)?.ok_or_else(|| Illegal::new(self.path(key), "required field is missing"))
     }
 
     /// An optional nested object.
     pub fn opt_obj(&self, key: &str) -> Result<Option<Fields<'a>>, Illegal> {
         match self.map.get(key) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::Object(map)) => Ok(Some(Fields {
-                map,
-                prefix: self.path(key),
-            })),
+            Some(Value::Object(map)) => Ok(Some(Fields { map, prefix: self.path(key) })),
             Some(_) => Err(Illegal::new(self.path(key), "must be a JSON object")),
         }
     }
 
     /// A required nested object.
     pub fn req_obj(&self, key: &str) -> Result<Fields<'a>, Illegal> {
-        self.opt_obj(key)?
-            .ok_or_else(|| Illegal::new(self.path(key), "required field is missing"))
+        self.opt_obj(key)?.ok_or_else(|| Illegal::new(self.path(key), "required field is missing"))
     }
 }
 
@@ -227,29 +211,25 @@ pub fn read_amount(fields: &Fields<'_>, key: &str, required: bool) -> Result<Opt
             "must be a positive integer in minor units, without sign, decimals or leading zeros",
         ));
     }
-    let minor: i64 = value
-        .parse()
-        .map_err(|_| Illegal::new(obj.path("value"), "is too large"))?;
+    let minor: i64 = value.parse().map_err(|_| Illegal::new(obj.path("value"), "is too large"))?;
     if currency == "IDR" && minor % 100 != 0 {
         return Err(Illegal::new(obj.path("value"), "IDR amounts must end in 00"));
     }
-    Ok(Some(Money {
-        currency: currency.to_string(),
-        value: minor,
-    }))
+    Ok(Some(Money { currency: currency.to_string(), value: minor }))
 }
 
 /// ISO 4217 minor-unit exponent of the currencies the sandbox accepts.
 pub fn currency_exponent(code: &str) -> Option<u32> {
     const ZERO: &[&str] = &[
-        "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF",
-        "XOF", "XPF",
+        "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV",
+        "XAF", "XOF", "XPF",
     ];
     const THREE: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
     const TWO: &[&str] = &[
-        "AED", "AUD", "BDT", "BND", "BRL", "CAD", "CHF", "CNY", "CZK", "DKK", "EGP", "EUR", "GBP", "HKD", "HUF",
-        "IDR", "ILS", "INR", "KHR", "KZT", "LAK", "LKR", "MMK", "MNT", "MOP", "MXN", "MYR", "NOK", "NPR", "NZD",
-        "PEN", "PHP", "PKR", "PLN", "QAR", "RUB", "SAR", "SEK", "SGD", "THB", "TRY", "TWD", "UAH", "USD", "ZAR",
+        "AED", "AUD", "BDT", "BND", "BRL", "CAD", "CHF", "CNY", "CZK", "DKK", "EGP", "EUR", "GBP", "HKD",
+        "HUF", "IDR", "ILS", "INR", "KHR", "KZT", "LAK", "LKR", "MMK", "MNT", "MOP", "MXN", "MYR", "NOK",
+        "NPR", "NZD", "PEN", "PHP", "PKR", "PLN", "QAR", "RUB", "SAR", "SEK", "SGD", "THB", "TRY", "TWD",
+        "UAH", "USD", "ZAR",
     ];
     if ZERO.contains(&code) {
         Some(0)
@@ -272,12 +252,7 @@ pub fn format_minor(currency: &str, value: i64) -> String {
     let sign = if value < 0 { "-" } else { "" };
     let abs = value.unsigned_abs();
     let scale = scale.unsigned_abs();
-    format!(
-        "{sign}{}.{:0width$} {currency}",
-        abs / scale,
-        abs % scale,
-        width = exponent as usize
-    )
+    format!("{sign}{}.{:0width$} {currency}", abs / scale, abs % scale, width = exponent as usize)
 }
 
 /// Parses a human amount such as `100.00 USD`, `100 USD`, `USD 100.5` or `5000 JPY` into minor units.
@@ -289,10 +264,12 @@ pub fn parse_human_amount(text: &str) -> Result<Money, String> {
         _ => return Err(format!("expected an amount like \"100.00 USD\", got {text:?}")),
     };
     let currency = currency.to_ascii_uppercase();
-    let exponent =
-        currency_exponent(&currency).ok_or_else(|| format!("{currency} is not a supported ISO 4217 currency"))?;
+    let exponent = currency_exponent(&currency)
+        .ok_or_else(|| format!("{currency} is not a supported ISO 4217 currency"))?;
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || !fraction.bytes().all(|b| b.is_ascii_digit())
+    if whole.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !fraction.bytes().all(|b| b.is_ascii_digit())
     {
         return Err(format!("{number:?} is not a plain decimal amount"));
     }
@@ -340,7 +317,8 @@ pub fn to_millis(at: OffsetDateTime) -> i64 {
 
 /// The inverse of [`to_millis`].
 pub fn from_millis(millis: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 #[cfg(test)]
@@ -350,7 +328,8 @@ mod tests {
 
     #[test]
     fn coerces_numbers_and_reports_paths() {
-        let (map, findings) = parse_body(br#"{"paymentAmount":{"currency":"USD","value":100},"a":[true]}"#, false).unwrap();
+        let (map, findings) =
+            parse_body(br#"{"paymentAmount":{"currency":"USD","value":100},"a":[true]}"#, false).unwrap();
         assert_eq!(map["paymentAmount"]["value"], "100");
         assert_eq!(findings[0].path, "paymentAmount.value");
         assert_eq!(findings[1].path, "a[0]");
