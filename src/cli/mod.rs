@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 pub mod acquirer;
 pub mod keys;
 pub mod pos;
+pub mod sandbox;
 
 /// Plusbox: an Alipay+ sandbox in a box, and its test companion.
 #[derive(Debug, Parser)]
@@ -31,6 +32,20 @@ pub enum Command {
     /// The POS simulator: charge a payment code, refund, cancel.
     #[command(subcommand)]
     Pos(pos::PosCommand),
+    /// Run the Alipay+ sandbox server (provisions an application on first start).
+    Serve(sandbox::ServeArgs),
+    /// The sandbox application: show its settings, upload the ACQP key, set the notify URL.
+    #[command(subcommand)]
+    App(sandbox::AppCommand),
+    /// The simulated buyer wallet: accounts, codes, scenarios, confirmations.
+    #[command(subcommand)]
+    Wallet(sandbox::WalletCommand),
+    /// Service mocking: force result codes on sandbox APIs.
+    #[command(subcommand)]
+    Mock(sandbox::MockCommand),
+    /// The sandbox traffic log.
+    #[command(subcommand)]
+    Traffic(sandbox::TrafficCommand),
 }
 
 /// Runs one parsed command line.
@@ -41,5 +56,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => keys::run_verify(args),
         Command::Acquirer(command) => acquirer::run(command),
         Command::Pos(command) => pos::run(command),
+        Command::Serve(args) => sandbox::run_serve(args),
+        Command::App(command) => sandbox::run_app(command),
+        Command::Wallet(command) => sandbox::run_wallet(command),
+        Command::Mock(command) => sandbox::run_mock(command),
+        Command::Traffic(command) => sandbox::run_traffic(command),
     }
 }

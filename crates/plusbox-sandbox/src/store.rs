@@ -2141,6 +2141,11 @@ impl Store {
         self.write(|tx| insert_traffic(tx, record))
     }
 
+    /// The id of the newest traffic entry (0 when empty).
+    pub fn traffic_max_id(&self) -> Result<i64> {
+        self.read(|tx| Ok(tx.query_row("SELECT COALESCE(MAX(id), 0) FROM traffic", [], |r| r.get(0))?))
+    }
+
     /// Traffic entries with id greater than `after`, oldest first.
     pub fn traffic(&self, after: i64, limit: u32) -> Result<Vec<TrafficView>> {
         self.read(|tx| {

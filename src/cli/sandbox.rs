@@ -1,0 +1,583 @@
+//! `plusbox serve`, `app`, `wallet`, `mock` and `traffic`: the sandbox server and the commands
+//! that act on its data directory (directly on the SQLite file, so they work while it runs).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context};
+use clap::{Args, Subcommand};
+use plusbox_sandbox::store::{Store, TrafficView};
+use plusbox_sandbox::wire::{format_minor, parse_human_amount};
+use plusbox_sandbox::{ResultCode, Sandbox, SandboxConfig, ScaledClock, Scenario};
+use time::OffsetDateTime;
+
+/// Where the data lives.
+#[derive(Debug, Clone, Args)]
+pub struct DataArg {
+    /// Data directory (default: $PLUSBOX_DATA, else $XDG_DATA_HOME/plusbox or ~/.local/share/plusbox).
+    #[arg(long, value_name = "DIR", env = "PLUSBOX_DATA")]
+    pub data: Option<PathBuf>,
+}
+
+impl DataArg {
+    /// The directory to use.
+    pub fn dir(&self) -> anyhow::Result<PathBuf> {
+        if let Some(dir) = &self.data {
+            return Ok(dir.clone());
+        }
+        if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+            return Ok(PathBuf::from(xdg).join("plusbox"));
+        }
+        let home = std::env::var_os("HOME").ok_or_else(|| anyhow!("no --data given and $HOME is not set"))?;
+        Ok(PathBuf::from(home).join(".local/share/plusbox"))
+    }
+
+    /// Opens the store, provisioning it if this is the first use.
+    pub fn open(&self) -> anyhow::Result<Store> {
+        let dir = self.dir()?;
+        let store =
+            Store::open(&dir).with_context(|| format!("opening the sandbox data in {}", dir.display()))?;
+        if let Some(provisioned) = store.provision_if_empty(now(), "http://127.0.0.1:8787")? {
+            eprintln!(
+                "provisioned a new sandbox in {} (client {})",
+                dir.display(),
+                provisioned.app.client_id
+            );
+        }
+        Ok(store)
+    }
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<ExitCode> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------------------------------------
+// serve
+// ---------------------------------------------------------------------------------------------
+
+/// `plusbox serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; 0.0.0.0:8787 serves a shop LAN.
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub data: DataArg,
+    /// Base URL to advertise to acquirers (default: http://<listen address>).
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// Run sandbox time this many times faster (expiry, retries, windows), for demos.
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Strict mode: reject a Request-Time more than this many seconds off (PARAM_ILLEGAL).
+    #[arg(long)]
+    pub max_skew_seconds: Option<i64>,
+    /// Strict mode: numbers/booleans where the spec wants strings are PARAM_ILLEGAL.
+    #[arg(long)]
+    pub strict_types: bool,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, default_value_t = 256 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+/// Runs the sandbox until Ctrl-C (or SIGTERM).
+pub fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let dir = args.data.dir()?;
+    let mut config = SandboxConfig::new(&dir, args.listen);
+    config.public_url = args.public_url.clone();
+    config.strict_types = args.strict_types;
+    config.max_body_bytes = args.max_body_bytes;
+    config.max_clock_skew = args.max_skew_seconds.map(time::Duration::seconds);
+    if (args.time_scale - 1.0).abs() > f64::EPSILON {
+        config.clock = Arc::new(ScaledClock::new(args.time_scale));
+    }
+    let sandbox = Sandbox::start(config).await?;
+    let store = sandbox.store();
+    let app = store.app_view()?;
+    if sandbox.provisioned().is_some() {
+        println!("First start: provisioned a sandbox application in {}", dir.display());
+    }
+    println!("Plusbox sandbox is ready.");
+    println!("Gateway URL:        {}", sandbox.base_url());
+    println!("Client-Id:          {}", app.client_id);
+    println!("acquirerId:         {}", app.acquirer_id);
+    println!("Sandbox public key: {}", app.sandbox_public_key);
+    println!(
+        "Notify URL:         {}",
+        app.notify_url.as_deref().unwrap_or("(not set; pay's paymentNotifyUrl is used)")
+    );
+    println!("Data:               {}", store.path().display());
+    if let Some(provisioned) = sandbox.provisioned() {
+        println!("Merchant / store:   {} / {}", provisioned.merchant.0, provisioned.merchant.1);
+        for account in &provisioned.accounts {
+            let balances: Vec<String> = account
+                .balances
+                .iter()
+                .map(|b| format_minor(&b.currency, b.value.parse().unwrap_or(0)))
+                .collect();
+            println!("Buyer {:<8}      {} — {}", account.id, account.name, balances.join(", "));
+        }
+    }
+    let data = format!("--data {}", shell_quote(&dir));
+    println!();
+    println!("Next steps for the acquirer:");
+    println!("  1. Point your Alipay+ client at the gateway URL with the Client-Id above.");
+    println!("  2. Upload your public key:   plusbox app set-key {data} --public-key acqp_public.pem");
+    println!("  3. Trust the sandbox public key above for response and notification signatures.");
+    println!("  4. Optionally set a notify URL: plusbox app set-notify-url {data} https://your-host/notify");
+    println!("  5. Get a buyer code and charge it: plusbox wallet code {data} --account buyer-1");
+    println!("Press Ctrl-C to stop; pending notifications are kept and resume on the next start.");
+
+    wait_for_stop().await;
+    println!("Stopping: finishing in-flight requests…");
+    sandbox.shutdown().await;
+    println!("Stopped.");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn shell_quote(path: &Path) -> String {
+    let text = path.display().to_string();
+    if text.chars().all(|c| c.is_ascii_alphanumeric() || "/._-~".contains(c)) {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// app
+// ---------------------------------------------------------------------------------------------
+
+/// `plusbox app …`.
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Show what an acquirer must configure.
+    Show {
+        #[command(flatten)]
+        data: DataArg,
+        /// Print {clientId, acquirerId, gatewayUrl, sandboxPublicKey, notifyUrl}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Upload the acquirer's public key (PEM or bare Base64).
+    SetKey {
+        #[command(flatten)]
+        data: DataArg,
+        /// File holding the public key.
+        #[arg(long, value_name = "FILE")]
+        public_key: PathBuf,
+        /// keyVersion it answers to.
+        #[arg(long, default_value_t = 1)]
+        key_version: u32,
+    },
+    /// Set the application's notification URL (`none` clears it).
+    SetNotifyUrl {
+        #[command(flatten)]
+        data: DataArg,
+        /// The URL.
+        url: String,
+    },
+    /// Create a device token for the companion API (printed once; stored hashed).
+    Pair {
+        #[command(flatten)]
+        data: DataArg,
+        /// A name for the device.
+        #[arg(long, default_value = "companion")]
+        name: String,
+    },
+}
+
+/// Runs `plusbox app …`.
+pub fn run_app(command: AppCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        AppCommand::Show { data, json } => {
+            let view = data.open()?.app_view()?;
+            if json {
+                return print_json(&view);
+            }
+            println!("Gateway URL:        {}", view.gateway_url);
+            println!("Client-Id:          {}", view.client_id);
+            println!("acquirerId:         {}", view.acquirer_id);
+            println!("Sandbox public key: {}", view.sandbox_public_key);
+            println!("Notify URL:         {}", view.notify_url.as_deref().unwrap_or("(not set)"));
+        }
+        AppCommand::SetKey { data, public_key, key_version } => {
+            let text = std::fs::read_to_string(&public_key)
+                .with_context(|| format!("reading {}", public_key.display()))?;
+            let fingerprint = data.open()?.set_acqp_key(&text, key_version, now())?;
+            println!("ACQP public key stored as keyVersion {key_version} (fingerprint {fingerprint}).");
+        }
+        AppCommand::SetNotifyUrl { data, url } => {
+            let url = (url != "none").then_some(url);
+            data.open()?.set_notify_url(url.as_deref())?;
+            println!(
+                "Notify URL {}.",
+                url.as_deref().map(|u| format!("set to {u}")).unwrap_or("cleared".into())
+            );
+        }
+        AppCommand::Pair { data, name } => {
+            let token = data.open()?.create_device(&name, now())?;
+            println!("{}", token.expose());
+            eprintln!("Device token for {name:?}; send it as `Authorization: Bearer <token>` to /app/v1/. It is shown only once.");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------------------------------------
+// wallet
+// ---------------------------------------------------------------------------------------------
+
+/// `plusbox wallet …`: the simulated buyer wallet.
+#[derive(Debug, Subcommand)]
+pub enum WalletCommand {
+    /// List buyer accounts: [{id, name, balances: [{currency, value}], scenario}] (value = minor units).
+    List {
+        #[command(flatten)]
+        data: DataArg,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add money, e.g. --amount "100.00 USD".
+    Topup {
+        #[command(flatten)]
+        data: DataArg,
+        /// Account id.
+        #[arg(long)]
+        account: String,
+        /// Amount with currency.
+        #[arg(long)]
+        amount: String,
+    },
+    /// Set what the wallet does with this account's payments.
+    Scenario {
+        #[command(flatten)]
+        data: DataArg,
+        /// Account id.
+        #[arg(long)]
+        account: String,
+        /// success, pin, insufficient-balance, risk-reject, user-not-exist, user-abnormal,
+        /// over-limit, slow:SECONDS, no-answer, unknown-exception
+        name: String,
+    },
+    /// Issue a one-time payment code (valid 60 s): {code, account, expiresAt}.
+    Code {
+        #[command(flatten)]
+        data: DataArg,
+        /// Account id.
+        #[arg(long)]
+        account: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Payments waiting for the buyer's PIN.
+    Pending {
+        #[command(flatten)]
+        data: DataArg,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Confirm a waiting payment with the PIN (default PIN of provisioned buyers: 1234).
+    Confirm {
+        #[command(flatten)]
+        data: DataArg,
+        /// paymentId.
+        #[arg(long)]
+        payment: String,
+        /// PIN.
+        #[arg(long)]
+        pin: String,
+    },
+    /// Decline a waiting payment.
+    Decline {
+        #[command(flatten)]
+        data: DataArg,
+        /// paymentId.
+        #[arg(long)]
+        payment: String,
+    },
+}
+
+/// Runs `plusbox wallet …`.
+pub fn run_wallet(command: WalletCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        WalletCommand::List { data, json } => {
+            let accounts = data.open()?.accounts()?;
+            if json {
+                return print_json(&accounts);
+            }
+            for account in accounts {
+                let balances: Vec<String> = account
+                    .balances
+                    .iter()
+                    .map(|b| format_minor(&b.currency, b.value.parse().unwrap_or(0)))
+                    .collect();
+                println!(
+                    "{:<10} {:<14} scenario={:<22} {}",
+                    account.id,
+                    account.name,
+                    account.scenario,
+                    balances.join(", ")
+                );
+            }
+        }
+        WalletCommand::Topup { data, account, amount } => {
+            let money = parse_human_amount(&amount).map_err(|e| anyhow!(e))?;
+            let balance = data.open()?.topup(&account, &money, now())?;
+            println!(
+                "{account}: +{} → {}",
+                money.display(),
+                format_minor(&balance.currency, balance.value.parse().unwrap_or(0))
+            );
+        }
+        WalletCommand::Scenario { data, account, name } => {
+            let scenario: Scenario = name.parse().map_err(|e: String| anyhow!(e))?;
+            data.open()?.set_scenario(&account, &scenario)?;
+            println!("{account}: scenario {scenario}");
+        }
+        WalletCommand::Code { data, account, json } => {
+            let code = data.open()?.issue_code(&account, now())?;
+            if json {
+                return print_json(&code);
+            }
+            println!("{}", code.code);
+            eprintln!("for {} — valid until {}", code.account, code.expires_at);
+        }
+        WalletCommand::Pending { data, json } => {
+            let pending = data.open()?.pending(now())?;
+            if json {
+                return print_json(&pending);
+            }
+            if pending.is_empty() {
+                println!("No payments are waiting for a buyer.");
+            }
+            for p in pending {
+                println!(
+                    "{}  {}  {}  {}  expires {}",
+                    p.payment_id,
+                    p.account,
+                    p.display_amount,
+                    p.merchant.as_deref().unwrap_or("-"),
+                    p.expires_at
+                );
+            }
+        }
+        WalletCommand::Confirm { data, payment, pin } => {
+            let record = data.open()?.confirm(&payment, &pin, now())?;
+            let result = record.payment_result();
+            println!("{payment}: {}", result["resultCode"].as_str().unwrap_or("?"));
+            if result["resultStatus"] != "S" {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        WalletCommand::Decline { data, payment } => {
+            data.open()?.decline(&payment, now())?;
+            println!("{payment}: declined");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------------------------------------
+// mock
+// ---------------------------------------------------------------------------------------------
+
+/// `plusbox mock …`: iMock-style forced results.
+#[derive(Debug, Subcommand)]
+pub enum MockCommand {
+    /// Force a result code on an API for the next N calls and/or M minutes (default: one call).
+    Add {
+        #[command(flatten)]
+        data: DataArg,
+        /// pay, inquiryPayment, cancelPayment or refund.
+        #[arg(long)]
+        api: String,
+        /// A result code from the catalogue, e.g. UNKNOWN_EXCEPTION.
+        #[arg(long)]
+        result_code: String,
+        /// Number of calls.
+        #[arg(long)]
+        count: Option<u32>,
+        /// Minutes from now.
+        #[arg(long)]
+        minutes: Option<u32>,
+    },
+    /// List mock rules.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete every mock rule.
+    Clear {
+        #[command(flatten)]
+        data: DataArg,
+    },
+}
+
+/// Runs `plusbox mock …`.
+pub fn run_mock(command: MockCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        MockCommand::Add { data, api, result_code, count, minutes } => {
+            let code = ResultCode::parse(&result_code)
+                .ok_or_else(|| anyhow!("{result_code:?} is not a result code Plusbox knows"))?;
+            let rule = data.open()?.add_mock(&api, code, count, minutes, now())?;
+            println!(
+                "mock #{}: {} → {} ({}{})",
+                rule.id,
+                rule.api,
+                rule.result_code,
+                rule.remaining
+                    .map(|n| format!("{n} call(s)"))
+                    .unwrap_or_else(|| "any number of calls".into()),
+                rule.until.as_deref().map(|u| format!(", until {u}")).unwrap_or_default()
+            );
+        }
+        MockCommand::List { data, json } => {
+            let rules = data.open()?.mocks(now())?;
+            if json {
+                return print_json(&rules);
+            }
+            for rule in rules {
+                println!(
+                    "#{} {} → {} remaining={} until={} hits={} {}",
+                    rule.id,
+                    rule.api,
+                    rule.result_code,
+                    rule.remaining.map(|n| n.to_string()).unwrap_or("-".into()),
+                    rule.until.as_deref().unwrap_or("-"),
+                    rule.hits,
+                    if rule.active { "active" } else { "spent" }
+                );
+            }
+        }
+        MockCommand::Clear { data } => {
+            let removed = data.open()?.clear_mocks()?;
+            println!("removed {removed} mock rule(s)");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---------------------------------------------------------------------------------------------
+// traffic
+// ---------------------------------------------------------------------------------------------
+
+/// `plusbox traffic …`: the log of every exchange.
+#[derive(Debug, Subcommand)]
+pub enum TrafficCommand {
+    /// Follow the log live (human-readable) until Ctrl-C.
+    Tail {
+        #[command(flatten)]
+        data: DataArg,
+        /// Also show this many earlier entries.
+        #[arg(long, default_value_t = 10)]
+        last: u32,
+    },
+    /// List entries.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+        /// JSON output (full headers and bodies).
+        #[arg(long)]
+        json: bool,
+        /// Only entries after this id.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        /// At most this many.
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+    },
+}
+
+fn line(entry: &TrafficView) -> String {
+    let arrow = if entry.direction == "outbound" { "→ACQP" } else { "ACQP→" };
+    let mut text = format!(
+        "#{:<5} {} {} {:<15} {}/{} sig={} {:.1}ms",
+        entry.id,
+        entry.at,
+        arrow,
+        entry.api,
+        entry.result_status.as_deref().unwrap_or("-"),
+        entry.result_code.as_deref().unwrap_or("-"),
+        entry.signature,
+        entry.duration_ms
+    );
+    if let Some(id) = &entry.payment_request_id {
+        text.push_str(&format!(" req={id}"));
+    }
+    if let Some(mock) = entry.mock_id {
+        text.push_str(&format!(" MOCK#{mock}"));
+    }
+    if let Some(findings) = entry.findings.as_array().filter(|f| !f.is_empty()) {
+        text.push_str(&format!(" findings={}", findings.len()));
+    }
+    if let Some(note) = &entry.note {
+        text.push_str(&format!(" — {note}"));
+    }
+    text
+}
+
+/// Runs `plusbox traffic …`.
+pub fn run_traffic(command: TrafficCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        TrafficCommand::List { data, json, after, limit } => {
+            let entries = data.open()?.traffic(after, limit)?;
+            if json {
+                return print_json(&entries);
+            }
+            for entry in &entries {
+                println!("{}", line(entry));
+            }
+        }
+        TrafficCommand::Tail { data, last } => {
+            let store = data.open()?;
+            let latest = store.traffic_max_id()?;
+            let mut after = latest.saturating_sub(i64::from(last));
+            loop {
+                let entries = store.traffic(after, 500)?;
+                for entry in &entries {
+                    println!("{}", line(entry));
+                    after = entry.id;
+                }
+                if entries.is_empty() {
+                    // A CLI following a file another process writes: polling is the simple way.
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
