@@ -1,0 +1,158 @@
+//! Shared harness for the acquirer tests: a real sandbox on an ephemeral port (its own SQLite in a
+//! tempdir) and a reference acquirer wired to it only over HTTP, with compressed timing.
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use plusbox_acquirer::{server, Acquirer, AcquirerConfig, ChargeRequest, Fault, MerchantConfig, PaymentRecord, Timing};
+use plusbox_core::signing::PrivateKey;
+use plusbox_sandbox::store::TrafficView;
+use plusbox_sandbox::{Sandbox, SandboxConfig, Scenario, SharedClock as SandboxClock};
+
+/// Timing compressed so a whole flow, expiry and cancel included, takes about three seconds.
+pub fn fast_timing() -> Timing {
+    Timing {
+        pay_timeout_ms: 1_500,
+        refund_timeout_ms: 1_500,
+        cancel_timeout_ms: 1_500,
+        inquiry_timeout_ms: 1_000,
+        payment_expiry_ms: 3_000,
+        poll_intervals_ms: vec![200, 300, 400, 500],
+        max_inquiries: 30,
+        pay_attempts: 3,
+        retry_interval_ms: 150,
+        max_cancel_attempts: 5,
+        refund_attempts: 3,
+        too_fast_interval_ms: 10,
+        poll_forever_limit_ms: 4_000,
+    }
+}
+
+pub struct Env {
+    pub sandbox: Sandbox,
+    pub acquirer: Acquirer,
+    pub client_id: String,
+    server: tokio::task::JoinHandle<Result<(), plusbox_acquirer::AcquirerError>>,
+    pub base_url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub async fn start(faults: &[Fault], timing: Timing) -> Env {
+        Env::start_with(faults, timing, None, Arc::new(plusbox_acquirer::SystemClock)).await
+    }
+
+    /// A sandbox (optionally on a given clock) and an acquirer (on `acq_clock`) wired together
+    /// the way `plusbox acquirer init` does it: new key pair, public key and notify URL
+    /// registered with the sandbox, sandbox public key in the acquirer's configuration.
+    pub async fn start_with(
+        faults: &[Fault],
+        timing: Timing,
+        sandbox_clock: Option<SandboxClock>,
+        acq_clock: plusbox_acquirer::SharedClock,
+    ) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = SandboxConfig::new(dir.path().join("sandbox"), "127.0.0.1:0".parse().unwrap());
+        if let Some(clock) = sandbox_clock {
+            config = config.with_clock(clock);
+        }
+        // Notification attempts time out like Alipay+'s 5 s, compressed.
+        config.notify_timeout = Duration::from_millis(1_000);
+        let sandbox = Sandbox::start(config).await.unwrap();
+        let store = sandbox.store();
+        let key = PrivateKey::generate().unwrap();
+        let key_file = dir.path().join("acquirer_key.pem");
+        std::fs::write(&key_file, key.to_pkcs8_pem().expose()).unwrap();
+        store.set_acqp_key(&key.public_key().unwrap().to_base64(), 1, time::OffsetDateTime::now_utc()).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let notify_url = format!("http://{addr}/notify");
+        store.set_notify_url(Some(&notify_url)).unwrap();
+        let app = store.app_view().unwrap();
+        let config = AcquirerConfig {
+            gateway_url: sandbox.base_url().to_owned(),
+            client_id: app.client_id.clone(),
+            acquirer_id: Some(app.acquirer_id.clone()),
+            private_key_file: key_file,
+            key_version: 1,
+            gateway_public_key: app.sandbox_public_key.clone(),
+            notify_url,
+            listen: addr.to_string(),
+            database: dir.path().join("acquirer.sqlite3"),
+            faults: Default::default(),
+            merchant: MerchantConfig::default(),
+            timing,
+        };
+        let acquirer = Acquirer::new(config, faults.iter().copied(), acq_clock).unwrap();
+        let server = tokio::spawn(server::serve(acquirer.clone(), listener));
+        Env { sandbox, acquirer, client_id: app.client_id, server, base_url: format!("http://{addr}"), _dir: dir }
+    }
+
+    /// Sets a buyer's scenario and issues a fresh payment code for them.
+    pub fn code_for(&self, account: &str, scenario: &str) -> String {
+        let store = self.sandbox.store();
+        store.set_scenario(account, &scenario.parse::<Scenario>().unwrap()).unwrap();
+        store.issue_code(account, self.sandbox_now()).unwrap().code
+    }
+
+    pub fn sandbox_now(&self) -> time::OffsetDateTime {
+        // The sandbox's own clock decides code validity; the store helpers take it explicitly.
+        time::OffsetDateTime::now_utc()
+    }
+
+    pub async fn charge(&self, code: &str, amount: &str) -> PaymentRecord {
+        self.acquirer
+            .charge(ChargeRequest { code: code.to_owned(), amount: amount.to_owned(), payment_request_id: None, description: None })
+            .await
+            .unwrap()
+    }
+
+    /// Every traffic entry, oldest first.
+    pub fn traffic(&self) -> Vec<TrafficView> {
+        let mut all = self.sandbox.store().traffic(0, 10_000).unwrap();
+        all.sort_by_key(|t| t.id);
+        all
+    }
+
+    /// Inbound calls of one API.
+    pub fn calls(&self, api: &str) -> Vec<TrafficView> {
+        self.traffic().into_iter().filter(|t| t.direction == "inbound" && t.api == api).collect()
+    }
+
+    /// Confirms the buyer's pending payment with the PIN as soon as it appears (the tester's
+    /// thumb on the wallet), in the background.
+    pub fn confirm_soon(&self, delay: Duration) -> tokio::task::JoinHandle<bool> {
+        let store = self.sandbox.store();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            for _ in 0..200 {
+                let now = time::OffsetDateTime::now_utc();
+                if let Some(p) = store.pending(now).unwrap().into_iter().next() {
+                    return store.confirm(&p.payment_id, plusbox_sandbox::store::DEFAULT_PIN, now).is_ok();
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            false
+        })
+    }
+
+    /// Waits (bounded) until the sandbox's outbound notification for `payment_id` has a status.
+    pub async fn notification_status(&self, payment_id: &str) -> Option<(String, i64)> {
+        let store = self.sandbox.store();
+        for _ in 0..100 {
+            if let Some(s) = store.notification_status(payment_id).unwrap() {
+                if s.1 > 0 {
+                    return Some(s);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+        store.notification_status(payment_id).unwrap()
+    }
+
+    pub async fn stop(self) {
+        self.server.abort();
+        self.sandbox.shutdown().await;
+    }
+}
