@@ -40,7 +40,7 @@ pub struct Env {
 
 impl Env {
     pub async fn start(faults: &[Fault], timing: Timing) -> Env {
-        Env::start_with(faults, timing, None, Arc::new(plusbox_acquirer::SystemClock)).await
+        Env::start_with(faults, timing, None, Arc::new(plusbox_acquirer::SystemClock), None).await
     }
 
     /// A sandbox (optionally on a given clock) and an acquirer (on `acq_clock`) wired together
@@ -51,6 +51,7 @@ impl Env {
         timing: Timing,
         sandbox_clock: Option<SandboxClock>,
         acq_clock: plusbox_acquirer::SharedClock,
+        gateway_override: Option<String>,
     ) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let mut config = SandboxConfig::new(dir.path().join("sandbox"), "127.0.0.1:0".parse().unwrap());
@@ -71,7 +72,7 @@ impl Env {
         store.set_notify_url(Some(&notify_url)).unwrap();
         let app = store.app_view().unwrap();
         let config = AcquirerConfig {
-            gateway_url: sandbox.base_url().to_owned(),
+            gateway_url: gateway_override.unwrap_or_else(|| sandbox.base_url().to_owned()),
             client_id: app.client_id.clone(),
             acquirer_id: Some(app.acquirer_id.clone()),
             private_key_file: key_file,
@@ -94,6 +95,13 @@ impl Env {
         let store = self.sandbox.store();
         store.set_scenario(account, &scenario.parse::<Scenario>().unwrap()).unwrap();
         store.issue_code(account, self.sandbox_now()).unwrap().code
+    }
+
+    /// Like [`Env::code_for`] with the sandbox clock at `now` (for tests on a test clock).
+    pub fn code_at(&self, account: &str, scenario: &str, now: time::OffsetDateTime) -> String {
+        let store = self.sandbox.store();
+        store.set_scenario(account, &scenario.parse::<Scenario>().unwrap()).unwrap();
+        store.issue_code(account, now).unwrap().code
     }
 
     pub fn sandbox_now(&self) -> time::OffsetDateTime {
