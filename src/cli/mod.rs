@@ -5,9 +5,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod acquirer;
+pub mod code;
 pub mod keys;
 pub mod pos;
 pub mod sandbox;
+pub mod scan;
 
 /// Plusbox: an Alipay+ sandbox in a box, and its test companion.
 #[derive(Debug, Parser)]
@@ -19,6 +21,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Payment and merchant codes: generate, render, identify; EMV payloads.
+    Code(code::CodeArgs),
+    /// Find QR codes in PNG/JPEG images and identify each one.
+    Scan(scan::ScanArgs),
     /// Generate and inspect RSA key files.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -51,6 +57,8 @@ pub enum Command {
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Code(args) => code::run(args),
+        Command::Scan(args) => scan::run(args),
         Command::Keys(command) => keys::run_keys(command),
         Command::Sign(args) => keys::run_sign(args),
         Command::Verify(args) => keys::run_verify(args),

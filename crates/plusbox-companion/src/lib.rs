@@ -1,0 +1,27 @@
+//! Plusbox companion: the app side of Plusbox. For now it holds the IO half of payment codes —
+//! rendering QR and Code 128 images ([`render`]) and decoding QR codes from images and camera
+//! frames ([`scan`]) — plus a generated robustness corpus ([`corpus`]) and a driver for the
+//! independent `zbarimg` reader ([`zbar`]) used by tests and the benchmark.
+//!
+//! Pure code logic (formats, classification) is in `plusbox_core::codes`.
+
+pub mod corpus;
+pub mod render;
+pub mod scan;
+pub mod zbar;
+
+/// A random source seeded by the operating system, for codes made outside tests.
+///
+/// Uses the standard library's per-process random hasher keys (taken from the OS) over a
+/// counter, so no extra dependency is needed. Payment-code UINs and order-code tokens need
+/// to be unpredictable and unique, not secret keys.
+pub fn system_random() -> impl FnMut() -> u64 {
+    use std::collections::hash_map::RandomState;
+    use std::hash::BuildHasher as _;
+    let state = RandomState::new();
+    let mut counter = 0u64;
+    move || {
+        counter = counter.wrapping_add(1);
+        state.hash_one(counter)
+    }
+}

@@ -1,0 +1,642 @@
+//! Decoding QR codes from image files and raw grayscale camera frames with `rqrr`.
+//!
+//! A first pass runs `rqrr` on the frame as it is. When it finds nothing and `try_harder` is
+//! set, further passes run within a time budget — downscaled, contrast-stretched, globally
+//! (Otsu) and locally thresholded, blurred, inverted and upscaled — and stop at the first pass
+//! that finds a code. Every code found in a pass is reported, with its corners mapped back to
+//! the frame's coordinates.
+
+use std::io::Cursor;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use image::{GrayImage, ImageFormat, ImageReader, Limits, Luma};
+use rqrr::PreparedImage;
+use serde::Serialize;
+
+/// Largest image accepted, in pixels per side; bigger inputs are refused, not decoded.
+pub const MAX_SIDE: u32 = 12_000;
+/// Largest decoded image, in pixels (about 64 MP).
+pub const MAX_PIXELS: u64 = 64_000_000;
+
+/// What went wrong before scanning could start.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// Reading a file failed.
+    #[error("cannot read {path}: {message}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The OS error.
+        message: String,
+    },
+    /// The bytes are not a PNG or JPEG image this build can decode.
+    #[error("not a PNG or JPEG image: {0}")]
+    Decode(String),
+    /// A raw frame's buffer does not match its dimensions.
+    #[error("frame of {width}×{height} needs {expected} bytes, got {found}")]
+    FrameSize {
+        /// Width.
+        width: u32,
+        /// Height.
+        height: u32,
+        /// width × height.
+        expected: u64,
+        /// Buffer length.
+        found: usize,
+    },
+    /// Zero or too large dimensions.
+    #[error("image size {width}×{height} is outside 1–{MAX_SIDE} per side or {MAX_PIXELS} pixels")]
+    Dimensions {
+        /// Width.
+        width: u32,
+        /// Height.
+        height: u32,
+    },
+}
+
+/// How hard to look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanOptions {
+    /// Run the extra passes when the first finds nothing.
+    pub try_harder: bool,
+    /// Time allowed for the extra passes (the first pass always runs to the end).
+    pub budget: Duration,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions { try_harder: true, budget: Duration::from_millis(250) }
+    }
+}
+
+impl ScanOptions {
+    /// One pass only: the cheapest setting, for live preview frames.
+    pub fn fast() -> Self {
+        ScanOptions { try_harder: false, budget: Duration::ZERO }
+    }
+}
+
+/// A QR code found in an image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FoundCode {
+    /// The decoded text.
+    pub text: String,
+    /// Corners in image pixels: top-left, top-right, bottom-right, bottom-left of the code.
+    pub bounds: [[i32; 2]; 4],
+    /// QR version (1–40).
+    pub version: usize,
+    /// The pass that found it (`direct`, `downscale2`, `otsu`, …).
+    pub pass: &'static str,
+}
+
+/// Decodes PNG or JPEG bytes to an 8-bit grayscale image, with size limits so a hostile file
+/// cannot make us allocate without bound.
+pub fn load_image(bytes: &[u8]) -> Result<GrayImage, ScanError> {
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| ScanError::Decode(e.to_string()))?;
+    match reader.format() {
+        Some(ImageFormat::Png | ImageFormat::Jpeg) => {}
+        Some(other) => return Err(ScanError::Decode(format!("unsupported format {other:?}"))),
+        None => return Err(ScanError::Decode("unknown format".into())),
+    }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(512 * 1024 * 1024);
+    reader.limits(limits);
+    let image = reader.decode().map_err(|e| ScanError::Decode(e.to_string()))?;
+    let gray = image.into_luma8();
+    check_dimensions(gray.width(), gray.height())?;
+    Ok(gray)
+}
+
+fn check_dimensions(width: u32, height: u32) -> Result<(), ScanError> {
+    if width == 0
+        || height == 0
+        || width > MAX_SIDE
+        || height > MAX_SIDE
+        || u64::from(width) * u64::from(height) > MAX_PIXELS
+    {
+        return Err(ScanError::Dimensions { width, height });
+    }
+    Ok(())
+}
+
+/// Scans PNG or JPEG bytes.
+pub fn scan_bytes(bytes: &[u8], options: &ScanOptions) -> Result<Vec<FoundCode>, ScanError> {
+    Ok(scan_image(&load_image(bytes)?, options))
+}
+
+/// Scans an image file.
+pub fn scan_file(path: &Path, options: &ScanOptions) -> Result<Vec<FoundCode>, ScanError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| ScanError::Io { path: path.display().to_string(), message: e.to_string() })?;
+    scan_bytes(&bytes, options)
+}
+
+/// Scans a raw 8-bit grayscale frame (row-major, `width × height` bytes, 0 = black).
+pub fn scan_frame(
+    width: u32,
+    height: u32,
+    data: &[u8],
+    options: &ScanOptions,
+) -> Result<Vec<FoundCode>, ScanError> {
+    Ok(scan_image(&frame_image(width, height, data)?, options))
+}
+
+/// A preprocessing pass: a name, the transform, and how to map its coordinates back.
+struct Pass {
+    name: &'static str,
+    /// Pixels of the original per pixel of the transformed image.
+    scale: f32,
+    /// Whether the transform already binarised the image (skip rqrr's own thresholding).
+    binary: bool,
+    transform: fn(&GrayImage) -> Option<GrayImage>,
+}
+
+const PASSES: [Pass; 13] = [
+    Pass {
+        name: "downscale2",
+        scale: 2.0,
+        binary: false,
+        transform: |i| (i.width().min(i.height()) >= 160).then(|| downscale(i, 2)),
+    },
+    Pass { name: "dark-threshold", scale: 1.0, binary: true, transform: |i| Some(dark_threshold(i)) },
+    Pass { name: "otsu", scale: 1.0, binary: true, transform: |i| Some(otsu(i)) },
+    Pass { name: "adaptive", scale: 1.0, binary: true, transform: |i| Some(adaptive(i)) },
+    Pass {
+        name: "downscale2-otsu",
+        scale: 2.0,
+        binary: true,
+        transform: |i| (i.width().min(i.height()) >= 160).then(|| otsu(&downscale(i, 2))),
+    },
+    Pass {
+        name: "blur-dark-threshold",
+        scale: 1.0,
+        binary: true,
+        transform: |i| Some(dark_threshold(&box_blur(i, 1))),
+    },
+    Pass {
+        name: "downscale2-dark-threshold",
+        scale: 2.0,
+        binary: true,
+        transform: |i| (i.width().min(i.height()) >= 160).then(|| dark_threshold(&downscale(i, 2))),
+    },
+    Pass {
+        name: "upscale2",
+        scale: 0.5,
+        binary: false,
+        transform: |i| (i.width().max(i.height()) <= 1400).then(|| upscale2(i)),
+    },
+    Pass { name: "blur-adaptive", scale: 1.0, binary: true, transform: |i| Some(adaptive(&box_blur(i, 1))) },
+    Pass { name: "stretch", scale: 1.0, binary: false, transform: |i| Some(stretch(i)) },
+    Pass {
+        name: "downscale3",
+        scale: 3.0,
+        binary: false,
+        transform: |i| (i.width().min(i.height()) >= 300).then(|| downscale(i, 3)),
+    },
+    Pass { name: "invert", scale: 1.0, binary: false, transform: |i| Some(invert(i)) },
+    Pass {
+        name: "downscale4",
+        scale: 4.0,
+        binary: false,
+        transform: |i| (i.width().min(i.height()) >= 600).then(|| downscale(i, 4)),
+    },
+];
+
+/// Number of extra passes [`scan_image`] may try after the direct one.
+pub const EXTRA_PASSES: usize = PASSES.len();
+
+/// Scans a stream of camera frames cheaply: each frame gets the direct pass plus one extra pass,
+/// taking the extra passes in turn, so a code that needs, say, thresholding is found within a
+/// few frames while each frame costs about two passes instead of a dozen.
+#[derive(Debug, Clone, Default)]
+pub struct FrameScanner {
+    next_pass: usize,
+}
+
+impl FrameScanner {
+    /// A scanner starting with the first extra pass.
+    pub fn new() -> Self {
+        FrameScanner::default()
+    }
+
+    /// Scans one raw grayscale frame (see [`scan_frame`] for the layout).
+    pub fn scan(&mut self, width: u32, height: u32, data: &[u8]) -> Result<Vec<FoundCode>, ScanError> {
+        let found = scan_frame(width, height, data, &ScanOptions::fast())?;
+        if !found.is_empty() {
+            return Ok(found);
+        }
+        let image = frame_image(width, height, data)?;
+        // Skip passes that do not apply to this frame size, at most one full turn.
+        for _ in 0..PASSES.len() {
+            let pass = &PASSES[self.next_pass % PASSES.len()];
+            self.next_pass = (self.next_pass + 1) % PASSES.len();
+            if let Some(transformed) = (pass.transform)(&image) {
+                return Ok(detect(&image, &transformed, pass.binary, pass.scale, pass.name));
+            }
+        }
+        Ok(Vec::new())
+    }
+}
+
+fn frame_image(width: u32, height: u32, data: &[u8]) -> Result<GrayImage, ScanError> {
+    check_dimensions(width, height)?;
+    let expected = u64::from(width) * u64::from(height);
+    if data.len() as u64 != expected {
+        return Err(ScanError::FrameSize { width, height, expected, found: data.len() });
+    }
+    GrayImage::from_raw(width, height, data.to_vec()).ok_or(ScanError::FrameSize {
+        width,
+        height,
+        expected,
+        found: data.len(),
+    })
+}
+
+/// Scans a grayscale image; see the module documentation for the passes.
+pub fn scan_image(image: &GrayImage, options: &ScanOptions) -> Vec<FoundCode> {
+    let found = detect(image, image, false, 1.0, "direct");
+    if !found.is_empty() || !options.try_harder {
+        return found;
+    }
+    let start = Instant::now();
+    for pass in &PASSES {
+        if start.elapsed() >= options.budget {
+            break;
+        }
+        let Some(transformed) = (pass.transform)(image) else {
+            continue;
+        };
+        let found = detect(image, &transformed, pass.binary, pass.scale, pass.name);
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    Vec::new()
+}
+
+/// Runs rqrr once on `image` (a pass over `original`). When rqrr finds a grid but cannot
+/// correct its data — its one-pixel-per-module sampling is fragile under noise and screen
+/// patterns — the grid is sampled again from `original` with area averages and a local
+/// threshold ([`resample`]) and decoded once more.
+///
+/// rqrr is third-party code fed with untrusted pixels (its perspective code even asserts); a
+/// panic inside it is caught and treated as "nothing found" so no input can crash the caller.
+fn detect(
+    original: &GrayImage,
+    image: &GrayImage,
+    binary: bool,
+    scale: f32,
+    pass: &'static str,
+) -> Vec<FoundCode> {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    if w == 0 || h == 0 {
+        return Vec::new();
+    }
+    let run = || {
+        let mut prepared = if binary {
+            PreparedImage::prepare_from_bitmap(w, h, |x, y| image.as_raw()[y * w + x] < 128)
+        } else {
+            PreparedImage::prepare_from_greyscale(w, h, |x, y| image.as_raw()[y * w + x])
+        };
+        let mut out = Vec::new();
+        for grid in prepared.detect_grids() {
+            let size = rqrr::BitGrid::size(&grid.grid);
+            let raw = grid.bounds.map(|p| [p.x as f32 * scale, p.y as f32 * scale]);
+            let bounds = outer_corners(raw, size).unwrap_or(raw);
+            let decoded = grid.decode().ok().or_else(|| {
+                let bits = resample(original, bounds, size)?;
+                rqrr::Grid::new(rqrr::SimpleGrid::from_func(size, |x, y| bits[y * size + x])).decode().ok()
+            });
+            if let Some((meta, text)) = decoded {
+                out.push(FoundCode {
+                    text,
+                    bounds: bounds.map(|[x, y]| [x.round() as i32, y.round() as i32]),
+                    version: meta.version.0,
+                    pass,
+                });
+            }
+        }
+        out
+    };
+    catch_unwind(AssertUnwindSafe(run)).unwrap_or_default()
+}
+
+/// Samples a `size`×`size` QR grid whose outer corners are `bounds` (top-left, top-right,
+/// bottom-right, bottom-left) from a grayscale image: each module is the mean of a small
+/// square around its centre, and is dark when below the mean of its 7×7-module neighbourhood
+/// (QR data is about half dark, so the local mean is a fair threshold even under glare).
+fn resample(image: &GrayImage, bounds: [[f32; 2]; 4], size: usize) -> Option<Vec<bool>> {
+    if !(21..=177).contains(&size) {
+        return None;
+    }
+    let map = square_to_quad(bounds)?;
+    let side = ((bounds[1][0] - bounds[0][0]).hypot(bounds[1][1] - bounds[0][1])) / size as f32;
+    let radius = (side * 0.3).floor().max(0.0) as i64;
+    let (w, h) = (i64::from(image.width()), i64::from(image.height()));
+    let raw = image.as_raw();
+    let mut values = vec![0f32; size * size];
+    for y in 0..size {
+        for x in 0..size {
+            let (u, v) = ((x as f32 + 0.5) / size as f32, (y as f32 + 0.5) / size as f32);
+            let (px, py) = map(u, v);
+            if !px.is_finite() || !py.is_finite() {
+                return None;
+            }
+            let (cx, cy) = (px.floor() as i64, py.floor() as i64);
+            let (mut sum, mut count) = (0u32, 0u32);
+            for sy in (cy - radius).max(0)..=(cy + radius).min(h - 1) {
+                for sx in (cx - radius).max(0)..=(cx + radius).min(w - 1) {
+                    sum += u32::from(raw[(sy * w + sx) as usize]);
+                    count += 1;
+                }
+            }
+            if count == 0 {
+                return None;
+            }
+            values[y * size + x] = sum as f32 / count as f32;
+        }
+    }
+    let mut bits = vec![false; size * size];
+    for y in 0..size {
+        for x in 0..size {
+            let (y0, y1) = (y.saturating_sub(3), (y + 4).min(size));
+            let (x0, x1) = (x.saturating_sub(3), (x + 4).min(size));
+            let mut sum = 0.0;
+            for yy in y0..y1 {
+                for xx in x0..x1 {
+                    sum += values[yy * size + xx];
+                }
+            }
+            let mean = sum / ((y1 - y0) * (x1 - x0)) as f32;
+            bits[y * size + x] = values[y * size + x] < mean;
+        }
+    }
+    Some(bits)
+}
+
+/// rqrr reports its grid's corners at `size + 1` modules from the top-left one (it maps
+/// `(0, 0)` and `(size + 1, size + 1)` through its perspective); this returns the true outer
+/// corners of the `size`-module code.
+fn outer_corners(bounds: [[f32; 2]; 4], size: usize) -> Option<[[f32; 2]; 4]> {
+    let map = square_to_quad(bounds)?;
+    let t = size as f32 / (size as f32 + 1.0);
+    let corners = [(0.0, 0.0), (t, 0.0), (t, t), (0.0, t)].map(|(u, v)| {
+        let (x, y) = map(u, v);
+        [x, y]
+    });
+    corners.iter().all(|[x, y]| x.is_finite() && y.is_finite()).then_some(corners)
+}
+
+/// The projective map from the unit square onto a quadrilateral (Heckbert's closed form).
+fn square_to_quad(q: [[f32; 2]; 4]) -> Option<impl Fn(f32, f32) -> (f32, f32)> {
+    let [[x0, y0], [x1, y1], [x2, y2], [x3, y3]] = q.map(|[x, y]| [f64::from(x), f64::from(y)]);
+    let (dx1, dx2, dx3) = (x1 - x2, x3 - x2, x0 - x1 + x2 - x3);
+    let (dy1, dy2, dy3) = (y1 - y2, y3 - y2, y0 - y1 + y2 - y3);
+    let den = dx1 * dy2 - dx2 * dy1;
+    if den.abs() < 1e-9 {
+        return None;
+    }
+    let g = (dx3 * dy2 - dx2 * dy3) / den;
+    let hh = (dx1 * dy3 - dx3 * dy1) / den;
+    let (a, b, c) = (x1 - x0 + g * x1, x3 - x0 + hh * x3, x0);
+    let (d, e, f) = (y1 - y0 + g * y1, y3 - y0 + hh * y3, y0);
+    Some(move |u: f32, v: f32| {
+        let (u, v) = (f64::from(u), f64::from(v));
+        let z = g * u + hh * v + 1.0;
+        (((a * u + b * v + c) / z) as f32, ((d * u + e * v + f) / z) as f32)
+    })
+}
+
+/// Box-filter downscale by an integer factor (averages away noise and screen patterns).
+pub fn downscale(image: &GrayImage, factor: u32) -> GrayImage {
+    let factor = factor.max(1);
+    let (w, h) = (image.width() / factor, image.height() / factor);
+    let src = image.as_raw();
+    let stride = image.width() as usize;
+    let area = factor * factor;
+    GrayImage::from_fn(w.max(1), h.max(1), |x, y| {
+        let mut sum = 0u32;
+        for dy in 0..factor {
+            let row = ((y * factor + dy) as usize).min(image.height() as usize - 1) * stride;
+            for dx in 0..factor {
+                let col = ((x * factor + dx) as usize).min(stride - 1);
+                sum += u32::from(src[row + col]);
+            }
+        }
+        Luma([(sum / area) as u8])
+    })
+}
+
+/// Nearest-neighbour 2× upscale (gives rqrr more pixels per module on tiny codes).
+pub fn upscale2(image: &GrayImage) -> GrayImage {
+    GrayImage::from_fn(image.width() * 2, image.height() * 2, |x, y| *image.get_pixel(x / 2, y / 2))
+}
+
+/// Stretches the 1st–99th percentile of gray levels to 0–255.
+pub fn stretch(image: &GrayImage) -> GrayImage {
+    let histogram = histogram(image);
+    let total: u64 = histogram.iter().sum();
+    let cut = total / 100;
+    let mut acc = 0;
+    let low = histogram
+        .iter()
+        .position(|c| {
+            acc += c;
+            acc > cut
+        })
+        .unwrap_or(0);
+    acc = 0;
+    let high = 255
+        - histogram
+            .iter()
+            .rev()
+            .position(|c| {
+                acc += c;
+                acc > cut
+            })
+            .unwrap_or(0);
+    if high <= low {
+        return image.clone();
+    }
+    let span = (high - low) as f32;
+    let lut: Vec<u8> =
+        (0..256).map(|v| (((v as f32 - low as f32) / span) * 255.0).clamp(0.0, 255.0) as u8).collect();
+    map(image, &lut)
+}
+
+fn histogram(image: &GrayImage) -> [u64; 256] {
+    let mut histogram = [0u64; 256];
+    for p in image.as_raw() {
+        histogram[usize::from(*p)] += 1;
+    }
+    histogram
+}
+
+fn map(image: &GrayImage, lut: &[u8]) -> GrayImage {
+    let data = image.as_raw().iter().map(|p| lut[usize::from(*p)]).collect();
+    GrayImage::from_raw(image.width(), image.height(), data).unwrap_or_else(|| image.clone())
+}
+
+/// Threshold halfway between the darkest 1 % and the median: isolates print-black from a
+/// background that is itself patterned (screen moiré bands, textured paper), where Otsu would
+/// split the background's own light and dark halves.
+pub fn dark_threshold(image: &GrayImage) -> GrayImage {
+    let histogram = histogram(image);
+    let total: u64 = histogram.iter().sum();
+    let percentile = |fraction: f64| {
+        let target = (total as f64 * fraction) as u64;
+        let mut acc = 0;
+        histogram
+            .iter()
+            .position(|c| {
+                acc += c;
+                acc > target
+            })
+            .unwrap_or(255)
+    };
+    let threshold = (percentile(0.01) + percentile(0.5)) / 2;
+    let lut: Vec<u8> = (0..256).map(|v| if v < threshold { 0 } else { 255 }).collect();
+    map(image, &lut)
+}
+
+/// Otsu's global threshold: black below, white at or above.
+pub fn otsu(image: &GrayImage) -> GrayImage {
+    let histogram = histogram(image);
+    let total: f64 = histogram.iter().sum::<u64>() as f64;
+    let sum_all: f64 = histogram.iter().enumerate().map(|(v, c)| v as f64 * *c as f64).sum();
+    let (mut weight_b, mut sum_b, mut best, mut threshold) = (0.0, 0.0, -1.0, 128usize);
+    for (v, count) in histogram.iter().enumerate() {
+        weight_b += *count as f64;
+        if weight_b == 0.0 {
+            continue;
+        }
+        let weight_f = total - weight_b;
+        if weight_f == 0.0 {
+            break;
+        }
+        sum_b += v as f64 * *count as f64;
+        let mean_b = sum_b / weight_b;
+        let mean_f = (sum_all - sum_b) / weight_f;
+        let between = weight_b * weight_f * (mean_b - mean_f) * (mean_b - mean_f);
+        if between > best {
+            best = between;
+            threshold = v + 1;
+        }
+    }
+    let lut: Vec<u8> = (0..256).map(|v| if v < threshold { 0 } else { 255 }).collect();
+    map(image, &lut)
+}
+
+/// Local mean threshold over a square window of about 1/8 of the short side, from an
+/// integral image (O(1) per pixel).
+pub fn adaptive(image: &GrayImage) -> GrayImage {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let integral = integral(image);
+    let radius = (w.min(h) / 16).max(4);
+    let src = image.as_raw();
+    let mut out = vec![0u8; w * h];
+    for y in 0..h {
+        let (y0, y1) = (y.saturating_sub(radius), (y + radius + 1).min(h));
+        for x in 0..w {
+            let (x0, x1) = (x.saturating_sub(radius), (x + radius + 1).min(w));
+            let sum = integral[y1 * (w + 1) + x1] + integral[y0 * (w + 1) + x0]
+                - integral[y0 * (w + 1) + x1]
+                - integral[y1 * (w + 1) + x0];
+            let count = ((y1 - y0) * (x1 - x0)) as u64;
+            // 3% below the local mean counts as dark: tolerates flat areas with light noise.
+            let dark = u64::from(src[y * w + x]) * 100 * count < sum * 97;
+            out[y * w + x] = if dark { 0 } else { 255 };
+        }
+    }
+    GrayImage::from_raw(image.width(), image.height(), out).unwrap_or_else(|| image.clone())
+}
+
+fn integral(image: &GrayImage) -> Vec<u64> {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let src = image.as_raw();
+    let mut table = vec![0u64; (w + 1) * (h + 1)];
+    for y in 0..h {
+        let mut row = 0u64;
+        for x in 0..w {
+            row += u64::from(src[y * w + x]);
+            table[(y + 1) * (w + 1) + x + 1] = table[y * (w + 1) + x + 1] + row;
+        }
+    }
+    table
+}
+
+/// Box blur with the given radius (one pass, from an integral image).
+pub fn box_blur(image: &GrayImage, radius: usize) -> GrayImage {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let integral = integral(image);
+    let mut out = vec![0u8; w * h];
+    for y in 0..h {
+        let (y0, y1) = (y.saturating_sub(radius), (y + radius + 1).min(h));
+        for x in 0..w {
+            let (x0, x1) = (x.saturating_sub(radius), (x + radius + 1).min(w));
+            let sum = integral[y1 * (w + 1) + x1] + integral[y0 * (w + 1) + x0]
+                - integral[y0 * (w + 1) + x1]
+                - integral[y1 * (w + 1) + x0];
+            out[y * w + x] = (sum / ((y1 - y0) * (x1 - x0)) as u64) as u8;
+        }
+    }
+    GrayImage::from_raw(image.width(), image.height(), out).unwrap_or_else(|| image.clone())
+}
+
+/// Photographic negative (light codes on a dark background).
+pub fn invert(image: &GrayImage) -> GrayImage {
+    let lut: Vec<u8> = (0..=255u8).map(|v| 255 - v).collect();
+    map(image, &lut)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn resampling_from_bounds_reproduces_the_modules() {
+        let text = "https://global.alipay.com/2810020400949jph9gDWC1kpeZ1jBICv4qqu";
+        let grid = crate::render::qr_grid(text).unwrap();
+        let image = crate::render::qr_image(text, 5).unwrap();
+        let size = grid.width - 2 * crate::render::QR_QUIET_ZONE;
+        let q = (crate::render::QR_QUIET_ZONE * 5) as f32;
+        let e = q + (size * 5) as f32;
+        let bits = resample(&image, [[q, q], [e, q], [e, e], [q, e]], size).unwrap();
+        let mut wrong = 0;
+        for y in 0..size {
+            for x in 0..size {
+                let truth = grid.is_dark(x + crate::render::QR_QUIET_ZONE, y + crate::render::QR_QUIET_ZONE);
+                wrong += usize::from(bits[y * size + x] != truth);
+            }
+        }
+        assert_eq!(wrong, 0);
+        let decoded =
+            rqrr::Grid::new(rqrr::SimpleGrid::from_func(size, |x, y| bits[y * size + x])).decode().unwrap();
+        assert_eq!(decoded.1, text);
+    }
+
+    #[test]
+    fn rqrr_bounds_are_the_outer_corners() {
+        let image = crate::render::qr_image("251001020123456789012345", 5).unwrap();
+        let found = scan_image(&image, &ScanOptions::fast());
+        assert_eq!(found.len(), 1);
+        let q = (crate::render::QR_QUIET_ZONE * 5) as i32;
+        let e = image.width() as i32 - q;
+        let expected = [[q, q], [e, q], [e, e], [q, e]];
+        for (corner, want) in found[0].bounds.iter().zip(expected) {
+            assert!(
+                (corner[0] - want[0]).abs() <= 3 && (corner[1] - want[1]).abs() <= 3,
+                "{:?}",
+                found[0].bounds
+            );
+        }
+    }
+}
