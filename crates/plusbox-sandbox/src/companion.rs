@@ -1,11 +1,217 @@
-//! The companion API under `/app/v1/`.
+//! The companion API under `/app/v1/`: the buyer-wallet side of the sandbox for the companion app
+//! (issue codes, confirm or decline, balances, top-up, history, live pending list over SSE).
+//!
+//! Every call needs `Authorization: Bearer <device token>` (made by `plusbox app pair`; stored
+//! hashed). Errors are `{code, message}` JSON with a matching HTTP status.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::stream::Stream;
+use serde_json::{json, Value};
 
+use crate::store::StoreError;
+use crate::wire::parse_human_amount;
 use crate::Shared;
+
+/// An app-edge error: `{code, message}`.
+struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into() }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound(message) => ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", message),
+            StoreError::Invalid(message) => ApiError::new(StatusCode::CONFLICT, "INVALID_STATE", message),
+            other => {
+                tracing::error!(error = %other, "companion API store failure");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "STORE_UNAVAILABLE",
+                    "the sandbox store is unavailable; retry",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({"code": self.code, "message": self.message}))).into_response()
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
 
 pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()
+        .route("/accounts", get(accounts))
+        .route("/accounts/{id}/codes", post(issue_code))
+        .route("/accounts/{id}/topup", post(topup))
+        .route("/accounts/{id}/history", get(history))
+        .route("/pending", get(pending))
+        .route("/pending/stream", get(pending_stream))
+        .route("/payments/{id}/confirm", post(confirm))
+        .route("/payments/{id}/decline", post(decline))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such companion API") })
+}
+
+async fn authorize(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<String, ApiError> {
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHORIZED",
+                "send Authorization: Bearer <device token>",
+            )
+        })?
+        .to_string();
+    shared.blocking(move |store| store.device_for_token(&token)).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            "unknown device token; pair with `plusbox app pair`",
+        )
+    })
+}
+
+fn body_json(body: &Bytes) -> Result<Value, ApiError> {
+    if body.is_empty() {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", format!("the body is not JSON: {e}"))
+    })
+}
+
+async fn accounts(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> ApiResult {
+    authorize(&shared, &headers).await?;
+    let accounts = shared.blocking(|store| store.accounts()).await?;
+    Ok(Json(accounts).into_response())
+}
+
+async fn issue_code(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult {
+    authorize(&shared, &headers).await?;
+    let now = shared.now();
+    let code = shared.blocking(move |store| store.issue_code(&id, now)).await?;
+    Ok(Json(code).into_response())
+}
+
+async fn topup(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    authorize(&shared, &headers).await?;
+    let body = body_json(&body)?;
+    let text = body["amount"].as_str().ok_or_else(|| {
+        ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", "amount is required, e.g. \"100.00 USD\"")
+    })?;
+    let amount =
+        parse_human_amount(text).map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "BAD_AMOUNT", m))?;
+    let now = shared.now();
+    let balance = shared.blocking(move |store| store.topup(&id, &amount, now)).await?;
+    shared.changed();
+    Ok(Json(balance).into_response())
+}
+
+async fn history(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap) -> ApiResult {
+    authorize(&shared, &headers).await?;
+    let entries = shared.blocking(move |store| store.history(&id, 200)).await?;
+    Ok(Json(entries).into_response())
+}
+
+async fn pending(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> ApiResult {
+    authorize(&shared, &headers).await?;
+    let now = shared.now();
+    let pending = shared.blocking(move |store| store.pending(now)).await?;
+    Ok(Json(pending).into_response())
+}
+
+/// Server-sent events: a `pending` event with the full list at once and whenever it changes.
+async fn pending_stream(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> ApiResult {
+    authorize(&shared, &headers).await?;
+    Ok(Sse::new(pending_events(shared)).keep_alive(KeepAlive::default()).into_response())
+}
+
+fn pending_events(shared: Arc<Shared>) -> impl Stream<Item = Result<Event, Infallible>> {
+    let changes = shared.changes.subscribe();
+    futures_util::stream::unfold(
+        (shared, changes, None::<String>),
+        |(shared, mut changes, last)| async move {
+            loop {
+                let now = shared.now();
+                let current = shared
+                    .blocking(move |store| store.pending(now))
+                    .await
+                    .map(|list| serde_json::to_string(&list).unwrap_or_else(|_| "[]".into()))
+                    .unwrap_or_else(|_| "[]".into());
+                if last.as_deref() != Some(current.as_str()) {
+                    let event = Event::default().event("pending").data(current.clone());
+                    return Some((Ok(event), (shared, changes, Some(current))));
+                }
+                let mut stop = shared.shutdown.clone();
+                tokio::select! {
+                    _ = changes.recv() => {}
+                    // The CLI changes the database from another process; look again now and then.
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                    _ = stop.wait_for(|stopped| *stopped) => return None,
+                }
+            }
+        },
+    )
+}
+
+async fn confirm(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    authorize(&shared, &headers).await?;
+    let body = body_json(&body)?;
+    let pin = body["pin"]
+        .as_str()
+        .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", "pin is required"))?
+        .to_string();
+    let now = shared.now();
+    let payment = shared.blocking(move |store| store.confirm(&id, &pin, now)).await?;
+    shared.changed();
+    let result = payment.payment_result();
+    Ok(Json(json!({"paymentId": payment.payment_id, "paymentResult": result})).into_response())
+}
+
+async fn decline(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap) -> ApiResult {
+    authorize(&shared, &headers).await?;
+    let now = shared.now();
+    let payment = shared.blocking(move |store| store.decline(&id, now)).await?;
+    shared.changed();
+    Ok(Json(json!({"paymentId": payment.payment_id, "paymentResult": payment.payment_result()}))
+        .into_response())
 }

@@ -1,6 +1,6 @@
 //! Shared test harness: a sandbox on an ephemeral port with a test clock, a signing ACQP client,
 //! and a real notify receiver that verifies notifications and signs its acknowledgements.
-#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity, dead_code)]
 
 use std::sync::{Arc, Mutex};
 
