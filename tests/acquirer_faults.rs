@@ -255,7 +255,9 @@ async fn tampering_proxy(target: Arc<OnceLock<String>>) -> String {
             }
             let mut text = response.text().await.unwrap();
             if uri.path().ends_with("/inquiryPayment") {
-                text = text.replace("\"resultStatus\":\"U\"", "\"resultStatus\":\"S\"").replace("PAYMENT_IN_PROCESS", "SUCCESS");
+                text = text
+                    .replace("\"resultStatus\":\"U\"", "\"resultStatus\":\"S\"")
+                    .replace("PAYMENT_IN_PROCESS", "SUCCESS");
             }
             (out, text).into_response()
         }

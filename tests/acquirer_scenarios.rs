@@ -81,7 +81,9 @@ async fn pin_never_confirmed_is_polled_with_increasing_intervals_then_closed_or_
     assert!(!inquiries.is_empty());
     // The schedule's shortest gap is 200 ms, so at most expiry / 200 ms + 1 inquiries fit.
     assert!(inquiries.len() <= 16, "{}", inquiries.len());
-    assert!(inquiries.iter().all(|t| t.payment_request_id.as_deref() == Some(record.payment_request_id.as_str())));
+    assert!(inquiries
+        .iter()
+        .all(|t| t.payment_request_id.as_deref() == Some(record.payment_request_id.as_str())));
     env.stop().await;
 }
 
@@ -145,7 +147,8 @@ async fn refunds_partial_then_over_amount_is_refused_locally_and_cancel_reverses
     // A second payment, cancelled by the merchant after it succeeded (§8: whatever its status).
     let code = env.code_for("buyer-3", "success");
     let paid = env.charge(&code, "2.00 USD").await;
-    let cancelled = env.acquirer.cancel(CancelRequest { payment: paid.payment_id.clone().unwrap() }).await.unwrap();
+    let cancelled =
+        env.acquirer.cancel(CancelRequest { payment: paid.payment_id.clone().unwrap() }).await.unwrap();
     assert_eq!(cancelled.state, OrderState::Cancelled);
     assert_eq!(env.calls("cancelPayment")[0].result_code.as_deref(), Some("SUCCESS"));
     env.stop().await;
@@ -170,7 +173,12 @@ async fn pos_driver_api_charges_and_reports_json_errors() {
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["code"], "BAD_REQUEST");
     // An unsigned "notification" is refused with a signed F ack and never applied.
-    let r = http.post(format!("{}/notify", env.base_url)).body(r#"{"paymentRequestId":"x"}"#).send().await.unwrap();
+    let r = http
+        .post(format!("{}/notify", env.base_url))
+        .body(r#"{"paymentRequestId":"x"}"#)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.headers().contains_key("signature"));
     let v: serde_json::Value = r.json().await.unwrap();

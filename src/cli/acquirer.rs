@@ -7,11 +7,33 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
-use plusbox_acquirer::{server, Acquirer, AcquirerConfig, Fault, SystemClock};
+use plusbox_acquirer::config::write_private_file;
+use plusbox_acquirer::{server, Acquirer, AcquirerConfig, Fault, MerchantConfig, SystemClock, Timing};
+use plusbox_core::signing::PrivateKey;
 
 /// `plusbox acquirer …`
 #[derive(Debug, Subcommand)]
 pub enum AcquirerCommand {
+    /// Write an acquirer configuration wired to a sandbox: a new key pair (private key file mode
+    /// 0600), the public key and the notify URL registered with the sandbox, the sandbox's
+    /// gateway URL, Client-Id and public key in the file.
+    Init {
+        /// The sandbox's data directory (as given to `plusbox serve --data`).
+        #[arg(long, value_name = "DATA_DIR")]
+        from_sandbox: PathBuf,
+        /// Where the sandbox should send notifyPayment, e.g. http://127.0.0.1:8788/notify.
+        #[arg(long)]
+        notify_url: String,
+        /// Configuration file to write.
+        #[arg(long, default_value = "acquirer.toml")]
+        out: PathBuf,
+        /// Address `acquirer serve` listens on (default: host and port of the notify URL).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Overwrite an existing configuration and key.
+        #[arg(long)]
+        force: bool,
+    },
     /// Run the acquirer: POS-driver API (/charge, /refund, /cancel, /payments/{id}) and the
     /// notifyPayment endpoint, with its own SQLite order table.
     Serve {
@@ -36,6 +58,10 @@ pub enum AcquirerCommand {
 /// Runs one `acquirer` command.
 pub fn run(command: AcquirerCommand) -> anyhow::Result<ExitCode> {
     match command {
+        AcquirerCommand::Init { from_sandbox, notify_url, out, listen, force } => {
+            init(&from_sandbox, &notify_url, &out, listen, force)?;
+            Ok(ExitCode::SUCCESS)
+        }
         AcquirerCommand::Faults { json } => {
             print_faults(json)?;
             Ok(ExitCode::SUCCESS)
@@ -64,7 +90,10 @@ async fn serve(config: AcquirerConfig, faults: Vec<Fault>) -> anyhow::Result<Exi
     println!("  notify url  {}", acquirer.config().notify_url);
     println!("  order table {}", acquirer.config().database.display());
     let faults: Vec<&str> = acquirer.faults().iter().map(Fault::name).collect();
-    println!("  faults      {}", if faults.is_empty() { "none (correct acquirer)".to_owned() } else { faults.join(", ") });
+    println!(
+        "  faults      {}",
+        if faults.is_empty() { "none (correct acquirer)".to_owned() } else { faults.join(", ") }
+    );
     tokio::select! {
         result = task => match result {
             Ok(Ok(())) => Ok(ExitCode::SUCCESS),
@@ -89,5 +118,81 @@ fn print_faults(json: bool) -> anyhow::Result<()> {
         println!("  rule:  {}", f.rule());
         println!("  fault: {}", f.behaviour());
     }
+    Ok(())
+}
+
+/// `host:port` of an http(s) URL (port defaulted from the scheme).
+fn authority(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host_port = rest.split(['/', '?', '#']).next()?;
+    if host_port.is_empty() {
+        return None;
+    }
+    if host_port.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+        Some(host_port.to_owned())
+    } else {
+        Some(format!("{host_port}:{}", if scheme == "https" { 443 } else { 80 }))
+    }
+}
+
+fn init(
+    data_dir: &std::path::Path,
+    notify_url: &str,
+    out: &std::path::Path,
+    listen: Option<String>,
+    force: bool,
+) -> anyhow::Result<()> {
+    plusbox_sandbox::store::validate_url(notify_url).map_err(|e| anyhow::anyhow!("--notify-url: {e}"))?;
+    let path = plusbox_acquirer::config::uri_path(notify_url);
+    if matches!(path.split('?').next(), Some("/" | "/charge" | "/refund" | "/cancel" | "/health" | "/faults"))
+        || path.starts_with("/payments")
+    {
+        bail!("--notify-url path {path:?} collides with the acquirer's POS-driver API; use e.g. /notify");
+    }
+    let listen = match listen {
+        Some(l) => l,
+        None => {
+            authority(notify_url).context("cannot take a listen address from --notify-url; pass --listen")?
+        }
+    };
+    if out.exists() && !force {
+        bail!("{} exists; pass --force to overwrite it", out.display());
+    }
+    let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("acquirer").to_owned();
+    let key_name = format!("{stem}_key.pem");
+    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+
+    let store = plusbox_sandbox::Store::open(data_dir)
+        .with_context(|| format!("opening the sandbox data in {}", data_dir.display()))?;
+    let now = time::OffsetDateTime::now_utc();
+    // A sandbox that was never served is provisioned here, with the default gateway address.
+    store.provision_if_empty(now, "http://127.0.0.1:8787")?;
+    let key = PrivateKey::generate()?;
+    write_private_file(&dir.join(&key_name), key.to_pkcs8_pem().expose().as_bytes())?;
+    let fingerprint = store.set_acqp_key(&key.public_key()?.to_base64(), 1, now)?;
+    store.set_notify_url(Some(notify_url))?;
+    let app = store.app_view()?;
+    let config = AcquirerConfig {
+        gateway_url: app.gateway_url.clone(),
+        client_id: app.client_id.clone(),
+        acquirer_id: Some(app.acquirer_id.clone()),
+        private_key_file: PathBuf::from(&key_name),
+        key_version: 1,
+        gateway_public_key: app.sandbox_public_key.clone(),
+        notify_url: notify_url.to_owned(),
+        listen,
+        database: PathBuf::from(format!("{stem}.sqlite3")),
+        faults: Default::default(),
+        merchant: MerchantConfig::default(),
+        timing: Timing::default(),
+    };
+    config.save(out)?;
+    println!("wrote {} (private key {}, mode 0600)", out.display(), dir.join(&key_name).display());
+    println!("  gateway     {}", app.gateway_url);
+    println!("  client id   {}", app.client_id);
+    println!("  key         registered with the sandbox (keyVersion 1, fingerprint {fingerprint})");
+    println!("  notify url  {notify_url} (registered with the sandbox)");
+    println!("next: plusbox acquirer serve --config {}", out.display());
     Ok(())
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod acquirer;
+pub mod demo;
 pub mod code;
 pub mod keys;
 pub mod pos;
@@ -38,6 +39,8 @@ pub enum Command {
     /// The POS simulator: charge a payment code, refund, cancel.
     #[command(subcommand)]
     Pos(pos::PosCommand),
+    /// Start a sandbox and a reference acquirer, run one payment per wallet scenario.
+    Demo(demo::DemoArgs),
     /// Run the Alipay+ sandbox server (provisions an application on first start).
     Serve(sandbox::ServeArgs),
     /// The sandbox application: show its settings, upload the ACQP key, set the notify URL.
@@ -64,6 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => keys::run_verify(args),
         Command::Acquirer(command) => acquirer::run(command),
         Command::Pos(command) => pos::run(command),
+        Command::Demo(args) => demo::run(args),
         Command::Serve(args) => sandbox::run_serve(args),
         Command::App(command) => sandbox::run_app(command),
         Command::Wallet(command) => sandbox::run_wallet(command),

@@ -11,8 +11,8 @@ use anyhow::{bail, Context as _};
 use clap::{Args, Subcommand};
 use plusbox_acquirer::receipt::{payment_receipt, refund_receipt};
 use plusbox_acquirer::{
-    server, Acquirer, AcquirerConfig, CancelRequest, ChargeRequest, Fault, OrderState, PaymentRecord, PosDriver,
-    RefundRecord, RefundRequest, SystemClock,
+    server, Acquirer, AcquirerConfig, CancelRequest, ChargeRequest, Fault, OrderState, PaymentRecord,
+    PosDriver, RefundRecord, RefundRequest, SystemClock,
 };
 
 /// `plusbox pos …`
@@ -120,8 +120,9 @@ fn target(args: &AcquirerArgs) -> anyhow::Result<Target> {
         // A charge can last the payment expiry plus cancel retries; allow generously.
         return Ok(Target::Remote(PosDriver::new(url, Duration::from_secs(600))?));
     }
-    let config = AcquirerConfig::load(&args.acquirer_config)
-        .with_context(|| "no acquirer to talk to: pass --acquirer-config FILE (see `plusbox acquirer init`) or --acquirer URL")?;
+    let config = AcquirerConfig::load(&args.acquirer_config).with_context(|| {
+        "no acquirer to talk to: pass --acquirer-config FILE (see `plusbox acquirer init`) or --acquirer URL"
+    })?;
     Ok(Target::Local(Acquirer::new(config, args.fault.iter().copied(), Arc::new(SystemClock))?))
 }
 
@@ -161,7 +162,9 @@ async fn run_async(command: PosCommand) -> anyhow::Result<ExitCode> {
         }
         PosCommand::Refund(args) => {
             let refund = match target(&args.acquirer)? {
-                Target::Remote(driver) => driver.refund(&args.payment, &args.amount, args.reason.as_deref()).await?,
+                Target::Remote(driver) => {
+                    driver.refund(&args.payment, &args.amount, args.reason.as_deref()).await?
+                }
                 Target::Local(acquirer) => {
                     acquirer
                         .refund(RefundRequest {
@@ -179,7 +182,9 @@ async fn run_async(command: PosCommand) -> anyhow::Result<ExitCode> {
         PosCommand::Cancel(args) => {
             let record = match target(&args.acquirer)? {
                 Target::Remote(driver) => driver.cancel(&args.payment).await?,
-                Target::Local(acquirer) => acquirer.cancel(CancelRequest { payment: args.payment.clone() }).await?,
+                Target::Local(acquirer) => {
+                    acquirer.cancel(CancelRequest { payment: args.payment.clone() }).await?
+                }
             };
             print_payment(&record, args.acquirer.json)?;
             Ok(if record.state == OrderState::Cancelled { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -220,7 +225,10 @@ fn print_refund(refund: &RefundRecord, json: bool) -> anyhow::Result<()> {
         println!("{}", refund_receipt(refund));
     }
     if refund.state == "UNKNOWN" {
-        bail!("refund result unknown after retries; retry with --refund-request-id {}", refund.refund_request_id);
+        bail!(
+            "refund result unknown after retries; retry with --refund-request-id {}",
+            refund.refund_request_id
+        );
     }
     Ok(())
 }

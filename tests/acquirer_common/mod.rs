@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use plusbox_acquirer::{server, Acquirer, AcquirerConfig, ChargeRequest, Fault, MerchantConfig, PaymentRecord, Timing};
+use plusbox_acquirer::{
+    server, Acquirer, AcquirerConfig, ChargeRequest, Fault, MerchantConfig, PaymentRecord, Timing,
+};
 use plusbox_core::signing::PrivateKey;
 use plusbox_sandbox::store::TrafficView;
 use plusbox_sandbox::{Sandbox, SandboxConfig, Scenario, SharedClock as SandboxClock};
@@ -65,7 +67,9 @@ impl Env {
         let key = PrivateKey::generate().unwrap();
         let key_file = dir.path().join("acquirer_key.pem");
         std::fs::write(&key_file, key.to_pkcs8_pem().expose()).unwrap();
-        store.set_acqp_key(&key.public_key().unwrap().to_base64(), 1, time::OffsetDateTime::now_utc()).unwrap();
+        store
+            .set_acqp_key(&key.public_key().unwrap().to_base64(), 1, time::OffsetDateTime::now_utc())
+            .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let notify_url = format!("http://{addr}/notify");
@@ -87,7 +91,14 @@ impl Env {
         };
         let acquirer = Acquirer::new(config, faults.iter().copied(), acq_clock).unwrap();
         let server = tokio::spawn(server::serve(acquirer.clone(), listener));
-        Env { sandbox, acquirer, client_id: app.client_id, server, base_url: format!("http://{addr}"), _dir: dir }
+        Env {
+            sandbox,
+            acquirer,
+            client_id: app.client_id,
+            server,
+            base_url: format!("http://{addr}"),
+            _dir: dir,
+        }
     }
 
     /// Sets a buyer's scenario and issues a fresh payment code for them.
@@ -111,7 +122,12 @@ impl Env {
 
     pub async fn charge(&self, code: &str, amount: &str) -> PaymentRecord {
         self.acquirer
-            .charge(ChargeRequest { code: code.to_owned(), amount: amount.to_owned(), payment_request_id: None, description: None })
+            .charge(ChargeRequest {
+                code: code.to_owned(),
+                amount: amount.to_owned(),
+                payment_request_id: None,
+                description: None,
+            })
             .await
             .unwrap()
     }

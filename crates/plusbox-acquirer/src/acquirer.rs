@@ -17,7 +17,8 @@ use crate::config::{ms_to_duration, AcquirerConfig};
 use crate::error::AcquirerError;
 use crate::faults::{Fault, Faults};
 use crate::store::{
-    rfc3339, NewPayment, NotificationRecord, OrderState, PaymentDetails, PaymentRecord, RefundRecord, Source, Store,
+    rfc3339, NewPayment, NotificationRecord, OrderState, PaymentDetails, PaymentRecord, RefundRecord, Source,
+    Store,
 };
 
 /// A charge asked for by the POS.
@@ -102,7 +103,10 @@ pub struct Acquirer {
 
 impl std::fmt::Debug for Acquirer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Acquirer").field("client_id", &self.inner.config.client_id).field("faults", &self.inner.faults).finish()
+        f.debug_struct("Acquirer")
+            .field("client_id", &self.inner.config.client_id)
+            .field("faults", &self.inner.faults)
+            .finish()
     }
 }
 
@@ -138,7 +142,8 @@ fn details_from(body: &Value) -> PaymentDetails {
 }
 
 fn parse_amount(text: &str) -> Result<Amount, AcquirerError> {
-    let amount = Amount::parse_positive(text).map_err(|e| AcquirerError::BadRequest(format!("amount: {e}")))?;
+    let amount =
+        Amount::parse_positive(text).map_err(|e| AcquirerError::BadRequest(format!("amount: {e}")))?;
     amount.check_wire_rules().map_err(|e| AcquirerError::BadRequest(format!("amount: {e}")))?;
     Ok(amount)
 }
@@ -177,7 +182,8 @@ impl Acquirer {
         let key = Arc::new(config.private_key()?);
         let gateway_key = config.gateway_public_key()?;
         // Under `wrong-key` requests are signed by a key nobody registered.
-        let signing_key = if faults.has(Fault::WrongKey) { Arc::new(PrivateKey::generate()?) } else { Arc::clone(&key) };
+        let signing_key =
+            if faults.has(Fault::WrongKey) { Arc::new(PrivateKey::generate()?) } else { Arc::clone(&key) };
         let gateway = Gateway::new(
             &config.gateway_url,
             &config.client_id,
@@ -222,7 +228,8 @@ impl Acquirer {
     }
 
     async fn call(&self, api: Api, body: &Value, timeout_ms: u64, order: &str, request_id: &str) -> Outcome {
-        let outcome = self.inner.gateway.call(api, body, to_std(ms_to_duration(timeout_ms)), self.now()).await;
+        let outcome =
+            self.inner.gateway.call(api, body, to_std(ms_to_duration(timeout_ms)), self.now()).await;
         // The call log is bookkeeping; a failure to write it must not change the payment flow.
         let _ = self.inner.store.log_call(order, api.name(), request_id, &outcome.label(), self.now());
         outcome
@@ -275,7 +282,13 @@ impl Acquirer {
         })
     }
 
-    fn apply_answer(&self, prid: &str, answer: &Answer, result: (Status, &str, &str), source: Source) -> Result<(), AcquirerError> {
+    fn apply_answer(
+        &self,
+        prid: &str,
+        answer: &Answer,
+        result: (Status, &str, &str),
+        source: Source,
+    ) -> Result<(), AcquirerError> {
         let now = self.now();
         self.inner.store.update_details(prid, &details_from(&answer.body), now)?;
         let (status, code, message) = result;
@@ -353,7 +366,11 @@ impl Acquirer {
                         created_at: self.now(),
                         expires_at: expires,
                     })?;
-                    self.inner.store.set_note(&prid, &format!("abandoned; retried as {fresh}"), self.now())?;
+                    self.inner.store.set_note(
+                        &prid,
+                        &format!("abandoned; retried as {fresh}"),
+                        self.now(),
+                    )?;
                     prid = fresh;
                     body = self.pay_body(&prid, &req, amount, expires);
                 }
@@ -382,7 +399,12 @@ impl Acquirer {
         self.payment(&prid)
     }
 
-    async fn poll(&self, prid: &str, created: OffsetDateTime, expires: OffsetDateTime) -> Result<(), AcquirerError> {
+    async fn poll(
+        &self,
+        prid: &str,
+        created: OffsetDateTime,
+        expires: OffsetDateTime,
+    ) -> Result<(), AcquirerError> {
         let timing = &self.inner.config.timing;
         let forever = self.has(Fault::PollForever);
         let forever_until = created + ms_to_duration(timing.poll_forever_limit_ms);
@@ -403,7 +425,11 @@ impl Acquirer {
             let now = self.now();
             if forever {
                 if now >= forever_until {
-                    self.inner.store.set_note(prid, "poll-forever: stopped at the safety limit without cancelling", now)?;
+                    self.inner.store.set_note(
+                        prid,
+                        "poll-forever: stopped at the safety limit without cancelling",
+                        now,
+                    )?;
                     return Ok(());
                 }
             } else if n >= timing.max_inquiries || now >= expires {
@@ -430,7 +456,9 @@ impl Acquirer {
                         None => continue,
                     }
                 }
-                Outcome::Answered(answer) if answer.status == Status::Failure && answer.code != "ORDER_NOT_EXIST" => {
+                Outcome::Answered(answer)
+                    if answer.status == Status::Failure && answer.code != "ORDER_NOT_EXIST" =>
+                {
                     // The inquiry itself was refused (signature, parameters): more of the same will
                     // not help, so go straight to the cancel.
                     self.inner.store.note_pending(prid, &answer.code, &answer.message, self.now())?;
@@ -450,7 +478,14 @@ impl Acquirer {
             return Ok(());
         }
         if self.has(Fault::NoCancel) {
-            self.inner.store.finalize(prid, OrderState::Failed, Source::Local, "NO_FINAL_RESULT", "gave up without cancelling", now)?;
+            self.inner.store.finalize(
+                prid,
+                OrderState::Failed,
+                Source::Local,
+                "NO_FINAL_RESULT",
+                "gave up without cancelling",
+                now,
+            )?;
             return Ok(());
         }
         self.cancel_until_done(prid).await
@@ -476,9 +511,20 @@ impl Acquirer {
                     self.inner.store.record_cancel(prid, false, &a.code, &a.message, self.now())?;
                     if a.code == "ORDER_NOT_EXIST" {
                         // The gateway never saw the payment, so nothing was charged.
-                        self.inner.store.finalize(prid, OrderState::Failed, Source::Cancel, &a.code, &a.message, self.now())?;
+                        self.inner.store.finalize(
+                            prid,
+                            OrderState::Failed,
+                            Source::Cancel,
+                            &a.code,
+                            &a.message,
+                            self.now(),
+                        )?;
                     } else {
-                        self.inner.store.set_note(prid, &format!("cancel refused: {} {}", a.code, a.message), self.now())?;
+                        self.inner.store.set_note(
+                            prid,
+                            &format!("cancel refused: {} {}", a.code, a.message),
+                            self.now(),
+                        )?;
                     }
                     return Ok(());
                 }
@@ -487,7 +533,11 @@ impl Acquirer {
                 }
             }
         }
-        self.inner.store.set_note(prid, "cancel still pending after the retry limit; order left INIT", self.now())?;
+        self.inner.store.set_note(
+            prid,
+            "cancel still pending after the retry limit; order left INIT",
+            self.now(),
+        )?;
         Ok(())
     }
 
@@ -502,7 +552,8 @@ impl Acquirer {
         if self.now() >= cancel_window_end(created) && !self.has(Fault::CancelAfterWindow) {
             return Err(AcquirerError::Refused {
                 code: "CANCEL_WINDOW_EXCEED",
-                message: "the cancel window closed at 00:15 UTC+8 the day after the payment; refund instead".to_owned(),
+                message: "the cancel window closed at 00:15 UTC+8 the day after the payment; refund instead"
+                    .to_owned(),
             });
         }
         self.cancel_until_done(&record.payment_request_id).await?;
@@ -518,7 +569,9 @@ impl Acquirer {
         if let Some(id) = &req.refund_request_id {
             check_id("refundRequestId", id)?;
             if let Some(existing) = self.inner.store.refund(id)? {
-                if existing.payment_request_id != payment.payment_request_id || existing.amount_minor != amount.value {
+                if existing.payment_request_id != payment.payment_request_id
+                    || existing.amount_minor != amount.value
+                {
                     return Err(AcquirerError::Refused {
                         code: "REPEAT_REQ_INCONSISTENT",
                         message: format!("refund {id:?} exists with a different payment or amount"),
@@ -532,7 +585,10 @@ impl Acquirer {
         if payment.state != OrderState::Success {
             return Err(AcquirerError::Refused {
                 code: "PAYMENT_NOT_PAID",
-                message: format!("payment is {}, only a paid payment can be refunded", payment.state.as_str()),
+                message: format!(
+                    "payment is {}, only a paid payment can be refunded",
+                    payment.state.as_str()
+                ),
             });
         }
         if payment.currency != amount.currency.code() {
@@ -577,13 +633,29 @@ impl Acquirer {
                 Outcome::Answered(a) if a.status.is_final() => {
                     let state = if a.status == Status::Success { "SUCCESS" } else { "FAILED" };
                     let s = |k: &str| a.body.get(k).and_then(Value::as_str);
-                    self.inner.store.update_refund(&refund_id, state, &a.code, &a.message, s("refundId"), s("refundTime"), self.now())?;
+                    self.inner.store.update_refund(
+                        &refund_id,
+                        state,
+                        &a.code,
+                        &a.message,
+                        s("refundId"),
+                        s("refundTime"),
+                        self.now(),
+                    )?;
                     return self.refund_record(&refund_id);
                 }
                 other => last = other.label(),
             }
         }
-        self.inner.store.update_refund(&refund_id, "UNKNOWN", "UNKNOWN_EXCEPTION", &last, None, None, self.now())?;
+        self.inner.store.update_refund(
+            &refund_id,
+            "UNKNOWN",
+            "UNKNOWN_EXCEPTION",
+            &last,
+            None,
+            None,
+            self.now(),
+        )?;
         self.refund_record(&refund_id)
     }
 
@@ -604,7 +676,11 @@ impl Acquirer {
             _ => false,
         };
         let parsed: Option<Value> = serde_json::from_slice(n.body).ok();
-        let prid = parsed.as_ref().and_then(|v| v.get("paymentRequestId")).and_then(Value::as_str).map(str::to_owned);
+        let prid = parsed
+            .as_ref()
+            .and_then(|v| v.get("paymentRequestId"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let result = read_result(parsed.as_ref().and_then(|v| v.get("paymentResult")));
         let mut record = NotificationRecord {
             payment_request_id: prid.clone(),
@@ -622,7 +698,8 @@ impl Acquirer {
             record.note = Some("body is not a notifyPayment".to_owned());
             ("F", "PARAM_ILLEGAL", "paymentRequestId and paymentResult are required")
         } else {
-            record.note = self.apply_notify(prid.as_deref().unwrap_or(""), parsed.as_ref(), result.as_ref(), now);
+            record.note =
+                self.apply_notify(prid.as_deref().unwrap_or(""), parsed.as_ref(), result.as_ref(), now);
             record.applied = record.note.is_none();
             ("S", "SUCCESS", "success")
         };
@@ -670,7 +747,8 @@ impl Acquirer {
     }
 
     fn ack(&self, uri: &str, (status, code, message): (&str, &str, &str)) -> NotifyAck {
-        let body = json!({"result": {"resultCode": code, "resultStatus": status, "resultMessage": message}}).to_string();
+        let body = json!({"result": {"resultCode": code, "resultStatus": status, "resultMessage": message}})
+            .to_string();
         let time = wire_time(self.now());
         let client_id = self.inner.config.client_id.clone();
         let mut headers = vec![
@@ -680,8 +758,15 @@ impl Acquirer {
         ];
         if !self.has(Fault::UnsignedAck) {
             // Under `bad-ack-signature` the signature covers a different body than the one sent.
-            let signed_body = if self.has(Fault::BadAckSignature) { format!("{body} ") } else { body.clone() };
-            let parts = MessageParts { method: "POST", uri, client_id: &client_id, time: &time, body: signed_body.as_bytes() };
+            let signed_body =
+                if self.has(Fault::BadAckSignature) { format!("{body} ") } else { body.clone() };
+            let parts = MessageParts {
+                method: "POST",
+                uri,
+                client_id: &client_id,
+                time: &time,
+                body: signed_body.as_bytes(),
+            };
             if let Ok(signature) = self.inner.key.sign_message(&parts, Some(self.inner.config.key_version)) {
                 headers.push(("Signature".to_owned(), signature));
             }

@@ -137,7 +137,10 @@ pub struct Gateway {
 
 impl std::fmt::Debug for Gateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gateway").field("base_url", &self.base_url).field("client_id", &self.client_id).finish()
+        f.debug_struct("Gateway")
+            .field("base_url", &self.base_url)
+            .field("client_id", &self.client_id)
+            .finish()
     }
 }
 
@@ -204,9 +207,8 @@ impl Gateway {
             Err(e) => return Outcome::Transport(e.to_string()),
         };
         let status = response.status();
-        let header = |name: &str| {
-            response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
-        };
+        let header =
+            |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let signature = header("signature");
         let response_time = header("response-time");
         let response_client = header("client-id").unwrap_or_else(|| self.client_id.clone());
@@ -256,7 +258,8 @@ mod tests {
 
     #[test]
     fn reads_both_message_spellings() {
-        let v: Value = serde_json::json!({"resultStatus":"U","resultCode":"PAYMENT_IN_PROCESS","resultMsg":"wait"});
+        let v: Value =
+            serde_json::json!({"resultStatus":"U","resultCode":"PAYMENT_IN_PROCESS","resultMsg":"wait"});
         let (s, c, m) = read_result(Some(&v)).unwrap_or((Status::Failure, String::new(), String::new()));
         assert_eq!((s, c.as_str(), m.as_str()), (Status::Unknown, "PAYMENT_IN_PROCESS", "wait"));
         assert!(read_result(Some(&serde_json::json!({"resultStatus":"X"}))).is_none());

@@ -190,7 +190,8 @@ impl Timing {
         }
         if self.poll_intervals_ms.windows(2).any(|w| w[1] < w[0]) {
             return Err(AcquirerError::Config(
-                "timing.poll_intervals_ms must not decrease (inquire with increasing intervals, §7)".to_owned(),
+                "timing.poll_intervals_ms must not decrease (inquire with increasing intervals, §7)"
+                    .to_owned(),
             ));
         }
         let zero = [
@@ -230,7 +231,8 @@ impl AcquirerConfig {
 
     /// Parses and checks configuration text (paths left as written).
     pub fn parse(text: &str) -> Result<AcquirerConfig, AcquirerError> {
-        let config: AcquirerConfig = toml::from_str(text).map_err(|e| AcquirerError::Config(e.to_string()))?;
+        let config: AcquirerConfig =
+            toml::from_str(text).map_err(|e| AcquirerError::Config(e.to_string()))?;
         config.timing.validate()?;
         if config.client_id.trim().is_empty() {
             return Err(AcquirerError::Config("client_id is empty".to_owned()));

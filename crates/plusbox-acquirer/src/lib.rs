@@ -28,5 +28,5 @@ pub use clock::{Clock, SharedClock, SystemClock, TestClock};
 pub use config::{AcquirerConfig, MerchantConfig, Timing};
 pub use error::AcquirerError;
 pub use faults::{Fault, Faults, UnknownFault};
-pub use store::{OrderState, PaymentRecord, RefundRecord, Store};
 pub use pos_driver::{DriverError, PosDriver};
+pub use store::{OrderState, PaymentRecord, RefundRecord, Store};

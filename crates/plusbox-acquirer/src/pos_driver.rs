@@ -40,7 +40,8 @@ impl PosDriver {
     }
 
     async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, DriverError> {
-        let network = |e: reqwest::Error| DriverError { status: 0, code: "NETWORK".to_owned(), message: e.to_string() };
+        let network =
+            |e: reqwest::Error| DriverError { status: 0, code: "NETWORK".to_owned(), message: e.to_string() };
         let response = request.send().await.map_err(network)?;
         let status = response.status().as_u16();
         let bytes = response.bytes().await.map_err(network)?;
@@ -63,7 +64,12 @@ impl PosDriver {
     }
 
     /// `POST /refund`.
-    pub async fn refund(&self, payment: &str, amount: &str, reason: Option<&str>) -> Result<RefundRecord, DriverError> {
+    pub async fn refund(
+        &self,
+        payment: &str,
+        amount: &str,
+        reason: Option<&str>,
+    ) -> Result<RefundRecord, DriverError> {
         let mut body = json!({"payment": payment, "amount": amount});
         if let Some(reason) = reason {
             body["reason"] = json!(reason);

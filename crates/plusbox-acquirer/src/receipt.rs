@@ -38,7 +38,10 @@ pub fn payment_receipt(record: &PaymentRecord) -> String {
         lines.push(format!("  {:<20}{}", "Note", note));
     }
     for refund in &record.refunds {
-        lines.push(format!("  {:<20}{} {} ({})", "Refund", refund.amount, refund.state, refund.refund_request_id));
+        lines.push(format!(
+            "  {:<20}{} {} ({})",
+            "Refund", refund.amount, refund.state, refund.refund_request_id
+        ));
     }
     lines.push("=========================================".to_owned());
     lines.join("\n")

@@ -25,7 +25,9 @@ const RESERVED: &[&str] = &["/charge", "/refund", "/cancel", "/payments", "/faul
 pub fn router(acquirer: Acquirer) -> Result<Router, AcquirerError> {
     let notify_path = acquirer.config().notify_path();
     let notify_path = notify_path.split('?').next().unwrap_or("/").to_owned();
-    if RESERVED.iter().any(|r| notify_path == *r || notify_path.starts_with(&format!("{r}/"))) || notify_path == "/" {
+    if RESERVED.iter().any(|r| notify_path == *r || notify_path.starts_with(&format!("{r}/")))
+        || notify_path == "/"
+    {
         return Err(AcquirerError::Config(format!(
             "notify_url path {notify_path:?} collides with the POS-driver API; use e.g. /notify"
         )));

@@ -372,7 +372,8 @@ impl Store {
     /// The most recent payments, newest first.
     pub fn recent_payments(&self, limit: u32) -> Result<Vec<PaymentRecord>, AcquirerError> {
         let conn = self.lock();
-        let mut stmt = conn.prepare("SELECT * FROM payments ORDER BY created_at DESC, rowid DESC LIMIT ?1")?;
+        let mut stmt =
+            conn.prepare("SELECT * FROM payments ORDER BY created_at DESC, rowid DESC LIMIT ?1")?;
         let mut records = stmt.query_map(params![limit], payment_row)?.collect::<Result<Vec<_>, _>>()?;
         for record in &mut records {
             fill_counts(&conn, record)?;
@@ -455,7 +456,11 @@ impl Store {
     }
 
     /// Marks that a cancel was asked for; from now on only the cancel decides the order.
-    pub fn mark_cancel_requested(&self, payment_request_id: &str, now: OffsetDateTime) -> Result<(), AcquirerError> {
+    pub fn mark_cancel_requested(
+        &self,
+        payment_request_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), AcquirerError> {
         self.lock().execute(
             "UPDATE payments SET cancel_requested = 1, cancel_result = COALESCE(cancel_result, 'PENDING'), updated_at = ?2
              WHERE payment_request_id = ?1",
@@ -493,7 +498,12 @@ impl Store {
     }
 
     /// Sets the order's note.
-    pub fn set_note(&self, payment_request_id: &str, note: &str, now: OffsetDateTime) -> Result<(), AcquirerError> {
+    pub fn set_note(
+        &self,
+        payment_request_id: &str,
+        note: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), AcquirerError> {
         self.lock().execute(
             "UPDATE payments SET note = ?2, updated_at = ?3 WHERE payment_request_id = ?1",
             params![payment_request_id, note, rfc3339(now)],
@@ -598,7 +608,11 @@ impl Store {
     pub fn refund(&self, refund_request_id: &str) -> Result<Option<RefundRecord>, AcquirerError> {
         Ok(self
             .lock()
-            .query_row("SELECT * FROM refunds WHERE refund_request_id = ?1", params![refund_request_id], refund_row)
+            .query_row(
+                "SELECT * FROM refunds WHERE refund_request_id = ?1",
+                params![refund_request_id],
+                refund_row,
+            )
             .optional()?)
     }
 
@@ -676,10 +690,13 @@ fn fill_counts(conn: &Connection, record: &mut PaymentRecord) -> Result<(), Acqu
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     };
     record.pay_calls = count("SELECT COUNT(*) FROM calls WHERE payment_request_id = ?1 AND api = 'pay'")?;
-    record.inquiry_calls = count("SELECT COUNT(*) FROM calls WHERE payment_request_id = ?1 AND api = 'inquiryPayment'")?;
-    record.cancel_calls = count("SELECT COUNT(*) FROM calls WHERE payment_request_id = ?1 AND api = 'cancelPayment'")?;
+    record.inquiry_calls =
+        count("SELECT COUNT(*) FROM calls WHERE payment_request_id = ?1 AND api = 'inquiryPayment'")?;
+    record.cancel_calls =
+        count("SELECT COUNT(*) FROM calls WHERE payment_request_id = ?1 AND api = 'cancelPayment'")?;
     record.notifications = count("SELECT COUNT(*) FROM notifications WHERE payment_request_id = ?1")?;
-    let mut stmt = conn.prepare("SELECT * FROM refunds WHERE payment_request_id = ?1 ORDER BY created_at, rowid")?;
+    let mut stmt =
+        conn.prepare("SELECT * FROM refunds WHERE payment_request_id = ?1 ORDER BY created_at, rowid")?;
     record.refunds = stmt.query_map(params![id], refund_row)?.collect::<Result<Vec<_>, _>>()?;
     Ok(())
 }
@@ -706,7 +723,10 @@ mod tests {
     #[test]
     fn first_final_result_wins() {
         let (store, now) = store_with_order();
-        assert_eq!(store.finalize("p1", OrderState::Success, Source::Notify, "SUCCESS", "ok", now).ok(), Some(true));
+        assert_eq!(
+            store.finalize("p1", OrderState::Success, Source::Notify, "SUCCESS", "ok", now).ok(),
+            Some(true)
+        );
         // A later, different final result is ignored.
         assert_eq!(
             store.finalize("p1", OrderState::Failed, Source::Inquiry, "ORDER_IS_CLOSED", "x", now).ok(),
@@ -722,7 +742,10 @@ mod tests {
     fn after_cancel_request_only_cancel_decides() {
         let (store, now) = store_with_order();
         store.mark_cancel_requested("p1", now).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(store.finalize("p1", OrderState::Success, Source::Notify, "SUCCESS", "ok", now).ok(), Some(false));
+        assert_eq!(
+            store.finalize("p1", OrderState::Success, Source::Notify, "SUCCESS", "ok", now).ok(),
+            Some(false)
+        );
         store.record_cancel("p1", true, "SUCCESS", "ok", now).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(store.state("p1").ok().flatten(), Some(OrderState::Cancelled));
     }
@@ -733,7 +756,9 @@ mod tests {
         let usd = |v| Amount::from_minor(Currency::USD, v);
         store.insert_refund("r1", "p1", usd(500), now).unwrap_or_else(|e| panic!("{e}"));
         store.insert_refund("r2", "p1", usd(300), now).unwrap_or_else(|e| panic!("{e}"));
-        store.update_refund("r2", "FAILED", "PROCESS_FAIL", "no", None, None, now).unwrap_or_else(|e| panic!("{e}"));
+        store
+            .update_refund("r2", "FAILED", "PROCESS_FAIL", "no", None, None, now)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(store.committed_refund_total("p1").ok(), Some(500));
         let record = store.payment("p1").ok().flatten().unwrap_or_else(|| panic!("missing"));
         assert_eq!(record.refunds.len(), 2);
