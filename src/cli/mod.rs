@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod acquirer;
+pub mod bench;
 pub mod demo;
 pub mod code;
 pub mod keys;
@@ -55,6 +56,9 @@ pub enum Command {
     /// The sandbox traffic log.
     #[command(subcommand)]
     Traffic(sandbox::TrafficCommand),
+    /// Benchmarks: `bench sandbox` measures signed pay+inquiry latency and throughput.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// Runs one parsed command line.
@@ -73,5 +77,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Wallet(command) => sandbox::run_wallet(command),
         Command::Mock(command) => sandbox::run_mock(command),
         Command::Traffic(command) => sandbox::run_traffic(command),
+        Command::Bench(command) => bench::run(command),
     }
 }
