@@ -2,6 +2,7 @@
 //!
 //! This crate does no network or disk IO and depends on no other Plusbox crate.
 
+pub mod catalogue;
 pub mod codes;
 pub mod money;
 pub mod protocol;
