@@ -1603,7 +1603,15 @@ impl Store {
         payment_id: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<Inquiry> {
-        self.write(|tx| {
+        // Most inquiries change nothing: read first, and take the write lock only when the
+        // payment has to be closed for expiry.
+        let needs_write = self.read(|tx| {
+            Ok(match find_payment(tx, app_id, payment_request_id, payment_id)? {
+                Ok(Some(p)) => p.state == PayState::Processing && now >= p.expires_at,
+                _ => false,
+            })
+        })?;
+        let run = |tx: &Transaction<'_>| -> Result<Inquiry> {
             let found = match find_payment(tx, app_id, payment_request_id, payment_id)? {
                 Ok(found) => found,
                 Err(message) => return Ok(Err(message)),
@@ -1612,7 +1620,12 @@ impl Store {
             let payment = expire_if_due(tx, payment, now)?;
             let transactions = transactions(tx, &payment)?;
             Ok(Ok(Some((payment, transactions))))
-        })
+        };
+        if needs_write {
+            self.write(run)
+        } else {
+            self.read(run)
+        }
     }
 
     /// `cancelPayment` (§8).
@@ -2076,6 +2089,21 @@ impl Store {
     /// Consumes one use of the oldest active rule for `api`, if any.
     pub fn take_mock(&self, api: &str, now: OffsetDateTime) -> Result<Option<(i64, ResultCode)>> {
         let now_ms = to_millis(now);
+        // Almost every request finds no rule; check under a read transaction first so the
+        // common path takes no write lock.
+        let any: bool = self.read(|tx| {
+            Ok(tx
+                .query_row(
+                    "SELECT 1 FROM mock WHERE api = ?1 AND (remaining IS NULL OR remaining > 0) AND (until IS NULL OR until > ?2) LIMIT 1",
+                    params![api, now_ms],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()?
+                .is_some())
+        })?;
+        if !any {
+            return Ok(None);
+        }
         self.write(|tx| {
             let rule: Option<(i64, String)> = tx
                 .query_row(
