@@ -1,0 +1,693 @@
+//! The Plusbox acceptance-test engine.
+//!
+//! A run binds a catalogue case to a sandbox (its store: buyer account, scenario, traffic log)
+//! and a POS reached over HTTP through the POS-driver contract (`docs/pos-driver.md`). It
+//! arranges the scenario, walks the steps — driving the POS, playing the buyer, waiting for
+//! traffic, states or time — then gathers the run's traffic and final states and judges them
+//! with [`plusbox_core::catalogue::evaluate`]. The engine never talks to the acquirer except
+//! through the POS-driver contract, so any acquirer's test POS can be run.
+//!
+//! Waits are in the sandbox's clock (compressed time shortens them); the engine polls the store
+//! at a small real-time interval.
+
+mod pos;
+mod report;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use plusbox_core::catalogue::{
+    evaluate, Api, Case, CaseAmount, CodeKind, PaymentSnapshot, PaymentState, PosAction, PosOutcome,
+    RefundAmount, RefundSnapshot, RunInput, RunMode, Step, TrafficEntry, Wait, WalletAction,
+};
+use plusbox_core::protocol::time::format_instant;
+use plusbox_sandbox::store::{TrafficView, DEFAULT_PIN};
+use plusbox_sandbox::wire::Money;
+use plusbox_sandbox::{ResultCode, Scenario, SharedClock, Store};
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+pub use pos::{PosAnswer, PosClient};
+pub use report::{CaseReport, CheckReport, Report, StepReport};
+
+/// Errors setting the runner up (a run itself never fails: problems become ERROR verdicts).
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    /// The HTTP client could not be built.
+    #[error("cannot build the POS-driver client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+/// What the sandbox under the run can arrange beyond wallet scenarios and mock rules.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Magic amounts (testing-practice.md §10.2) select outcomes.
+    pub magic_amounts: bool,
+    /// The sandbox can tamper with one signed answer.
+    pub tamper: bool,
+}
+
+/// Moves the sandbox clock forward (a test clock); `None` when time cannot jump.
+pub type Advance = Arc<dyn Fn(time::Duration) + Send + Sync>;
+
+/// Wakes the sandbox's background worker after the store or the clock changed.
+pub type Poke = Arc<dyn Fn() + Send + Sync>;
+
+/// How to run cases.
+#[derive(Clone)]
+pub struct RunnerConfig {
+    /// Base URL of the POS-driver API.
+    pub pos_url: String,
+    /// The buyer account the cases pay with.
+    pub account: String,
+    /// The sandbox's clock (waits and timestamps run on it).
+    pub clock: SharedClock,
+    /// Jumps the clock, for steps with `advance_clock`.
+    pub advance: Option<Advance>,
+    /// Wakes the sandbox worker (in-process sandboxes); external ones poll the store themselves.
+    pub poke: Option<Poke>,
+    /// What the sandbox can arrange.
+    pub capabilities: Capabilities,
+    /// Real time between looks at the store while waiting.
+    pub poll: std::time::Duration,
+    /// Real-time limit of one POS-driver call (`/charge` blocks until final).
+    pub pos_timeout: std::time::Duration,
+    /// Sandbox-clock time to wait after the last step for trailing traffic (notifications).
+    pub settle: time::Duration,
+}
+
+impl std::fmt::Debug for RunnerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunnerConfig")
+            .field("pos_url", &self.pos_url)
+            .field("account", &self.account)
+            .field("capabilities", &self.capabilities)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunnerConfig {
+    /// Defaults: 50 ms polling, 5 min per POS call, 2 s settle, nothing beyond scenarios.
+    pub fn new(pos_url: impl Into<String>, account: impl Into<String>, clock: SharedClock) -> RunnerConfig {
+        RunnerConfig {
+            pos_url: pos_url.into(),
+            account: account.into(),
+            clock,
+            advance: None,
+            poke: None,
+            capabilities: Capabilities::default(),
+            poll: std::time::Duration::from_millis(50),
+            pos_timeout: std::time::Duration::from_secs(300),
+            settle: time::Duration::seconds(2),
+        }
+    }
+}
+
+/// Progress callbacks (the CLI draws bars; tests ignore them).
+pub trait Observer: Send + Sync {
+    /// A case starts.
+    fn case_started(&self, _case: &Case) {}
+    /// A step starts (0-based index).
+    fn step_started(&self, _case: &Case, _index: usize, _step: &Step) {}
+    /// A step ended.
+    fn step_finished(&self, _case: &Case, _index: usize, _report: &StepReport) {}
+    /// A case ended.
+    fn case_finished(&self, _report: &CaseReport) {}
+}
+
+/// An observer that does nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Quiet;
+
+impl Observer for Quiet {}
+
+/// Runs cases.
+pub struct Runner {
+    store: Arc<Store>,
+    config: RunnerConfig,
+    pos: PosClient,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// A POS call in flight.
+struct PosTask {
+    step: u32,
+    action: &'static str,
+    handle: JoinHandle<PosAnswer>,
+}
+
+/// State of one run.
+struct RunState {
+    /// Traffic ids at or below this belong to earlier runs.
+    after: i64,
+    codes: Vec<String>,
+    labels: BTreeMap<String, String>,
+    tasks: Vec<PosTask>,
+    done: Vec<(u32, &'static str, PosAnswer)>,
+    errors: Vec<String>,
+    stamp: String,
+}
+
+impl Runner {
+    /// A runner against `store` (the sandbox the POS's acquirer talks to).
+    pub fn new(store: Arc<Store>, config: RunnerConfig) -> Result<Runner, RunnerError> {
+        let pos = PosClient::new(&config.pos_url, config.pos_timeout)?;
+        Ok(Runner { store, config, pos })
+    }
+
+    /// Runs cases one after another.
+    pub async fn run_all(&self, cases: &[&Case], observer: &dyn Observer) -> Report {
+        let mut report = Report::default();
+        for case in cases {
+            report.cases.push(self.run_case(case, observer).await);
+        }
+        report
+    }
+
+    /// Runs one case headless and judges it. Never fails: our own problems become ERROR.
+    pub async fn run_case(&self, case: &Case, observer: &dyn Observer) -> CaseReport {
+        observer.case_started(case);
+        let started = Instant::now();
+        let now = self.config.clock.now();
+        let mut state = RunState {
+            after: 0,
+            codes: Vec::new(),
+            labels: BTreeMap::new(),
+            tasks: Vec::new(),
+            done: Vec::new(),
+            errors: Vec::new(),
+            stamp: format!("{:x}", now.unix_timestamp_nanos() / 1_000_000),
+        };
+        let mut steps = Vec::new();
+        match self.arrange(case) {
+            Ok(after) => {
+                state.after = after;
+                for (index, step) in case.steps.iter().enumerate() {
+                    observer.step_started(case, index, step);
+                    let report = self.step(case, index, step, &mut state).await;
+                    observer.step_finished(case, index, &report);
+                    steps.push(report);
+                    if !state.errors.is_empty() {
+                        break;
+                    }
+                }
+                self.finish_tasks(&mut state).await;
+                if state.errors.is_empty() {
+                    self.config.clock.sleep(self.config.settle).await;
+                }
+            }
+            Err(e) => state.errors.push(e),
+        }
+        let input = self.gather(case, &mut state, now);
+        let verdict = evaluate(case, &input);
+        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let report = CaseReport::new(&verdict, duration_ms, steps, input);
+        observer.case_finished(&report);
+        report
+    }
+
+    /// Sets the buyer's scenario, balance and mock rules; returns the traffic high-water mark.
+    fn arrange(&self, case: &Case) -> Result<i64, String> {
+        let setup = &case.setup;
+        let caps = self.config.capabilities;
+        if let Some(suffix) = setup.magic_suffix().filter(|_| !caps.magic_amounts) {
+            return Err(format!(
+                "this sandbox does not arrange magic amounts (…{suffix}) yet; the case cannot run"
+            ));
+        }
+        if setup.tamper.is_some() && !caps.tamper {
+            return Err("this sandbox cannot tamper with a signed answer yet; the case cannot run".into());
+        }
+        let account = &self.config.account;
+        let scenario = Scenario::from_str(setup.scenario.name())
+            .map_err(|e| format!("scenario {}: {e}", setup.scenario.name()))?;
+        let store_err = |what: &str, e: plusbox_sandbox::StoreError| format!("sandbox store: {what}: {e}");
+        self.store.set_scenario(account, &scenario).map_err(|e| store_err("set scenario", e))?;
+        let currency = setup.amount.0.currency.code();
+        let target = setup.balance.map(|b| b.0.value).unwrap_or(setup.amount.0.value.saturating_mul(10));
+        let view = self.store.account(account).map_err(|e| store_err("read account", e))?;
+        let have: i64 = view
+            .balances
+            .iter()
+            .find(|b| b.currency == currency)
+            .and_then(|b| b.value.parse().ok())
+            .unwrap_or(0);
+        if have < target {
+            let money = Money { currency: currency.to_owned(), value: target - have };
+            self.store.topup(account, &money, self.config.clock.now()).map_err(|e| store_err("top up", e))?;
+        }
+        for mock in &setup.mocks {
+            let code = ResultCode::parse(mock.result.0.as_str())
+                .ok_or_else(|| format!("the sandbox does not know result code {}", mock.result.0.as_str()))?;
+            self.store
+                .add_mock(mock.api.name(), code, Some(mock.count), Some(30), self.config.clock.now())
+                .map_err(|e| store_err("add mock rule", e))?;
+        }
+        self.poke();
+        self.store.traffic_max_id().map_err(|e| store_err("traffic", e))
+    }
+
+    fn poke(&self) {
+        if let Some(poke) = &self.config.poke {
+            poke();
+        }
+    }
+
+    async fn step(&self, case: &Case, index: usize, step: &Step, state: &mut RunState) -> StepReport {
+        let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        let mut notes = Vec::new();
+        if let Some(by) = step.advance_clock {
+            match &self.config.advance {
+                Some(advance) => {
+                    advance(to_time(by.0));
+                    self.poke();
+                    notes.push(format!("clock moved {by}"));
+                }
+                None => state
+                    .errors
+                    .push(format!("step {number}: the sandbox clock cannot be moved forward here")),
+            }
+        }
+        let mark = self.store.traffic_max_id().unwrap_or(state.after);
+        if let Some(action) = &step.pos {
+            match self.pos_action(case, number, action, state).await {
+                Ok(note) => notes.push(note),
+                Err(e) => state.errors.push(format!("step {number}: {e}")),
+            }
+        }
+        if let Some(action) = step.wallet {
+            match self.wallet_action(action, state).await {
+                Ok(note) => notes.push(note),
+                Err(e) => state.errors.push(format!("step {number}: {e}")),
+            }
+        }
+        let (note, timed_out) = self.wait(&step.wait, mark, state).await;
+        notes.push(note);
+        StepReport { step: number, instruction: step.instruction.clone(), note: notes.join("; "), timed_out }
+    }
+
+    async fn pos_action(
+        &self,
+        case: &Case,
+        step: u32,
+        action: &PosAction,
+        state: &mut RunState,
+    ) -> Result<String, String> {
+        match action {
+            PosAction::Charge { amount, request_id, same_code } => {
+                let code = if *same_code {
+                    state.codes.last().cloned().ok_or("no earlier code to re-use")?
+                } else {
+                    self.new_code(case.setup.code, state).await?
+                };
+                let amount = amount.unwrap_or(case.setup.amount).to_string();
+                let prid = request_id.as_ref().map(|label| self.label(case, label, state));
+                let pos = self.pos.clone();
+                let shown = code.clone();
+                let handle = tokio::spawn(async move { pos.charge(&code, &amount, prid.as_deref()).await });
+                state.tasks.push(PosTask { step, action: "charge", handle });
+                Ok(format!("POS charge with code {shown}"))
+            }
+            PosAction::Refund { amount, request_id } => {
+                let payment = self.charged_payment(state).await?;
+                let amount = match amount {
+                    RefundAmount::Full => self.charged_amount(case),
+                    RefundAmount::Amount(a) => *a,
+                }
+                .to_string();
+                let rrid = request_id.as_ref().map(|label| self.label(case, label, state));
+                let pos = self.pos.clone();
+                let note = format!("POS refund {amount} of {payment}");
+                let handle =
+                    tokio::spawn(async move { pos.refund(&payment, &amount, rrid.as_deref()).await });
+                state.tasks.push(PosTask { step, action: "refund", handle });
+                Ok(note)
+            }
+            PosAction::Cancel => {
+                let payment = self.charged_payment(state).await?;
+                let pos = self.pos.clone();
+                let note = format!("POS cancel of {payment}");
+                let handle = tokio::spawn(async move { pos.cancel(&payment).await });
+                state.tasks.push(PosTask { step, action: "cancel", handle });
+                Ok(note)
+            }
+        }
+    }
+
+    fn charged_amount(&self, case: &Case) -> CaseAmount {
+        case.steps
+            .iter()
+            .find_map(|s| match &s.pos {
+                Some(PosAction::Charge { amount, .. }) => Some(amount.unwrap_or(case.setup.amount)),
+                _ => None,
+            })
+            .unwrap_or(case.setup.amount)
+    }
+
+    /// A per-run id for a label, so repeated runs never collide (≤ 64 characters).
+    fn label(&self, case: &Case, label: &str, state: &mut RunState) -> String {
+        let stamp = state.stamp.clone();
+        state
+            .labels
+            .entry(label.to_owned())
+            .or_insert_with(|| {
+                let mut id = format!(
+                    "pbx_{}_{}_{}",
+                    case.id.as_str().to_ascii_lowercase().replace('-', ""),
+                    label,
+                    stamp
+                );
+                id.truncate(64);
+                id
+            })
+            .clone()
+    }
+
+    async fn new_code(&self, kind: CodeKind, state: &mut RunState) -> Result<String, String> {
+        let code = match kind.sample() {
+            Some(sample) => sample.to_owned(),
+            None => {
+                let issued = self
+                    .store
+                    .issue_code(&self.config.account, self.config.clock.now())
+                    .map_err(|e| format!("sandbox store: issue code: {e}"))?;
+                if kind == CodeKind::Expired {
+                    // Codes are valid for 60 s (alipayplus-api.md §4.1): let it lapse.
+                    let past = time::Duration::seconds(61);
+                    match &self.config.advance {
+                        Some(advance) => advance(past),
+                        None => self.config.clock.sleep(past).await,
+                    }
+                }
+                issued.code
+            }
+        };
+        state.codes.push(code.clone());
+        Ok(code)
+    }
+
+    /// Waits for the earlier charges to end and returns the first one's paymentRequestId.
+    async fn charged_payment(&self, state: &mut RunState) -> Result<String, String> {
+        let charges: Vec<PosTask> = {
+            let (charges, rest): (Vec<_>, Vec<_>) = state.tasks.drain(..).partition(|t| t.action == "charge");
+            state.tasks = rest;
+            charges
+        };
+        for task in charges {
+            let answer = self.join(task.handle).await;
+            state.done.push((task.step, task.action, answer));
+        }
+        state
+            .done
+            .iter()
+            .find(|(_, action, a)| *action == "charge" && a.reference.is_some())
+            .and_then(|(_, _, a)| a.reference.clone())
+            .ok_or_else(|| "no charge gave a paymentRequestId to refund or cancel".to_owned())
+    }
+
+    async fn join(&self, handle: JoinHandle<PosAnswer>) -> PosAnswer {
+        match handle.await {
+            Ok(answer) => answer,
+            Err(e) => PosAnswer {
+                status: "ERROR".into(),
+                reference: None,
+                detail: Some(format!("POS task failed: {e}")),
+                body: Value::Null,
+            },
+        }
+    }
+
+    async fn finish_tasks(&self, state: &mut RunState) {
+        for task in std::mem::take(&mut state.tasks) {
+            let answer = self.join(task.handle).await;
+            state.done.push((task.step, task.action, answer));
+        }
+    }
+
+    async fn wallet_action(&self, action: WalletAction, state: &RunState) -> Result<String, String> {
+        if action == WalletAction::Abandon {
+            return Ok("buyer walks away".into());
+        }
+        // The payment may land a moment after the step starts; look for a while (sandbox time).
+        let deadline = self.config.clock.now() + time::Duration::seconds(15);
+        loop {
+            let now = self.config.clock.now();
+            let pending = self.store.pending(now).map_err(|e| format!("sandbox store: pending: {e}"))?;
+            let ours = self.run_ids(state);
+            if let Some(p) = pending
+                .iter()
+                .find(|p| p.account == self.config.account && ours.0.contains(&p.payment_request_id))
+            {
+                let result = match action {
+                    WalletAction::ConfirmPin => self.store.confirm(&p.payment_id, DEFAULT_PIN, now),
+                    _ => self.store.decline(&p.payment_id, now),
+                };
+                self.poke();
+                return result
+                    .map(|_| {
+                        format!(
+                            "buyer {} {}",
+                            if action == WalletAction::ConfirmPin { "confirmed" } else { "declined" },
+                            p.payment_id
+                        )
+                    })
+                    .map_err(|e| format!("sandbox store: buyer action: {e}"));
+            }
+            if now >= deadline {
+                return Err("no payment of this run was waiting for the buyer".into());
+            }
+            tokio::time::sleep(self.config.poll).await;
+        }
+    }
+
+    async fn wait(&self, wait: &Wait, mark: i64, state: &RunState) -> (String, bool) {
+        let (within, what) = match wait {
+            Wait::Confirmation => return ("headless: no confirmation needed".into(), false),
+            Wait::Timeout { duration } => {
+                self.config.clock.sleep(to_time(duration.0)).await;
+                return (format!("waited {duration}"), false);
+            }
+            Wait::Api { within, api, .. } => (within, format!("{api}")),
+            Wait::State { within, state, .. } => (within, format!("payment {state}")),
+        };
+        let deadline = self.config.clock.now() + to_time(within.0);
+        loop {
+            if let Some(note) = self.wait_met(wait, mark, state) {
+                return (note, false);
+            }
+            if self.config.clock.now() >= deadline {
+                return (format!("no {what} within {within}"), true);
+            }
+            tokio::time::sleep(self.config.poll).await;
+        }
+    }
+
+    fn wait_met(&self, wait: &Wait, mark: i64, state: &RunState) -> Option<String> {
+        match wait {
+            Wait::Api { api, result_status, .. } => {
+                let entries = self.traffic_since(mark).ok()?;
+                let ours = self.run_ids(state);
+                entries
+                    .iter()
+                    .find(|e| {
+                        e.api == api.name()
+                            && belongs(e, &ours, &state.codes)
+                            && result_status.is_none_or(|s| e.result_status.as_deref() == Some(s.as_str()))
+                    })
+                    .map(|e| {
+                        format!("{} {} (#{})", api, e.result_status.as_deref().unwrap_or("unanswered"), e.id)
+                    })
+            }
+            Wait::State { state: want, .. } => {
+                let ours = self.run_ids(state);
+                ours.1.iter().find_map(|pid| {
+                    let record = self.store.payment_by_id(pid).ok()??;
+                    let text = serde_json::to_value(record.state).ok()?.as_str()?.to_owned();
+                    (PaymentState::parse(&text) == Some(*want)).then(|| format!("payment {pid} is {text}"))
+                })
+            }
+            Wait::Confirmation | Wait::Timeout { .. } => Some(String::new()),
+        }
+    }
+
+    /// Traffic after `mark`, as the core's entries.
+    fn traffic_since(&self, mark: i64) -> Result<Vec<TrafficEntry>, String> {
+        let mut out = Vec::new();
+        let mut after = mark;
+        loop {
+            let page = self.store.traffic(after, 500).map_err(|e| format!("sandbox store: traffic: {e}"))?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            let full = page.len() == 500;
+            out.extend(page.iter().map(convert));
+            if !full {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// (paymentRequestIds, paymentIds) of this run: pays that carried one of the run's codes.
+    fn run_ids(&self, state: &RunState) -> (BTreeSet<String>, BTreeSet<String>) {
+        let mut prids = BTreeSet::new();
+        let mut pids = BTreeSet::new();
+        for e in self.traffic_since(state.after).unwrap_or_default() {
+            if e.api != Api::Pay.name() {
+                continue;
+            }
+            let body = e.request_json();
+            let code = body.pointer("/paymentMethod/paymentMethodId").and_then(Value::as_str).unwrap_or("");
+            if state.codes.iter().any(|c| c == code) {
+                prids.extend(e.payment_request_id.clone());
+                pids.extend(e.payment_id.clone());
+            }
+        }
+        // Ids the POS reported (a refused pay may carry no code we can read).
+        for (_, _, answer) in &state.done {
+            if let Some(Value::String(id)) = answer.body.get("paymentRequestId") {
+                prids.insert(id.clone());
+            }
+        }
+        (prids, pids)
+    }
+
+    fn gather(&self, case: &Case, state: &mut RunState, started: time::OffsetDateTime) -> RunInput {
+        let (prids, pids) = self.run_ids(state);
+        let mut errors = std::mem::take(&mut state.errors);
+        let all = match self.traffic_since(state.after) {
+            Ok(all) => all,
+            Err(e) => {
+                errors.push(e);
+                Vec::new()
+            }
+        };
+        let ours = (prids, pids);
+        let traffic: Vec<TrafficEntry> =
+            all.into_iter().filter(|e| belongs(e, &ours, &state.codes)).collect();
+
+        // Payments in the order their first pay appeared.
+        let mut order: Vec<String> = Vec::new();
+        for e in &traffic {
+            if let Some(pid) = &e.payment_id {
+                if e.api == Api::Pay.name() && !order.contains(pid) {
+                    order.push(pid.clone());
+                }
+            }
+        }
+        let mut payments = Vec::new();
+        for pid in order {
+            match self.store.payment_by_id(&pid) {
+                Ok(Some(record)) => {
+                    let state_text = serde_json::to_value(record.state)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_else(|| "UNKNOWN".into());
+                    payments.push(PaymentSnapshot {
+                        payment_request_id: record.payment_request_id.clone(),
+                        payment_id: record.payment_id.clone(),
+                        state: state_text,
+                        fail_code: record.fail_code.map(|c| c.as_str().to_owned()),
+                        value: record.amount.value,
+                        currency: record.amount.currency.clone(),
+                        refunds: refunds_from(&traffic, &record.payment_request_id, &record.payment_id),
+                    });
+                }
+                Ok(None) => {}
+                Err(e) => errors.push(format!("sandbox store: payment {pid}: {e}")),
+            }
+        }
+        let mut pos: Vec<PosOutcome> = Vec::new();
+        for (step, action, answer) in &state.done {
+            if answer.is_error() {
+                errors.push(format!(
+                    "step {step}: the POS could not {action}: {}",
+                    answer.detail.as_deref().unwrap_or("no detail")
+                ));
+            }
+            pos.push(PosOutcome {
+                step: *step,
+                action: (*action).to_owned(),
+                status: answer.status.clone(),
+                reference: answer.reference.clone(),
+                detail: answer.detail.clone(),
+            });
+        }
+        pos.sort_by_key(|p| p.step);
+        let _ = case;
+        RunInput {
+            mode: RunMode::Headless,
+            finished: true,
+            started_at: Some(format_instant(started)),
+            traffic,
+            payments,
+            pos,
+            answers: BTreeMap::new(),
+            evidence: BTreeMap::new(),
+            errors,
+        }
+    }
+}
+
+/// True if a traffic entry belongs to this run: it names one of the run's payments, or (for
+/// requests refused before their ids were read) its body carries one of the run's codes.
+fn belongs(e: &TrafficEntry, ours: &(BTreeSet<String>, BTreeSet<String>), codes: &[String]) -> bool {
+    e.payment_request_id.as_ref().is_some_and(|id| ours.0.contains(id))
+        || e.payment_id.as_ref().is_some_and(|id| ours.1.contains(id))
+        || (e.payment_request_id.is_none()
+            && e.payment_id.is_none()
+            && codes.iter().any(|c| e.request_body.contains(c.as_str())))
+}
+
+/// Successful and refused refunds of a payment, from its refund answers (the refund API is
+/// synchronous, so its answers are the refunds' states).
+fn refunds_from(traffic: &[TrafficEntry], prid: &str, pid: &str) -> Vec<RefundSnapshot> {
+    let mut out: Vec<RefundSnapshot> = Vec::new();
+    for e in traffic.iter().filter(|e| e.api == Api::Refund.name()) {
+        let body = e.request_json();
+        let of_payment = body.get("paymentRequestId").and_then(Value::as_str) == Some(prid)
+            || body.get("paymentId").and_then(Value::as_str) == Some(pid);
+        if !of_payment {
+            continue;
+        }
+        let Some(rrid) = body.get("refundRequestId").and_then(Value::as_str) else { continue };
+        let value = body
+            .pointer("/refundAmount/value")
+            .and_then(Value::as_str)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let code = e.result_code.clone().unwrap_or_else(|| "UNKNOWN".into());
+        let refund_id = serde_json::from_str::<Value>(&e.response_body)
+            .ok()
+            .and_then(|b| b.get("refundId").and_then(Value::as_str).map(str::to_owned));
+        match out.iter_mut().find(|r| r.refund_request_id == rrid) {
+            // A retry: the latest answer decides, unless an earlier one already succeeded.
+            Some(r) if r.result_code != "SUCCESS" => {
+                r.result_code = code;
+                r.refund_id = refund_id.or(r.refund_id.take());
+            }
+            Some(_) => {}
+            None => out.push(RefundSnapshot {
+                refund_request_id: rrid.to_owned(),
+                refund_id,
+                value,
+                result_code: code,
+            }),
+        }
+    }
+    out
+}
+
+fn convert(view: &TrafficView) -> TrafficEntry {
+    serde_json::to_value(view).ok().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default()
+}
+
+fn to_time(d: std::time::Duration) -> time::Duration {
+    time::Duration::try_from(d).unwrap_or(time::Duration::MAX)
+}

@@ -1,0 +1,114 @@
+//! A client for the POS-driver contract (`docs/pos-driver.md`): `/charge`, `/refund`, `/cancel`.
+//! Any POS that speaks it can be driven; the reference acquirer is one.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+/// What the POS answered for one action, reduced to what a check needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PosAnswer {
+    /// `SUCCESS`, `FAILED`, `CANCELLED`, `INIT`, `UNKNOWN` from a record; `REFUSED` when the
+    /// POS refused the action by its own rules (HTTP 4xx); `ERROR` when it could not be reached
+    /// or failed (5xx).
+    pub status: String,
+    /// The payment's `paymentRequestId` (charge, cancel) or the `refundRequestId` (refund).
+    pub reference: Option<String>,
+    /// The POS's code and message, for the report.
+    pub detail: Option<String>,
+    /// The full body, for the stored run.
+    pub body: Value,
+}
+
+impl PosAnswer {
+    /// True when the POS itself failed (unreachable, 5xx): our run cannot say anything.
+    pub fn is_error(&self) -> bool {
+        self.status == "ERROR"
+    }
+}
+
+/// A POS-driver client.
+#[derive(Debug, Clone)]
+pub struct PosClient {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl PosClient {
+    /// A client for the POS at `base` (e.g. `http://127.0.0.1:8788`). `timeout` bounds one call;
+    /// `/charge` blocks until the payment is final, so give it the payment expiry and more.
+    pub fn new(base: &str, timeout: Duration) -> Result<PosClient, reqwest::Error> {
+        let http = reqwest::Client::builder().timeout(timeout).build()?;
+        Ok(PosClient { base: base.trim_end_matches('/').to_owned(), http })
+    }
+
+    /// `POST /charge`.
+    pub async fn charge(&self, code: &str, amount: &str, payment_request_id: Option<&str>) -> PosAnswer {
+        let mut body = json!({"code": code, "amount": amount, "description": "Plusbox acceptance test"});
+        if let Some(id) = payment_request_id {
+            body["paymentRequestId"] = json!(id);
+        }
+        self.post("/charge", body, "paymentRequestId").await
+    }
+
+    /// `POST /refund`.
+    pub async fn refund(&self, payment: &str, amount: &str, refund_request_id: Option<&str>) -> PosAnswer {
+        let mut body = json!({"payment": payment, "amount": amount, "reason": "Plusbox acceptance test"});
+        if let Some(id) = refund_request_id {
+            body["refundRequestId"] = json!(id);
+        }
+        self.post("/refund", body, "refundRequestId").await
+    }
+
+    /// `POST /cancel`.
+    pub async fn cancel(&self, payment: &str) -> PosAnswer {
+        self.post("/cancel", json!({"payment": payment}), "paymentRequestId").await
+    }
+
+    async fn post(&self, path: &str, body: Value, reference_key: &str) -> PosAnswer {
+        let url = format!("{}{path}", self.base);
+        let response = match self.http.post(&url).json(&body).send().await {
+            Ok(r) => r,
+            Err(e) => return error(format!("POST {url}: {e}")),
+        };
+        let status = response.status();
+        let text = match response.text().await {
+            Ok(t) => t,
+            Err(e) => return error(format!("POST {url}: reading the answer: {e}")),
+        };
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        let s = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_owned);
+        if status.is_success() {
+            let detail = match (s("resultCode"), s("resultMessage")) {
+                (Some(c), Some(m)) => Some(format!("{c}: {m}")),
+                (Some(c), None) => Some(c),
+                _ => None,
+            };
+            PosAnswer {
+                status: s("state").unwrap_or_else(|| "UNKNOWN".into()),
+                reference: s(reference_key),
+                detail,
+                body: value,
+            }
+        } else if status.is_client_error() {
+            let detail = format!(
+                "HTTP {}: {} {}",
+                status.as_u16(),
+                s("code").unwrap_or_default(),
+                s("message").unwrap_or_default()
+            );
+            PosAnswer {
+                status: "REFUSED".into(),
+                reference: None,
+                detail: Some(detail.trim().to_owned()),
+                body: value,
+            }
+        } else {
+            error(format!("POST {url}: HTTP {}: {value}", status.as_u16()))
+        }
+    }
+}
+
+fn error(detail: String) -> PosAnswer {
+    PosAnswer { status: "ERROR".into(), reference: None, detail: Some(detail), body: Value::Null }
+}
