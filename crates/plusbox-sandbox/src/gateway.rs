@@ -12,7 +12,7 @@ use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
-use plusbox_core::signing::{MessageParts, PublicKey, SignatureHeader, SigningError};
+use plusbox_core::signing::{MessageParts, SignatureHeader, SigningError};
 use serde_json::{json, Map, Value};
 
 use crate::result::ResultCode;
@@ -192,7 +192,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
         time: request_time.as_deref().unwrap_or(""),
         body: &body,
     };
-    let verdict = match (&parsed_header, PublicKey::parse(&key_b64)) {
+    let verdict = match (&parsed_header, shared.public_key(&key_b64)) {
         (None, _) => Err(SigningError::MissingHeader),
         (Some(Err(error)), _) => Err(error.clone()),
         (Some(Ok(_)), Err(error)) => Err(error),
@@ -637,11 +637,12 @@ async fn answer(
     let signer = exchange.signer.take();
     let started = exchange.started;
     let mut record = exchange.record;
+    let shared_for_key = Arc::clone(shared);
     let signed = shared
         .blocking(move |store| {
             let signature = match &signer {
                 Some(app) => {
-                    let key = app.private_key()?;
+                    let key = shared_for_key.private_key(app.sandbox_private_key.expose())?;
                     let parts = MessageParts {
                         method: "POST",
                         uri: &uri,

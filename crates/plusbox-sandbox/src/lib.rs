@@ -129,9 +129,53 @@ pub(crate) struct Shared {
     /// Tells the companion's SSE streams that wallet state may have changed.
     pub(crate) changes: broadcast::Sender<()>,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// Parsed keys by their stored Base64 text. Keyed by content, so a key changed through the
+    /// CLI is picked up on the next request; this only saves re-parsing the same bytes.
+    pub(crate) keys: std::sync::Mutex<KeyCache>,
+}
+
+/// Parsed-key cache (see [`Shared::keys`]).
+#[derive(Default)]
+pub(crate) struct KeyCache {
+    private: std::collections::HashMap<String, Arc<plusbox_core::signing::PrivateKey>>,
+    public: std::collections::HashMap<String, Arc<plusbox_core::signing::PublicKey>>,
 }
 
 impl Shared {
+    /// The parsed private key for this Base64 text.
+    pub(crate) fn private_key(
+        &self,
+        b64: &str,
+    ) -> Result<Arc<plusbox_core::signing::PrivateKey>, plusbox_core::signing::SigningError> {
+        let mut cache = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(key) = cache.private.get(b64) {
+            return Ok(Arc::clone(key));
+        }
+        let key = Arc::new(plusbox_core::signing::PrivateKey::parse(b64)?);
+        if cache.private.len() > 64 {
+            cache.private.clear();
+        }
+        cache.private.insert(b64.to_string(), Arc::clone(&key));
+        Ok(key)
+    }
+
+    /// The parsed public key for this Base64 text.
+    pub(crate) fn public_key(
+        &self,
+        b64: &str,
+    ) -> Result<Arc<plusbox_core::signing::PublicKey>, plusbox_core::signing::SigningError> {
+        let mut cache = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(key) = cache.public.get(b64) {
+            return Ok(Arc::clone(key));
+        }
+        let key = Arc::new(plusbox_core::signing::PublicKey::parse(b64)?);
+        if cache.public.len() > 64 {
+            cache.public.clear();
+        }
+        cache.public.insert(b64.to_string(), Arc::clone(&key));
+        Ok(key)
+    }
+
     pub(crate) fn now(&self) -> time::OffsetDateTime {
         self.config.clock.now()
     }
@@ -209,6 +253,7 @@ impl Sandbox {
             wake: Notify::new(),
             changes,
             shutdown: shutdown.clone(),
+            keys: std::sync::Mutex::new(KeyCache::default()),
         });
         let router = Router::new()
             .route("/healthz", get(|| async { "ok" }))

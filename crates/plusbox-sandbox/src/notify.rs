@@ -108,16 +108,19 @@ async fn deliver(shared: &Arc<Shared>, client: &reqwest::Client, item: OutboxIte
     };
     let uri = request_uri(&item.url);
     let request_time = wire_time(shared.now());
-    let signature = app.private_key().and_then(|key| {
-        let parts = MessageParts {
-            method: "POST",
-            uri: &uri,
-            client_id: &app.client_id,
-            time: &request_time,
-            body: item.body.as_bytes(),
-        };
-        Ok(key.sign_message(&parts, Some(app.sandbox_key_version))?)
-    });
+    let signature = shared
+        .private_key(app.sandbox_private_key.expose())
+        .map_err(crate::store::StoreError::from)
+        .and_then(|key| {
+            let parts = MessageParts {
+                method: "POST",
+                uri: &uri,
+                client_id: &app.client_id,
+                time: &request_time,
+                body: item.body.as_bytes(),
+            };
+            Ok(key.sign_message(&parts, Some(app.sandbox_key_version))?)
+        });
     let signature = match signature {
         Ok(signature) => signature,
         Err(error) => {
