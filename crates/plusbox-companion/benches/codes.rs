@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use image::{GrayImage, Luma};
 use plusbox_companion::corpus::{self, Category, Rng};
 use plusbox_companion::render::qr_image;
-use plusbox_companion::scan::{scan_image, ScanOptions};
+use plusbox_companion::scan::{scan_image, FrameScanner, ScanOptions};
 use plusbox_companion::zbar;
 
 fn env(name: &str, default: usize) -> usize {
@@ -58,8 +58,8 @@ fn main() {
     }
 
     println!("## Decode time per frame (median / p90, ms; {iterations} iterations)\n");
-    println!("| frame | code | rqrr 1 pass | rqrr try-harder | zbarimg (process) |");
-    println!("|---|---|---|---|---|");
+    println!("| frame | code | rqrr 1 pass | FrameScanner (stream) | rqrr try-harder (still image) | zbarimg (process) |");
+    println!("|---|---|---|---|---|---|");
     let text = "251001020123456789012345";
     for (width, height) in [(640u32, 480u32), (1280, 720)] {
         for with_code in [true, false] {
@@ -78,6 +78,17 @@ fn main() {
             };
             let (fast, fast90) = time(ScanOptions::fast());
             let (hard, hard90) = time(ScanOptions::default());
+            let (stream, stream90) = {
+                let mut scanner = FrameScanner::new();
+                let times: Vec<Duration> = (0..iterations)
+                    .map(|_| {
+                        let start = Instant::now();
+                        std::hint::black_box(scanner.scan(width, height, image.as_raw()).unwrap());
+                        start.elapsed()
+                    })
+                    .collect();
+                median(times)
+            };
             let zbar_cell = if zbar_ok {
                 let path = dir.path().join(format!("t{width}-{with_code}.png"));
                 image.save(&path).unwrap();
@@ -94,7 +105,7 @@ fn main() {
                 "n/a".into()
             };
             println!(
-                "| {width}×{height} | {} | {fast:.2} / {fast90:.2} | {hard:.2} / {hard90:.2} | {zbar_cell} |",
+                "| {width}×{height} | {} | {fast:.2} / {fast90:.2} | {stream:.2} / {stream90:.2} | {hard:.2} / {hard90:.2} | {zbar_cell} |",
                 if with_code { "yes" } else { "no" }
             );
         }

@@ -158,7 +158,7 @@ struct Pass {
     transform: fn(&GrayImage) -> Option<GrayImage>,
 }
 
-const PASSES: [Pass; 13] = [
+const PASSES: [Pass; 15] = [
     Pass {
         name: "downscale2",
         scale: 2.0,
@@ -186,6 +186,8 @@ const PASSES: [Pass; 13] = [
         binary: true,
         transform: |i| (i.width().min(i.height()) >= 160).then(|| dark_threshold(&downscale(i, 2))),
     },
+    Pass { name: "sharpen", scale: 1.0, binary: false, transform: |i| Some(sharpen(i, 2, 1.5)) },
+    Pass { name: "sharpen-otsu", scale: 1.0, binary: true, transform: |i| Some(otsu(&sharpen(i, 3, 2.0))) },
     Pass {
         name: "upscale2",
         scale: 0.5,
@@ -588,6 +590,21 @@ pub fn box_blur(image: &GrayImage, radius: usize) -> GrayImage {
         }
     }
     GrayImage::from_raw(image.width(), image.height(), out).unwrap_or_else(|| image.clone())
+}
+
+/// Unsharp mask: `v + amount × (v − blur(v))`, to restore module edges on defocused images.
+pub fn sharpen(image: &GrayImage, radius: usize, amount: f32) -> GrayImage {
+    let blurred = box_blur(image, radius);
+    let data = image
+        .as_raw()
+        .iter()
+        .zip(blurred.as_raw())
+        .map(|(v, b)| {
+            let (v, b) = (f32::from(*v), f32::from(*b));
+            (v + amount * (v - b)).clamp(0.0, 255.0) as u8
+        })
+        .collect();
+    GrayImage::from_raw(image.width(), image.height(), data).unwrap_or_else(|| image.clone())
 }
 
 /// Photographic negative (light codes on a dark background).
