@@ -684,3 +684,17 @@ fn run_input_round_trips_through_json() {
     assert_eq!(back, r.input);
     assert_eq!(evaluate(&case("UPM-PAY-001"), &back), r.judge("UPM-PAY-001"));
 }
+
+#[test]
+fn refused_payments_do_not_count_as_created() {
+    let mut r = Run::new();
+    r.pay(0, "p1", Some(("SUCCESS", "S")));
+    r.pay(1_000, "p2", Some(("INVALID_CODE", "F")));
+    r.payment("p1", "SUCCESS", 1250);
+    r.payment("p2", "FAILED", 1250).fail_code = Some("INVALID_CODE".into());
+    r.pos(1, "charge", "SUCCESS");
+    r.pos(2, "charge", "FAILED");
+    assert_pass(&r.judge("UPM-CODE-002"));
+    r.input.payments[1].state = "SUCCESS".into();
+    assert_fails(&r.judge("UPM-CODE-002"), "one-payment");
+}

@@ -256,7 +256,9 @@ impl<'a> Ctx<'a> {
             }
             Check::Signatures { direction, allow_lenient, .. } => self.signatures(*direction, *allow_lenient),
             Check::NotifyAcked { first_attempt, .. } => self.notify_acked(*first_attempt),
-            Check::PaymentsCreated { count, .. } => self.payments_created(*count),
+            Check::PaymentsCreated { count, include_failed, .. } => {
+                self.payments_created(*count, *include_failed)
+            }
             Check::PaymentState { state, result_code, which, .. } => {
                 self.payment_state(*state, *result_code, *which)
             }
@@ -704,8 +706,13 @@ impl<'a> Ctx<'a> {
             .collect()
     }
 
-    fn payments_created(&self, count: u32) -> Judgement {
-        let payments = &self.input.payments;
+    fn payments_created(&self, count: u32, include_failed: bool) -> Judgement {
+        let payments: Vec<&PaymentSnapshot> = self
+            .input
+            .payments
+            .iter()
+            .filter(|p| include_failed || PaymentState::parse(&p.state) != Some(PaymentState::Failed))
+            .collect();
         let list: Vec<&str> = payments.iter().map(|p| p.payment_request_id.as_str()).collect();
         let entries: Vec<i64> = self.of_api(Api::Pay).iter().map(|(e, _)| e.id).collect();
         if payments.len() as u64 == u64::from(count) {

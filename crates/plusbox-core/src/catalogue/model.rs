@@ -820,12 +820,17 @@ pub enum Check {
         #[serde(default = "yes")]
         first_attempt: bool,
     },
-    /// The number of payments the run created in the sandbox.
+    /// The number of payments the run created in the sandbox. Payments the wallet or the
+    /// gateway refused at once (state FAILED) are left out unless `include_failed`: they can
+    /// never take the buyer's money, and the sandbox keeps a record of every refused `pay`.
     PaymentsCreated {
         /// Stable check name.
         name: String,
         /// Exactly this many.
         count: u32,
+        /// Count FAILED payments too.
+        #[serde(default)]
+        include_failed: bool,
     },
     /// The final state of the run's payment in the sandbox.
     PaymentState {
