@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use clap::{Args, Subcommand};
+use plusbox_core::money::{Amount, Currency};
 use plusbox_core::signing::{MessageParts, PrivateKey, PublicKey};
 use plusbox_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{json, Value};
@@ -59,7 +60,7 @@ impl Client {
     async fn call(&self, api: &str, body: &Value) -> anyhow::Result<Value> {
         let path = format!("/aps/api/v1/payments/{api}");
         let body = body.to_string();
-        let time = plusbox_sandbox::wire::wire_time(time::OffsetDateTime::now_utc());
+        let time = plusbox_core::protocol::time::format_instant(time::OffsetDateTime::now_utc());
         let parts = MessageParts {
             method: "POST",
             uri: &path,
@@ -144,11 +145,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let key = PrivateKey::generate()?;
     let now = time::OffsetDateTime::now_utc();
     store.set_acqp_key(&key.public_key()?.to_base64(), 1, now)?;
-    store.topup(
-        "buyer-1",
-        &plusbox_sandbox::wire::Money { currency: "USD".into(), value: 1_000_000_000 },
-        now,
-    )?;
+    store.topup("buyer-1", &Amount::from_minor(Currency::USD, 1_000_000_000), now)?;
     // Codes live 60 s; the run is shorter than that. Enough for both phases at a generous pace.
     let needed = (args.rate as usize) * (args.seconds as usize) + 4000 * args.seconds as usize;
     let mut codes = Vec::with_capacity(needed);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context};
 use clap::{Args, Subcommand};
 use plusbox_sandbox::store::{Store, TrafficView};
-use plusbox_sandbox::wire::{format_minor, parse_human_amount};
+use plusbox_core::money::Amount;
 use plusbox_sandbox::{ResultCode, Sandbox, SandboxConfig, ScaledClock, Scenario};
 use time::OffsetDateTime;
 
@@ -126,7 +126,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let balances: Vec<String> = account
                 .balances
                 .iter()
-                .map(|b| format_minor(&b.currency, b.value.parse().unwrap_or(0)))
+                .map(ToString::to_string)
                 .collect();
             println!("Buyer {:<8}      {} — {}", account.id, account.name, balances.join(", "));
         }
@@ -340,7 +340,7 @@ pub fn run_wallet(command: WalletCommand) -> anyhow::Result<ExitCode> {
                 let balances: Vec<String> = account
                     .balances
                     .iter()
-                    .map(|b| format_minor(&b.currency, b.value.parse().unwrap_or(0)))
+                    .map(ToString::to_string)
                     .collect();
                 println!(
                     "{:<10} {:<14} scenario={:<22} {}",
@@ -352,13 +352,9 @@ pub fn run_wallet(command: WalletCommand) -> anyhow::Result<ExitCode> {
             }
         }
         WalletCommand::Topup { data, account, amount } => {
-            let money = parse_human_amount(&amount).map_err(|e| anyhow!(e))?;
+            let money = Amount::parse_positive(&amount)?;
             let balance = data.open()?.topup(&account, &money, now())?;
-            println!(
-                "{account}: +{} → {}",
-                money.display(),
-                format_minor(&balance.currency, balance.value.parse().unwrap_or(0))
-            );
+            println!("{account}: +{money} → {balance}");
         }
         WalletCommand::Scenario { data, account, name } => {
             let scenario: Scenario = name.parse().map_err(|e: String| anyhow!(e))?;
@@ -395,8 +391,8 @@ pub fn run_wallet(command: WalletCommand) -> anyhow::Result<ExitCode> {
         WalletCommand::Confirm { data, payment, pin } => {
             let record = data.open()?.confirm(&payment, &pin, now())?;
             let result = record.payment_result();
-            println!("{payment}: {}", result["resultCode"].as_str().unwrap_or("?"));
-            if result["resultStatus"] != "S" {
+            println!("{payment}: {}", result.result_code);
+            if result.result_status != plusbox_core::result_code::Status::Success {
                 return Ok(ExitCode::FAILURE);
             }
         }
@@ -451,7 +447,7 @@ pub enum MockCommand {
 pub fn run_mock(command: MockCommand) -> anyhow::Result<ExitCode> {
     match command {
         MockCommand::Add { data, api, result_code, count, minutes } => {
-            let code = ResultCode::parse(&result_code)
+            let code = ResultCode::from_wire(&result_code)
                 .ok_or_else(|| anyhow!("{result_code:?} is not a result code Plusbox knows"))?;
             let rule = data.open()?.add_mock(&api, code, count, minutes, now())?;
             println!(

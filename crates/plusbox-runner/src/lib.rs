@@ -22,9 +22,9 @@ use plusbox_core::catalogue::{
     evaluate, Api, Case, CaseAmount, CodeKind, PaymentSnapshot, PaymentState, PosAction, PosOutcome,
     RefundAmount, RefundSnapshot, RunInput, RunMode, Step, TrafficEntry, Wait, WalletAction,
 };
+use plusbox_core::money::Amount;
 use plusbox_core::protocol::time::format_instant;
 use plusbox_sandbox::store::{TrafficView, DEFAULT_PIN};
-use plusbox_sandbox::wire::Money;
 use plusbox_sandbox::{ResultCode, Scenario, SharedClock, Store};
 use serde_json::Value;
 use tokio::task::JoinHandle;
@@ -136,6 +136,14 @@ impl std::fmt::Debug for Runner {
     }
 }
 
+/// What the buyer managed to do.
+enum WalletDone {
+    /// Confirmed, declined or walked away.
+    Acted(String),
+    /// No payment of the run was waiting.
+    NothingWaiting,
+}
+
 /// A POS call in flight.
 struct PosTask {
     step: u32,
@@ -240,11 +248,11 @@ impl Runner {
             .and_then(|b| b.value.parse().ok())
             .unwrap_or(0);
         if have < target {
-            let money = Money { currency: currency.to_owned(), value: target - have };
+            let money = Amount::from_minor(setup.amount.0.currency, target - have);
             self.store.topup(account, &money, self.config.clock.now()).map_err(|e| store_err("top up", e))?;
         }
         for mock in &setup.mocks {
-            let code = ResultCode::parse(mock.result.0.as_str())
+            let code = ResultCode::from_wire(mock.result.0.as_str())
                 .ok_or_else(|| format!("the sandbox does not know result code {}", mock.result.0.as_str()))?;
             self.store
                 .add_mock(mock.api.name(), code, Some(mock.count), Some(30), self.config.clock.now())
@@ -263,6 +271,7 @@ impl Runner {
     async fn step(&self, case: &Case, index: usize, step: &Step, state: &mut RunState) -> StepReport {
         let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
         let mut notes = Vec::new();
+        let mut wallet_missed = false;
         if let Some(by) = step.advance_clock {
             match &self.config.advance {
                 Some(advance) => {
@@ -284,13 +293,24 @@ impl Runner {
         }
         if let Some(action) = step.wallet {
             match self.wallet_action(action, state).await {
-                Ok(note) => notes.push(note),
+                Ok(WalletDone::Acted(note)) => notes.push(note),
+                // The ACQP may already have ended the payment (e.g. cancelled it): the checks
+                // judge that; it is not a failure on our side.
+                Ok(WalletDone::NothingWaiting) => {
+                    notes.push("no payment of this run was waiting for the buyer".into());
+                    wallet_missed = true;
+                }
                 Err(e) => state.errors.push(format!("step {number}: {e}")),
             }
         }
         let (note, timed_out) = self.wait(&step.wait, mark, state).await;
         notes.push(note);
-        StepReport { step: number, instruction: step.instruction.clone(), note: notes.join("; "), timed_out }
+        StepReport {
+            step: number,
+            instruction: step.instruction.clone(),
+            note: notes.join("; "),
+            timed_out: timed_out || wallet_missed,
+        }
     }
 
     async fn pos_action(
@@ -431,9 +451,9 @@ impl Runner {
         }
     }
 
-    async fn wallet_action(&self, action: WalletAction, state: &RunState) -> Result<String, String> {
+    async fn wallet_action(&self, action: WalletAction, state: &RunState) -> Result<WalletDone, String> {
         if action == WalletAction::Abandon {
-            return Ok("buyer walks away".into());
+            return Ok(WalletDone::Acted("buyer walks away".into()));
         }
         // The payment may land a moment after the step starts; look for a while (sandbox time).
         let deadline = self.config.clock.now() + time::Duration::seconds(15);
@@ -450,18 +470,13 @@ impl Runner {
                     _ => self.store.decline(&p.payment_id, now),
                 };
                 self.poke();
+                let verb = if action == WalletAction::ConfirmPin { "confirmed" } else { "declined" };
                 return result
-                    .map(|_| {
-                        format!(
-                            "buyer {} {}",
-                            if action == WalletAction::ConfirmPin { "confirmed" } else { "declined" },
-                            p.payment_id
-                        )
-                    })
+                    .map(|_| WalletDone::Acted(format!("buyer {verb} {}", p.payment_id)))
                     .map_err(|e| format!("sandbox store: buyer action: {e}"));
             }
             if now >= deadline {
-                return Err("no payment of this run was waiting for the buyer".into());
+                return Ok(WalletDone::NothingWaiting);
             }
             tokio::time::sleep(self.config.poll).await;
         }
@@ -595,7 +610,7 @@ impl Runner {
                         state: state_text,
                         fail_code: record.fail_code.map(|c| c.as_str().to_owned()),
                         value: record.amount.value,
-                        currency: record.amount.currency.clone(),
+                        currency: record.amount.currency.code().to_owned(),
                         refunds: refunds_from(&traffic, &record.payment_request_id, &record.payment_id),
                     });
                 }

@@ -18,8 +18,8 @@ use futures_util::stream::Stream;
 use serde_json::{json, Value};
 
 use crate::store::StoreError;
-use crate::wire::parse_human_amount;
 use crate::Shared;
+use plusbox_core::money::Amount;
 
 /// An app-edge error: `{code, message}`.
 struct ApiError {
@@ -133,8 +133,8 @@ async fn topup(
     let text = body["amount"].as_str().ok_or_else(|| {
         ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", "amount is required, e.g. \"100.00 USD\"")
     })?;
-    let amount =
-        parse_human_amount(text).map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "BAD_AMOUNT", m))?;
+    let amount = Amount::parse_positive(text)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BAD_AMOUNT", e.to_string()))?;
     let now = shared.now();
     let balance = shared.blocking(move |store| store.topup(&id, &amount, now)).await?;
     shared.changed();

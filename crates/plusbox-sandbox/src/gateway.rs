@@ -12,15 +12,21 @@ use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
+use plusbox_core::money::Amount;
+use plusbox_core::protocol::lenient::{self, FindingKind, HygieneFinding, JsonKind, ParseOptions};
+use plusbox_core::protocol::time::{format_instant, parse_instant, parse_request_time};
+use plusbox_core::protocol::{
+    CancelPaymentRequest, FieldError, InStoreScenario, InquiryPaymentRequest, PayRequest, Problem,
+    RefundRequest, Validate, WireResult,
+};
+use plusbox_core::result_code::ResultCode;
 use plusbox_core::signing::{MessageParts, SignatureHeader, SigningError};
 use serde_json::{json, Map, Value};
 
-use crate::result::ResultCode;
 use crate::store::{
     validate_url, AppRecord, CallOutcome, PayDelivery, PayInput, PayOutcome, PayState, PaymentRecord,
     StoreError, TrafficRecord,
 };
-use crate::wire::{parse_body, parse_request_time, parse_wire_time, read_amount, wire_time, Fields, Illegal};
 use crate::Shared;
 
 /// The Alipay+ APIs this sandbox serves.
@@ -115,12 +121,25 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
 
     // §1.8: METHOD_NOT_SUPPORTED → INVALID_API → MEDIA_TYPE_NOT_ACCEPTABLE → body size.
     if parts.method != Method::POST {
-        return answer(&shared, exchange, &uri, ResultCode::MethodNotSupported.result(), Value::Null).await;
+        return answer(
+            &shared,
+            exchange,
+            &uri,
+            WireResult::from_code(ResultCode::MethodNotSupported),
+            Value::Null,
+        )
+        .await;
     }
     let Some(api) = api else {
         let message = format!("{} is not an Alipay+ API served by this sandbox", parts.uri.path());
-        return answer(&shared, exchange, &uri, ResultCode::InvalidApi.result_with(&message), Value::Null)
-            .await;
+        return answer(
+            &shared,
+            exchange,
+            &uri,
+            WireResult::with_message(ResultCode::InvalidApi, message),
+            Value::Null,
+        )
+        .await;
     };
     for content_type in parts.headers.get_all("content-type") {
         let content_type = String::from_utf8_lossy(content_type.as_bytes());
@@ -131,7 +150,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
                 &shared,
                 exchange,
                 &uri,
-                ResultCode::MediaTypeNotAcceptable.result_with(&message),
+                WireResult::with_message(ResultCode::MediaTypeNotAcceptable, message),
                 Value::Null,
             )
             .await;
@@ -147,7 +166,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
                 &shared,
                 exchange,
                 &uri,
-                ResultCode::ParamIllegal.result_with(&message),
+                WireResult::with_message(ResultCode::ParamIllegal, message),
                 Value::Null,
             )
             .await;
@@ -161,8 +180,14 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             Some(id) => format!("Client-Id {id:?} is not a sandbox application"),
             None => "the Client-Id header is missing".to_string(),
         };
-        return answer(&shared, exchange, &uri, ResultCode::InvalidClient.result_with(&message), Value::Null)
-            .await;
+        return answer(
+            &shared,
+            exchange,
+            &uri,
+            WireResult::with_message(ResultCode::InvalidClient, message),
+            Value::Null,
+        )
+        .await;
     };
     let client_id = app.client_id.clone();
     let signature_header = header(&parts.headers, "signature");
@@ -181,8 +206,14 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             Some(v) => format!("no ACQP public key with keyVersion {v} is registered for {client_id}; upload it with `plusbox app set-key`"),
             None => format!("no ACQP public key is registered for {client_id}; upload it with `plusbox app set-key`"),
         };
-        return answer(&shared, exchange, &uri, ResultCode::KeyNotFound.result_with(&message), Value::Null)
-            .await;
+        return answer(
+            &shared,
+            exchange,
+            &uri,
+            WireResult::with_message(ResultCode::KeyNotFound, message),
+            Value::Null,
+        )
+        .await;
     };
     let request_time = header(&parts.headers, "request-time");
     let message_parts = MessageParts {
@@ -231,7 +262,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
                 &shared,
                 exchange,
                 &uri,
-                ResultCode::InvalidSignature.result_with(&message),
+                WireResult::with_message(ResultCode::InvalidSignature, message),
                 Value::Null,
             )
             .await;
@@ -240,20 +271,18 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
 
     // PARAM_ILLEGAL: headers, then the body.
     let Some(request_time) = request_time else {
-        return illegal(
-            &shared,
-            exchange,
-            &uri,
-            Illegal::new("header.Request-Time", "required header is missing"),
-        )
-        .await;
+        return illegal(&shared, exchange, &uri, FieldError::new("header.Request-Time", Problem::Missing))
+            .await;
     };
-    let Some(sent_at) = parse_request_time(&request_time) else {
+    let Ok(sent_at) = parse_request_time(&request_time) else {
         return illegal(
             &shared,
             exchange,
             &uri,
-            Illegal::new("header.Request-Time", "must be ISO 8601 with an offset or epoch milliseconds"),
+            FieldError::new(
+                "header.Request-Time",
+                Problem::Invalid("must be ISO 8601 with an offset or epoch milliseconds".into()),
+            ),
         )
         .await;
     };
@@ -263,7 +292,10 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
                 &shared,
                 exchange,
                 &uri,
-                Illegal::new("header.Request-Time", format!("more than {skew} away from the sandbox clock")),
+                FieldError::new(
+                    "header.Request-Time",
+                    Problem::Invalid(format!("more than {skew} away from the sandbox clock")),
+                ),
             )
             .await;
         }
@@ -273,27 +305,18 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             &shared,
             exchange,
             &uri,
-            Illegal::new("header.Encrypt", "body encryption is not supported"),
+            FieldError::new("header.Encrypt", Problem::Invalid("body encryption is not supported".into())),
         )
         .await;
     }
-    let (map, findings) = match parse_body(&body, shared.config.strict_types) {
-        Ok(parsed) => parsed,
-        Err(illegal_field) => return illegal(&shared, exchange, &uri, illegal_field).await,
-    };
-    for finding in findings {
-        exchange
-            .record
-            .findings
-            .push(json!({"kind": finding.kind, "path": finding.path, "detail": finding.detail}));
+    let options = if shared.config.strict_types { ParseOptions::strict() } else { ParseOptions::lenient() };
+    let intake = intake(api, &body, options);
+    for finding in &intake.findings {
+        exchange.record.findings.push(finding_json(finding));
     }
-    if let Some(Value::String(id)) = map.get("paymentRequestId") {
-        exchange.record.payment_request_id = Some(id.clone());
-    }
-    if let Some(Value::String(id)) = map.get("paymentId") {
-        exchange.record.payment_id = Some(id.clone());
-    }
-    let request = match validate(api, &map, &body) {
+    exchange.record.payment_request_id = intake.payment_request_id;
+    exchange.record.payment_id = intake.payment_id;
+    let request = match intake.request {
         Ok(request) => request,
         Err(illegal_field) => return illegal(&shared, exchange, &uri, illegal_field).await,
     };
@@ -305,9 +328,9 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
         Ok(Some((mock_id, code))) => {
             exchange.record.mock_id = Some(mock_id);
             exchange.record.note = Some(format!("answer forced by mock rule #{mock_id}"));
-            let message = format!("{} (forced by mock rule #{mock_id})", code.message());
+            let message = format!("{} (forced by mock rule #{mock_id})", code.default_message());
             let extra = json!({"acquirerId": app.acquirer_id});
-            return answer(&shared, exchange, &uri, code.result_with(&message), extra).await;
+            return answer(&shared, exchange, &uri, WireResult::with_message(code, message), extra).await;
         }
         Ok(None) => {}
         Err(error) => return internal(&shared, exchange, &uri, error).await,
@@ -328,20 +351,39 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
                     Ok(Ok(Some((payment, transactions)))) => {
                         exchange.record.payment_id = Some(payment.payment_id.clone());
                         let mut body = payment_fields(&app, &payment, payment.paid_at.is_some());
-                        body.insert("paymentResult".into(), payment.payment_result());
+                        body.insert("paymentResult".into(), json!(payment.payment_result()));
                         body.insert("paymentRequestId".into(), json!(payment.payment_request_id));
                         if !transactions.is_empty() {
                             body.insert("transactions".into(), Value::Array(transactions));
                         }
-                        answer(&shared, exchange, &uri, ResultCode::Success.result(), Value::Object(body))
-                            .await
+                        answer(
+                            &shared,
+                            exchange,
+                            &uri,
+                            WireResult::from_code(ResultCode::Success),
+                            Value::Object(body),
+                        )
+                        .await
                     }
                     Ok(Ok(None)) => {
                         let extra = json!({"acquirerId": app.acquirer_id});
-                        answer(&shared, exchange, &uri, ResultCode::OrderNotExist.result(), extra).await
+                        answer(
+                            &shared,
+                            exchange,
+                            &uri,
+                            WireResult::from_code(ResultCode::OrderNotExist),
+                            extra,
+                        )
+                        .await
                     }
                     Ok(Err(message)) => {
-                        illegal(&shared, exchange, &uri, Illegal::new("paymentId", message)).await
+                        illegal(
+                            &shared,
+                            exchange,
+                            &uri,
+                            FieldError::new("paymentId", Problem::Invalid(message)),
+                        )
+                        .await
                     }
                     Err(error) => internal(&shared, exchange, &uri, error).await,
                 }
@@ -393,96 +435,144 @@ enum Request_ {
         payment_request_id: Option<String>,
         payment_id: Option<String>,
         refund_request_id: String,
-        amount: crate::wire::Money,
+        amount: Amount,
         reason: Option<String>,
     },
 }
 
-fn validate(api: Api, map: &Map<String, Value>, body: &[u8]) -> Result<Request_, Illegal> {
-    let root = Fields::root(map);
-    match api {
-        Api::Pay => {
-            let payment_request_id = root.req_str("paymentRequestId", 64)?;
-            let amount = read_amount(&root, "paymentAmount", true)?
-                .ok_or_else(|| Illegal::new("paymentAmount", "required field is missing"))?;
-            let method = root.req_obj("paymentMethod")?;
-            let method_type = method.req_str("paymentMethodType", 64)?;
-            let code = method.req_str("paymentMethodId", 128)?;
-            let factor = root.req_obj("paymentFactor")?;
-            let in_store = factor.req_str("isInStorePayment", 8)?;
-            if in_store != "true" {
-                return Err(Illegal::new(
-                    factor.path("isInStorePayment"),
-                    "must be \"true\" for an in-store payment",
-                ));
+/// What intake made of a body: the request (or the field at fault), the hygiene findings, and
+/// the IDs it names, so even a refused exchange is linked to its payment in the traffic log.
+struct Intake {
+    request: Result<Request_, FieldError>,
+    findings: Vec<HygieneFinding>,
+    payment_request_id: Option<String>,
+    payment_id: Option<String>,
+}
+
+/// A hygiene finding as the traffic log records it. The `kind` names (`number-as-string`,
+/// `boolean-as-string`, `empty-string`) are the sandbox's documented traffic-log contract.
+fn finding_json(finding: &HygieneFinding) -> Value {
+    let kind = match &finding.kind {
+        FindingKind::Coerced { found: JsonKind::Number, .. } => "number-as-string",
+        FindingKind::Coerced { found: JsonKind::Boolean, .. } => "boolean-as-string",
+        FindingKind::EmptyString => "empty-string",
+    };
+    json!({"kind": kind, "path": finding.path, "detail": finding.to_string()})
+}
+
+/// Parses a body with `plusbox-core`'s lenient intake, validates it, then applies the rules that
+/// are this sandbox's own (UPM only; the notify URL must have a host).
+fn intake(api: Api, body: &[u8], options: ParseOptions) -> Intake {
+    fn run<T: serde::de::DeserializeOwned + Validate>(
+        body: &[u8],
+        options: ParseOptions,
+        ids: impl Fn(&T) -> (Option<String>, Option<String>),
+        then: impl FnOnce(T) -> Result<Request_, FieldError>,
+    ) -> Intake {
+        match lenient::parse::<T>(body, options) {
+            Err(error) => Intake {
+                request: Err(error),
+                findings: Vec::new(),
+                payment_request_id: None,
+                payment_id: None,
+            },
+            Ok(parsed) => {
+                let (payment_request_id, payment_id) = ids(&parsed.value);
+                let request = parsed.value.validate().and_then(|()| then(parsed.value));
+                Intake { request, findings: parsed.findings, payment_request_id, payment_id }
             }
-            let scenario = factor.req_str("inStorePaymentScenario", 32)?;
-            if scenario != "PaymentCode" {
-                return Err(Illegal::new(
-                    factor.path("inStorePaymentScenario"),
-                    format!("{scenario} is not supported by this sandbox yet; use PaymentCode (user-presented mode)"),
-                ));
-            }
-            let order = root.req_obj("order")?;
-            order.req_str("referenceOrderId", 64)?;
-            order.req_str("orderDescription", 256)?;
-            read_amount(&order, "orderAmount", true)?;
-            let merchant = order.req_obj("merchant")?;
-            merchant.opt_str("referenceMerchantId", 64)?;
-            // UPM requires the store (§4.2).
-            merchant.req_obj("store")?;
-            let expiry = match root.opt_str("paymentExpiryTime", 64)? {
-                Some(text) => Some(parse_wire_time(text).ok_or_else(|| {
-                    Illegal::new(
-                        "paymentExpiryTime",
-                        "must be ISO 8601 with an offset, e.g. 2025-01-01T12:00:00+08:00",
-                    )
-                })?),
-                None => None,
-            };
-            let notify_url = root.opt_str("paymentNotifyUrl", 2048)?;
-            if let Some(url) = notify_url {
-                validate_url(url).map_err(|reason| Illegal::new("paymentNotifyUrl", reason))?;
-            }
-            let settlement = root.opt_obj("settlementStrategy")?;
-            if let Some(settlement) = &settlement {
-                settlement.opt_str("settlementCurrency", 3)?;
-            }
-            let key_fields = canonical(&json!({
-                "paymentAmount": map.get("paymentAmount"),
-                "paymentFactor": map.get("paymentFactor"),
-                "settlementStrategy": map.get("settlementStrategy"),
-                "paymentMethodType": method_type,
-            }));
-            Ok(Request_::Pay(PayInput {
-                payment_request_id: payment_request_id.to_string(),
-                key_fields,
-                amount,
-                code: code.to_string(),
-                expiry,
-                notify_url: notify_url.map(str::to_string),
-                request_body: String::from_utf8_lossy(body).into_owned(),
-            }))
-        }
-        Api::Inquiry | Api::Cancel | Api::Refund => {
-            let payment_request_id = root.opt_str("paymentRequestId", 64)?.map(str::to_string);
-            let payment_id = root.opt_str("paymentId", 64)?.map(str::to_string);
-            if payment_request_id.is_none() && payment_id.is_none() {
-                return Err(Illegal::new(
-                    "paymentRequestId",
-                    "either paymentRequestId or paymentId is required",
-                ));
-            }
-            if api != Api::Refund {
-                return Ok(Request_::Lookup { payment_request_id, payment_id });
-            }
-            let refund_request_id = root.req_str("refundRequestId", 64)?.to_string();
-            let amount = read_amount(&root, "refundAmount", true)?
-                .ok_or_else(|| Illegal::new("refundAmount", "required field is missing"))?;
-            let reason = root.opt_str("refundReason", 256)?.map(str::to_string);
-            Ok(Request_::Refund { payment_request_id, payment_id, refund_request_id, amount, reason })
         }
     }
+    match api {
+        Api::Pay => run::<PayRequest>(
+            body,
+            options,
+            |r| (Some(r.payment_request_id.clone()), None),
+            |r| pay_input(r, body),
+        ),
+        Api::Inquiry => run::<InquiryPaymentRequest>(
+            body,
+            options,
+            |r| (r.payment_request_id.clone(), r.payment_id.clone()),
+            |r| Ok(Request_::Lookup { payment_request_id: r.payment_request_id, payment_id: r.payment_id }),
+        ),
+        Api::Cancel => run::<CancelPaymentRequest>(
+            body,
+            options,
+            |r| (r.payment_request_id.clone(), r.payment_id.clone()),
+            |r| Ok(Request_::Lookup { payment_request_id: r.payment_request_id, payment_id: r.payment_id }),
+        ),
+        Api::Refund => run::<RefundRequest>(
+            body,
+            options,
+            |r| (r.payment_request_id.clone(), r.payment_id.clone()),
+            |r| {
+                let amount = Amount::from_wire(&r.refund_amount)
+                    .map_err(|e| FieldError::new("refundAmount.value", Problem::Invalid(e.to_string())))?;
+                Ok(Request_::Refund {
+                    payment_request_id: r.payment_request_id,
+                    payment_id: r.payment_id,
+                    refund_request_id: r.refund_request_id,
+                    amount,
+                    reason: r.refund_reason,
+                })
+            },
+        ),
+    }
+}
+
+/// The sandbox's rules on a valid `pay`: user-presented mode only, and a notify URL it can reach.
+fn pay_input(request: PayRequest, body: &[u8]) -> Result<Request_, FieldError> {
+    match request.scenario() {
+        Some(InStoreScenario::PaymentCode) => {}
+        Some(other) => {
+            let name = match other {
+                InStoreScenario::OrderCode => "OrderCode",
+                InStoreScenario::EntryCode => "EntryCode",
+                InStoreScenario::Other(_) | InStoreScenario::PaymentCode => "this scenario",
+            };
+            return Err(FieldError::new(
+                "paymentFactor.inStorePaymentScenario",
+                Problem::Invalid(format!(
+                    "{name} is not supported by this sandbox yet; use PaymentCode (user-presented mode)"
+                )),
+            ));
+        }
+        None => return Err(FieldError::new("paymentFactor.inStorePaymentScenario", Problem::Missing)),
+    }
+    // Validate has checked these; reading them again keeps this function total.
+    let amount = Amount::from_wire(&request.payment_amount)
+        .map_err(|e| FieldError::new("paymentAmount.value", Problem::Invalid(e.to_string())))?;
+    let code = request
+        .payment_method
+        .payment_method_id
+        .clone()
+        .ok_or_else(|| FieldError::new("paymentMethod.paymentMethodId", Problem::Missing))?;
+    let expiry = match &request.payment_expiry_time {
+        Some(text) => Some(
+            parse_instant(text)
+                .map_err(|e| FieldError::new("paymentExpiryTime", Problem::Invalid(e.to_string())))?,
+        ),
+        None => None,
+    };
+    if let Some(url) = &request.payment_notify_url {
+        validate_url(url).map_err(|reason| FieldError::new("paymentNotifyUrl", Problem::Invalid(reason)))?;
+    }
+    let key_fields = canonical(&json!({
+        "paymentAmount": request.payment_amount,
+        "paymentFactor": request.payment_factor,
+        "settlementStrategy": request.settlement_strategy,
+        "paymentMethodType": request.payment_method.payment_method_type,
+    }));
+    Ok(Request_::Pay(PayInput {
+        payment_request_id: request.payment_request_id,
+        key_fields,
+        amount,
+        code,
+        expiry,
+        notify_url: request.payment_notify_url,
+        request_body: String::from_utf8_lossy(body).into_owned(),
+    }))
 }
 
 /// JSON with object keys sorted, so key-field comparison ignores key order.
@@ -514,7 +604,7 @@ async fn pay(
     match outcome {
         Ok(PayOutcome::Refused(code, message)) => {
             let extra = json!({"acquirerId": app.acquirer_id});
-            answer(&shared, exchange, uri, code.result_with(&message), extra).await
+            answer(&shared, exchange, uri, WireResult::with_message(code, message), extra).await
         }
         Ok(PayOutcome::Payment { payment, forced, delivery, repeat }) => {
             exchange.record.payment_id = Some(payment.payment_id.clone());
@@ -543,9 +633,9 @@ async fn pay(
                 }
             }
             let (result, success_fields) = match (forced, payment.state) {
-                (Some(code), _) => (code.result(), false),
-                (None, PayState::Processing) => (ResultCode::PaymentInProcess.result(), false),
-                (None, PayState::Success) => (ResultCode::Success.result(), true),
+                (Some(code), _) => (WireResult::from_code(code), false),
+                (None, PayState::Processing) => (WireResult::from_code(ResultCode::PaymentInProcess), false),
+                (None, PayState::Success) => (WireResult::from_code(ResultCode::Success), true),
                 (None, _) => (payment.payment_result(), false),
             };
             let body = payment_fields(&app, &payment, success_fields);
@@ -560,11 +650,11 @@ fn payment_fields(app: &AppRecord, payment: &PaymentRecord, paid: bool) -> Map<S
     let mut body = Map::new();
     body.insert("acquirerId".into(), json!(app.acquirer_id));
     body.insert("paymentId".into(), json!(payment.payment_id));
-    body.insert("paymentAmount".into(), payment.amount.to_wire());
+    body.insert("paymentAmount".into(), json!(payment.amount.to_wire()));
     if paid {
         body.insert("pspId".into(), json!(payment.psp_id));
         if let Some(paid_at) = payment.paid_at {
-            body.insert("paymentTime".into(), json!(wire_time(paid_at)));
+            body.insert("paymentTime".into(), json!(format_instant(paid_at)));
         }
         body.insert("customerId".into(), json!(payment.customer_id));
         body.insert("walletBrandName".into(), json!(payment.wallet_brand_name));
@@ -589,13 +679,20 @@ async fn call_answer(
     if let Some(refund) = &outcome.refund {
         body.insert("refundId".into(), json!(refund.refund_id));
         body.insert("refundTime".into(), json!(refund.refund_time));
-        body.insert("refundAmount".into(), refund.amount.to_wire());
+        body.insert("refundAmount".into(), json!(refund.amount.to_wire()));
     }
-    answer(shared, exchange, uri, outcome.code.result_with(&outcome.message), Value::Object(body)).await
+    answer(
+        shared,
+        exchange,
+        uri,
+        WireResult::with_message(outcome.code, outcome.message),
+        Value::Object(body),
+    )
+    .await
 }
 
-async fn illegal(shared: &Arc<Shared>, exchange: Exchange, uri: &str, illegal: Illegal) -> Response {
-    answer(shared, exchange, uri, ResultCode::ParamIllegal.result_with(&illegal.message()), Value::Null).await
+async fn illegal(shared: &Arc<Shared>, exchange: Exchange, uri: &str, illegal: FieldError) -> Response {
+    answer(shared, exchange, uri, illegal.to_wire_result(), Value::Null).await
 }
 
 /// A store failure: U `UNKNOWN_EXCEPTION` (retry), never a 500.
@@ -606,8 +703,10 @@ async fn internal(shared: &Arc<Shared>, mut exchange: Exchange, uri: &str, error
         shared,
         exchange,
         uri,
-        ResultCode::UnknownException
-            .result_with("the sandbox could not process the request; retry with the same IDs"),
+        WireResult::with_message(
+            ResultCode::UnknownException,
+            "the sandbox could not process the request; retry with the same IDs",
+        ),
         Value::Null,
     )
     .await
@@ -618,11 +717,11 @@ async fn answer(
     shared: &Arc<Shared>,
     mut exchange: Exchange,
     uri: &str,
-    result: Value,
+    result: WireResult,
     extra: Value,
 ) -> Response {
     let mut body = Map::new();
-    body.insert("result".into(), result);
+    body.insert("result".into(), json!(result));
     if let Value::Object(extra) = extra {
         for (key, value) in extra {
             body.insert(key, value);
@@ -631,7 +730,7 @@ async fn answer(
     let body_text = Value::Object(body).to_string();
     exchange.record.result_code = body_text_result(&body_text, "resultCode");
     exchange.record.result_status = body_text_result(&body_text, "resultStatus");
-    let response_time = wire_time(shared.now());
+    let response_time = format_instant(shared.now());
     let client_id = exchange.response_client_id.clone();
     let uri = uri.to_string();
     let signer = exchange.signer.take();
@@ -685,7 +784,7 @@ async fn answer(
         }
         Err(error) => {
             tracing::error!(%error, "could not sign or log an answer");
-            let body = json!({"result": ResultCode::UnknownException.result_with("the sandbox could not sign its answer; retry")});
+            let body = json!({"result": WireResult::with_message(ResultCode::UnknownException, "the sandbox could not sign its answer; retry")});
             let mut response = Response::new(Body::from(body.to_string()));
             response.headers_mut().insert(
                 axum::http::header::CONTENT_TYPE,

@@ -1,9 +1,12 @@
 //! Identifiers and randomness: Client-Ids, Participant IDs, paymentId/refundId (§15), tokens.
+//!
+//! Digit and alphanumeric drawing is `plusbox_core::codes`'s (unbiased rejection sampling); this
+//! module only supplies the random source and the sandbox's ID shapes.
 
 use aws_lc_rs::rand::SecureRandom;
+use plusbox_core::codes::{random_alphanumeric, random_digits, RandomSource};
+use plusbox_core::protocol::time::PLUSBOX_OFFSET;
 use time::OffsetDateTime;
-
-use crate::wire::utc8;
 
 /// OS randomness as a stream of 64-bit words.
 #[derive(Debug, Default)]
@@ -14,10 +17,12 @@ impl SystemRng {
     pub fn new() -> Self {
         SystemRng(aws_lc_rs::rand::SystemRandom::new())
     }
+}
 
+impl RandomSource for SystemRng {
     /// The next random word. The OS generator does not fail in practice; if it ever did, a
     /// time-derived word keeps IDs unique enough for a sandbox rather than crashing it.
-    pub fn next_u64(&mut self) -> u64 {
+    fn next_u64(&mut self) -> u64 {
         let mut bytes = [0u8; 8];
         if self.0.fill(&mut bytes).is_err() {
             let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
@@ -27,22 +32,8 @@ impl SystemRng {
     }
 }
 
-/// `count` uniformly random decimal digits.
-pub fn digits(rng: &mut SystemRng, count: usize) -> String {
-    let mut out = String::with_capacity(count);
-    while out.len() < count {
-        let word = rng.next_u64();
-        // Reject the top sliver so every digit is equally likely.
-        if word >= u64::MAX - (u64::MAX % 10) {
-            continue;
-        }
-        out.push(char::from(b'0' + (word % 10) as u8));
-    }
-    out
-}
-
-/// `count` random characters from `alphabet`.
-fn from_alphabet(rng: &mut SystemRng, alphabet: &[u8], count: usize) -> String {
+/// `count` random characters from `alphabet` (rejection sampling, so none is favoured).
+fn from_alphabet(rng: &mut impl RandomSource, alphabet: &[u8], count: usize) -> String {
     let n = alphabet.len() as u64;
     let mut out = String::with_capacity(count);
     while out.len() < count {
@@ -55,25 +46,25 @@ fn from_alphabet(rng: &mut SystemRng, alphabet: &[u8], count: usize) -> String {
     out
 }
 
-/// Random `[0-9A-Za-z]` characters.
-pub fn alphanumeric(rng: &mut SystemRng, count: usize) -> String {
-    from_alphabet(rng, b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", count)
-}
-
 /// A sandbox Client-Id: `SANDBOX_` + 17 upper-case letters/digits (§1.1).
-pub fn client_id(rng: &mut SystemRng) -> String {
+pub fn client_id(rng: &mut impl RandomSource) -> String {
     format!("SANDBOX_{}", from_alphabet(rng, b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", 17))
 }
 
 /// A Participant ID (acquirerId) in the shape of the documented samples.
-pub fn participant_id(rng: &mut SystemRng) -> String {
-    format!("1022{}", digits(rng, 12))
+pub fn participant_id(rng: &mut impl RandomSource) -> String {
+    format!("1022{}", random_digits(rng, 12))
 }
 
 /// A paymentId/refundId: `yyyyMMdd` (UTC+8) + 15 digits (§15).
-pub fn payment_id(now: OffsetDateTime, rng: &mut SystemRng) -> String {
-    let date = now.to_offset(utc8()).date();
-    format!("{:04}{:02}{:02}{}", date.year(), u8::from(date.month()), date.day(), digits(rng, 15))
+pub fn payment_id(now: OffsetDateTime, rng: &mut impl RandomSource) -> String {
+    let date = now.to_offset(PLUSBOX_OFFSET).date();
+    format!("{:04}{:02}{:02}{}", date.year(), u8::from(date.month()), date.day(), random_digits(rng, 15))
+}
+
+/// A companion device token: `pbx_` + 40 alphanumerics.
+pub fn device_token(rng: &mut impl RandomSource) -> String {
+    format!("pbx_{}", random_alphanumeric(rng, 40))
 }
 
 /// Lower-case hex SHA-256, how device tokens are stored.

@@ -17,11 +17,8 @@ mod companion;
 mod gateway;
 pub mod ids;
 mod notify;
-pub mod personas;
-pub mod result;
 pub mod scenario;
 pub mod store;
-pub mod wire;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -34,7 +31,7 @@ use tokio::sync::{broadcast, watch, Notify};
 use tokio::task::JoinHandle;
 
 pub use clock::{Clock, ScaledClock, SharedClock, SystemClock, TestClock};
-pub use result::ResultCode;
+pub use plusbox_core::result_code::ResultCode;
 pub use scenario::Scenario;
 pub use store::{Provisioned, Store, StoreError};
 

@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use crate::store::{OutboxItem, TrafficRecord};
-use crate::wire::wire_time;
 use crate::Shared;
+use plusbox_core::protocol::time::format_instant;
 
 /// Largest acknowledgement body read.
 const MAX_ACK_BYTES: usize = 64 * 1024;
@@ -107,7 +107,7 @@ async fn deliver(shared: &Arc<Shared>, client: &reqwest::Client, item: OutboxIte
         Ok((None, _)) | Err(_) => return,
     };
     let uri = request_uri(&item.url);
-    let request_time = wire_time(shared.now());
+    let request_time = format_instant(shared.now());
     let signature = shared
         .private_key(app.sandbox_private_key.expose())
         .map_err(crate::store::StoreError::from)

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::result::ResultCode;
+use plusbox_core::result_code::ResultCode;
 
 /// A buyer account's scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,10 +16,14 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
-use crate::result::ResultCode;
+use plusbox_core::codes::{generate_payment_code, CodeForm, Wallet, WalletTable};
+use plusbox_core::money::{Amount, Currency};
+use plusbox_core::protocol::time::{format_instant, PLUSBOX_OFFSET};
+use plusbox_core::protocol::WireResult;
+use plusbox_core::result_code::ResultCode;
+
+use crate::ids;
 use crate::scenario::Scenario;
-use crate::wire::{format_minor, from_millis, to_millis, utc8, wire_time, Money};
-use crate::{ids, personas};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "plusbox.sqlite";
@@ -44,9 +48,6 @@ pub const NOTIFY_RETRY_SCHEDULE: [Duration; 14] = [
 
 /// Default payment expiry after `pay` when the request gives none (§4.4).
 pub const DEFAULT_PAYMENT_EXPIRY: Duration = Duration::seconds(60);
-
-/// How long an issued payment code is accepted.
-pub const CODE_VALIDITY: Duration = Duration::seconds(60);
 
 /// Default PIN of provisioned buyer accounts.
 pub const DEFAULT_PIN: &str = "1234";
@@ -293,6 +294,20 @@ pub struct BalanceView {
     pub value: String,
 }
 
+impl std::fmt::Display for BalanceView {
+    /// People's form, e.g. `12.50 USD`; the raw minor units if the row is not a valid amount.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let amount = Currency::from_code(&self.currency)
+            .ok()
+            .zip(self.value.parse::<i64>().ok())
+            .map(|(currency, value)| Amount::from_minor(currency, value));
+        match amount {
+            Some(amount) => write!(f, "{amount}"),
+            None => write!(f, "{} {} (minor units)", self.value, self.currency),
+        }
+    }
+}
+
 /// A buyer account.
 #[derive(Debug, Clone, Serialize)]
 pub struct AccountView {
@@ -392,7 +407,7 @@ pub struct PaymentRecord {
     /// Buyer account, when the code resolved to one.
     pub account_id: Option<String>,
     /// Amount.
-    pub amount: Money,
+    pub amount: Amount,
     /// State.
     pub state: PayState,
     /// Failure code (FAILED).
@@ -417,18 +432,21 @@ pub struct PaymentRecord {
 
 impl PaymentRecord {
     /// The `paymentResult` object for this payment's state.
-    pub fn payment_result(&self) -> Value {
+    pub fn payment_result(&self) -> WireResult {
         match self.state {
-            PayState::Processing => ResultCode::PaymentInProcess.result(),
-            PayState::Success => ResultCode::Success.result(),
+            PayState::Processing => WireResult::from_code(ResultCode::PaymentInProcess),
+            PayState::Success => WireResult::success(),
             PayState::Failed => {
                 let code = self.fail_code.unwrap_or(ResultCode::ProcessFail);
-                code.result_with(self.fail_message.as_deref().unwrap_or(code.message()))
+                WireResult::with_message(code, self.fail_message.as_deref().unwrap_or(code.default_message()))
             }
-            PayState::Closed => {
-                ResultCode::OrderIsClosed.result_with("the payment expired without a final result")
+            PayState::Closed => WireResult::with_message(
+                ResultCode::OrderIsClosed,
+                "the payment expired without a final result",
+            ),
+            PayState::Cancelled => {
+                WireResult::with_message(ResultCode::OrderIsClosed, "the payment was cancelled")
             }
-            PayState::Cancelled => ResultCode::OrderIsClosed.result_with("the payment was cancelled"),
         }
     }
 
@@ -444,7 +462,7 @@ impl PaymentRecord {
         if self.state == PayState::Success {
             if let Some(map) = body.as_object_mut() {
                 map.insert("pspId".into(), json!(self.psp_id));
-                map.insert("paymentTime".into(), json!(self.paid_at.map(wire_time)));
+                map.insert("paymentTime".into(), json!(self.paid_at.map(format_instant)));
                 map.insert("customerId".into(), json!(self.customer_id));
                 map.insert("walletBrandName".into(), json!(self.wallet_brand_name));
             }
@@ -465,7 +483,7 @@ pub struct PayInput {
     /// Canonical JSON of the key fields compared on repeats.
     pub key_fields: String,
     /// Amount.
-    pub amount: Money,
+    pub amount: Amount,
     /// The scanned code.
     pub code: String,
     /// Requested expiry.
@@ -528,7 +546,7 @@ pub struct RefundView {
     /// refundId.
     pub refund_id: String,
     /// Amount.
-    pub amount: Money,
+    pub amount: Amount,
     /// When.
     pub refund_time: String,
     /// Result code.
@@ -805,6 +823,17 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     Ok(())
 }
 
+/// Milliseconds since the epoch, the store's representation of instants.
+fn to_millis(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// The inverse of [`to_millis`].
+fn from_millis(millis: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Provisioning and configuration
 // ---------------------------------------------------------------------------------------------
@@ -847,7 +876,7 @@ impl Store {
                 "INSERT INTO merchant (id, app_id, name, store_id, store_name) VALUES ('M0001', ?1, 'Plusbox Test Merchant', 'S0001', 'Plusbox Test Store')",
                 params![app_id],
             )?;
-            let persona = personas::default_persona();
+            let persona = persona_of(None)?;
             for (index, (id, name, balances)) in BUYERS.iter().enumerate() {
                 tx.execute(
                     "INSERT INTO account (id, name, scenario, pin, wallet, customer_id, created_at) VALUES (?1, ?2, 'success', ?3, ?4, ?5, ?6)",
@@ -1053,25 +1082,25 @@ impl Store {
     }
 
     /// Adds money to an account (a top-up in the ledger).
-    pub fn topup(&self, account: &str, amount: &Money, now: OffsetDateTime) -> Result<BalanceView> {
+    pub fn topup(&self, account: &str, amount: &Amount, now: OffsetDateTime) -> Result<BalanceView> {
         self.write(|tx| {
             ensure_account(tx, account)?;
             tx.execute(
                 "INSERT INTO balance (account_id, currency, value) VALUES (?1, ?2, ?3)
                  ON CONFLICT (account_id, currency) DO UPDATE SET value = value + excluded.value",
-                params![account, amount.currency, amount.value],
+                params![account, amount.currency.code(), amount.value],
             )?;
             tx.execute(
                 "INSERT INTO ledger (account_id, currency, delta, kind, reference, at) VALUES (?1, ?2, ?3, 'topup', NULL, ?4)",
-                params![account, amount.currency, amount.value, to_millis(now)],
+                params![account, amount.currency.code(), amount.value, to_millis(now)],
             )?;
             let value: i64 = tx.query_row(
                 "SELECT value FROM balance WHERE account_id = ?1 AND currency = ?2",
-                params![account, amount.currency],
+                params![account, amount.currency.code()],
                 |r| r.get(0),
             )?;
             Ok(BalanceView {
-                currency: amount.currency.clone(),
+                currency: amount.currency.code().to_string(),
                 value: value.to_string(),
             })
         })
@@ -1097,20 +1126,19 @@ impl Store {
                 .query_row("SELECT wallet FROM account WHERE id = ?1", params![account], |r| r.get(0))
                 .optional()?
                 .ok_or_else(|| StoreError::NotFound(format!("no buyer account {account:?}")))?;
-            let persona = personas::by_enum(&wallet);
-            let expires = now + CODE_VALIDITY;
+            let persona = persona_of(Some(&wallet))?;
             // A collision with an earlier code is astronomically unlikely; retry anyway.
             for _ in 0..5 {
-                let code = personas::generate_code(&persona, &mut rng);
+                let issued = generate_payment_code(CodeForm::Digits24, &persona, now, &mut rng);
                 let inserted = tx.execute(
                     "INSERT OR IGNORE INTO code (code, account_id, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                    params![code, account, to_millis(now), to_millis(expires)],
+                    params![issued.value, account, to_millis(now), to_millis(issued.expires_at)],
                 )?;
                 if inserted == 1 {
                     return Ok(IssuedCodeView {
-                        code,
+                        code: issued.value,
                         account: account.to_string(),
-                        expires_at: wire_time(expires),
+                        expires_at: format_instant(issued.expires_at),
                     });
                 }
             }
@@ -1134,12 +1162,12 @@ impl Store {
                     payment_id: p.payment_id,
                     payment_request_id: p.payment_request_id,
                     account: p.account_id.unwrap_or_default(),
-                    display_amount: p.amount.display(),
+                    display_amount: p.amount.to_string(),
                     amount: BalanceView {
-                        currency: p.amount.currency.clone(),
+                        currency: p.amount.currency.code().to_string(),
                         value: p.amount.value.to_string(),
                     },
-                    expires_at: wire_time(p.expires_at),
+                    expires_at: format_instant(p.expires_at),
                 })
                 .collect())
         })
@@ -1192,7 +1220,7 @@ impl Store {
                         delta: r.get::<_, i64>(2)?.to_string(),
                         kind: r.get(3)?,
                         reference: r.get(4)?,
-                        at: wire_time(from_millis(r.get(5)?)),
+                        at: format_instant(from_millis(r.get(5)?)),
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -1292,9 +1320,9 @@ fn payment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentRecord> {
         payment_id: r.get(3)?,
         key_fields: r.get(4)?,
         account_id: r.get(5)?,
-        amount: Money { currency: r.get(6)?, value: r.get(7)? },
+        amount: amount_from_row(r, 6, 7)?,
         state: PayState::parse(&r.get::<_, String>(8)?),
-        fail_code: r.get::<_, Option<String>>(9)?.and_then(|c| ResultCode::parse(&c)),
+        fail_code: r.get::<_, Option<String>>(9)?.and_then(|c| ResultCode::from_wire(&c)),
         fail_message: r.get(10)?,
         created_at: from_millis(r.get(11)?),
         expires_at: from_millis(r.get(12)?),
@@ -1304,6 +1332,25 @@ fn payment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentRecord> {
         wallet_brand_name: r.get(16)?,
         customer_id: r.get(17)?,
     })
+}
+
+/// An amount from a currency column and a minor-units column. A currency the table does not
+/// know can only come from a hand-edited database; it surfaces as a conversion error, not a panic.
+fn amount_from_row(r: &rusqlite::Row<'_>, currency: usize, value: usize) -> rusqlite::Result<Amount> {
+    let code: String = r.get(currency)?;
+    let currency = Currency::from_code(&code).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(currency, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    Ok(Amount::from_minor(currency, r.get(value)?))
+}
+
+/// The wallet persona with this enum name, or the default persona (Test Wallet).
+fn persona_of(name: Option<&str>) -> Result<Wallet> {
+    let table = WalletTable::builtin();
+    name.and_then(|n| table.find(n))
+        .or_else(|| table.default_persona())
+        .cloned()
+        .ok_or_else(|| StoreError::Invalid("the wallet table has no default persona".into()))
 }
 
 fn load_payment_by_row(tx: &Transaction<'_>, row: i64) -> Result<PaymentRecord> {
@@ -1391,21 +1438,21 @@ fn debit_or_fail(tx: &Transaction<'_>, payment: &PaymentRecord, now: OffsetDateT
     // IMMEDIATE transaction means no other writer runs between check and debit.
     let debited = tx.execute(
         "UPDATE balance SET value = value - ?1 WHERE account_id = ?2 AND currency = ?3 AND value >= ?1",
-        params![payment.amount.value, account, payment.amount.currency],
+        params![payment.amount.value, account, payment.amount.currency.code()],
     )?;
     if debited == 0 {
         return fail_payment(
             tx,
             payment,
             ResultCode::UserBalanceNotEnough,
-            ResultCode::UserBalanceNotEnough.message(),
+            ResultCode::UserBalanceNotEnough.default_message(),
             now,
         );
     }
     let at = to_millis(now);
     tx.execute(
         "INSERT INTO ledger (account_id, currency, delta, kind, reference, at) VALUES (?1, ?2, ?3, 'payment', ?4, ?5)",
-        params![account, payment.amount.currency, -payment.amount.value, payment.payment_id, at],
+        params![account, payment.amount.currency.code(), -payment.amount.value, payment.payment_id, at],
     )?;
     tx.execute("UPDATE payment SET state = 'SUCCESS', paid_at = ?1 WHERE id = ?2", params![at, payment.row])?;
     let paid = load_payment_by_row(tx, payment.row)?;
@@ -1480,14 +1527,20 @@ impl Store {
             let payment_id = ids::payment_id(now, &mut rng);
             let expires = input.expiry.unwrap_or(now + DEFAULT_PAYMENT_EXPIRY);
             // Code checks, in the order of §4.4.
-            let route = personas::route_code(&input.code);
-            let mut outcome: std::result::Result<String, (ResultCode, String)> = Err((
-                ResultCode::InvalidPaymentCode,
-                "the payment code is not an Alipay+ payment code".into(),
-            ));
-            let mut persona = personas::default_persona();
-            if let Some(route) = route {
-                persona = route.persona.clone();
+            let route = WalletTable::builtin().parse_code(&input.code);
+            let mut persona = persona_of(None)?;
+            let mut outcome: std::result::Result<String, (ResultCode, String)> = match &route {
+                Ok(_) => Ok(String::new()),
+                Err(error) => Err((
+                    ResultCode::InvalidPaymentCode,
+                    format!("the payment code is not an Alipay+ payment code ({error})"),
+                )),
+            };
+            if let Ok(route) = route {
+                // A code whose routing number no persona owns still routes to the default persona.
+                if let Some(wallet) = route.wallet.clone() {
+                    persona = wallet;
+                }
                 let issued: Option<(String, i64, Option<String>)> = tx
                     .query_row(
                         "SELECT account_id, expires_at, used_by FROM code WHERE code = ?1",
@@ -1510,7 +1563,7 @@ impl Store {
                         )?;
                         let wallet: String =
                             tx.query_row("SELECT wallet FROM account WHERE id = ?1", params![account], |r| r.get(0))?;
-                        persona = personas::by_enum(&wallet);
+                        persona = persona_of(Some(&wallet))?;
                         Ok(account)
                     }
                     None => {
@@ -1555,7 +1608,7 @@ impl Store {
                     input.key_fields,
                     account,
                     input.code,
-                    input.amount.currency,
+                    input.amount.currency.code(),
                     input.amount.value,
                     to_millis(now),
                     to_millis(expires),
@@ -1642,7 +1695,7 @@ impl Store {
                 Err(message) => return Ok(outcome(ResultCode::ParamIllegal, &message, None)),
             };
             let Some(payment) = found else {
-                return Ok(outcome(ResultCode::OrderNotExist, ResultCode::OrderNotExist.message(), None));
+                return Ok(outcome(ResultCode::OrderNotExist, ResultCode::OrderNotExist.default_message(), None));
             };
             let payment = expire_if_due(tx, payment, now)?;
             if payment.state == PayState::Cancelled {
@@ -1672,11 +1725,11 @@ impl Store {
                 let account = payment.account_id.clone().unwrap_or_default();
                 tx.execute(
                     "UPDATE balance SET value = value + ?1 WHERE account_id = ?2 AND currency = ?3",
-                    params![payment.amount.value, account, payment.amount.currency],
+                    params![payment.amount.value, account, payment.amount.currency.code()],
                 )?;
                 tx.execute(
                     "INSERT INTO ledger (account_id, currency, delta, kind, reference, at) VALUES (?1, ?2, ?3, 'cancel', ?4, ?5)",
-                    params![account, payment.amount.currency, payment.amount.value, payment.payment_id, at],
+                    params![account, payment.amount.currency.code(), payment.amount.value, payment.payment_id, at],
                 )?;
             }
             tx.execute(
@@ -1702,7 +1755,7 @@ impl Store {
         payment_request_id: Option<&str>,
         payment_id: Option<&str>,
         refund_request_id: &str,
-        amount: &Money,
+        amount: &Amount,
         reason: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<CallOutcome> {
@@ -1721,28 +1774,28 @@ impl Store {
                 .optional()?;
             if let Some((row, currency, value, code, refund_id, created)) = existing {
                 let same_payment = found.as_ref().map(|p| p.row) == Some(row);
-                if !same_payment || currency != amount.currency || value != amount.value {
+                if !same_payment || currency != amount.currency.code() || value != amount.value {
                     return Ok(outcome(
                         ResultCode::RepeatReqInconsistent,
                         "refundRequestId was used before with a different payment or refundAmount",
                         found,
                     ));
                 }
-                let code = ResultCode::parse(&code).unwrap_or(ResultCode::ProcessFail);
-                let mut out = outcome(code, code.message(), found);
+                let code = ResultCode::from_wire(&code).unwrap_or(ResultCode::ProcessFail);
+                let mut out = outcome(code, code.default_message(), found);
                 if code == ResultCode::Success {
                     out.refund = Some(RefundView {
                         refund_request_id: refund_request_id.into(),
                         refund_id,
-                        amount: amount.clone(),
-                        refund_time: wire_time(from_millis(created)),
+                        amount: *amount,
+                        refund_time: format_instant(from_millis(created)),
                         result_code: code.as_str().into(),
                     });
                 }
                 return Ok(out);
             }
             let Some(payment) = found else {
-                return Ok(outcome(ResultCode::OrderNotExist, ResultCode::OrderNotExist.message(), None));
+                return Ok(outcome(ResultCode::OrderNotExist, ResultCode::OrderNotExist.default_message(), None));
             };
             if amount.currency != payment.amount.currency {
                 return Ok(outcome(
@@ -1769,8 +1822,8 @@ impl Store {
                     ResultCode::RefundAmountExceed,
                     format!(
                         "refunds would total {}, more than the payment amount {}",
-                        format_minor(&amount.currency, refunded.saturating_add(amount.value)),
-                        payment.amount.display()
+                        Amount::from_minor(amount.currency, refunded.saturating_add(amount.value)),
+                        payment.amount
                     ),
                 )
             } else {
@@ -1781,24 +1834,24 @@ impl Store {
             tx.execute(
                 "INSERT INTO refund (app_id, refund_request_id, refund_id, payment_row, currency, amount, result_code, reason, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![app_id, refund_request_id, refund_id, payment.row, amount.currency, amount.value, code.as_str(), reason, at],
+                params![app_id, refund_request_id, refund_id, payment.row, amount.currency.code(), amount.value, code.as_str(), reason, at],
             )?;
             let mut out = outcome(code, &message, Some(payment.clone()));
             if code == ResultCode::Success {
                 let account = payment.account_id.clone().unwrap_or_default();
                 tx.execute(
                     "UPDATE balance SET value = value + ?1 WHERE account_id = ?2 AND currency = ?3",
-                    params![amount.value, account, amount.currency],
+                    params![amount.value, account, amount.currency.code()],
                 )?;
                 tx.execute(
                     "INSERT INTO ledger (account_id, currency, delta, kind, reference, at) VALUES (?1, ?2, ?3, 'refund', ?4, ?5)",
-                    params![account, amount.currency, amount.value, refund_id, at],
+                    params![account, amount.currency.code(), amount.value, refund_id, at],
                 )?;
                 out.refund = Some(RefundView {
                     refund_request_id: refund_request_id.into(),
                     refund_id,
-                    amount: amount.clone(),
-                    refund_time: wire_time(now),
+                    amount: *amount,
+                    refund_time: format_instant(now),
                     result_code: code.as_str().into(),
                 });
             }
@@ -1849,15 +1902,15 @@ fn transactions(tx: &Transaction<'_>, payment: &PaymentRecord) -> Result<Vec<Val
     let mut out = stmt
         .query_map(params![payment.row], |r| {
             let code: String = r.get(4)?;
-            let rc = ResultCode::parse(&code).unwrap_or(ResultCode::ProcessFail);
+            let rc = ResultCode::from_wire(&code).unwrap_or(ResultCode::ProcessFail);
             Ok(json!({
-                "transactionResult": rc.result(),
+                "transactionResult": WireResult::from_code(rc),
                 "transactionId": r.get::<_, String>(1)?,
                 "transactionType": "REFUND",
                 "transactionStatus": if rc == ResultCode::Success { "SUCCESS" } else { "FAIL" },
                 "transactionAmount": {"currency": r.get::<_, String>(2)?, "value": r.get::<_, i64>(3)?.to_string()},
                 "transactionRequestId": r.get::<_, String>(0)?,
-                "transactionTime": wire_time(from_millis(r.get(5)?)),
+                "transactionTime": format_instant(from_millis(r.get(5)?)),
             }))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -1865,12 +1918,12 @@ fn transactions(tx: &Transaction<'_>, payment: &PaymentRecord) -> Result<Vec<Val
         let closed: Option<i64> =
             tx.query_row("SELECT closed_at FROM payment WHERE id = ?1", params![payment.row], |r| r.get(0))?;
         out.push(json!({
-            "transactionResult": ResultCode::Success.result(),
+            "transactionResult": WireResult::success(),
             "transactionType": "CANCEL",
             "transactionStatus": "SUCCESS",
             "transactionAmount": payment.amount.to_wire(),
             "transactionRequestId": payment.payment_request_id,
-            "transactionTime": closed.map(|c| wire_time(from_millis(c))),
+            "transactionTime": closed.map(|c| format_instant(from_millis(c))),
         }));
     }
     Ok(out)
@@ -1878,20 +1931,20 @@ fn transactions(tx: &Transaction<'_>, payment: &PaymentRecord) -> Result<Vec<Val
 
 /// End of the cancel window: 00:15:00 UTC+8 on the day after the payment's UTC+8 date (§8).
 pub fn cancel_deadline(created: OffsetDateTime) -> OffsetDateTime {
-    let local = created.to_offset(utc8());
+    let local = created.to_offset(PLUSBOX_OFFSET);
     let next = local.date().next_day().unwrap_or(local.date());
-    next.with_hms(0, 15, 0).map(|t| t.assume_offset(utc8())).unwrap_or(local)
+    next.with_hms(0, 15, 0).map(|t| t.assume_offset(PLUSBOX_OFFSET)).unwrap_or(local)
 }
 
 /// End of the refund window: 23:59:59 UTC+8 on the same calendar date one year later (§9).
 pub fn refund_deadline(paid: OffsetDateTime) -> OffsetDateTime {
-    let local = paid.to_offset(utc8()).date();
+    let local = paid.to_offset(PLUSBOX_OFFSET).date();
     let year = local.year() + 1;
     let date = local
         .replace_year(year)
         .or_else(|_| time::Date::from_calendar_date(year, local.month(), 28))
         .unwrap_or(local);
-    date.with_hms(23, 59, 59).map(|t| t.assume_offset(utc8())).unwrap_or(paid)
+    date.with_hms(23, 59, 59).map(|t| t.assume_offset(PLUSBOX_OFFSET)).unwrap_or(paid)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2071,7 +2124,7 @@ impl Store {
                         api: r.get(1)?,
                         result_code: r.get(2)?,
                         remaining,
-                        until: until.map(|u| wire_time(from_millis(u))),
+                        until: until.map(|u| format_instant(from_millis(u))),
                         hits: r.get(5)?,
                         active: remaining.is_none_or(|n| n > 0) && until.is_none_or(|u| now_ms < u),
                     })
@@ -2117,7 +2170,7 @@ impl Store {
                 "UPDATE mock SET hits = hits + 1, remaining = CASE WHEN remaining IS NULL THEN NULL ELSE remaining - 1 END WHERE id = ?1",
                 params![id],
             )?;
-            Ok(ResultCode::parse(&code).map(|c| (id, c)))
+            Ok(ResultCode::from_wire(&code).map(|c| (id, c)))
         })
     }
 }
@@ -2187,7 +2240,7 @@ impl Store {
                     let parse = |text: String| serde_json::from_str::<Value>(&text).unwrap_or(Value::Null);
                     Ok(TrafficView {
                         id: r.get(0)?,
-                        at: wire_time(from_millis(r.get(1)?)),
+                        at: format_instant(from_millis(r.get(1)?)),
                         direction: r.get(2)?,
                         api: r.get(3)?,
                         client_id: r.get(4)?,
@@ -2224,7 +2277,7 @@ impl Store {
     /// only as a SHA-256 hash.
     pub fn create_device(&self, name: &str, now: OffsetDateTime) -> Result<SecretString> {
         let mut rng = ids::SystemRng::new();
-        let token = SecretString::new(format!("pbx_{}", ids::alphanumeric(&mut rng, 40)));
+        let token = SecretString::new(ids::device_token(&mut rng));
         let hash = ids::sha256_hex(token.expose());
         self.write(|tx| {
             tx.execute(

@@ -45,7 +45,7 @@ async fn envelope_errors_follow_the_check_order() {
 
     let a = h.call_raw(pay, b"{not json".to_vec(), |r| r).await;
     assert_eq!(a.code(), "PARAM_ILLEGAL");
-    assert!(a.body["result"]["resultMessage"].as_str().unwrap().contains("malformed JSON"));
+    assert!(a.body["result"]["resultMessage"].as_str().unwrap().contains("not valid JSON"));
 
     let mut body = pay_body("p-missing", "251001020123456789012345", "USD", "100");
     body["order"]["merchant"].as_object_mut().unwrap().remove("store");

@@ -87,7 +87,7 @@ impl Harness {
         body: Vec<u8>,
         tweak: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     ) -> Answer {
-        let time = plusbox_sandbox::wire::wire_time(self.clock_now());
+        let time = plusbox_core::protocol::time::format_instant(self.clock_now());
         let parts =
             MessageParts { method: "POST", uri: path, client_id: &self.client_id, time: &time, body: &body };
         let signature = self.acqp_key.sign_message(&parts, Some(1)).unwrap();
@@ -105,7 +105,7 @@ impl Harness {
 
     /// POST with the usual signed headers, some replaced (`None` removes a header).
     pub async fn post_with(&self, path: &str, body: &[u8], overrides: &[(&str, Option<&str>)]) -> Answer {
-        let time = plusbox_sandbox::wire::wire_time(self.clock_now());
+        let time = plusbox_core::protocol::time::format_instant(self.clock_now());
         let parts = MessageParts { method: "POST", uri: path, client_id: &self.client_id, time: &time, body };
         let signature = self.acqp_key.sign_message(&parts, Some(1)).unwrap();
         let mut headers: Vec<(String, String)> = vec![
