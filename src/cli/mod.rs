@@ -10,6 +10,7 @@ pub mod demo;
 pub mod code;
 pub mod keys;
 pub mod pos;
+pub mod run;
 pub mod sandbox;
 pub mod scan;
 
@@ -56,6 +57,8 @@ pub enum Command {
     /// The sandbox traffic log.
     #[command(subcommand)]
     Traffic(sandbox::TrafficCommand),
+    /// Run acceptance test cases against a POS (the POS-driver contract) and judge them.
+    Run(run::RunArgs),
     /// Benchmarks: `bench sandbox` measures signed pay+inquiry latency and throughput.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -77,6 +80,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Wallet(command) => sandbox::run_wallet(command),
         Command::Mock(command) => sandbox::run_mock(command),
         Command::Traffic(command) => sandbox::run_traffic(command),
+        Command::Run(args) => run::run(args),
         Command::Bench(command) => bench::run(command),
     }
 }

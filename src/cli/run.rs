@@ -1,0 +1,183 @@
+//! `plusbox run`: runs acceptance test cases from `testcases/` headless against a POS that
+//! implements the POS-driver contract (`docs/pos-driver.md`), judging each from the sandbox's
+//! traffic log. Progress per step, a summary table, JSON and JUnit reports, and every run stored
+//! under `<data>/runs/` with everything needed to explain its verdict later.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use plusbox_core::catalogue::{Case, Catalogue, Step};
+use plusbox_runner::{CaseReport, Observer, Runner, RunnerConfig, StepReport};
+
+use super::sandbox::DataArg;
+
+/// `plusbox run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Case ids to run (e.g. UPM-PAY-001); all cases of the suite when none are given.
+    #[arg(value_name = "CASE")]
+    pub cases: Vec<String>,
+    /// Run every case of a suite (`upm`).
+    #[arg(long)]
+    pub suite: Option<String>,
+    /// Base URL of the POS-driver API (e.g. http://127.0.0.1:8788 from `plusbox acquirer serve`).
+    #[arg(long, value_name = "URL")]
+    pub pos: String,
+    #[command(flatten)]
+    pub data: DataArg,
+    /// Directory holding the case files.
+    #[arg(long, value_name = "DIR", default_value = "testcases")]
+    pub testcases: PathBuf,
+    /// The sandbox buyer account that pays.
+    #[arg(long, default_value = "buyer-1")]
+    pub account: String,
+    /// Write the JSON report here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write a JUnit XML report here.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Guided run for a person at a real POS (not available yet).
+    #[arg(long)]
+    pub manual: bool,
+    /// The sandbox arranges magic amounts (testing-practice.md §10.2); cases that need them run.
+    #[arg(long)]
+    pub magic_amounts: bool,
+    /// The sandbox can tamper with a signed answer; cases that need it run.
+    #[arg(long)]
+    pub tamper: bool,
+}
+
+/// Loads every `*.toml` in `dir` into a catalogue; all file errors at once.
+pub fn load_catalogue(dir: &Path) -> anyhow::Result<Catalogue> {
+    let mut files = Vec::new();
+    for entry in
+        std::fs::read_dir(dir).with_context(|| format!("reading the case directory {}", dir.display()))?
+    {
+        let path = entry?.path();
+        if path.extension().is_some_and(|x| x == "toml") {
+            let text =
+                std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            files.push((name, text));
+        }
+    }
+    files.sort();
+    Catalogue::from_sources(files.iter().map(|(n, t)| (n.as_str(), t.as_str())))
+        .map_err(|e| anyhow!("the catalogue has errors:\n{e}"))
+}
+
+fn select<'a>(catalogue: &'a Catalogue, args: &'a RunArgs) -> anyhow::Result<Vec<&'a Case>> {
+    if !args.cases.is_empty() {
+        return args
+            .cases
+            .iter()
+            .map(|id| catalogue.get(id).ok_or_else(|| anyhow!("no case {id} in the catalogue")))
+            .collect();
+    }
+    let suite = args.suite.as_deref().unwrap_or("upm");
+    let cases: Vec<&Case> = catalogue.suite(suite).collect();
+    if cases.is_empty() {
+        bail!("no cases in suite {suite:?}");
+    }
+    Ok(cases)
+}
+
+/// One progress bar per case, advanced per step.
+struct Bars {
+    style: ProgressStyle,
+    current: std::sync::Mutex<Option<ProgressBar>>,
+}
+
+impl Observer for Bars {
+    fn case_started(&self, case: &Case) {
+        let bar = ProgressBar::new(case.steps.len() as u64).with_style(self.style.clone());
+        bar.set_prefix(case.id.to_string());
+        bar.set_message(case.title.clone());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        if let Ok(mut slot) = self.current.lock() {
+            *slot = Some(bar);
+        }
+    }
+
+    fn step_started(&self, _case: &Case, index: usize, step: &Step) {
+        if let Ok(slot) = self.current.lock() {
+            if let Some(bar) = slot.as_ref() {
+                bar.set_position(index as u64);
+                bar.set_message(format!("step {}: {}", index + 1, step.instruction));
+            }
+        }
+    }
+
+    fn step_finished(&self, _case: &Case, index: usize, report: &StepReport) {
+        if let Ok(slot) = self.current.lock() {
+            if let Some(bar) = slot.as_ref() {
+                bar.set_position(index as u64 + 1);
+                bar.set_message(format!("step {}: {}", index + 1, report.note));
+            }
+        }
+    }
+
+    fn case_finished(&self, report: &CaseReport) {
+        if let Ok(mut slot) = self.current.lock() {
+            if let Some(bar) = slot.take() {
+                let failed = report.failed();
+                let tail = if failed.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — failed: {}", failed.join(", "))
+                };
+                bar.finish_with_message(format!("{} ({} ms){tail}", report.verdict, report.duration_ms));
+            }
+        }
+    }
+}
+
+/// Runs `plusbox run`.
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    if args.manual {
+        bail!("--manual (guided runs in the terminal) is not available yet; run headless with --pos");
+    }
+    let catalogue = load_catalogue(&args.testcases)?;
+    let cases = select(&catalogue, &args)?;
+    let dir = args.data.dir()?;
+    let store = Arc::new(args.data.open()?);
+    let mut config =
+        RunnerConfig::new(args.pos.clone(), args.account.clone(), Arc::new(plusbox_sandbox::SystemClock));
+    config.capabilities.magic_amounts = args.magic_amounts;
+    config.capabilities.tamper = args.tamper;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let runner = Runner::new(store, config)?;
+    let style = ProgressStyle::with_template("{spinner} {prefix:<13} [{bar:12}] {pos}/{len} {wide_msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let bars = Bars { style, current: std::sync::Mutex::new(None) };
+    let report = runtime.block_on(runner.run_all(&cases, &bars));
+
+    let runs = dir.join("runs");
+    std::fs::create_dir_all(&runs).with_context(|| format!("creating {}", runs.display()))?;
+    let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+    for case in &report.cases {
+        let path = runs.join(format!("{stamp}-{}.json", case.id));
+        std::fs::write(&path, serde_json::to_string_pretty(&case.stored())?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    println!("\n{}", report.summary_table());
+    println!("runs stored in {}", runs.display());
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.junit {
+        std::fs::write(path, report.junit(args.suite.as_deref().unwrap_or("upm")))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(if report.all_passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
