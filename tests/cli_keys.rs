@@ -23,8 +23,14 @@ fn openssl(args: &[&str], dir: &Path) -> Output {
     output
 }
 
-const ARGS: [&str; 6] =
-    ["--client-id", "SANDBOX_5YC47N2ZQHJ004124", "--time", "2025-02-20T08:51:49.09Z", "--uri", "/aps/api/v1/payments/pay"];
+const ARGS: [&str; 6] = [
+    "--client-id",
+    "SANDBOX_5YC47N2ZQHJ004124",
+    "--time",
+    "2025-02-20T08:51:49.09Z",
+    "--uri",
+    "/aps/api/v1/payments/pay",
+];
 
 #[test]
 fn keys_new_writes_an_owner_only_private_key_and_prints_bare_spki() {
@@ -40,7 +46,8 @@ fn keys_new_writes_an_owner_only_private_key_and_prints_bare_spki() {
         assert_eq!(mode & 0o777, 0o600);
     }
     // openssl reads both files, and the printed key is the same public key.
-    let spki = openssl(&["pkey", "-in", "k/private_key.pem", "-pubout", "-outform", "DER"], dir.path()).stdout;
+    let spki =
+        openssl(&["pkey", "-in", "k/private_key.pem", "-pubout", "-outform", "DER"], dir.path()).stdout;
     use base64::Engine as _;
     assert_eq!(base64::engine::general_purpose::STANDARD.decode(public_b64).unwrap(), spki);
 
@@ -50,12 +57,14 @@ fn keys_new_writes_an_owner_only_private_key_and_prints_bare_spki() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
 
     let shown: serde_json::Value =
-        serde_json::from_str(&ok(plusbox(&["keys", "show", "k/private_key.pem", "--json"], dir.path()))).unwrap();
+        serde_json::from_str(&ok(plusbox(&["keys", "show", "k/private_key.pem", "--json"], dir.path())))
+            .unwrap();
     assert_eq!(shown["kind"], "private");
     assert_eq!(shown["bits"], 2048);
     assert_eq!(shown["publicKey"], public_b64);
     let shown: serde_json::Value =
-        serde_json::from_str(&ok(plusbox(&["keys", "show", "k/public_key.pem", "--json"], dir.path()))).unwrap();
+        serde_json::from_str(&ok(plusbox(&["keys", "show", "k/public_key.pem", "--json"], dir.path())))
+            .unwrap();
     assert_eq!(shown["kind"], "public");
 }
 
@@ -78,13 +87,17 @@ fn sign_and_verify_by_hand_agree_with_openssl() {
     assert!(ok(plusbox(&verify_args, dir.path())).contains("signature OK"));
 
     // openssl verifies the same signature over the documented content to sign.
-    let content = format!("POST /aps/api/v1/payments/pay\nSANDBOX_5YC47N2ZQHJ004124.2025-02-20T08:51:49.09Z.{body}");
+    let content =
+        format!("POST /aps/api/v1/payments/pay\nSANDBOX_5YC47N2ZQHJ004124.2025-02-20T08:51:49.09Z.{body}");
     std::fs::write(dir.path().join("content"), content).unwrap();
     let encoded = header.rsplit_once("signature=").unwrap().1;
     let decoded = percent_decode(encoded);
     use base64::Engine as _;
-    std::fs::write(dir.path().join("sig"), base64::engine::general_purpose::STANDARD.decode(decoded).unwrap())
-        .unwrap();
+    std::fs::write(
+        dir.path().join("sig"),
+        base64::engine::general_purpose::STANDARD.decode(decoded).unwrap(),
+    )
+    .unwrap();
     openssl(&["dgst", "-sha256", "-verify", "k/public_key.pem", "-signature", "sig", "content"], dir.path());
 
     // A changed body fails with exit 1 and shows the content that was verified.

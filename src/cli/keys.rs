@@ -164,7 +164,9 @@ pub fn run_keys(command: KeysCommand) -> anyhow::Result<ExitCode> {
             let (kind, public) = match PrivateKey::parse(&text) {
                 Ok(key) => ("private", key.public_key()?),
                 Err(SigningError::WrongKeyKind { .. }) => ("public", PublicKey::parse(&text)?),
-                Err(error) => return Err(error).with_context(|| format!("{} is not a usable key", file.display())),
+                Err(error) => {
+                    return Err(error).with_context(|| format!("{} is not a usable key", file.display()))
+                }
             };
             if json {
                 let value = serde_json::json!({
@@ -209,7 +211,11 @@ pub fn run_verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let header_value = strip_header_name(&args.signature);
     match public.verify_message(header_value, &message) {
         Ok(parsed) => {
-            println!("signature OK (algorithm {}, keyVersion {})", parsed.algorithm.as_str(), key_version(&parsed));
+            println!(
+                "signature OK (algorithm {}, keyVersion {})",
+                parsed.algorithm.as_str(),
+                key_version(&parsed)
+            );
             for leniency in &parsed.leniencies {
                 println!("warning: {leniency} (accepted, but not what the Alipay+ SDK sends)");
             }

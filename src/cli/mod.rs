@@ -6,8 +6,8 @@ use clap::{Parser, Subcommand};
 
 pub mod acquirer;
 pub mod bench;
-pub mod demo;
 pub mod code;
+pub mod demo;
 pub mod keys;
 pub mod pos;
 pub mod run;
