@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
 use clap::{Args, Subcommand};
-use plusbox_sandbox::store::{Store, TrafficView};
 use plusbox_core::money::Amount;
+use plusbox_sandbox::store::{MockRule, Store, Tamper, TrafficView};
 use plusbox_sandbox::{ResultCode, Sandbox, SandboxConfig, ScaledClock, Scenario};
 use time::OffsetDateTime;
 
@@ -123,11 +123,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(provisioned) = sandbox.provisioned() {
         println!("Merchant / store:   {} / {}", provisioned.merchant.0, provisioned.merchant.1);
         for account in &provisioned.accounts {
-            let balances: Vec<String> = account
-                .balances
-                .iter()
-                .map(ToString::to_string)
-                .collect();
+            let balances: Vec<String> = account.balances.iter().map(ToString::to_string).collect();
             println!("Buyer {:<8}      {} — {}", account.id, account.name, balances.join(", "));
         }
     }
@@ -204,6 +200,14 @@ pub enum AppCommand {
         /// The URL.
         url: String,
     },
+    /// Switch magic amounts (values ending 901–913 choose the outcome) on or off.
+    SetMagicAmounts {
+        #[command(flatten)]
+        data: DataArg,
+        /// `on` or `off`.
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
     /// Create a device token for the companion API (printed once; stored hashed).
     Pair {
         #[command(flatten)]
@@ -241,6 +245,11 @@ pub fn run_app(command: AppCommand) -> anyhow::Result<ExitCode> {
                 "Notify URL {}.",
                 url.as_deref().map(|u| format!("set to {u}")).unwrap_or("cleared".into())
             );
+        }
+        AppCommand::SetMagicAmounts { data, state } => {
+            let on = state == "on";
+            data.open()?.set_magic_amounts(on)?;
+            println!("magic amounts {}", if on { "on" } else { "off" });
         }
         AppCommand::Pair { data, name } => {
             let token = data.open()?.create_device(&name, now())?;
@@ -337,11 +346,7 @@ pub fn run_wallet(command: WalletCommand) -> anyhow::Result<ExitCode> {
                 return print_json(&accounts);
             }
             for account in accounts {
-                let balances: Vec<String> = account
-                    .balances
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect();
+                let balances: Vec<String> = account.balances.iter().map(ToString::to_string).collect();
                 println!(
                     "{:<10} {:<14} scenario={:<22} {}",
                     account.id,
@@ -411,7 +416,8 @@ pub fn run_wallet(command: WalletCommand) -> anyhow::Result<ExitCode> {
 /// `plusbox mock …`: iMock-style forced results.
 #[derive(Debug, Subcommand)]
 pub enum MockCommand {
-    /// Force a result code on an API for the next N calls and/or M minutes (default: one call).
+    /// Force a result code on an API, or tamper with its signed answer, for the next N calls
+    /// and/or M minutes (default: one call).
     Add {
         #[command(flatten)]
         data: DataArg,
@@ -419,8 +425,12 @@ pub enum MockCommand {
         #[arg(long)]
         api: String,
         /// A result code from the catalogue, e.g. UNKNOWN_EXCEPTION.
-        #[arg(long)]
-        result_code: String,
+        #[arg(long, required_unless_present = "tamper", conflicts_with = "tamper")]
+        result_code: Option<String>,
+        /// Send the answer with a signature that does not match its body: `body` (altered after
+        /// signing) or `signature` (signature corrupted).
+        #[arg(long, value_parser = ["signature", "body"])]
+        tamper: Option<String>,
         /// Number of calls.
         #[arg(long)]
         count: Option<u32>,
@@ -443,18 +453,37 @@ pub enum MockCommand {
     },
 }
 
+/// What a rule does, for people: the forced code or `tamper:<mode>`.
+fn mock_effect(rule: &MockRule) -> String {
+    match (&rule.result_code, &rule.tamper) {
+        (_, Some(tamper)) => format!("tamper:{tamper}"),
+        (Some(code), None) => code.clone(),
+        (None, None) => "?".into(),
+    }
+}
+
 /// Runs `plusbox mock …`.
 pub fn run_mock(command: MockCommand) -> anyhow::Result<ExitCode> {
     match command {
-        MockCommand::Add { data, api, result_code, count, minutes } => {
-            let code = ResultCode::from_wire(&result_code)
-                .ok_or_else(|| anyhow!("{result_code:?} is not a result code Plusbox knows"))?;
-            let rule = data.open()?.add_mock(&api, code, count, minutes, now())?;
+        MockCommand::Add { data, api, result_code, tamper, count, minutes } => {
+            let store = data.open()?;
+            let rule = match (result_code, tamper) {
+                (_, Some(tamper)) => {
+                    let tamper: Tamper = tamper.parse().map_err(|e: String| anyhow!(e))?;
+                    store.add_tamper_mock(&api, tamper, count, minutes, now())?
+                }
+                (Some(result_code), None) => {
+                    let code = ResultCode::from_wire(&result_code)
+                        .ok_or_else(|| anyhow!("{result_code:?} is not a result code Plusbox knows"))?;
+                    store.add_mock(&api, code, count, minutes, now())?
+                }
+                (None, None) => return Err(anyhow!("give --result-code CODE or --tamper signature|body")),
+            };
             println!(
                 "mock #{}: {} → {} ({}{})",
                 rule.id,
                 rule.api,
-                rule.result_code,
+                mock_effect(&rule),
                 rule.remaining
                     .map(|n| format!("{n} call(s)"))
                     .unwrap_or_else(|| "any number of calls".into()),
@@ -471,7 +500,7 @@ pub fn run_mock(command: MockCommand) -> anyhow::Result<ExitCode> {
                     "#{} {} → {} remaining={} until={} hits={} {}",
                     rule.id,
                     rule.api,
-                    rule.result_code,
+                    mock_effect(&rule),
                     rule.remaining.map(|n| n.to_string()).unwrap_or("-".into()),
                     rule.until.as_deref().unwrap_or("-"),
                     rule.hits,

@@ -24,8 +24,8 @@ use plusbox_core::signing::{MessageParts, SignatureHeader, SigningError};
 use serde_json::{json, Map, Value};
 
 use crate::store::{
-    validate_url, AppRecord, CallOutcome, PayDelivery, PayInput, PayOutcome, PayState, PaymentRecord,
-    StoreError, TrafficRecord,
+    validate_url, AppRecord, CallOutcome, Inquiry, MockAction, PayDelivery, PayInput, PayOutcome, PayState,
+    PaymentRecord, StoreError, Tamper, TrafficRecord,
 };
 use crate::Shared;
 
@@ -67,6 +67,8 @@ struct Exchange {
     response_client_id: String,
     /// The application whose key signs the answer.
     signer: Option<AppRecord>,
+    /// A tamper rule caught this call: spoil the signed answer (rule id, how).
+    tamper: Option<(i64, Tamper)>,
 }
 
 /// The fallback handler: every request that is not `/healthz` or `/app/v1/…`.
@@ -96,6 +98,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
         },
         response_client_id: client_id.clone().unwrap_or_default(),
         signer: None,
+        tamper: None,
     };
 
     // The default application signs answers to callers we cannot identify.
@@ -325,7 +328,12 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
     let now = shared.now();
     let api_name = api.name();
     match shared.blocking(move |store| store.take_mock(api_name, now)).await {
-        Ok(Some((mock_id, code))) => {
+        Ok(Some((mock_id, MockAction::Tamper(tamper)))) => {
+            // The call runs as usual; only its signed answer is spoiled (see `answer`).
+            exchange.record.mock_id = Some(mock_id);
+            exchange.tamper = Some((mock_id, tamper));
+        }
+        Ok(Some((mock_id, MockAction::Force(code)))) => {
             exchange.record.mock_id = Some(mock_id);
             exchange.record.note = Some(format!("answer forced by mock rule #{mock_id}"));
             let message = format!("{} (forced by mock rule #{mock_id})", code.default_message());
@@ -348,7 +356,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
                     .await;
                 shared.changed();
                 match result {
-                    Ok(Ok(Some((payment, transactions)))) => {
+                    Ok(Inquiry::Found(payment, transactions)) => {
                         exchange.record.payment_id = Some(payment.payment_id.clone());
                         let mut body = payment_fields(&app, &payment, payment.paid_at.is_some());
                         body.insert("paymentResult".into(), json!(payment.payment_result()));
@@ -365,7 +373,16 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
                         )
                         .await
                     }
-                    Ok(Ok(None)) => {
+                    Ok(Inquiry::Fault(payment)) => {
+                        exchange.record.payment_id = Some(payment.payment_id.clone());
+                        let plan = payment.plan.unwrap_or_default();
+                        exchange.record.note = Some(format!("{plan}: this inquiry is planned to fail"));
+                        let message = format!("unknown exception ({plan}); inquire again");
+                        let extra = json!({"acquirerId": app.acquirer_id});
+                        let result = WireResult::with_message(ResultCode::UnknownException, message);
+                        answer(&shared, exchange, &uri, result, extra).await
+                    }
+                    Ok(Inquiry::NotFound) => {
                         let extra = json!({"acquirerId": app.acquirer_id});
                         answer(
                             &shared,
@@ -376,7 +393,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
                         )
                         .await
                     }
-                    Ok(Err(message)) => {
+                    Ok(Inquiry::Conflict(message)) => {
                         illegal(
                             &shared,
                             exchange,
@@ -608,18 +625,20 @@ async fn pay(
         }
         Ok(PayOutcome::Payment { payment, forced, delivery, repeat }) => {
             exchange.record.payment_id = Some(payment.payment_id.clone());
-            if repeat {
-                exchange.record.note =
-                    Some("repeat of an earlier pay: answered with the payment's current state".into());
-            }
+            let plan = payment.plan.clone().unwrap_or_else(|| "default".into());
+            exchange.record.note = Some(if repeat {
+                "repeat of an earlier pay: answered with the payment's current state".to_string()
+            } else {
+                format!("wallet plan: {plan}")
+            });
             match delivery {
                 PayDelivery::Now => {}
                 PayDelivery::After(delay) => {
-                    exchange.record.note = Some(format!("scenario slow: answer delayed by {delay}"));
+                    exchange.record.note = Some(format!("{plan}: answer delayed by {delay}"));
                     shared.config.clock.sleep(delay).await;
                 }
                 PayDelivery::Never => {
-                    exchange.record.note = Some("scenario no-answer: this pay is never answered".into());
+                    exchange.record.note = Some(format!("{plan}: this pay is never answered"));
                     exchange.record.duration_ms = exchange.started.elapsed().as_secs_f64() * 1000.0;
                     let record = exchange.record.clone();
                     let _ = shared.blocking(move |store| store.record_traffic(&record)).await;
@@ -734,6 +753,7 @@ async fn answer(
     let client_id = exchange.response_client_id.clone();
     let uri = uri.to_string();
     let signer = exchange.signer.take();
+    let tamper = exchange.tamper.take();
     let started = exchange.started;
     let mut record = exchange.record;
     let shared_for_key = Arc::clone(shared);
@@ -761,6 +781,11 @@ async fn answer(
             if let Some(signature) = &signature {
                 response_headers.push(("signature".to_string(), signature.clone()));
             }
+            // A tamper rule: the signature above covers the true body; what leaves does not match.
+            let (response_headers, body_text) = match tamper {
+                Some((rule, mode)) => spoil(&mut record, rule, mode, response_headers, body_text),
+                None => (response_headers, body_text),
+            };
             record.response_status = Some(200);
             record.response_headers = response_headers.clone();
             record.response_body = body_text.clone().into_bytes();
@@ -793,6 +818,72 @@ async fn answer(
             response
         }
     }
+}
+
+/// Spoils a signed answer for a tamper rule and records it as a deliberate tamper: `body` flips
+/// the payment's result (`paymentResult` if present, else `result`: S becomes F `PROCESS_FAIL`,
+/// anything else S `SUCCESS`); `signature` changes one character of the signature value.
+fn spoil(
+    record: &mut TrafficRecord,
+    rule: i64,
+    mode: Tamper,
+    mut headers: Vec<(String, String)>,
+    body: String,
+) -> (Vec<(String, String)>, String) {
+    let sent = match mode {
+        Tamper::Body => {
+            let mut value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            if let Value::Object(map) = &mut value {
+                let key = if map.contains_key("paymentResult") { "paymentResult" } else { "result" };
+                let was_success =
+                    map.get(key).and_then(|r| r.get("resultStatus")).and_then(Value::as_str) == Some("S");
+                let flipped = if was_success {
+                    WireResult::from_code(ResultCode::ProcessFail)
+                } else {
+                    WireResult::success()
+                };
+                map.insert(key.to_string(), json!(flipped));
+            }
+            value.to_string()
+        }
+        Tamper::Signature => {
+            for (name, value) in &mut headers {
+                if name == "signature" {
+                    *value = corrupt_signature(value);
+                }
+            }
+            body.clone()
+        }
+    };
+    record.result_code = body_text_result(&sent, "resultCode");
+    record.result_status = body_text_result(&sent, "resultStatus");
+    record.note = Some(format!(
+        "deliberate tamper by mock rule #{rule} ({}): the signature does not match the body sent",
+        mode.as_str()
+    ));
+    // Under `header.` so catalogue hygiene checks (which judge the ACQP's own requests) skip it.
+    record.findings.push(json!({
+        "kind": "deliberate-tamper",
+        "path": "header.signature",
+        "mode": mode.as_str(),
+        "mockId": rule,
+        "detail": "the sandbox signed the true body below, then spoiled the answer on purpose; a correct ACQP rejects it",
+        "signedBody": body,
+    }));
+    (headers, sent)
+}
+
+/// Changes one character of the `signature=` value, keeping the header well-formed.
+fn corrupt_signature(header: &str) -> String {
+    let Some(start) = header.rfind("signature=").map(|i| i + "signature=".len()) else {
+        return format!("{header}x");
+    };
+    let mut out = header.to_string();
+    if let Some(first) = out[start..].chars().next() {
+        let replacement = if first == 'A' { "B" } else { "A" };
+        out.replace_range(start..start + first.len_utf8(), replacement);
+    }
+    out
 }
 
 fn body_text_result(body: &str, key: &str) -> Option<String> {

@@ -23,7 +23,7 @@ use plusbox_core::protocol::WireResult;
 use plusbox_core::result_code::ResultCode;
 
 use crate::ids;
-use crate::scenario::Scenario;
+use crate::scenario::{Answer, Plan, Scenario, Start};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "plusbox.sqlite";
@@ -88,7 +88,8 @@ pub struct Store {
 }
 
 /// Versioned migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE app (
     id INTEGER PRIMARY KEY,
@@ -234,7 +235,22 @@ CREATE TABLE device (
     token_hash TEXT NOT NULL UNIQUE,
     created_at INTEGER NOT NULL
 );
-"#];
+"#,
+    r#"
+ALTER TABLE app ADD COLUMN magic_amounts INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE payment ADD COLUMN plan TEXT;
+ALTER TABLE payment ADD COLUMN resolve_at INTEGER;
+ALTER TABLE payment ADD COLUMN resolve_code TEXT;
+ALTER TABLE payment ADD COLUMN stuck INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE payment ADD COLUMN awaits_buyer INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE payment ADD COLUMN withhold_notify INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE payment ADD COLUMN inquiry_faults INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE payment ADD COLUMN refund_faults INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE payment ADD COLUMN cancel_faults INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX payment_resolve ON payment(state, resolve_at);
+ALTER TABLE mock ADD COLUMN tamper TEXT;
+"#,
+];
 
 // ---------------------------------------------------------------------------------------------
 // Public records
@@ -255,6 +271,8 @@ pub struct AppRecord {
     pub sandbox_key_version: u32,
     /// The application's notification URL, if configured.
     pub notify_url: Option<String>,
+    /// Whether magic amounts (testing-practice.md §10.2) choose outcomes.
+    pub magic_amounts: bool,
 }
 
 impl AppRecord {
@@ -428,6 +446,24 @@ pub struct PaymentRecord {
     pub wallet_brand_name: String,
     /// Buyer's wallet user id.
     pub customer_id: Option<String>,
+    /// What chose the wallet's behaviour (`scenario pin`, `magic amount 901`, `default`).
+    pub plan: Option<String>,
+    /// When a held payment settles by itself (magic amounts 901, 905).
+    pub resolve_at: Option<OffsetDateTime>,
+    /// How it settles: `SUCCESS` or the failure code.
+    pub resolve_code: Option<String>,
+    /// Stays processing past expiry until cancelled.
+    pub stuck: bool,
+    /// Waits for the buyer to confirm or decline.
+    pub awaits_buyer: bool,
+    /// No notifyPayment is sent for it.
+    pub withhold_notify: bool,
+    /// inquiryPayment calls still to answer U UNKNOWN_EXCEPTION.
+    pub inquiry_faults: i64,
+    /// refund calls still to answer U UNKNOWN_EXCEPTION.
+    pub refund_faults: i64,
+    /// cancelPayment calls still to answer U UNKNOWN_EXCEPTION.
+    pub cancel_faults: i64,
 }
 
 impl PaymentRecord {
@@ -471,9 +507,19 @@ impl PaymentRecord {
     }
 }
 
-/// What an inquiry finds: the payment and its `transactions[]`, nothing, or (`Err`) a message
-/// saying the two IDs point at different payments.
-pub type Inquiry = std::result::Result<Option<(PaymentRecord, Vec<Value>)>, String>;
+/// What an inquiry finds.
+#[derive(Debug, Clone)]
+pub enum Inquiry {
+    /// The payment and its `transactions[]`.
+    Found(PaymentRecord, Vec<Value>),
+    /// The payment exists but this inquiry is planned to fail with U `UNKNOWN_EXCEPTION`
+    /// (magic amount 911).
+    Fault(PaymentRecord),
+    /// No such payment.
+    NotFound,
+    /// The two IDs point at different payments.
+    Conflict(String),
+}
 
 /// Input to [`Store::pay`], validated by the gateway.
 #[derive(Debug, Clone)]
@@ -572,7 +618,8 @@ pub struct OutboxItem {
     pub payment_id: String,
 }
 
-/// A mock rule (iMock-style): forces `result_code` on `api` for `remaining` calls or until `until`.
+/// A mock rule (iMock-style): forces `result_code` on `api`, or tampers with its signed answer,
+/// for `remaining` calls or until `until`.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MockRule {
@@ -580,8 +627,10 @@ pub struct MockRule {
     pub id: i64,
     /// API name, e.g. `pay`.
     pub api: String,
-    /// Forced result code.
-    pub result_code: String,
+    /// Forced result code (`None` for a tamper rule).
+    pub result_code: Option<String>,
+    /// How the answer is tampered with (`signature` or `body`), for a tamper rule.
+    pub tamper: Option<String>,
     /// Calls left, when counted.
     pub remaining: Option<i64>,
     /// Expiry, when timed.
@@ -910,7 +959,7 @@ impl Store {
     pub fn app(&self) -> Result<AppRecord> {
         self.read(|tx| {
             tx.query_row(
-                "SELECT id, client_id, acquirer_id, sandbox_private_key, sandbox_key_version, notify_url FROM app ORDER BY id LIMIT 1",
+                "SELECT id, client_id, acquirer_id, sandbox_private_key, sandbox_key_version, notify_url, magic_amounts FROM app ORDER BY id LIMIT 1",
                 [],
                 app_from_row,
             )
@@ -924,7 +973,7 @@ impl Store {
         self.read(|tx| {
             Ok(tx
                 .query_row(
-                    "SELECT id, client_id, acquirer_id, sandbox_private_key, sandbox_key_version, notify_url FROM app WHERE client_id = ?1",
+                    "SELECT id, client_id, acquirer_id, sandbox_private_key, sandbox_key_version, notify_url, magic_amounts FROM app WHERE client_id = ?1",
                     params![client_id],
                     app_from_row,
                 )
@@ -937,7 +986,7 @@ impl Store {
         self.read(|tx| {
             Ok(tx
                 .query_row(
-                    "SELECT id, client_id, acquirer_id, sandbox_private_key, sandbox_key_version, notify_url FROM app WHERE id = ?1",
+                    "SELECT id, client_id, acquirer_id, sandbox_private_key, sandbox_key_version, notify_url, magic_amounts FROM app WHERE id = ?1",
                     params![id],
                     app_from_row,
                 )
@@ -996,6 +1045,15 @@ impl Store {
         })
     }
 
+    /// Switches magic amounts (testing-practice.md §10.2) on or off for the application.
+    pub fn set_magic_amounts(&self, on: bool) -> Result<()> {
+        let app = self.app()?;
+        self.write(|tx| {
+            tx.execute("UPDATE app SET magic_amounts = ?1 WHERE id = ?2", params![on, app.id])?;
+            Ok(())
+        })
+    }
+
     /// Records the gateway's base URL (written by `serve` on start).
     pub fn set_gateway_url(&self, url: &str) -> Result<()> {
         self.write(|tx| set_meta(tx, "gateway_url", url))
@@ -1036,6 +1094,7 @@ fn app_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AppRecord> {
         sandbox_private_key: SecretString::new(row.get(3)?),
         sandbox_key_version: row.get(4)?,
         notify_url: row.get(5)?,
+        magic_amounts: row.get(6)?,
     })
 }
 
@@ -1150,7 +1209,7 @@ impl Store {
     pub fn pending(&self, now: OffsetDateTime) -> Result<Vec<PendingView>> {
         self.read(|tx| {
             let mut stmt = tx.prepare(&format!(
-                "SELECT {PAYMENT_COLUMNS} FROM payment WHERE state = 'PROCESSING' AND account_id IS NOT NULL AND expires_at > ?1 ORDER BY id"
+                "SELECT {PAYMENT_COLUMNS} FROM payment WHERE state = 'PROCESSING' AND account_id IS NOT NULL AND awaits_buyer = 1 AND expires_at > ?1 ORDER BY id"
             ))?;
             let rows = stmt
                 .query_map(params![to_millis(now)], |r| Ok((payment_from_row(r)?, r.get::<_, Option<String>>(PAYMENT_COLUMN_COUNT)?)))?
@@ -1295,8 +1354,8 @@ fn waiting_payment(tx: &Transaction<'_>, payment_id: &str, now: OffsetDateTime) 
         )
         .optional()?
         .ok_or_else(|| StoreError::NotFound(format!("no payment {payment_id:?}")))?;
-    let payment = expire_if_due(tx, payment, now)?;
-    if payment.state != PayState::Processing || payment.account_id.is_none() {
+    let payment = settle_if_due(tx, payment, now)?;
+    if payment.state != PayState::Processing || payment.account_id.is_none() || !payment.awaits_buyer {
         return Err(StoreError::Invalid(format!(
             "payment {payment_id} is not waiting for the buyer (state {})",
             payment.state.as_str()
@@ -1309,8 +1368,8 @@ fn waiting_payment(tx: &Transaction<'_>, payment_id: &str, now: OffsetDateTime) 
 // Payments
 // ---------------------------------------------------------------------------------------------
 
-const PAYMENT_COLUMNS: &str = "id, app_id, payment_request_id, payment_id, key_fields, account_id, currency, amount, state, fail_code, fail_message, created_at, expires_at, paid_at, notify_url, psp_id, wallet_brand_name, customer_id, request_body";
-const PAYMENT_COLUMN_COUNT: usize = 18;
+const PAYMENT_COLUMNS: &str = "id, app_id, payment_request_id, payment_id, key_fields, account_id, currency, amount, state, fail_code, fail_message, created_at, expires_at, paid_at, notify_url, psp_id, wallet_brand_name, customer_id, plan, resolve_at, resolve_code, stuck, awaits_buyer, withhold_notify, inquiry_faults, refund_faults, cancel_faults, request_body";
+const PAYMENT_COLUMN_COUNT: usize = 27;
 
 fn payment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentRecord> {
     Ok(PaymentRecord {
@@ -1331,6 +1390,15 @@ fn payment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentRecord> {
         psp_id: r.get(15)?,
         wallet_brand_name: r.get(16)?,
         customer_id: r.get(17)?,
+        plan: r.get(18)?,
+        resolve_at: r.get::<_, Option<i64>>(19)?.map(from_millis),
+        resolve_code: r.get(20)?,
+        stuck: r.get(21)?,
+        awaits_buyer: r.get(22)?,
+        withhold_notify: r.get(23)?,
+        inquiry_faults: r.get(24)?,
+        refund_faults: r.get(25)?,
+        cancel_faults: r.get(26)?,
     })
 }
 
@@ -1402,18 +1470,37 @@ fn find_payment(
     })
 }
 
-/// Moves a PROCESSING payment past its expiry to CLOSED and queues its notification.
-fn expire_if_due(tx: &Transaction<'_>, payment: PaymentRecord, now: OffsetDateTime) -> Result<PaymentRecord> {
-    if payment.state == PayState::Processing && now >= payment.expires_at {
-        tx.execute(
-            "UPDATE payment SET state = 'CLOSED', closed_at = ?1 WHERE id = ?2 AND state = 'PROCESSING'",
-            params![to_millis(now), payment.row],
-        )?;
-        let closed = load_payment_by_row(tx, payment.row)?;
-        enqueue_notification(tx, &closed, now)?;
-        return Ok(closed);
+/// Whether a PROCESSING payment has something due at `now`: settling by itself (magic amounts
+/// 901/905, when that comes before its expiry) or closing at expiry (unless stuck).
+fn is_due(payment: &PaymentRecord, now: OffsetDateTime) -> bool {
+    payment.state == PayState::Processing
+        && (payment.resolve_at.is_some_and(|at| now >= at && at <= payment.expires_at)
+            || (!payment.stuck && now >= payment.expires_at))
+}
+
+/// Applies what is due on a PROCESSING payment (see [`is_due`]): it settles as planned (S, or F
+/// with the planned code), or it moves to CLOSED; either queues its notification.
+fn settle_if_due(tx: &Transaction<'_>, payment: PaymentRecord, now: OffsetDateTime) -> Result<PaymentRecord> {
+    if !is_due(&payment, now) {
+        return Ok(payment);
     }
-    Ok(payment)
+    if payment.resolve_at.is_some_and(|at| now >= at && at <= payment.expires_at) {
+        let plan = payment.plan.clone().unwrap_or_default();
+        match payment.resolve_code.as_deref().and_then(ResultCode::from_wire) {
+            None | Some(ResultCode::Success) => debit_or_fail(tx, &payment, now)?,
+            Some(code) => {
+                fail_payment(tx, &payment, code, &format!("{} ({plan})", code.default_message()), now)?
+            }
+        }
+        return load_payment_by_row(tx, payment.row);
+    }
+    tx.execute(
+        "UPDATE payment SET state = 'CLOSED', closed_at = ?1 WHERE id = ?2 AND state = 'PROCESSING'",
+        params![to_millis(now), payment.row],
+    )?;
+    let closed = load_payment_by_row(tx, payment.row)?;
+    enqueue_notification(tx, &closed, now)?;
+    Ok(closed)
 }
 
 fn fail_payment(
@@ -1468,6 +1555,16 @@ fn enqueue_notification(tx: &Transaction<'_>, payment: &PaymentRecord, now: Offs
     if already > 0 {
         return Ok(());
     }
+    if payment.withhold_notify {
+        // Magic amount 910: inquiry is the only channel. The row marks the one notification as
+        // taken, so no later state change sends one either.
+        let at = to_millis(now);
+        tx.execute(
+            "INSERT INTO outbox (payment_row, url, body, attempts, next_at, status, created_at, updated_at) VALUES (?1, NULL, '', 0, ?2, 'withheld', ?2, ?2)",
+            params![payment.row, at],
+        )?;
+        return Ok(());
+    }
     let (acquirer_id, app_url): (String, Option<String>) = tx.query_row(
         "SELECT acquirer_id, notify_url FROM app WHERE id = ?1",
         params![payment.app_id],
@@ -1515,7 +1612,7 @@ impl Store {
                         "paymentRequestId was used before with a different paymentAmount, paymentFactor, settlementStrategy or paymentMethodType".into(),
                     ));
                 }
-                let payment = expire_if_due(tx, existing, now)?;
+                let payment = settle_if_due(tx, existing, now)?;
                 return Ok(PayOutcome::Payment {
                     payment,
                     forced: None,
@@ -1598,9 +1695,22 @@ impl Store {
                 }
                 Err(_) => (None, None, Scenario::Success),
             };
+            // A refused code gets no plan: the wallet never sees the payment.
+            let plan = match &outcome {
+                Ok(_) => Plan::choose(scenario, input.amount.value, app.magic_amounts),
+                Err(_) => Plan::default_plan(),
+            };
+            let (resolve_at, resolve_code) = match plan.resolve {
+                Some((after, code)) => (
+                    Some(to_millis(now + after)),
+                    Some(code.unwrap_or(ResultCode::Success).as_str()),
+                ),
+                None => (None, None),
+            };
             tx.execute(
-                "INSERT INTO payment (app_id, payment_request_id, payment_id, key_fields, account_id, code, currency, amount, state, created_at, expires_at, notify_url, psp_id, wallet_brand_name, customer_id, request_body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'PROCESSING', ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                "INSERT INTO payment (app_id, payment_request_id, payment_id, key_fields, account_id, code, currency, amount, state, created_at, expires_at, notify_url, psp_id, wallet_brand_name, customer_id, request_body,
+                    plan, resolve_at, resolve_code, stuck, awaits_buyer, withhold_notify, inquiry_faults, refund_faults, cancel_faults)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'PROCESSING', ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
                 params![
                     app.id,
                     input.payment_request_id,
@@ -1617,27 +1727,31 @@ impl Store {
                     persona.wallet_brand_name,
                     customer_id,
                     input.request_body,
+                    plan.source,
+                    resolve_at,
+                    resolve_code,
+                    plan.stuck,
+                    plan.awaits_buyer,
+                    plan.withhold_notify,
+                    plan.inquiry_faults,
+                    plan.refund_faults,
+                    plan.cancel_faults,
                 ],
             )?;
             let row = tx.last_insert_rowid();
             let payment = load_payment_by_row(tx, row)?;
-            let mut forced = None;
-            let mut delivery = PayDelivery::Now;
-            match (&outcome, &scenario) {
+            match (&outcome, &plan.start) {
                 (Err((code, message)), _) => fail_payment(tx, &payment, *code, message, now)?,
-                (Ok(_), Scenario::Pin) => {}
-                (Ok(_), Scenario::NoAnswer) => delivery = PayDelivery::Never,
-                (Ok(_), Scenario::UnknownException) => forced = Some(ResultCode::UnknownException),
-                (Ok(_), Scenario::Success) => debit_or_fail(tx, &payment, now)?,
-                (Ok(_), Scenario::Slow(seconds)) => {
-                    debit_or_fail(tx, &payment, now)?;
-                    delivery = PayDelivery::After(Duration::seconds(i64::from(*seconds)));
-                }
-                (Ok(_), refusal) => {
-                    let (code, message) = refusal.refusal().unwrap_or((ResultCode::ProcessFail, "refused"));
-                    fail_payment(tx, &payment, code, message, now)?;
-                }
+                (Ok(_), Start::Pay) => debit_or_fail(tx, &payment, now)?,
+                (Ok(_), Start::Hold) => {}
+                (Ok(_), Start::Refuse(code, message)) => fail_payment(tx, &payment, *code, message, now)?,
             }
+            let (forced, delivery) = match plan.answer {
+                Answer::Now => (None, PayDelivery::Now),
+                Answer::After(delay) => (None, PayDelivery::After(delay)),
+                Answer::Never => (None, PayDelivery::Never),
+                Answer::Forced(code) => (Some(code), PayDelivery::Now),
+            };
             Ok(PayOutcome::Payment {
                 payment: load_payment_by_row(tx, row)?,
                 forced,
@@ -1657,22 +1771,29 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<Inquiry> {
         // Most inquiries change nothing: read first, and take the write lock only when the
-        // payment has to be closed for expiry.
+        // payment has something due or a planned inquiry fault to use up.
         let needs_write = self.read(|tx| {
             Ok(match find_payment(tx, app_id, payment_request_id, payment_id)? {
-                Ok(Some(p)) => p.state == PayState::Processing && now >= p.expires_at,
+                Ok(Some(p)) => is_due(&p, now) || p.inquiry_faults > 0,
                 _ => false,
             })
         })?;
         let run = |tx: &Transaction<'_>| -> Result<Inquiry> {
             let found = match find_payment(tx, app_id, payment_request_id, payment_id)? {
                 Ok(found) => found,
-                Err(message) => return Ok(Err(message)),
+                Err(message) => return Ok(Inquiry::Conflict(message)),
             };
-            let Some(payment) = found else { return Ok(Ok(None)) };
-            let payment = expire_if_due(tx, payment, now)?;
+            let Some(payment) = found else { return Ok(Inquiry::NotFound) };
+            let payment = settle_if_due(tx, payment, now)?;
+            if payment.inquiry_faults > 0 {
+                tx.execute(
+                    "UPDATE payment SET inquiry_faults = inquiry_faults - 1 WHERE id = ?1",
+                    params![payment.row],
+                )?;
+                return Ok(Inquiry::Fault(payment));
+            }
             let transactions = transactions(tx, &payment)?;
-            Ok(Ok(Some((payment, transactions))))
+            Ok(Inquiry::Found(payment, transactions))
         };
         if needs_write {
             self.write(run)
@@ -1697,9 +1818,20 @@ impl Store {
             let Some(payment) = found else {
                 return Ok(outcome(ResultCode::OrderNotExist, ResultCode::OrderNotExist.default_message(), None));
             };
-            let payment = expire_if_due(tx, payment, now)?;
+            let payment = settle_if_due(tx, payment, now)?;
             if payment.state == PayState::Cancelled {
                 return Ok(outcome(ResultCode::Success, "the payment is cancelled", Some(payment)));
+            }
+            if payment.cancel_faults > 0 {
+                tx.execute(
+                    "UPDATE payment SET cancel_faults = cancel_faults - 1 WHERE id = ?1",
+                    params![payment.row],
+                )?;
+                let message = format!(
+                    "unknown exception ({}: this cancel is planned to fail); retry with the same IDs",
+                    payment.plan.as_deref().unwrap_or("plan")
+                );
+                return Ok(outcome(ResultCode::UnknownException, &message, Some(payment)));
             }
             if now > cancel_deadline(payment.created_at) {
                 return Ok(outcome(
@@ -1797,6 +1929,18 @@ impl Store {
             let Some(payment) = found else {
                 return Ok(outcome(ResultCode::OrderNotExist, ResultCode::OrderNotExist.default_message(), None));
             };
+            if payment.refund_faults > 0 {
+                // Nothing is recorded, so the retry with the same refundRequestId is processed.
+                tx.execute(
+                    "UPDATE payment SET refund_faults = refund_faults - 1 WHERE id = ?1",
+                    params![payment.row],
+                )?;
+                let message = format!(
+                    "unknown exception ({}: this refund is planned to fail); retry with the same refundRequestId",
+                    payment.plan.as_deref().unwrap_or("plan")
+                );
+                return Ok(outcome(ResultCode::UnknownException, &message, Some(payment)));
+            }
             if amount.currency != payment.amount.currency {
                 return Ok(outcome(
                     ResultCode::ParamIllegal,
@@ -1807,7 +1951,7 @@ impl Store {
                     Some(payment),
                 ));
             }
-            let payment = expire_if_due(tx, payment, now)?;
+            let payment = settle_if_due(tx, payment, now)?;
             let refunded: i64 = tx.query_row(
                 "SELECT COALESCE(SUM(amount), 0) FROM refund WHERE payment_row = ?1 AND result_code = 'SUCCESS'",
                 params![payment.row],
@@ -1859,11 +2003,12 @@ impl Store {
         })
     }
 
-    /// Closes every PROCESSING payment whose expiry has passed; returns how many.
+    /// Settles every PROCESSING payment that has something due (see [`is_due`]); returns how
+    /// many were looked at.
     pub fn expire_due(&self, now: OffsetDateTime) -> Result<usize> {
         self.write(|tx| {
             let mut stmt = tx.prepare(&format!(
-                "SELECT {PAYMENT_COLUMNS} FROM payment WHERE state = 'PROCESSING' AND expires_at <= ?1"
+                "SELECT {PAYMENT_COLUMNS} FROM payment WHERE state = 'PROCESSING' AND ((stuck = 0 AND expires_at <= ?1) OR resolve_at <= ?1)"
             ))?;
             let due = stmt
                 .query_map(params![to_millis(now)], payment_from_row)?
@@ -1871,7 +2016,7 @@ impl Store {
             drop(stmt);
             let count = due.len();
             for payment in due {
-                expire_if_due(tx, payment, now)?;
+                settle_if_due(tx, payment, now)?;
             }
             Ok(count)
         })
@@ -2035,7 +2180,8 @@ impl Store {
             let next: Option<i64> = tx.query_row(
                 "SELECT MIN(t) FROM (
                     SELECT MIN(next_at) AS t FROM outbox WHERE status = 'pending'
-                    UNION ALL SELECT MIN(expires_at) FROM payment WHERE state = 'PROCESSING')",
+                    UNION ALL SELECT MIN(expires_at) FROM payment WHERE state = 'PROCESSING' AND stuck = 0
+                    UNION ALL SELECT MIN(resolve_at) FROM payment WHERE state = 'PROCESSING')",
                 [],
                 |r| r.get(0),
             )?;
@@ -2075,12 +2221,77 @@ impl Store {
 /// APIs a mock rule can target.
 pub const MOCKABLE_APIS: &[&str] = &["pay", "inquiryPayment", "cancelPayment", "refund"];
 
+/// How a tamper rule spoils a signed answer, so a test can prove the ACQP verifies responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tamper {
+    /// The body is signed as it truly is, then a character of the signature is changed.
+    Signature,
+    /// The body is signed as it truly is, then altered (the payment's result flipped).
+    Body,
+}
+
+impl Tamper {
+    /// `signature` or `body`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tamper::Signature => "signature",
+            Tamper::Body => "body",
+        }
+    }
+}
+
+impl std::str::FromStr for Tamper {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, Self::Err> {
+        match text {
+            "signature" => Ok(Tamper::Signature),
+            "body" => Ok(Tamper::Body),
+            other => Err(format!("unknown tamper mode {other:?}; one of signature, body")),
+        }
+    }
+}
+
+/// What a mock rule does to the call it catches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MockAction {
+    /// Answer with this result; the business logic does not run.
+    Force(ResultCode),
+    /// Run the call, then spoil its signed answer.
+    Tamper(Tamper),
+}
+
 impl Store {
-    /// Adds a mock rule. Without `count` and `minutes` it applies to one call.
+    /// Adds a mock rule forcing `code`. Without `count` and `minutes` it applies to one call.
     pub fn add_mock(
         &self,
         api: &str,
         code: ResultCode,
+        count: Option<u32>,
+        minutes: Option<u32>,
+        now: OffsetDateTime,
+    ) -> Result<MockRule> {
+        self.insert_mock(api, MockAction::Force(code), count, minutes, now)
+    }
+
+    /// Adds a tamper rule: the next answers of `api` go out with a signature that does not match
+    /// the body. Without `count` and `minutes` it applies to one call.
+    pub fn add_tamper_mock(
+        &self,
+        api: &str,
+        tamper: Tamper,
+        count: Option<u32>,
+        minutes: Option<u32>,
+        now: OffsetDateTime,
+    ) -> Result<MockRule> {
+        self.insert_mock(api, MockAction::Tamper(tamper), count, minutes, now)
+    }
+
+    fn insert_mock(
+        &self,
+        api: &str,
+        action: MockAction,
         count: Option<u32>,
         minutes: Option<u32>,
         now: OffsetDateTime,
@@ -2097,9 +2308,14 @@ impl Store {
         };
         let until = minutes.map(|m| to_millis(now + Duration::minutes(i64::from(m))));
         let id = self.write(|tx| {
+            // result_code is NOT NULL in the first schema; a tamper rule stores '' there.
+            let (code, tamper) = match action {
+                MockAction::Force(code) => (code.as_str(), None),
+                MockAction::Tamper(tamper) => ("", Some(tamper.as_str())),
+            };
             tx.execute(
-                "INSERT INTO mock (api, result_code, remaining, until, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![api, code.as_str(), remaining, until, to_millis(now)],
+                "INSERT INTO mock (api, result_code, tamper, remaining, until, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![api, code, tamper, remaining, until, to_millis(now)],
             )?;
             Ok(tx.last_insert_rowid())
         })?;
@@ -2113,8 +2329,9 @@ impl Store {
     pub fn mocks(&self, now: OffsetDateTime) -> Result<Vec<MockRule>> {
         let now_ms = to_millis(now);
         self.read(|tx| {
-            let mut stmt =
-                tx.prepare("SELECT id, api, result_code, remaining, until, hits FROM mock ORDER BY id")?;
+            let mut stmt = tx.prepare(
+                "SELECT id, api, result_code, remaining, until, hits, tamper FROM mock ORDER BY id",
+            )?;
             let rows = stmt
                 .query_map([], |r| {
                     let remaining: Option<i64> = r.get(3)?;
@@ -2122,7 +2339,8 @@ impl Store {
                     Ok(MockRule {
                         id: r.get(0)?,
                         api: r.get(1)?,
-                        result_code: r.get(2)?,
+                        result_code: Some(r.get::<_, String>(2)?).filter(|c| !c.is_empty()),
+                        tamper: r.get(6)?,
                         remaining,
                         until: until.map(|u| format_instant(from_millis(u))),
                         hits: r.get(5)?,
@@ -2140,7 +2358,7 @@ impl Store {
     }
 
     /// Consumes one use of the oldest active rule for `api`, if any.
-    pub fn take_mock(&self, api: &str, now: OffsetDateTime) -> Result<Option<(i64, ResultCode)>> {
+    pub fn take_mock(&self, api: &str, now: OffsetDateTime) -> Result<Option<(i64, MockAction)>> {
         let now_ms = to_millis(now);
         // Almost every request finds no rule; check under a read transaction first so the
         // common path takes no write lock.
@@ -2158,19 +2376,23 @@ impl Store {
             return Ok(None);
         }
         self.write(|tx| {
-            let rule: Option<(i64, String)> = tx
+            let rule: Option<(i64, String, Option<String>)> = tx
                 .query_row(
-                    "SELECT id, result_code FROM mock WHERE api = ?1 AND (remaining IS NULL OR remaining > 0) AND (until IS NULL OR until > ?2) ORDER BY id LIMIT 1",
+                    "SELECT id, result_code, tamper FROM mock WHERE api = ?1 AND (remaining IS NULL OR remaining > 0) AND (until IS NULL OR until > ?2) ORDER BY id LIMIT 1",
                     params![api, now_ms],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
-            let Some((id, code)) = rule else { return Ok(None) };
+            let Some((id, code, tamper)) = rule else { return Ok(None) };
             tx.execute(
                 "UPDATE mock SET hits = hits + 1, remaining = CASE WHEN remaining IS NULL THEN NULL ELSE remaining - 1 END WHERE id = ?1",
                 params![id],
             )?;
-            Ok(ResultCode::from_wire(&code).map(|c| (id, c)))
+            let action = match tamper.as_deref().map(str::parse::<Tamper>) {
+                Some(Ok(tamper)) => Some(MockAction::Tamper(tamper)),
+                _ => ResultCode::from_wire(&code).map(MockAction::Force),
+            };
+            Ok(action.map(|a| (id, a)))
         })
     }
 }
