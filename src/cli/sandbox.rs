@@ -50,6 +50,20 @@ impl DataArg {
     }
 }
 
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`: one line per exchange with its API,
+/// result code and milliseconds). The sandbox never logs keys, tokens, headers or bodies.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second call (e.g. in a test binary) finds a subscriber already set; that is fine.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .try_init();
+}
+
 fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
 }
@@ -90,6 +104,7 @@ pub struct ServeArgs {
 
 /// Runs the sandbox until Ctrl-C (or SIGTERM).
 pub fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(serve(args))
 }

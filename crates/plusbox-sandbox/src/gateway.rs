@@ -756,6 +756,14 @@ async fn answer(
     let tamper = exchange.tamper.take();
     let started = exchange.started;
     let mut record = exchange.record;
+    // For the one log line per exchange; headers and bodies are never logged (they carry
+    // signatures and buyer data), only what identifies the exchange.
+    let log_api = record.api.clone();
+    let log_request = record.payment_request_id.clone();
+    let log_code = (
+        record.result_code.clone().unwrap_or_else(|| "-".into()),
+        record.result_status.clone().unwrap_or_else(|| "-".into()),
+    );
     let shared_for_key = Arc::clone(shared);
     let signed = shared
         .blocking(move |store| {
@@ -795,6 +803,14 @@ async fn answer(
             Ok((response_headers, body_text))
         })
         .await;
+    tracing::info!(
+        api = %log_api,
+        result = %log_code.0,
+        status = %log_code.1,
+        ms = format_args!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
+        payment_request_id = log_request.as_deref().unwrap_or("-"),
+        "exchange"
+    );
     match signed {
         Ok((headers, body_text)) => {
             let mut response = Response::new(Body::from(body_text));

@@ -170,6 +170,14 @@ async fn deliver(shared: &Arc<Shared>, client: &reqwest::Client, item: OutboxIte
         }
     };
     record.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(
+        api = "notifyPayment",
+        ack = record.result_code.as_deref().unwrap_or("-"),
+        acknowledged,
+        ms = format_args!("{:.1}", record.duration_ms),
+        payment_request_id = %item.payment_request_id,
+        "notification attempt"
+    );
     let now = shared.now();
     let id = item.id;
     let error_for_store = error.clone();
