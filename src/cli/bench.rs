@@ -216,23 +216,29 @@ async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         workers.push(tokio::spawn(async move {
             let mut done = 0usize;
             let mut failed = 0usize;
+            let mut first_error = None;
             let mut i = 0usize;
             while Instant::now() < deadline {
                 match client.pair(&format!("flat-{w}-{i}")).await {
                     Ok(_) => done += 1,
-                    Err(_) => failed += 1,
+                    Err(error) => {
+                        failed += 1;
+                        first_error.get_or_insert_with(|| error.to_string());
+                    }
                 }
                 i += 1;
             }
-            (done, failed)
+            (done, failed, first_error)
         }));
     }
     let mut flat_done = 0usize;
     let mut flat_failed = 0usize;
+    let mut flat_error: Option<String> = None;
     for worker in workers {
-        if let Ok((done, failed)) = worker.await {
+        if let Ok((done, failed, error)) = worker.await {
             flat_done += done;
             flat_failed += failed;
+            flat_error = flat_error.or(error);
         }
     }
     let max_throughput = flat_done as f64 / flat_start.elapsed().as_secs_f64();
@@ -288,6 +294,9 @@ async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             args.seconds,
             100.0 * max_throughput / ceiling
         );
+        if let Some(error) = &flat_error {
+            println!("  first error: {error}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -24,8 +24,8 @@ use plusbox_core::signing::{MessageParts, SignatureHeader, SigningError};
 use serde_json::{json, Map, Value};
 
 use crate::store::{
-    validate_url, AppRecord, CallOutcome, Inquiry, MockAction, PayDelivery, PayInput, PayOutcome, PayState,
-    PaymentRecord, StoreError, Tamper, TrafficRecord,
+    validate_url, AppRecord, CallOutcome, Envelope, Inquiry, MockAction, PayDelivery, PayInput, PayOutcome,
+    PayState, PaymentRecord, StoreError, Tamper, TrafficRecord,
 };
 use crate::Shared;
 
@@ -71,10 +71,87 @@ struct Exchange {
     tamper: Option<(i64, Tamper)>,
 }
 
+/// What processing a request produced: an answer to send now, one to send after a delay
+/// (scenario `slow`, magic amount 906), or none ever (`no-answer`).
+enum Reply {
+    Now(Response),
+    Later { delay: time::Duration, pending: Box<Pending> },
+    Never,
+}
+
+impl From<Response> for Reply {
+    fn from(response: Response) -> Self {
+        Reply::Now(response)
+    }
+}
+
+/// An answer held back by a delay: signed and logged only when it is sent.
+struct Pending {
+    exchange: Exchange,
+    uri: String,
+    result: WireResult,
+    extra: Value,
+}
+
 /// The fallback handler: every request that is not `/healthz` or `/app/v1/…`.
+///
+/// The body is read here (async); everything else — lookups, signature verification, intake,
+/// the business call, signing and the durable traffic write — runs in one blocking task, so a
+/// request costs one trip to a blocking thread.
 pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
+    // The size limit is judged in its place in the check order (after the media type).
+    let body = to_bytes(body, shared.config.max_body_bytes).await.ok();
+    let worker = Arc::clone(&shared);
+    let reply = tokio::task::spawn_blocking(move || process(&worker, started, parts, body)).await;
+    match reply {
+        Ok(Reply::Now(response)) => response,
+        Ok(Reply::Later { delay, pending }) => {
+            shared.config.clock.sleep(delay).await;
+            let worker = Arc::clone(&shared);
+            let Pending { exchange, uri, result, extra } = *pending;
+            tokio::task::spawn_blocking(move || answer(&worker, exchange, &uri, result, extra))
+                .await
+                .unwrap_or_else(|error| task_failed(&error))
+        }
+        Ok(Reply::Never) => {
+            // Hold the connection until the client gives up or the server stops.
+            let mut stop = shared.shutdown.clone();
+            let _ = stop.wait_for(|stopped| *stopped).await;
+            Response::builder()
+                .status(StatusCode::SERVICE_UNAVAILABLE)
+                .body(Body::empty())
+                .unwrap_or_default()
+        }
+        Err(error) => task_failed(&error),
+    }
+}
+
+/// The blocking task died (a bug): still an HTTP 200 U `UNKNOWN_EXCEPTION`, never a 500.
+fn task_failed(error: &tokio::task::JoinError) -> Response {
+    tracing::error!(%error, "request task failed");
+    unsigned_unknown("the sandbox could not process the request; retry with the same IDs")
+}
+
+/// An unsigned U `UNKNOWN_EXCEPTION` for when signing itself is impossible.
+fn unsigned_unknown(message: &str) -> Response {
+    let body = json!({"result": WireResult::with_message(ResultCode::UnknownException, message)});
+    let mut response = Response::new(Body::from(body.to_string()));
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=UTF-8"),
+    );
+    response
+}
+
+/// Everything after reading the body, on a blocking thread (see [`handle`]).
+fn process(
+    shared: &Arc<Shared>,
+    started: Instant,
+    parts: axum::http::request::Parts,
+    body: Option<axum::body::Bytes>,
+) -> Reply {
     let uri = parts
         .uri
         .path_and_query()
@@ -101,21 +178,23 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
         tamper: None,
     };
 
-    // The default application signs answers to callers we cannot identify.
-    let client_for_lookup = client_id.clone();
-    let apps = shared
-        .blocking(move |store| {
-            let caller = match client_for_lookup {
-                Some(id) => store.app_by_client_id(&id)?,
-                None => None,
-            };
-            let default = store.app().ok();
-            Ok((caller, default))
-        })
-        .await;
-    let (caller, default_app) = match apps {
-        Ok(apps) => apps,
-        Err(error) => return internal(&shared, exchange, &uri, error).await,
+    // One read: the caller, the default application (it signs answers to callers we cannot
+    // identify), the caller's key for the keyVersion asked for, and whether a mock is active.
+    let signature_header = header(&parts.headers, "signature");
+    let parsed_header = signature_header.as_deref().map(SignatureHeader::parse);
+    let requested_version = match &parsed_header {
+        Some(Ok(h)) => h.key_version,
+        _ => None,
+    };
+    let envelope = shared.store.envelope(
+        client_id.as_deref(),
+        requested_version,
+        api.map(Api::name).unwrap_or("unknown"),
+        shared.now(),
+    );
+    let Envelope { caller, default: default_app, key, mock_active } = match envelope {
+        Ok(envelope) => envelope,
+        Err(error) => return internal(shared, exchange, &uri, error).into(),
     };
     exchange.signer = caller.clone().or(default_app.clone());
     if exchange.response_client_id.is_empty() {
@@ -125,24 +204,24 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
     // §1.8: METHOD_NOT_SUPPORTED → INVALID_API → MEDIA_TYPE_NOT_ACCEPTABLE → body size.
     if parts.method != Method::POST {
         return answer(
-            &shared,
+            shared,
             exchange,
             &uri,
             WireResult::from_code(ResultCode::MethodNotSupported),
             Value::Null,
         )
-        .await;
+        .into();
     }
     let Some(api) = api else {
         let message = format!("{} is not an Alipay+ API served by this sandbox", parts.uri.path());
         return answer(
-            &shared,
+            shared,
             exchange,
             &uri,
             WireResult::with_message(ResultCode::InvalidApi, message),
             Value::Null,
         )
-        .await;
+        .into();
     };
     for content_type in parts.headers.get_all("content-type") {
         let content_type = String::from_utf8_lossy(content_type.as_bytes());
@@ -150,29 +229,29 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
         if media != "application/json" {
             let message = format!("Content-Type {content_type:?} is not accepted; send application/json");
             return answer(
-                &shared,
+                shared,
                 exchange,
                 &uri,
                 WireResult::with_message(ResultCode::MediaTypeNotAcceptable, message),
                 Value::Null,
             )
-            .await;
+            .into();
         }
     }
     let limit = shared.config.max_body_bytes;
-    let body = match to_bytes(body, limit).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
+    let body = match body {
+        Some(bytes) => bytes,
+        None => {
             exchange.record.note = Some(format!("body larger than {limit} bytes; not read"));
             let message = format!("body: the request body is larger than {limit} bytes");
             return answer(
-                &shared,
+                shared,
                 exchange,
                 &uri,
                 WireResult::with_message(ResultCode::ParamIllegal, message),
                 Value::Null,
             )
-            .await;
+            .into();
         }
     };
     exchange.record.request_body = body.to_vec();
@@ -184,39 +263,28 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             None => "the Client-Id header is missing".to_string(),
         };
         return answer(
-            &shared,
+            shared,
             exchange,
             &uri,
             WireResult::with_message(ResultCode::InvalidClient, message),
             Value::Null,
         )
-        .await;
+        .into();
     };
     let client_id = app.client_id.clone();
-    let signature_header = header(&parts.headers, "signature");
-    let parsed_header = signature_header.as_deref().map(SignatureHeader::parse);
-    let requested_version = match &parsed_header {
-        Some(Ok(h)) => h.key_version,
-        _ => None,
-    };
-    let app_id = app.id;
-    let key = match shared.blocking(move |store| store.acqp_key(app_id, requested_version)).await {
-        Ok(key) => key,
-        Err(error) => return internal(&shared, exchange, &uri, error).await,
-    };
     let Some((key_version, key_b64)) = key else {
         let message = match requested_version {
             Some(v) => format!("no ACQP public key with keyVersion {v} is registered for {client_id}; upload it with `plusbox app set-key`"),
             None => format!("no ACQP public key is registered for {client_id}; upload it with `plusbox app set-key`"),
         };
         return answer(
-            &shared,
+            shared,
             exchange,
             &uri,
             WireResult::with_message(ResultCode::KeyNotFound, message),
             Value::Null,
         )
-        .await;
+        .into();
     };
     let request_time = header(&parts.headers, "request-time");
     let message_parts = MessageParts {
@@ -262,24 +330,24 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             }
             let message = format!("signature verification failed: {error}");
             return answer(
-                &shared,
+                shared,
                 exchange,
                 &uri,
                 WireResult::with_message(ResultCode::InvalidSignature, message),
                 Value::Null,
             )
-            .await;
+            .into();
         }
     }
 
     // PARAM_ILLEGAL: headers, then the body.
     let Some(request_time) = request_time else {
-        return illegal(&shared, exchange, &uri, FieldError::new("header.Request-Time", Problem::Missing))
-            .await;
+        return illegal(shared, exchange, &uri, FieldError::new("header.Request-Time", Problem::Missing))
+            .into();
     };
     let Ok(sent_at) = parse_request_time(&request_time) else {
         return illegal(
-            &shared,
+            shared,
             exchange,
             &uri,
             FieldError::new(
@@ -287,12 +355,12 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
                 Problem::Invalid("must be ISO 8601 with an offset or epoch milliseconds".into()),
             ),
         )
-        .await;
+        .into();
     };
     if let Some(skew) = shared.config.max_clock_skew {
         if (shared.now() - sent_at).abs() > skew {
             return illegal(
-                &shared,
+                shared,
                 exchange,
                 &uri,
                 FieldError::new(
@@ -300,17 +368,17 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
                     Problem::Invalid(format!("more than {skew} away from the sandbox clock")),
                 ),
             )
-            .await;
+            .into();
         }
     }
     if header(&parts.headers, "encrypt").is_some() {
         return illegal(
-            &shared,
+            shared,
             exchange,
             &uri,
             FieldError::new("header.Encrypt", Problem::Invalid("body encryption is not supported".into())),
         )
-        .await;
+        .into();
     }
     let options = if shared.config.strict_types { ParseOptions::strict() } else { ParseOptions::lenient() };
     let intake = intake(api, &body, options);
@@ -321,13 +389,15 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
     exchange.record.payment_id = intake.payment_id;
     let request = match intake.request {
         Ok(request) => request,
-        Err(illegal_field) => return illegal(&shared, exchange, &uri, illegal_field).await,
+        Err(illegal_field) => return illegal(shared, exchange, &uri, illegal_field).into(),
     };
 
     // iMock: a rule forces the answer; the business logic does not run.
     let now = shared.now();
     let api_name = api.name();
-    match shared.blocking(move |store| store.take_mock(api_name, now)).await {
+    // Almost every request finds no rule; only then is the write lock taken.
+    let mock = if mock_active { shared.store.take_mock(api_name, now) } else { Ok(None) };
+    match mock {
         Ok(Some((mock_id, MockAction::Tamper(tamper)))) => {
             // The call runs as usual; only its signed answer is spoiled (see `answer`).
             exchange.record.mock_id = Some(mock_id);
@@ -338,23 +408,19 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             exchange.record.note = Some(format!("answer forced by mock rule #{mock_id}"));
             let message = format!("{} (forced by mock rule #{mock_id})", code.default_message());
             let extra = json!({"acquirerId": app.acquirer_id});
-            return answer(&shared, exchange, &uri, WireResult::with_message(code, message), extra).await;
+            return answer(shared, exchange, &uri, WireResult::with_message(code, message), extra).into();
         }
         Ok(None) => {}
-        Err(error) => return internal(&shared, exchange, &uri, error).await,
+        Err(error) => return internal(shared, exchange, &uri, error).into(),
     }
 
     match request {
-        Request_::Pay(input) => pay(shared, exchange, &uri, app, input).await,
+        Request_::Pay(input) => pay(shared, exchange, &uri, app, input),
         Request_::Lookup { payment_request_id, payment_id } => {
             let app_id = app.id;
             if api == Api::Inquiry {
-                let result = shared
-                    .blocking(move |store| {
-                        store.inquire(app_id, payment_request_id.as_deref(), payment_id.as_deref(), now)
-                    })
-                    .await;
-                shared.changed();
+                let result =
+                    shared.store.inquire(app_id, payment_request_id.as_deref(), payment_id.as_deref(), now);
                 match result {
                     Ok(Inquiry::Found(payment, transactions)) => {
                         exchange.record.payment_id = Some(payment.payment_id.clone());
@@ -365,13 +431,13 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
                             body.insert("transactions".into(), Value::Array(transactions));
                         }
                         answer(
-                            &shared,
+                            shared,
                             exchange,
                             &uri,
                             WireResult::from_code(ResultCode::Success),
                             Value::Object(body),
                         )
-                        .await
+                        .into()
                     }
                     Ok(Inquiry::Fault(payment)) => {
                         exchange.record.payment_id = Some(payment.payment_id.clone());
@@ -380,62 +446,53 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
                         let message = format!("unknown exception ({plan}); inquire again");
                         let extra = json!({"acquirerId": app.acquirer_id});
                         let result = WireResult::with_message(ResultCode::UnknownException, message);
-                        answer(&shared, exchange, &uri, result, extra).await
+                        answer(shared, exchange, &uri, result, extra).into()
                     }
                     Ok(Inquiry::NotFound) => {
                         let extra = json!({"acquirerId": app.acquirer_id});
                         answer(
-                            &shared,
+                            shared,
                             exchange,
                             &uri,
                             WireResult::from_code(ResultCode::OrderNotExist),
                             extra,
                         )
-                        .await
+                        .into()
                     }
-                    Ok(Inquiry::Conflict(message)) => {
-                        illegal(
-                            &shared,
-                            exchange,
-                            &uri,
-                            FieldError::new("paymentId", Problem::Invalid(message)),
-                        )
-                        .await
-                    }
-                    Err(error) => internal(&shared, exchange, &uri, error).await,
+                    Ok(Inquiry::Conflict(message)) => illegal(
+                        shared,
+                        exchange,
+                        &uri,
+                        FieldError::new("paymentId", Problem::Invalid(message)),
+                    )
+                    .into(),
+                    Err(error) => internal(shared, exchange, &uri, error).into(),
                 }
             } else {
-                let result = shared
-                    .blocking(move |store| {
-                        store.cancel(app_id, payment_request_id.as_deref(), payment_id.as_deref(), now)
-                    })
-                    .await;
+                let result =
+                    shared.store.cancel(app_id, payment_request_id.as_deref(), payment_id.as_deref(), now);
                 shared.changed();
                 match result {
-                    Ok(outcome) => call_answer(&shared, exchange, &uri, &app, outcome).await,
-                    Err(error) => internal(&shared, exchange, &uri, error).await,
+                    Ok(outcome) => call_answer(shared, exchange, &uri, &app, outcome).into(),
+                    Err(error) => internal(shared, exchange, &uri, error).into(),
                 }
             }
         }
         Request_::Refund { payment_request_id, payment_id, refund_request_id, amount, reason } => {
             let app_id = app.id;
-            let result = shared
-                .blocking(move |store| {
-                    store.refund(
-                        app_id,
-                        payment_request_id.as_deref(),
-                        payment_id.as_deref(),
-                        &refund_request_id,
-                        &amount,
-                        reason.as_deref(),
-                        now,
-                    )
-                })
-                .await;
+            let result = shared.store.refund(
+                app_id,
+                payment_request_id.as_deref(),
+                payment_id.as_deref(),
+                &refund_request_id,
+                &amount,
+                reason.as_deref(),
+                now,
+            );
             shared.changed();
             match result {
-                Ok(outcome) => call_answer(&shared, exchange, &uri, &app, outcome).await,
-                Err(error) => internal(&shared, exchange, &uri, error).await,
+                Ok(outcome) => call_answer(shared, exchange, &uri, &app, outcome).into(),
+                Err(error) => internal(shared, exchange, &uri, error).into(),
             }
         }
     }
@@ -607,21 +664,26 @@ fn canonical(value: &Value) -> String {
     sort(value).to_string()
 }
 
-async fn pay(
-    shared: Arc<Shared>,
-    mut exchange: Exchange,
-    uri: &str,
-    app: AppRecord,
-    input: PayInput,
-) -> Response {
+fn pay(shared: &Arc<Shared>, mut exchange: Exchange, uri: &str, app: AppRecord, input: PayInput) -> Reply {
     let now = shared.now();
-    let app_for_store = app.clone();
-    let outcome = shared.blocking(move |store| store.pay(&app_for_store, &input, now)).await;
-    shared.changed();
+    let outcome = shared.store.pay(&app, &input, now);
+    // The worker only has work when the payment has a deadline (processing) or a notification
+    // to deliver; waking it for every pay would cost a scan per request under load.
+    let worker_has_work = match &outcome {
+        Ok(PayOutcome::Payment { payment, .. }) => {
+            payment.state == PayState::Processing || payment.notify_url.is_some() || app.notify_url.is_some()
+        }
+        _ => false,
+    };
+    if worker_has_work {
+        shared.changed();
+    } else {
+        shared.announce();
+    }
     match outcome {
         Ok(PayOutcome::Refused(code, message)) => {
             let extra = json!({"acquirerId": app.acquirer_id});
-            answer(&shared, exchange, uri, WireResult::with_message(code, message), extra).await
+            answer(shared, exchange, uri, WireResult::with_message(code, message), extra).into()
         }
         Ok(PayOutcome::Payment { payment, forced, delivery, repeat }) => {
             exchange.record.payment_id = Some(payment.payment_id.clone());
@@ -631,36 +693,31 @@ async fn pay(
             } else {
                 format!("wallet plan: {plan}")
             });
-            match delivery {
-                PayDelivery::Now => {}
-                PayDelivery::After(delay) => {
-                    exchange.record.note = Some(format!("{plan}: answer delayed by {delay}"));
-                    shared.config.clock.sleep(delay).await;
-                }
-                PayDelivery::Never => {
-                    exchange.record.note = Some(format!("{plan}: this pay is never answered"));
-                    exchange.record.duration_ms = exchange.started.elapsed().as_secs_f64() * 1000.0;
-                    let record = exchange.record.clone();
-                    let _ = shared.blocking(move |store| store.record_traffic(&record)).await;
-                    // Hold the connection until the client gives up or the server stops.
-                    let mut stop = shared.shutdown.clone();
-                    let _ = stop.wait_for(|stopped| *stopped).await;
-                    return Response::builder()
-                        .status(StatusCode::SERVICE_UNAVAILABLE)
-                        .body(Body::empty())
-                        .unwrap_or_default();
-                }
-            }
             let (result, success_fields) = match (forced, payment.state) {
                 (Some(code), _) => (WireResult::from_code(code), false),
                 (None, PayState::Processing) => (WireResult::from_code(ResultCode::PaymentInProcess), false),
                 (None, PayState::Success) => (WireResult::from_code(ResultCode::Success), true),
                 (None, _) => (payment.payment_result(), false),
             };
-            let body = payment_fields(&app, &payment, success_fields);
-            answer(&shared, exchange, uri, result, Value::Object(body)).await
+            let extra = Value::Object(payment_fields(&app, &payment, success_fields));
+            match delivery {
+                PayDelivery::Now => answer(shared, exchange, uri, result, extra).into(),
+                PayDelivery::After(delay) => {
+                    exchange.record.note = Some(format!("{plan}: answer delayed by {delay}"));
+                    let pending = Pending { exchange, uri: uri.to_string(), result, extra };
+                    Reply::Later { delay, pending: Box::new(pending) }
+                }
+                PayDelivery::Never => {
+                    exchange.record.note = Some(format!("{plan}: this pay is never answered"));
+                    exchange.record.duration_ms = exchange.started.elapsed().as_secs_f64() * 1000.0;
+                    if let Err(error) = shared.store.record_traffic(&exchange.record) {
+                        tracing::error!(%error, "cannot record an unanswered pay");
+                    }
+                    Reply::Never
+                }
+            }
         }
-        Err(error) => internal(&shared, exchange, uri, error).await,
+        Err(error) => internal(shared, exchange, uri, error).into(),
     }
 }
 
@@ -681,7 +738,7 @@ fn payment_fields(app: &AppRecord, payment: &PaymentRecord, paid: bool) -> Map<S
     body
 }
 
-async fn call_answer(
+fn call_answer(
     shared: &Arc<Shared>,
     mut exchange: Exchange,
     uri: &str,
@@ -707,15 +764,14 @@ async fn call_answer(
         WireResult::with_message(outcome.code, outcome.message),
         Value::Object(body),
     )
-    .await
 }
 
-async fn illegal(shared: &Arc<Shared>, exchange: Exchange, uri: &str, illegal: FieldError) -> Response {
-    answer(shared, exchange, uri, illegal.to_wire_result(), Value::Null).await
+fn illegal(shared: &Arc<Shared>, exchange: Exchange, uri: &str, illegal: FieldError) -> Response {
+    answer(shared, exchange, uri, illegal.to_wire_result(), Value::Null)
 }
 
 /// A store failure: U `UNKNOWN_EXCEPTION` (retry), never a 500.
-async fn internal(shared: &Arc<Shared>, mut exchange: Exchange, uri: &str, error: StoreError) -> Response {
+fn internal(shared: &Arc<Shared>, mut exchange: Exchange, uri: &str, error: StoreError) -> Response {
     tracing::error!(%error, "request failed inside the sandbox");
     exchange.record.note = Some(format!("internal error: {error}"));
     answer(
@@ -728,17 +784,19 @@ async fn internal(shared: &Arc<Shared>, mut exchange: Exchange, uri: &str, error
         ),
         Value::Null,
     )
-    .await
 }
 
-/// Builds, signs, logs and returns the HTTP 200 answer.
-async fn answer(
+/// Builds, signs, logs and returns the HTTP 200 answer. The traffic entry is committed before
+/// this returns, so it is durable before the answer leaves.
+fn answer(
     shared: &Arc<Shared>,
     mut exchange: Exchange,
     uri: &str,
     result: WireResult,
     extra: Value,
 ) -> Response {
+    exchange.record.result_code = Some(result.result_code.clone());
+    exchange.record.result_status = Some(result.result_status.as_str().to_string());
     let mut body = Map::new();
     body.insert("result".into(), json!(result));
     if let Value::Object(extra) = extra {
@@ -747,68 +805,53 @@ async fn answer(
         }
     }
     let body_text = Value::Object(body).to_string();
-    exchange.record.result_code = body_text_result(&body_text, "resultCode");
-    exchange.record.result_status = body_text_result(&body_text, "resultStatus");
     let response_time = format_instant(shared.now());
     let client_id = exchange.response_client_id.clone();
-    let uri = uri.to_string();
-    let signer = exchange.signer.take();
-    let tamper = exchange.tamper.take();
     let started = exchange.started;
     let mut record = exchange.record;
-    // For the one log line per exchange; headers and bodies are never logged (they carry
-    // signatures and buyer data), only what identifies the exchange.
-    let log_api = record.api.clone();
-    let log_request = record.payment_request_id.clone();
-    let log_code = (
-        record.result_code.clone().unwrap_or_else(|| "-".into()),
-        record.result_status.clone().unwrap_or_else(|| "-".into()),
-    );
-    let shared_for_key = Arc::clone(shared);
-    let signed = shared
-        .blocking(move |store| {
-            let signature = match &signer {
-                Some(app) => {
-                    let key = shared_for_key.private_key(app.sandbox_private_key.expose())?;
-                    let parts = MessageParts {
-                        method: "POST",
-                        uri: &uri,
-                        client_id: &client_id,
-                        time: &response_time,
-                        body: body_text.as_bytes(),
-                    };
-                    Some(key.sign_message(&parts, Some(app.sandbox_key_version))?)
-                }
-                None => None,
-            };
-            let mut response_headers = vec![
-                ("content-type".to_string(), "application/json; charset=UTF-8".to_string()),
-                ("client-id".to_string(), client_id.clone()),
-                ("response-time".to_string(), response_time.clone()),
-            ];
-            if let Some(signature) = &signature {
-                response_headers.push(("signature".to_string(), signature.clone()));
+    let signed = (|| -> Result<(Vec<(String, String)>, String), StoreError> {
+        let signature = match &exchange.signer {
+            Some(app) => {
+                let key = shared.private_key(app.sandbox_private_key.expose())?;
+                let parts = MessageParts {
+                    method: "POST",
+                    uri,
+                    client_id: &client_id,
+                    time: &response_time,
+                    body: body_text.as_bytes(),
+                };
+                Some(key.sign_message(&parts, Some(app.sandbox_key_version))?)
             }
-            // A tamper rule: the signature above covers the true body; what leaves does not match.
-            let (response_headers, body_text) = match tamper {
-                Some((rule, mode)) => spoil(&mut record, rule, mode, response_headers, body_text),
-                None => (response_headers, body_text),
-            };
-            record.response_status = Some(200);
-            record.response_headers = response_headers.clone();
-            record.response_body = body_text.clone().into_bytes();
-            record.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-            // Durable before the answer leaves (the commit returns only once written).
-            store.record_traffic(&record)?;
-            Ok((response_headers, body_text))
-        })
-        .await;
+            None => None,
+        };
+        let mut response_headers = vec![
+            ("content-type".to_string(), "application/json; charset=UTF-8".to_string()),
+            ("client-id".to_string(), client_id.clone()),
+            ("response-time".to_string(), response_time.clone()),
+        ];
+        if let Some(signature) = signature {
+            response_headers.push(("signature".to_string(), signature));
+        }
+        // A tamper rule: the signature above covers the true body; what leaves does not match.
+        let (response_headers, body_text) = match exchange.tamper {
+            Some((rule, mode)) => spoil(&mut record, rule, mode, response_headers, body_text),
+            None => (response_headers, body_text),
+        };
+        record.response_status = Some(200);
+        record.response_headers = response_headers.clone();
+        record.response_body = body_text.clone().into_bytes();
+        record.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        shared.store.record_traffic(&record)?;
+        Ok((response_headers, body_text))
+    })();
+    // One line per exchange; headers and bodies are never logged (they carry signatures and
+    // buyer data), only what identifies the exchange.
     tracing::info!(
-        api = %log_api,
-        result = %log_code.0,
-        status = %log_code.1,
+        api = %record.api,
+        result = record.result_code.as_deref().unwrap_or("-"),
+        status = record.result_status.as_deref().unwrap_or("-"),
         ms = format_args!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
-        payment_request_id = log_request.as_deref().unwrap_or("-"),
+        payment_request_id = record.payment_request_id.as_deref().unwrap_or("-"),
         "exchange"
     );
     match signed {
@@ -825,13 +868,7 @@ async fn answer(
         }
         Err(error) => {
             tracing::error!(%error, "could not sign or log an answer");
-            let body = json!({"result": WireResult::with_message(ResultCode::UnknownException, "the sandbox could not sign its answer; retry")});
-            let mut response = Response::new(Body::from(body.to_string()));
-            response.headers_mut().insert(
-                axum::http::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json; charset=UTF-8"),
-            );
-            response
+            unsigned_unknown("the sandbox could not sign its answer; retry")
         }
     }
 }

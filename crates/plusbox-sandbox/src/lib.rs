@@ -192,6 +192,11 @@ impl Shared {
     /// Signals that something changed (worker and SSE listeners).
     pub(crate) fn changed(&self) {
         self.wake.notify_one();
+        self.announce();
+    }
+
+    /// Tells only the SSE listeners (balances or pending payments may have changed).
+    pub(crate) fn announce(&self) {
         let _ = self.changes.send(());
     }
 }

@@ -7,7 +7,7 @@
 //! while the server runs, and the next request sees the change.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use plusbox_core::secret::SecretString;
 use plusbox_core::signing::{PrivateKey, PublicKey};
@@ -81,10 +81,67 @@ pub enum StoreError {
 type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The SQLite store. Cheap to share behind an `Arc`; all methods are blocking.
+///
+/// One writer connection (behind a mutex: SQLite allows one writer at a time anyway) and a small
+/// pool of read-only connections, so lookups (inquiries, keys, mock checks) run concurrently
+/// with writes under WAL. Every connection caches its prepared statements.
 #[derive(Debug)]
 pub struct Store {
     conn: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    traffic_queue: TrafficQueue,
     path: PathBuf,
+}
+
+/// Where a queued traffic record's commit result is left for its caller (see
+/// [`Store::record_traffic`]).
+#[derive(Debug, Default)]
+struct TrafficSlot(Mutex<Option<Result<i64>>>);
+
+impl TrafficSlot {
+    fn take(&self) -> Option<Result<i64>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    fn fill(&self, result: Result<i64>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+    }
+}
+
+/// Traffic records waiting for a group commit, each with its caller's slot.
+type TrafficQueue = Mutex<Vec<(TrafficRecord, Arc<TrafficSlot>)>>;
+
+/// Read-only connections kept open; more are opened under load and closed when returned.
+const READERS: usize = 4;
+
+/// Page cache per connection, in KiB as SQLite's negative `cache_size` means (16 MiB).
+const CACHE_KIB: i64 = -16 * 1024;
+
+/// Prepared statements kept per connection (the store has about 70 distinct statements).
+const STATEMENT_CACHE: usize = 128;
+
+/// `query_row` and `execute` through the connection's prepared-statement cache, so hot SQL is
+/// parsed once per connection rather than once per call.
+trait Cached {
+    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>;
+    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+}
+
+impl Cached for Connection {
+    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+
+    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
 }
 
 /// Versioned migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -285,6 +342,19 @@ impl AppRecord {
     pub fn public_key_base64(&self) -> Result<String> {
         Ok(self.private_key()?.public_key()?.to_base64())
     }
+}
+
+/// What [`Store::envelope`] found.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    /// The application whose Client-Id the request carries.
+    pub caller: Option<AppRecord>,
+    /// The caller, or else the first application (signs answers to unidentified callers).
+    pub default: Option<AppRecord>,
+    /// The caller's ACQP public key: `(keyVersion, base64)`.
+    pub key: Option<(u32, String)>,
+    /// Whether a mock rule for the API is active.
+    pub mock_active: bool,
 }
 
 /// What `plusbox app show --json` prints.
@@ -798,8 +868,26 @@ impl Store {
         };
         conn.pragma_update(None, "synchronous", sync)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "cache_size", CACHE_KIB)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         migrate(&mut conn)?;
-        Ok(Store { conn: Mutex::new(conn), path })
+        Ok(Store {
+            conn: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+            traffic_queue: Mutex::default(),
+            path,
+        })
+    }
+
+    /// A read-only connection: WAL (set by the writer, persistent in the file) lets it read a
+    /// consistent snapshot while the writer commits.
+    fn open_reader(&self) -> Result<Connection> {
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "cache_size", CACHE_KIB)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(conn)
     }
 
     /// Path of the database file.
@@ -822,13 +910,25 @@ impl Store {
         Ok(value)
     }
 
-    /// Runs `f` on a read transaction.
+    /// Runs `f` on a read transaction of a pooled read-only connection (a consistent snapshot;
+    /// it never waits for the writer).
     fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self.lock();
-        let tx = Transaction::new(&mut conn, TransactionBehavior::Deferred)?;
-        let value = f(&tx)?;
-        tx.commit()?;
-        Ok(value)
+        let pooled = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut conn = match pooled {
+            Some(conn) => conn,
+            None => self.open_reader()?,
+        };
+        let value = (|| {
+            let tx = Transaction::new(&mut conn, TransactionBehavior::Deferred)?;
+            let value = f(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })();
+        let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < READERS {
+            pool.push(conn);
+        }
+        value
     }
 }
 
@@ -859,7 +959,7 @@ fn create_private_file(path: &Path) -> Result<()> {
 
 fn migrate(conn: &mut Connection) -> Result<()> {
     let tx = Transaction::new(conn, TransactionBehavior::Immediate)?;
-    let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let version: i64 = tx.query_row_cached("PRAGMA user_version", [], |row| row.get(0))?;
     let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
     if version > known {
         return Err(StoreError::TooNew(version));
@@ -900,8 +1000,9 @@ impl Store {
     /// Returns what was created, or `None` when it already existed.
     pub fn provision_if_empty(&self, now: OffsetDateTime, gateway_url: &str) -> Result<Option<Provisioned>> {
         // Generate the key outside the lock: RSA-2048 generation takes a while.
-        let exists =
-            self.read(|tx| Ok(tx.query_row("SELECT COUNT(*) FROM app", [], |r| r.get::<_, i64>(0))? > 0))?;
+        let exists = self.read(|tx| {
+            Ok(tx.query_row_cached("SELECT COUNT(*) FROM app", [], |r| r.get::<_, i64>(0))? > 0)
+        })?;
         if exists {
             return Ok(None);
         }
@@ -911,32 +1012,32 @@ impl Store {
         let client_id = ids::client_id(&mut rng);
         let acquirer_id = ids::participant_id(&mut rng);
         let created = self.write(|tx| {
-            if tx.query_row("SELECT COUNT(*) FROM app", [], |r| r.get::<_, i64>(0))? > 0 {
+            if tx.query_row_cached("SELECT COUNT(*) FROM app", [], |r| r.get::<_, i64>(0))? > 0 {
                 return Ok(false);
             }
             let at = to_millis(now);
-            tx.execute(
+            tx.execute_cached(
                 "INSERT INTO app (client_id, acquirer_id, sandbox_private_key, sandbox_key_version, created_at)
                  VALUES (?1, ?2, ?3, 1, ?4)",
                 params![client_id, acquirer_id, key_b64.expose(), at],
             )?;
             let app_id = tx.last_insert_rowid();
-            tx.execute(
+            tx.execute_cached(
                 "INSERT INTO merchant (id, app_id, name, store_id, store_name) VALUES ('M0001', ?1, 'Plusbox Test Merchant', 'S0001', 'Plusbox Test Store')",
                 params![app_id],
             )?;
             let persona = persona_of(None)?;
             for (index, (id, name, balances)) in BUYERS.iter().enumerate() {
-                tx.execute(
+                tx.execute_cached(
                     "INSERT INTO account (id, name, scenario, pin, wallet, customer_id, created_at) VALUES (?1, ?2, 'success', ?3, ?4, ?5, ?6)",
                     params![id, name, DEFAULT_PIN, persona.wallet_enum, format!("21880000000000{:02}", index + 1), at],
                 )?;
                 for (currency, value) in balances.iter() {
-                    tx.execute(
+                    tx.execute_cached(
                         "INSERT INTO balance (account_id, currency, value) VALUES (?1, ?2, ?3)",
                         params![id, currency, value],
                     )?;
-                    tx.execute(
+                    tx.execute_cached(
                         "INSERT INTO ledger (account_id, currency, delta, kind, reference, at) VALUES (?1, ?2, ?3, 'topup', 'provisioning', ?4)",
                         params![id, currency, value, at],
                     )?;
@@ -958,7 +1059,7 @@ impl Store {
     /// The (first) sandbox application.
     pub fn app(&self) -> Result<AppRecord> {
         self.read(|tx| {
-            tx.query_row(
+            tx.query_row_cached(
                 "SELECT id, client_id, acquirer_id, sandbox_private_key, sandbox_key_version, notify_url, magic_amounts FROM app ORDER BY id LIMIT 1",
                 [],
                 app_from_row,
@@ -972,7 +1073,7 @@ impl Store {
     pub fn app_by_client_id(&self, client_id: &str) -> Result<Option<AppRecord>> {
         self.read(|tx| {
             Ok(tx
-                .query_row(
+                .query_row_cached(
                     "SELECT id, client_id, acquirer_id, sandbox_private_key, sandbox_key_version, notify_url, magic_amounts FROM app WHERE client_id = ?1",
                     params![client_id],
                     app_from_row,
@@ -985,7 +1086,7 @@ impl Store {
     pub fn app_by_id(&self, id: i64) -> Result<Option<AppRecord>> {
         self.read(|tx| {
             Ok(tx
-                .query_row(
+                .query_row_cached(
                     "SELECT id, client_id, acquirer_id, sandbox_private_key, sandbox_key_version, notify_url, magic_amounts FROM app WHERE id = ?1",
                     params![id],
                     app_from_row,
@@ -994,27 +1095,48 @@ impl Store {
         })
     }
 
+    /// Everything the gateway needs before the body, in one read transaction: the calling
+    /// application, the default one (it signs answers to callers it cannot identify), the
+    /// caller's ACQP key for `key_version` (latest when `None`), and whether any mock rule for
+    /// `api` is active (only then does [`Store::take_mock`] need the write lock).
+    pub fn envelope(
+        &self,
+        client_id: Option<&str>,
+        key_version: Option<u32>,
+        api: &str,
+        now: OffsetDateTime,
+    ) -> Result<Envelope> {
+        self.read(|tx| {
+            const APP: &str = "SELECT id, client_id, acquirer_id, sandbox_private_key, sandbox_key_version, notify_url, magic_amounts FROM app";
+            let caller = match client_id {
+                Some(id) => tx
+                    .query_row_cached(&format!("{APP} WHERE client_id = ?1"), params![id], app_from_row)
+                    .optional()?,
+                None => None,
+            };
+            let default = match &caller {
+                Some(app) => Some(app.clone()),
+                None => tx.query_row_cached(&format!("{APP} ORDER BY id LIMIT 1"), [], app_from_row).optional()?,
+            };
+            let key = match &caller {
+                Some(app) => acqp_key(tx, app.id, key_version)?,
+                None => None,
+            };
+            let mock_active = tx
+                .query_row_cached(
+                    "SELECT 1 FROM mock WHERE api = ?1 AND (remaining IS NULL OR remaining > 0) AND (until IS NULL OR until > ?2) LIMIT 1",
+                    params![api, to_millis(now)],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()?
+                .is_some();
+            Ok(Envelope { caller, default, key, mock_active })
+        })
+    }
+
     /// The ACQP public key for `key_version`, or the latest when `None`: `(version, base64)`.
     pub fn acqp_key(&self, app_id: i64, key_version: Option<u32>) -> Result<Option<(u32, String)>> {
-        self.read(|tx| {
-            let row = match key_version {
-                Some(version) => tx
-                    .query_row(
-                        "SELECT key_version, public_key FROM acqp_key WHERE app_id = ?1 AND key_version = ?2",
-                        params![app_id, version],
-                        |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?)),
-                    )
-                    .optional()?,
-                None => tx
-                    .query_row(
-                        "SELECT key_version, public_key FROM acqp_key WHERE app_id = ?1 ORDER BY key_version DESC LIMIT 1",
-                        params![app_id],
-                        |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?)),
-                    )
-                    .optional()?,
-            };
-            Ok(row)
-        })
+        self.read(|tx| acqp_key(tx, app_id, key_version))
     }
 
     /// Stores the ACQP's public key (PEM or bare Base64) under `key_version`.
@@ -1023,7 +1145,7 @@ impl Store {
         let b64 = key.to_base64();
         let app = self.app()?;
         self.write(|tx| {
-            tx.execute(
+            tx.execute_cached(
                 "INSERT INTO acqp_key (app_id, key_version, public_key, created_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (app_id, key_version) DO UPDATE SET public_key = excluded.public_key, created_at = excluded.created_at",
                 params![app.id, key_version, b64, to_millis(now)],
@@ -1040,7 +1162,7 @@ impl Store {
         }
         let app = self.app()?;
         self.write(|tx| {
-            tx.execute("UPDATE app SET notify_url = ?1 WHERE id = ?2", params![url, app.id])?;
+            tx.execute_cached("UPDATE app SET notify_url = ?1 WHERE id = ?2", params![url, app.id])?;
             Ok(())
         })
     }
@@ -1049,7 +1171,7 @@ impl Store {
     pub fn set_magic_amounts(&self, on: bool) -> Result<()> {
         let app = self.app()?;
         self.write(|tx| {
-            tx.execute("UPDATE app SET magic_amounts = ?1 WHERE id = ?2", params![on, app.id])?;
+            tx.execute_cached("UPDATE app SET magic_amounts = ?1 WHERE id = ?2", params![on, app.id])?;
             Ok(())
         })
     }
@@ -1086,6 +1208,27 @@ pub fn validate_url(url: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// The ACQP public key for `key_version`, or the latest when `None`: `(version, base64)`.
+fn acqp_key(tx: &Transaction<'_>, app_id: i64, key_version: Option<u32>) -> Result<Option<(u32, String)>> {
+    let row = match key_version {
+        Some(version) => tx
+            .query_row_cached(
+                "SELECT key_version, public_key FROM acqp_key WHERE app_id = ?1 AND key_version = ?2",
+                params![app_id, version],
+                |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?)),
+            )
+            .optional()?,
+        None => tx
+            .query_row_cached(
+                "SELECT key_version, public_key FROM acqp_key WHERE app_id = ?1 ORDER BY key_version DESC LIMIT 1",
+                params![app_id],
+                |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?)),
+            )
+            .optional()?,
+    };
+    Ok(row)
+}
+
 fn app_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AppRecord> {
     Ok(AppRecord {
         id: row.get(0)?,
@@ -1099,7 +1242,7 @@ fn app_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AppRecord> {
 }
 
 fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<()> {
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         params![key, value],
     )?;
@@ -1107,7 +1250,7 @@ fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<()> {
 }
 
 fn get_meta(tx: &Transaction<'_>, key: &str) -> Result<Option<String>> {
-    Ok(tx.query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| r.get(0)).optional()?)
+    Ok(tx.query_row_cached("SELECT value FROM meta WHERE key = ?1", params![key], |r| r.get(0)).optional()?)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1118,7 +1261,7 @@ impl Store {
     /// All buyer accounts with balances.
     pub fn accounts(&self) -> Result<Vec<AccountView>> {
         self.read(|tx| {
-            let mut stmt = tx.prepare("SELECT id, name, scenario FROM account ORDER BY id")?;
+            let mut stmt = tx.prepare_cached("SELECT id, name, scenario FROM account ORDER BY id")?;
             let rows = stmt
                 .query_map([], |r| {
                     Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
@@ -1144,16 +1287,16 @@ impl Store {
     pub fn topup(&self, account: &str, amount: &Amount, now: OffsetDateTime) -> Result<BalanceView> {
         self.write(|tx| {
             ensure_account(tx, account)?;
-            tx.execute(
+            tx.execute_cached(
                 "INSERT INTO balance (account_id, currency, value) VALUES (?1, ?2, ?3)
                  ON CONFLICT (account_id, currency) DO UPDATE SET value = value + excluded.value",
                 params![account, amount.currency.code(), amount.value],
             )?;
-            tx.execute(
+            tx.execute_cached(
                 "INSERT INTO ledger (account_id, currency, delta, kind, reference, at) VALUES (?1, ?2, ?3, 'topup', NULL, ?4)",
                 params![account, amount.currency.code(), amount.value, to_millis(now)],
             )?;
-            let value: i64 = tx.query_row(
+            let value: i64 = tx.query_row_cached(
                 "SELECT value FROM balance WHERE account_id = ?1 AND currency = ?2",
                 params![account, amount.currency.code()],
                 |r| r.get(0),
@@ -1169,7 +1312,7 @@ impl Store {
     pub fn set_scenario(&self, account: &str, scenario: &Scenario) -> Result<()> {
         self.write(|tx| {
             ensure_account(tx, account)?;
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE account SET scenario = ?1 WHERE id = ?2",
                 params![scenario.to_string(), account],
             )?;
@@ -1182,14 +1325,14 @@ impl Store {
         let mut rng = ids::SystemRng::new();
         self.write(|tx| {
             let wallet: String = tx
-                .query_row("SELECT wallet FROM account WHERE id = ?1", params![account], |r| r.get(0))
+                .query_row_cached("SELECT wallet FROM account WHERE id = ?1", params![account], |r| r.get(0))
                 .optional()?
                 .ok_or_else(|| StoreError::NotFound(format!("no buyer account {account:?}")))?;
             let persona = persona_of(Some(&wallet))?;
             // A collision with an earlier code is astronomically unlikely; retry anyway.
             for _ in 0..5 {
                 let issued = generate_payment_code(CodeForm::Digits24, &persona, now, &mut rng);
-                let inserted = tx.execute(
+                let inserted = tx.execute_cached(
                     "INSERT OR IGNORE INTO code (code, account_id, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
                     params![issued.value, account, to_millis(now), to_millis(issued.expires_at)],
                 )?;
@@ -1208,7 +1351,7 @@ impl Store {
     /// Payments waiting for a buyer's confirmation.
     pub fn pending(&self, now: OffsetDateTime) -> Result<Vec<PendingView>> {
         self.read(|tx| {
-            let mut stmt = tx.prepare(&format!(
+            let mut stmt = tx.prepare_cached(&format!(
                 "SELECT {PAYMENT_COLUMNS} FROM payment WHERE state = 'PROCESSING' AND account_id IS NOT NULL AND awaits_buyer = 1 AND expires_at > ?1 ORDER BY id"
             ))?;
             let rows = stmt
@@ -1239,7 +1382,7 @@ impl Store {
             let payment = waiting_payment(tx, payment_id, now)?;
             let account = payment.account_id.clone().unwrap_or_default();
             let expected: String =
-                tx.query_row("SELECT pin FROM account WHERE id = ?1", params![account], |r| r.get(0))?;
+                tx.query_row_cached("SELECT pin FROM account WHERE id = ?1", params![account], |r| r.get(0))?;
             if expected != pin {
                 fail_payment(
                     tx,
@@ -1268,7 +1411,7 @@ impl Store {
     pub fn history(&self, account: &str, limit: u32) -> Result<Vec<LedgerEntry>> {
         self.read(|tx| {
             ensure_account(tx, account)?;
-            let mut stmt = tx.prepare(
+            let mut stmt = tx.prepare_cached(
                 "SELECT id, currency, delta, kind, reference, at FROM ledger WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2",
             )?;
             let rows = stmt
@@ -1292,7 +1435,7 @@ impl Store {
         self.read(|tx| {
             let mut out: std::collections::BTreeMap<String, LedgerTotals> = Default::default();
             let mut q = |sql: &str, f: fn(&mut LedgerTotals, i64)| -> Result<()> {
-                let mut stmt = tx.prepare(sql)?;
+                let mut stmt = tx.prepare_cached(sql)?;
                 let rows = stmt
                     .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -1329,14 +1472,15 @@ fn merchant_name(body: &str) -> Option<String> {
 }
 
 fn ensure_account(tx: &Transaction<'_>, account: &str) -> Result<()> {
-    let exists: Option<i64> =
-        tx.query_row("SELECT 1 FROM account WHERE id = ?1", params![account], |r| r.get(0)).optional()?;
+    let exists: Option<i64> = tx
+        .query_row_cached("SELECT 1 FROM account WHERE id = ?1", params![account], |r| r.get(0))
+        .optional()?;
     exists.map(|_| ()).ok_or_else(|| StoreError::NotFound(format!("no buyer account {account:?}")))
 }
 
 fn balances(tx: &Transaction<'_>, account: &str) -> Result<Vec<BalanceView>> {
     let mut stmt =
-        tx.prepare("SELECT currency, value FROM balance WHERE account_id = ?1 ORDER BY currency")?;
+        tx.prepare_cached("SELECT currency, value FROM balance WHERE account_id = ?1 ORDER BY currency")?;
     let rows = stmt
         .query_map(params![account], |r| {
             Ok(BalanceView { currency: r.get(0)?, value: r.get::<_, i64>(1)?.to_string() })
@@ -1347,7 +1491,7 @@ fn balances(tx: &Transaction<'_>, account: &str) -> Result<Vec<BalanceView>> {
 
 fn waiting_payment(tx: &Transaction<'_>, payment_id: &str, now: OffsetDateTime) -> Result<PaymentRecord> {
     let payment = tx
-        .query_row(
+        .query_row_cached(
             &format!("SELECT {PAYMENT_COLUMNS} FROM payment WHERE payment_id = ?1"),
             params![payment_id],
             payment_from_row,
@@ -1422,7 +1566,7 @@ fn persona_of(name: Option<&str>) -> Result<Wallet> {
 }
 
 fn load_payment_by_row(tx: &Transaction<'_>, row: i64) -> Result<PaymentRecord> {
-    Ok(tx.query_row(
+    Ok(tx.query_row_cached(
         &format!("SELECT {PAYMENT_COLUMNS} FROM payment WHERE id = ?1"),
         params![row],
         payment_from_row,
@@ -1438,7 +1582,7 @@ fn find_payment(
 ) -> Result<Result<Option<PaymentRecord>, String>> {
     let by_request = match payment_request_id {
         Some(id) => tx
-            .query_row(
+            .query_row_cached(
                 &format!(
                     "SELECT {PAYMENT_COLUMNS} FROM payment WHERE app_id = ?1 AND payment_request_id = ?2"
                 ),
@@ -1450,7 +1594,7 @@ fn find_payment(
     };
     let by_id = match payment_id {
         Some(id) => tx
-            .query_row(
+            .query_row_cached(
                 &format!("SELECT {PAYMENT_COLUMNS} FROM payment WHERE app_id = ?1 AND payment_id = ?2"),
                 params![app_id, id],
                 payment_from_row,
@@ -1494,7 +1638,7 @@ fn settle_if_due(tx: &Transaction<'_>, payment: PaymentRecord, now: OffsetDateTi
         }
         return load_payment_by_row(tx, payment.row);
     }
-    tx.execute(
+    tx.execute_cached(
         "UPDATE payment SET state = 'CLOSED', closed_at = ?1 WHERE id = ?2 AND state = 'PROCESSING'",
         params![to_millis(now), payment.row],
     )?;
@@ -1510,7 +1654,7 @@ fn fail_payment(
     message: &str,
     now: OffsetDateTime,
 ) -> Result<()> {
-    tx.execute(
+    tx.execute_cached(
         "UPDATE payment SET state = 'FAILED', fail_code = ?1, fail_message = ?2, closed_at = ?3 WHERE id = ?4",
         params![code.as_str(), message, to_millis(now), payment.row],
     )?;
@@ -1523,7 +1667,7 @@ fn debit_or_fail(tx: &Transaction<'_>, payment: &PaymentRecord, now: OffsetDateT
     let account = payment.account_id.clone().unwrap_or_default();
     // The conditional UPDATE is the balance check: it cannot take a balance below zero, and the
     // IMMEDIATE transaction means no other writer runs between check and debit.
-    let debited = tx.execute(
+    let debited = tx.execute_cached(
         "UPDATE balance SET value = value - ?1 WHERE account_id = ?2 AND currency = ?3 AND value >= ?1",
         params![payment.amount.value, account, payment.amount.currency.code()],
     )?;
@@ -1537,21 +1681,25 @@ fn debit_or_fail(tx: &Transaction<'_>, payment: &PaymentRecord, now: OffsetDateT
         );
     }
     let at = to_millis(now);
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO ledger (account_id, currency, delta, kind, reference, at) VALUES (?1, ?2, ?3, 'payment', ?4, ?5)",
         params![account, payment.amount.currency.code(), -payment.amount.value, payment.payment_id, at],
     )?;
-    tx.execute("UPDATE payment SET state = 'SUCCESS', paid_at = ?1 WHERE id = ?2", params![at, payment.row])?;
+    tx.execute_cached(
+        "UPDATE payment SET state = 'SUCCESS', paid_at = ?1 WHERE id = ?2",
+        params![at, payment.row],
+    )?;
     let paid = load_payment_by_row(tx, payment.row)?;
     enqueue_notification(tx, &paid, now)
 }
 
 /// Queues the one notifyPayment of a payment's first final state (§10).
 fn enqueue_notification(tx: &Transaction<'_>, payment: &PaymentRecord, now: OffsetDateTime) -> Result<()> {
-    let already: i64 =
-        tx.query_row("SELECT COUNT(*) FROM outbox WHERE payment_row = ?1", params![payment.row], |r| {
-            r.get(0)
-        })?;
+    let already: i64 = tx.query_row_cached(
+        "SELECT COUNT(*) FROM outbox WHERE payment_row = ?1",
+        params![payment.row],
+        |r| r.get(0),
+    )?;
     if already > 0 {
         return Ok(());
     }
@@ -1559,13 +1707,13 @@ fn enqueue_notification(tx: &Transaction<'_>, payment: &PaymentRecord, now: Offs
         // Magic amount 910: inquiry is the only channel. The row marks the one notification as
         // taken, so no later state change sends one either.
         let at = to_millis(now);
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO outbox (payment_row, url, body, attempts, next_at, status, created_at, updated_at) VALUES (?1, NULL, '', 0, ?2, 'withheld', ?2, ?2)",
             params![payment.row, at],
         )?;
         return Ok(());
     }
-    let (acquirer_id, app_url): (String, Option<String>) = tx.query_row(
+    let (acquirer_id, app_url): (String, Option<String>) = tx.query_row_cached(
         "SELECT acquirer_id, notify_url FROM app WHERE id = ?1",
         params![payment.app_id],
         |r| Ok((r.get(0)?, r.get(1)?)),
@@ -1574,7 +1722,7 @@ fn enqueue_notification(tx: &Transaction<'_>, payment: &PaymentRecord, now: Offs
     let body = payment.notify_body(&acquirer_id).to_string();
     let at = to_millis(now);
     let status = if url.is_some() { "pending" } else { "no-url" };
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO outbox (payment_row, url, body, attempts, next_at, status, created_at, updated_at) VALUES (?1, ?2, ?3, 0, ?4, ?5, ?4, ?4)",
         params![payment.row, url, body, at, status],
     )?;
@@ -1639,7 +1787,7 @@ impl Store {
                     persona = wallet;
                 }
                 let issued: Option<(String, i64, Option<String>)> = tx
-                    .query_row(
+                    .query_row_cached(
                         "SELECT account_id, expires_at, used_by FROM code WHERE code = ?1",
                         params![route.digits],
                         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -1654,12 +1802,12 @@ impl Store {
                         "the payment code was already used; payment codes are single-use".into(),
                     )),
                     Some((account, _, None)) => {
-                        tx.execute(
+                        tx.execute_cached(
                             "UPDATE code SET used_by = ?1 WHERE code = ?2",
                             params![input.payment_request_id, route.digits],
                         )?;
                         let wallet: String =
-                            tx.query_row("SELECT wallet FROM account WHERE id = ?1", params![account], |r| r.get(0))?;
+                            tx.query_row_cached("SELECT wallet FROM account WHERE id = ?1", params![account], |r| r.get(0))?;
                         persona = persona_of(Some(&wallet))?;
                         Ok(account)
                     }
@@ -1667,7 +1815,7 @@ impl Store {
                         // A well-formed code Plusbox did not issue (e.g. a documented sample):
                         // the persona's default test buyer pays, so hand-typed codes work.
                         let account: Option<String> = tx
-                            .query_row(
+                            .query_row_cached(
                                 "SELECT id FROM account WHERE wallet = ?1 ORDER BY id LIMIT 1",
                                 params![persona.wallet_enum],
                                 |r| r.get(0),
@@ -1676,7 +1824,7 @@ impl Store {
                         let account = match account {
                             Some(a) => Some(a),
                             None => tx
-                                .query_row("SELECT id FROM account ORDER BY id LIMIT 1", [], |r| r.get(0))
+                                .query_row_cached("SELECT id FROM account ORDER BY id LIMIT 1", [], |r| r.get(0))
                                 .optional()?,
                         };
                         account.ok_or((ResultCode::UserNotExist, "no buyer account exists".into()))
@@ -1686,7 +1834,7 @@ impl Store {
 
             let (account, customer_id, scenario) = match &outcome {
                 Ok(account) => {
-                    let (customer, scenario): (String, String) = tx.query_row(
+                    let (customer, scenario): (String, String) = tx.query_row_cached(
                         "SELECT customer_id, scenario FROM account WHERE id = ?1",
                         params![account],
                         |r| Ok((r.get(0)?, r.get(1)?)),
@@ -1707,7 +1855,7 @@ impl Store {
                 ),
                 None => (None, None),
             };
-            tx.execute(
+            tx.execute_cached(
                 "INSERT INTO payment (app_id, payment_request_id, payment_id, key_fields, account_id, code, currency, amount, state, created_at, expires_at, notify_url, psp_id, wallet_brand_name, customer_id, request_body,
                     plan, resolve_at, resolve_code, stuck, awaits_buyer, withhold_notify, inquiry_faults, refund_faults, cancel_faults)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'PROCESSING', ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
@@ -1786,7 +1934,7 @@ impl Store {
             let Some(payment) = found else { return Ok(Inquiry::NotFound) };
             let payment = settle_if_due(tx, payment, now)?;
             if payment.inquiry_faults > 0 {
-                tx.execute(
+                tx.execute_cached(
                     "UPDATE payment SET inquiry_faults = inquiry_faults - 1 WHERE id = ?1",
                     params![payment.row],
                 )?;
@@ -1823,7 +1971,7 @@ impl Store {
                 return Ok(outcome(ResultCode::Success, "the payment is cancelled", Some(payment)));
             }
             if payment.cancel_faults > 0 {
-                tx.execute(
+                tx.execute_cached(
                     "UPDATE payment SET cancel_faults = cancel_faults - 1 WHERE id = ?1",
                     params![payment.row],
                 )?;
@@ -1840,7 +1988,7 @@ impl Store {
                     Some(payment),
                 ));
             }
-            let refunded: i64 = tx.query_row(
+            let refunded: i64 = tx.query_row_cached(
                 "SELECT COUNT(*) FROM refund WHERE payment_row = ?1 AND result_code = 'SUCCESS'",
                 params![payment.row],
                 |r| r.get(0),
@@ -1855,22 +2003,22 @@ impl Store {
             let at = to_millis(now);
             if payment.state == PayState::Success {
                 let account = payment.account_id.clone().unwrap_or_default();
-                tx.execute(
+                tx.execute_cached(
                     "UPDATE balance SET value = value + ?1 WHERE account_id = ?2 AND currency = ?3",
                     params![payment.amount.value, account, payment.amount.currency.code()],
                 )?;
-                tx.execute(
+                tx.execute_cached(
                     "INSERT INTO ledger (account_id, currency, delta, kind, reference, at) VALUES (?1, ?2, ?3, 'cancel', ?4, ?5)",
                     params![account, payment.amount.currency.code(), payment.amount.value, payment.payment_id, at],
                 )?;
             }
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE payment SET state = 'CANCELLED', closed_at = ?1 WHERE id = ?2",
                 params![at, payment.row],
             )?;
             // The cancel response decides (§8): a notification not yet delivered would tell the
             // ACQP a different final state, so it is withdrawn.
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE outbox SET status = 'superseded', updated_at = ?1 WHERE payment_row = ?2 AND status = 'pending'",
                 params![at, payment.row],
             )?;
@@ -1898,7 +2046,7 @@ impl Store {
                 Err(message) => return Ok(outcome(ResultCode::ParamIllegal, &message, None)),
             };
             let existing: Option<(i64, String, i64, String, String, i64)> = tx
-                .query_row(
+                .query_row_cached(
                     "SELECT payment_row, currency, amount, result_code, refund_id, created_at FROM refund WHERE app_id = ?1 AND refund_request_id = ?2",
                     params![app_id, refund_request_id],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
@@ -1931,7 +2079,7 @@ impl Store {
             };
             if payment.refund_faults > 0 {
                 // Nothing is recorded, so the retry with the same refundRequestId is processed.
-                tx.execute(
+                tx.execute_cached(
                     "UPDATE payment SET refund_faults = refund_faults - 1 WHERE id = ?1",
                     params![payment.row],
                 )?;
@@ -1952,7 +2100,7 @@ impl Store {
                 ));
             }
             let payment = settle_if_due(tx, payment, now)?;
-            let refunded: i64 = tx.query_row(
+            let refunded: i64 = tx.query_row_cached(
                 "SELECT COALESCE(SUM(amount), 0) FROM refund WHERE payment_row = ?1 AND result_code = 'SUCCESS'",
                 params![payment.row],
                 |r| r.get(0),
@@ -1975,7 +2123,7 @@ impl Store {
             };
             let refund_id = ids::payment_id(now, &mut rng);
             let at = to_millis(now);
-            tx.execute(
+            tx.execute_cached(
                 "INSERT INTO refund (app_id, refund_request_id, refund_id, payment_row, currency, amount, result_code, reason, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![app_id, refund_request_id, refund_id, payment.row, amount.currency.code(), amount.value, code.as_str(), reason, at],
@@ -1983,11 +2131,11 @@ impl Store {
             let mut out = outcome(code, &message, Some(payment.clone()));
             if code == ResultCode::Success {
                 let account = payment.account_id.clone().unwrap_or_default();
-                tx.execute(
+                tx.execute_cached(
                     "UPDATE balance SET value = value + ?1 WHERE account_id = ?2 AND currency = ?3",
                     params![amount.value, account, amount.currency.code()],
                 )?;
-                tx.execute(
+                tx.execute_cached(
                     "INSERT INTO ledger (account_id, currency, delta, kind, reference, at) VALUES (?1, ?2, ?3, 'refund', ?4, ?5)",
                     params![account, amount.currency.code(), amount.value, refund_id, at],
                 )?;
@@ -2006,8 +2154,23 @@ impl Store {
     /// Settles every PROCESSING payment that has something due (see [`is_due`]); returns how
     /// many were looked at.
     pub fn expire_due(&self, now: OffsetDateTime) -> Result<usize> {
+        // The worker scans after every change; most scans find nothing, so look first without
+        // taking the write lock.
+        let any = self.read(|tx| {
+            Ok(tx
+                .query_row_cached(
+                    "SELECT 1 FROM payment WHERE state = 'PROCESSING' AND ((stuck = 0 AND expires_at <= ?1) OR resolve_at <= ?1) LIMIT 1",
+                    params![to_millis(now)],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()?
+                .is_some())
+        })?;
+        if !any {
+            return Ok(0);
+        }
         self.write(|tx| {
-            let mut stmt = tx.prepare(&format!(
+            let mut stmt = tx.prepare_cached(&format!(
                 "SELECT {PAYMENT_COLUMNS} FROM payment WHERE state = 'PROCESSING' AND ((stuck = 0 AND expires_at <= ?1) OR resolve_at <= ?1)"
             ))?;
             let due = stmt
@@ -2026,7 +2189,7 @@ impl Store {
     pub fn payment_by_id(&self, payment_id: &str) -> Result<Option<PaymentRecord>> {
         self.read(|tx| {
             Ok(tx
-                .query_row(
+                .query_row_cached(
                     &format!("SELECT {PAYMENT_COLUMNS} FROM payment WHERE payment_id = ?1"),
                     params![payment_id],
                     payment_from_row,
@@ -2041,7 +2204,7 @@ fn outcome(code: ResultCode, message: &str, payment: Option<PaymentRecord>) -> C
 }
 
 fn transactions(tx: &Transaction<'_>, payment: &PaymentRecord) -> Result<Vec<Value>> {
-    let mut stmt = tx.prepare(
+    let mut stmt = tx.prepare_cached(
         "SELECT refund_request_id, refund_id, currency, amount, result_code, created_at FROM refund WHERE payment_row = ?1 ORDER BY id",
     )?;
     let mut out = stmt
@@ -2061,7 +2224,9 @@ fn transactions(tx: &Transaction<'_>, payment: &PaymentRecord) -> Result<Vec<Val
         .collect::<rusqlite::Result<Vec<_>>>()?;
     if payment.state == PayState::Cancelled {
         let closed: Option<i64> =
-            tx.query_row("SELECT closed_at FROM payment WHERE id = ?1", params![payment.row], |r| r.get(0))?;
+            tx.query_row_cached("SELECT closed_at FROM payment WHERE id = ?1", params![payment.row], |r| {
+                r.get(0)
+            })?;
         out.push(json!({
             "transactionResult": WireResult::success(),
             "transactionType": "CANCEL",
@@ -2100,7 +2265,7 @@ impl Store {
     /// Notifications due at `now`, oldest first.
     pub fn due_notifications(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<OutboxItem>> {
         self.read(|tx| {
-            let mut stmt = tx.prepare(
+            let mut stmt = tx.prepare_cached(
                 "SELECT o.id, o.url, o.body, o.attempts, p.app_id, p.payment_request_id, p.payment_id
                  FROM outbox o JOIN payment p ON p.id = o.payment_row
                  WHERE o.status = 'pending' AND o.next_at <= ?1 ORDER BY o.next_at, o.id LIMIT ?2",
@@ -2127,7 +2292,7 @@ impl Store {
     pub fn still_due(&self, id: i64, attempts: i64) -> Result<bool> {
         self.read(|tx| {
             Ok(tx
-                .query_row(
+                .query_row_cached(
                     "SELECT 1 FROM outbox WHERE id = ?1 AND attempts = ?2 AND status = 'pending'",
                     params![id, attempts],
                     |r| r.get::<_, i64>(0),
@@ -2147,7 +2312,7 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<String> {
         self.write(|tx| {
-            let (attempts, status): (i64, String) = tx.query_row(
+            let (attempts, status): (i64, String) = tx.query_row_cached(
                 "SELECT attempts, status FROM outbox WHERE id = ?1",
                 params![id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
@@ -2166,7 +2331,7 @@ impl Store {
                     None => ("undelivered", at),
                 }
             };
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE outbox SET attempts = ?1, status = ?2, next_at = ?3, last_error = ?4, updated_at = ?5 WHERE id = ?6",
                 params![attempts, status, next, error, at, id],
             )?;
@@ -2177,7 +2342,7 @@ impl Store {
     /// The next instant something is due: a notification retry or a payment expiry.
     pub fn next_wakeup(&self) -> Result<Option<OffsetDateTime>> {
         self.read(|tx| {
-            let next: Option<i64> = tx.query_row(
+            let next: Option<i64> = tx.query_row_cached(
                 "SELECT MIN(t) FROM (
                     SELECT MIN(next_at) AS t FROM outbox WHERE status = 'pending'
                     UNION ALL SELECT MIN(expires_at) FROM payment WHERE state = 'PROCESSING' AND stuck = 0
@@ -2193,7 +2358,7 @@ impl Store {
     pub fn notification_status(&self, payment_id: &str) -> Result<Option<(String, i64)>> {
         self.read(|tx| {
             Ok(tx
-                .query_row(
+                .query_row_cached(
                     "SELECT o.status, o.attempts FROM outbox o JOIN payment p ON p.id = o.payment_row WHERE p.payment_id = ?1",
                     params![payment_id],
                     |r| Ok((r.get(0)?, r.get(1)?)),
@@ -2205,7 +2370,7 @@ impl Store {
     /// Counts outbox rows by status.
     pub fn outbox_counts(&self) -> Result<std::collections::BTreeMap<String, i64>> {
         self.read(|tx| {
-            let mut stmt = tx.prepare("SELECT status, COUNT(*) FROM outbox GROUP BY status")?;
+            let mut stmt = tx.prepare_cached("SELECT status, COUNT(*) FROM outbox GROUP BY status")?;
             let rows = stmt
                 .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
@@ -2313,7 +2478,7 @@ impl Store {
                 MockAction::Force(code) => (code.as_str(), None),
                 MockAction::Tamper(tamper) => ("", Some(tamper.as_str())),
             };
-            tx.execute(
+            tx.execute_cached(
                 "INSERT INTO mock (api, result_code, tamper, remaining, until, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![api, code, tamper, remaining, until, to_millis(now)],
             )?;
@@ -2329,7 +2494,7 @@ impl Store {
     pub fn mocks(&self, now: OffsetDateTime) -> Result<Vec<MockRule>> {
         let now_ms = to_millis(now);
         self.read(|tx| {
-            let mut stmt = tx.prepare(
+            let mut stmt = tx.prepare_cached(
                 "SELECT id, api, result_code, remaining, until, hits, tamper FROM mock ORDER BY id",
             )?;
             let rows = stmt
@@ -2354,7 +2519,7 @@ impl Store {
 
     /// Deletes every mock rule.
     pub fn clear_mocks(&self) -> Result<usize> {
-        self.write(|tx| Ok(tx.execute("DELETE FROM mock", [])?))
+        self.write(|tx| Ok(tx.execute_cached("DELETE FROM mock", [])?))
     }
 
     /// Consumes one use of the oldest active rule for `api`, if any.
@@ -2364,7 +2529,7 @@ impl Store {
         // common path takes no write lock.
         let any: bool = self.read(|tx| {
             Ok(tx
-                .query_row(
+                .query_row_cached(
                     "SELECT 1 FROM mock WHERE api = ?1 AND (remaining IS NULL OR remaining > 0) AND (until IS NULL OR until > ?2) LIMIT 1",
                     params![api, now_ms],
                     |r| r.get::<_, i64>(0),
@@ -2377,14 +2542,14 @@ impl Store {
         }
         self.write(|tx| {
             let rule: Option<(i64, String, Option<String>)> = tx
-                .query_row(
+                .query_row_cached(
                     "SELECT id, result_code, tamper FROM mock WHERE api = ?1 AND (remaining IS NULL OR remaining > 0) AND (until IS NULL OR until > ?2) ORDER BY id LIMIT 1",
                     params![api, now_ms],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
             let Some((id, code, tamper)) = rule else { return Ok(None) };
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE mock SET hits = hits + 1, remaining = CASE WHEN remaining IS NULL THEN NULL ELSE remaining - 1 END WHERE id = ?1",
                 params![id],
             )?;
@@ -2408,7 +2573,7 @@ fn headers_json(headers: &[(String, String)]) -> String {
 }
 
 fn insert_traffic(tx: &Transaction<'_>, record: &TrafficRecord) -> Result<i64> {
-    tx.execute(
+    tx.execute_cached(
         "INSERT INTO traffic (at, direction, api, client_id, payment_request_id, payment_id, method, uri, request_headers, request_body,
             response_status, response_headers, response_body, result_code, result_status, signature, findings, mock_id, duration_ms, note)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
@@ -2440,19 +2605,67 @@ fn insert_traffic(tx: &Transaction<'_>, record: &TrafficRecord) -> Result<i64> {
 
 impl Store {
     /// Appends an exchange to the traffic log (committed before this returns).
+    ///
+    /// Group commit: the record joins a queue; whichever caller next holds the writer commits
+    /// every queued record in one transaction. Under load many answers share one commit, and
+    /// each caller still returns only once its own record is committed.
     pub fn record_traffic(&self, record: &TrafficRecord) -> Result<i64> {
-        self.write(|tx| insert_traffic(tx, record))
+        let slot: Arc<TrafficSlot> = Arc::default();
+        self.traffic_queue
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((record.clone(), Arc::clone(&slot)));
+        let mut conn = self.lock();
+        if let Some(done) = slot.take() {
+            // A caller that held the writer before us committed our record.
+            return done;
+        }
+        let batch = std::mem::take(&mut *self.traffic_queue.lock().unwrap_or_else(|e| e.into_inner()));
+        let written = (|| {
+            let tx = Transaction::new(&mut conn, TransactionBehavior::Immediate)?;
+            let mut ids = Vec::with_capacity(batch.len());
+            for (record, _) in &batch {
+                ids.push(insert_traffic(&tx, record)?);
+            }
+            tx.commit()?;
+            Ok::<_, StoreError>(ids)
+        })();
+        // Slots are filled before the writer is released: a caller that gets the writer and
+        // finds its slot empty knows its record is still queued.
+        let mut own = Err(StoreError::Invalid("the traffic record was not written".into()));
+        match written {
+            Ok(ids) => {
+                for ((_, other), id) in batch.iter().zip(ids) {
+                    if Arc::ptr_eq(other, &slot) {
+                        own = Ok(id);
+                    } else {
+                        other.fill(Ok(id));
+                    }
+                }
+            }
+            Err(error) => {
+                let message = error.to_string();
+                for (_, other) in &batch {
+                    if !Arc::ptr_eq(other, &slot) {
+                        other.fill(Err(StoreError::Invalid(format!("traffic log write failed: {message}"))));
+                    }
+                }
+                own = Err(error);
+            }
+        }
+        drop(conn);
+        own
     }
 
     /// The id of the newest traffic entry (0 when empty).
     pub fn traffic_max_id(&self) -> Result<i64> {
-        self.read(|tx| Ok(tx.query_row("SELECT COALESCE(MAX(id), 0) FROM traffic", [], |r| r.get(0))?))
+        self.read(|tx| Ok(tx.query_row_cached("SELECT COALESCE(MAX(id), 0) FROM traffic", [], |r| r.get(0))?))
     }
 
     /// Traffic entries with id greater than `after`, oldest first.
     pub fn traffic(&self, after: i64, limit: u32) -> Result<Vec<TrafficView>> {
         self.read(|tx| {
-            let mut stmt = tx.prepare(
+            let mut stmt = tx.prepare_cached(
                 "SELECT id, at, direction, api, client_id, payment_request_id, payment_id, method, uri, request_headers, request_body,
                         response_status, response_headers, response_body, result_code, result_status, signature, findings, mock_id, duration_ms, note
                  FROM traffic WHERE id > ?1 ORDER BY id LIMIT ?2",
@@ -2502,7 +2715,7 @@ impl Store {
         let token = SecretString::new(ids::device_token(&mut rng));
         let hash = ids::sha256_hex(token.expose());
         self.write(|tx| {
-            tx.execute(
+            tx.execute_cached(
                 "INSERT INTO device (name, token_hash, created_at) VALUES (?1, ?2, ?3)",
                 params![name, hash, to_millis(now)],
             )?;
@@ -2516,7 +2729,9 @@ impl Store {
         let hash = ids::sha256_hex(token);
         self.read(|tx| {
             Ok(tx
-                .query_row("SELECT name FROM device WHERE token_hash = ?1", params![hash], |r| r.get(0))
+                .query_row_cached("SELECT name FROM device WHERE token_hash = ?1", params![hash], |r| {
+                    r.get(0)
+                })
                 .optional()?)
         })
     }
@@ -2527,6 +2742,39 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn group_commit_returns_only_committed_distinct_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(Store::open(dir.path()).unwrap());
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let store = std::sync::Arc::clone(&store);
+                std::thread::spawn(move || {
+                    (0..50)
+                        .map(|i| {
+                            let record = TrafficRecord {
+                                direction: "inbound",
+                                api: "pay".into(),
+                                note: Some(format!("{t}-{i}")),
+                                ..TrafficRecord::default()
+                            };
+                            (store.record_traffic(&record).unwrap(), format!("{t}-{i}"))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let written: std::collections::BTreeMap<i64, String> =
+            threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+        assert_eq!(written.len(), 400, "distinct ids");
+        // Each id names the row its caller wrote.
+        let rows = store.traffic(0, 1000).unwrap();
+        assert_eq!(rows.len(), 400);
+        for row in rows {
+            assert_eq!(row.note.as_ref(), written.get(&row.id));
+        }
+    }
 
     #[test]
     fn windows() {
