@@ -100,6 +100,10 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = 256 * 1024)]
     pub max_body_bytes: usize,
+    /// Seed identifiers (paymentId, refundId, codes this server issues, first-start Client-Id and
+    /// acquirerId) so a repeated run gives the same IDs.
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 /// Runs the sandbox until Ctrl-C (or SIGTERM).
@@ -116,6 +120,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.strict_types = args.strict_types;
     config.max_body_bytes = args.max_body_bytes;
     config.max_clock_skew = args.max_skew_seconds.map(time::Duration::seconds);
+    config.seed = args.seed;
     if (args.time_scale - 1.0).abs() > f64::EPSILON {
         config.clock = Arc::new(ScaledClock::new(args.time_scale));
     }

@@ -32,6 +32,46 @@ impl RandomSource for SystemRng {
     }
 }
 
+/// A seeded generator (SplitMix64): the same seed gives the same stream, so a seeded run gives
+/// the same IDs (alipayplus-api.md §15). Not for secrets.
+#[derive(Debug, Clone)]
+pub struct SeededRng(u64);
+
+impl SeededRng {
+    /// A generator starting from `seed`.
+    pub fn new(seed: u64) -> Self {
+        SeededRng(seed)
+    }
+}
+
+impl RandomSource for SeededRng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// Where the store draws its identifiers from: the OS, or a seed for reproducible runs.
+#[derive(Debug)]
+pub enum IdRng {
+    /// OS randomness (the default).
+    System(SystemRng),
+    /// A seeded stream.
+    Seeded(SeededRng),
+}
+
+impl RandomSource for IdRng {
+    fn next_u64(&mut self) -> u64 {
+        match self {
+            IdRng::System(rng) => rng.next_u64(),
+            IdRng::Seeded(rng) => rng.next_u64(),
+        }
+    }
+}
+
 /// `count` random characters from `alphabet` (rejection sampling, so none is favoured).
 fn from_alphabet(rng: &mut impl RandomSource, alphabet: &[u8], count: usize) -> String {
     let n = alphabet.len() as u64;

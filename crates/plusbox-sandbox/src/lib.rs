@@ -78,6 +78,10 @@ pub struct SandboxConfig {
     /// How often the background worker re-reads the database for changes made by other
     /// processes (the CLI). Real time; tests never need to wait for it.
     pub poll_interval: std::time::Duration,
+    /// Seed for identifiers (paymentId, refundId, codes issued by this server, provisioned
+    /// Client-Id/acquirerId): the same requests in the same order give the same IDs (§15).
+    /// `None` = OS randomness.
+    pub seed: Option<u64>,
 }
 
 impl std::fmt::Debug for SandboxConfig {
@@ -89,6 +93,7 @@ impl std::fmt::Debug for SandboxConfig {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_clock_skew", &self.max_clock_skew)
             .field("strict_types", &self.strict_types)
+            .field("seed", &self.seed)
             .finish_non_exhaustive()
     }
 }
@@ -107,6 +112,7 @@ impl SandboxConfig {
             lenient_ack_signature: false,
             notify_timeout: std::time::Duration::from_secs(5),
             poll_interval: std::time::Duration::from_millis(250),
+            seed: None,
         }
     }
 
@@ -238,8 +244,12 @@ impl Sandbox {
         let data_dir = config.data_dir.clone();
         let now = config.clock.now();
         let url = base_url.clone();
+        let seed = config.seed;
         let (store, provisioned) = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
             let store = Store::open(&data_dir)?;
+            if let Some(seed) = seed {
+                store.seed_ids(seed);
+            }
             let provisioned = store.provision_if_empty(now, &url)?;
             store.set_gateway_url(&url)?;
             Ok((store, provisioned))

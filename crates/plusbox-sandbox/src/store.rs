@@ -90,6 +90,8 @@ pub struct Store {
     conn: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     traffic_queue: TrafficQueue,
+    /// Source of payment/refund IDs, codes and provisioned identifiers (seedable, §15).
+    ids: Mutex<ids::IdRng>,
     path: PathBuf,
 }
 
@@ -875,6 +877,7 @@ impl Store {
             conn: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
             traffic_queue: Mutex::default(),
+            ids: Mutex::new(ids::IdRng::System(ids::SystemRng::new())),
             path,
         })
     }
@@ -888,6 +891,18 @@ impl Store {
         conn.pragma_update(None, "cache_size", CACHE_KIB)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(conn)
+    }
+
+    /// Draws identifiers (paymentId, refundId, payment codes, provisioned Client-Id and
+    /// acquirerId) from a seeded stream from now on, so a run that repeats the same requests in
+    /// the same order gets the same IDs (alipayplus-api.md §15). Device tokens and keys stay
+    /// random.
+    pub fn seed_ids(&self, seed: u64) {
+        *self.id_source() = ids::IdRng::Seeded(ids::SeededRng::new(seed));
+    }
+
+    fn id_source(&self) -> std::sync::MutexGuard<'_, ids::IdRng> {
+        self.ids.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Path of the database file.
@@ -1008,9 +1023,9 @@ impl Store {
         }
         let key = PrivateKey::generate()?;
         let key_b64 = key.to_base64();
-        let mut rng = ids::SystemRng::new();
-        let client_id = ids::client_id(&mut rng);
-        let acquirer_id = ids::participant_id(&mut rng);
+        let mut rng = self.id_source();
+        let client_id = ids::client_id(&mut *rng);
+        let acquirer_id = ids::participant_id(&mut *rng);
         let created = self.write(|tx| {
             if tx.query_row_cached("SELECT COUNT(*) FROM app", [], |r| r.get::<_, i64>(0))? > 0 {
                 return Ok(false);
@@ -1322,7 +1337,7 @@ impl Store {
 
     /// Issues a one-time payment code for an account, valid for [`CODE_VALIDITY`].
     pub fn issue_code(&self, account: &str, now: OffsetDateTime) -> Result<IssuedCodeView> {
-        let mut rng = ids::SystemRng::new();
+        let mut rng = self.id_source();
         self.write(|tx| {
             let wallet: String = tx
                 .query_row_cached("SELECT wallet FROM account WHERE id = ?1", params![account], |r| r.get(0))
@@ -1331,7 +1346,7 @@ impl Store {
             let persona = persona_of(Some(&wallet))?;
             // A collision with an earlier code is astronomically unlikely; retry anyway.
             for _ in 0..5 {
-                let issued = generate_payment_code(CodeForm::Digits24, &persona, now, &mut rng);
+                let issued = generate_payment_code(CodeForm::Digits24, &persona, now, &mut *rng);
                 let inserted = tx.execute_cached(
                     "INSERT OR IGNORE INTO code (code, account_id, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
                     params![issued.value, account, to_millis(now), to_millis(issued.expires_at)],
@@ -1750,7 +1765,7 @@ fn enqueue_notification(tx: &Transaction<'_>, payment: &PaymentRecord, now: Offs
 impl Store {
     /// Runs `pay` (UPM) for an application: idempotency, code checks, the buyer's scenario.
     pub fn pay(&self, app: &AppRecord, input: &PayInput, now: OffsetDateTime) -> Result<PayOutcome> {
-        let mut rng = ids::SystemRng::new();
+        let mut rng = self.id_source();
         self.write(|tx| {
             // Idempotency: the same paymentRequestId answers with the payment's current state.
             if let Some(existing) = find_payment(tx, app.id, Some(&input.payment_request_id), None)?.ok().flatten() {
@@ -1769,7 +1784,7 @@ impl Store {
                 });
             }
 
-            let payment_id = ids::payment_id(now, &mut rng);
+            let payment_id = ids::payment_id(now, &mut *rng);
             let expires = input.expiry.unwrap_or(now + DEFAULT_PAYMENT_EXPIRY);
             // Code checks, in the order of §4.4.
             let route = WalletTable::builtin().parse_code(&input.code);
@@ -2039,7 +2054,7 @@ impl Store {
         reason: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<CallOutcome> {
-        let mut rng = ids::SystemRng::new();
+        let mut rng = self.id_source();
         self.write(|tx| {
             let found = match find_payment(tx, app_id, payment_request_id, payment_id)? {
                 Ok(found) => found,
@@ -2121,7 +2136,7 @@ impl Store {
             } else {
                 (ResultCode::Success, "success".into())
             };
-            let refund_id = ids::payment_id(now, &mut rng);
+            let refund_id = ids::payment_id(now, &mut *rng);
             let at = to_millis(now);
             tx.execute_cached(
                 "INSERT INTO refund (app_id, refund_request_id, refund_id, payment_row, currency, amount, result_code, reason, created_at)
