@@ -113,6 +113,45 @@ impl TrafficSlot {
 /// Traffic records waiting for a group commit, each with its caller's slot.
 type TrafficQueue = Mutex<Vec<(TrafficRecord, Arc<TrafficSlot>)>>;
 
+/// Inserts a batch of queued traffic records; their row ids in order.
+fn insert_batch(tx: &Transaction<'_>, batch: &[(TrafficRecord, Arc<TrafficSlot>)]) -> Result<Vec<i64>> {
+    batch.iter().map(|(record, _)| insert_traffic(tx, record)).collect()
+}
+
+/// Hands each queued caller its result once the batch is committed (or failed); returns the
+/// result for `own`, which its caller takes directly.
+fn settle_batch(
+    batch: &[(TrafficRecord, Arc<TrafficSlot>)],
+    written: Result<Vec<i64>>,
+    own: Option<&Arc<TrafficSlot>>,
+) -> Option<Result<i64>> {
+    let mine = |slot: &Arc<TrafficSlot>| own.is_some_and(|o| Arc::ptr_eq(o, slot));
+    let mut result = None;
+    match written {
+        Ok(ids) => {
+            for ((_, slot), id) in batch.iter().zip(ids) {
+                if mine(slot) {
+                    result = Some(Ok(id));
+                } else {
+                    slot.fill(Ok(id));
+                }
+            }
+        }
+        Err(error) => {
+            let message = error.to_string();
+            for (_, slot) in batch {
+                if !mine(slot) {
+                    slot.fill(Err(StoreError::Invalid(format!("traffic log write failed: {message}"))));
+                }
+            }
+            if own.is_some() {
+                result = Some(Err(error));
+            }
+        }
+    }
+    result
+}
+
 /// Read-only connections kept open; more are opened under load and closed when returned.
 const READERS: usize = 4;
 
@@ -308,6 +347,13 @@ ALTER TABLE payment ADD COLUMN refund_faults INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE payment ADD COLUMN cancel_faults INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX payment_resolve ON payment(state, resolve_at);
 ALTER TABLE mock ADD COLUMN tamper TEXT;
+"#,
+    // Lookups by payment (notification dedupe, cancel, transactions[]) and an account's
+    // history would otherwise scan tables that grow with every payment.
+    r#"
+CREATE INDEX outbox_payment ON outbox(payment_row);
+CREATE INDEX refund_payment ON refund(payment_row);
+CREATE INDEX ledger_account ON ledger(account_id, id);
 "#,
 ];
 
@@ -917,12 +963,33 @@ impl Store {
     }
 
     /// Runs `f` in an IMMEDIATE transaction and commits it if `f` succeeds.
+    ///
+    /// Traffic records queued by [`Store::record_traffic`] ride along in the same commit, so
+    /// under load a business write and other requests' traffic share one WAL commit.
     fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.lock();
         let tx = Transaction::new(&mut conn, TransactionBehavior::Immediate)?;
         let value = f(&tx)?;
-        tx.commit()?;
-        Ok(value)
+        let batch = self.take_traffic_queue();
+        let written = insert_batch(&tx, &batch).and_then(|ids| {
+            tx.commit()?;
+            Ok(ids)
+        });
+        // Slots are filled before the writer is released (see `record_traffic`).
+        match written {
+            Ok(ids) => {
+                settle_batch(&batch, Ok(ids), None);
+                Ok(value)
+            }
+            Err(error) => {
+                settle_batch(&batch, Err(StoreError::Invalid(error.to_string())), None);
+                Err(error)
+            }
+        }
+    }
+
+    fn take_traffic_queue(&self) -> Vec<(TrafficRecord, Arc<TrafficSlot>)> {
+        std::mem::take(&mut *self.traffic_queue.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Runs `f` on a read transaction of a pooled read-only connection (a consistent snapshot;
@@ -1933,36 +2000,33 @@ impl Store {
         payment_id: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<Inquiry> {
-        // Most inquiries change nothing: read first, and take the write lock only when the
-        // payment has something due or a planned inquiry fault to use up.
-        let needs_write = self.read(|tx| {
-            Ok(match find_payment(tx, app_id, payment_request_id, payment_id)? {
-                Ok(Some(p)) => is_due(&p, now) || p.inquiry_faults > 0,
-                _ => false,
-            })
-        })?;
-        let run = |tx: &Transaction<'_>| -> Result<Inquiry> {
+        // Most inquiries change nothing: answer from one read, and take the write lock only
+        // when the payment has something due or a planned inquiry fault to use up.
+        let run = |tx: &Transaction<'_>, writable: bool| -> Result<Option<Inquiry>> {
             let found = match find_payment(tx, app_id, payment_request_id, payment_id)? {
                 Ok(found) => found,
-                Err(message) => return Ok(Inquiry::Conflict(message)),
+                Err(message) => return Ok(Some(Inquiry::Conflict(message))),
             };
-            let Some(payment) = found else { return Ok(Inquiry::NotFound) };
+            let Some(payment) = found else { return Ok(Some(Inquiry::NotFound)) };
+            if !writable && (is_due(&payment, now) || payment.inquiry_faults > 0) {
+                return Ok(None);
+            }
             let payment = settle_if_due(tx, payment, now)?;
             if payment.inquiry_faults > 0 {
                 tx.execute_cached(
                     "UPDATE payment SET inquiry_faults = inquiry_faults - 1 WHERE id = ?1",
                     params![payment.row],
                 )?;
-                return Ok(Inquiry::Fault(payment));
+                return Ok(Some(Inquiry::Fault(payment)));
             }
             let transactions = transactions(tx, &payment)?;
-            Ok(Inquiry::Found(payment, transactions))
+            Ok(Some(Inquiry::Found(payment, transactions)))
         };
-        if needs_write {
-            self.write(run)
-        } else {
-            self.read(run)
+        if let Some(inquiry) = self.read(|tx| run(tx, false))? {
+            return Ok(inquiry);
         }
+        // With the write lock the answer is always complete; `NotFound` only if it vanished.
+        Ok(self.write(|tx| run(tx, true))?.unwrap_or(Inquiry::NotFound))
     }
 
     /// `cancelPayment` (§8).
@@ -2635,41 +2699,18 @@ impl Store {
             // A caller that held the writer before us committed our record.
             return done;
         }
-        let batch = std::mem::take(&mut *self.traffic_queue.lock().unwrap_or_else(|e| e.into_inner()));
+        let batch = self.take_traffic_queue();
         let written = (|| {
             let tx = Transaction::new(&mut conn, TransactionBehavior::Immediate)?;
-            let mut ids = Vec::with_capacity(batch.len());
-            for (record, _) in &batch {
-                ids.push(insert_traffic(&tx, record)?);
-            }
+            let ids = insert_batch(&tx, &batch)?;
             tx.commit()?;
-            Ok::<_, StoreError>(ids)
+            Ok(ids)
         })();
         // Slots are filled before the writer is released: a caller that gets the writer and
         // finds its slot empty knows its record is still queued.
-        let mut own = Err(StoreError::Invalid("the traffic record was not written".into()));
-        match written {
-            Ok(ids) => {
-                for ((_, other), id) in batch.iter().zip(ids) {
-                    if Arc::ptr_eq(other, &slot) {
-                        own = Ok(id);
-                    } else {
-                        other.fill(Ok(id));
-                    }
-                }
-            }
-            Err(error) => {
-                let message = error.to_string();
-                for (_, other) in &batch {
-                    if !Arc::ptr_eq(other, &slot) {
-                        other.fill(Err(StoreError::Invalid(format!("traffic log write failed: {message}"))));
-                    }
-                }
-                own = Err(error);
-            }
-        }
+        let own = settle_batch(&batch, written, Some(&slot));
         drop(conn);
-        own
+        own.unwrap_or_else(|| Err(StoreError::Invalid("the traffic record was not written".into())))
     }
 
     /// The id of the newest traffic entry (0 when empty).
