@@ -83,7 +83,7 @@ pub enum CodeCommand {
 pub enum EmvCommand {
     /// Build a payload with its CRC, from JSON (`{"00":"01","26":{"00":"GUI",…},…}` or a list
     /// of `{id, value, children}`) or from flags.
-    Encode(EmvEncodeArgs),
+    Encode(Box<EmvEncodeArgs>),
     /// Parse and validate a payload (CRC, tags, mandatory fields); prints JSON.
     Decode {
         /// The payload text, or `-` to read standard input.
@@ -170,7 +170,7 @@ pub fn run(args: CodeArgs) -> anyhow::Result<ExitCode> {
         CodeCommand::Identify { code, json, private_domains, order_code_domain } => {
             identify(&code, json, &private_domains, order_code_domain.as_deref())
         }
-        CodeCommand::Emv(EmvCommand::Encode(args)) => emv_encode(args),
+        CodeCommand::Emv(EmvCommand::Encode(args)) => emv_encode(*args),
         CodeCommand::Emv(EmvCommand::Decode { payload }) => emv_decode(&payload),
     }
 }
