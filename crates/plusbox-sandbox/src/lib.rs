@@ -207,6 +207,29 @@ impl Shared {
     }
 }
 
+/// How often the WAL is checkpointed in the background (real time).
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Checkpoints the WAL off the request path until shutdown (see
+/// [`Store::use_background_checkpoints`]).
+async fn checkpoint_loop(store: Arc<Store>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
+            _ = shutdown.changed() => break,
+        }
+        let store = Arc::clone(&store);
+        match tokio::task::spawn_blocking(move || store.checkpoint()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "WAL checkpoint failed; retrying later"),
+            Err(error) => tracing::warn!(%error, "WAL checkpoint task failed"),
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+    }
+}
+
 /// A running sandbox.
 pub struct Sandbox {
     local_addr: SocketAddr,
@@ -216,6 +239,7 @@ pub struct Sandbox {
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
     worker: JoinHandle<()>,
+    checkpoints: JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -251,6 +275,7 @@ impl Sandbox {
                 store.seed_ids(seed);
             }
             let provisioned = store.provision_if_empty(now, &url)?;
+            store.use_background_checkpoints()?;
             store.set_gateway_url(&url)?;
             Ok((store, provisioned))
         })
@@ -281,8 +306,9 @@ impl Sandbox {
                 tracing::error!(%error, "server stopped with an error");
             }
         });
-        let worker = tokio::spawn(notify::run(Arc::clone(&shared), shutdown));
-        Ok(Sandbox { local_addr, base_url, shared, provisioned, stop, server, worker })
+        let worker = tokio::spawn(notify::run(Arc::clone(&shared), shutdown.clone()));
+        let checkpoints = tokio::spawn(checkpoint_loop(Arc::clone(&shared.store), shutdown));
+        Ok(Sandbox { local_addr, base_url, shared, provisioned, stop, server, worker, checkpoints })
     }
 
     /// The bound address (with the real port when `:0` was asked for).
@@ -316,5 +342,6 @@ impl Sandbox {
         let _ = self.stop.send(true);
         let _ = self.server.await;
         let _ = self.worker.await;
+        let _ = self.checkpoints.await;
     }
 }
