@@ -90,6 +90,8 @@ pub struct Store {
     conn: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     traffic_queue: TrafficQueue,
+    /// Pays waiting for a group commit (see [`Store::pay`]).
+    pay_queue: Mutex<Vec<PayJob>>,
     /// Source of payment/refund IDs, codes and provisioned identifiers (seedable, §15).
     ids: Mutex<ids::IdRng>,
     /// The connection background checkpoints run on (see [`Store::checkpoint`]).
@@ -97,26 +99,35 @@ pub struct Store {
     path: PathBuf,
 }
 
-/// Where a queued traffic record's commit result is left for its caller (see
-/// [`Store::record_traffic`]).
-#[derive(Debug, Default)]
-struct TrafficSlot(Mutex<Option<Result<i64>>>);
+/// Where a queued job's committed result is left for its caller (see [`Store::record_traffic`]
+/// and [`Store::pay`]).
+#[derive(Debug)]
+struct Slot<T>(Mutex<Option<T>>);
 
-impl TrafficSlot {
-    fn take(&self) -> Option<Result<i64>> {
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Slot(Mutex::new(None))
+    }
+}
+
+impl<T> Slot<T> {
+    fn take(&self) -> Option<T> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
-    fn fill(&self, result: Result<i64>) {
+    fn fill(&self, result: T) {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
     }
 }
+
+/// A traffic record's slot.
+type TrafficSlot = Slot<Result<i64>>;
 
 /// Traffic records waiting for a group commit, each with its caller's slot.
 type TrafficQueue = Mutex<Vec<(TrafficRecord, Arc<TrafficSlot>)>>;
 
 /// Inserts a batch of queued traffic records; their row ids in order.
-fn insert_batch(tx: &Transaction<'_>, batch: &[(TrafficRecord, Arc<TrafficSlot>)]) -> Result<Vec<i64>> {
+fn insert_batch(tx: &Connection, batch: &[(TrafficRecord, Arc<TrafficSlot>)]) -> Result<Vec<i64>> {
     batch.iter().map(|(record, _)| insert_traffic(tx, record)).collect()
 }
 
@@ -925,6 +936,7 @@ impl Store {
             conn: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
             traffic_queue: Mutex::default(),
+            pay_queue: Mutex::default(),
             ids: Mutex::new(ids::IdRng::System(ids::SystemRng::new())),
             checkpointer: Mutex::new(None),
             path,
@@ -1119,9 +1131,11 @@ impl Store {
         }
         let key = PrivateKey::generate()?;
         let key_b64 = key.to_base64();
-        let mut rng = self.id_source();
-        let client_id = ids::client_id(&mut *rng);
-        let acquirer_id = ids::participant_id(&mut *rng);
+        // Lock order everywhere: the writer, then the id source; here only the id source.
+        let (client_id, acquirer_id) = {
+            let mut rng = self.id_source();
+            (ids::client_id(&mut *rng), ids::participant_id(&mut *rng))
+        };
         let created = self.write(|tx| {
             if tx.query_row_cached("SELECT COUNT(*) FROM app", [], |r| r.get::<_, i64>(0))? > 0 {
                 return Ok(false);
@@ -1320,7 +1334,7 @@ pub fn validate_url(url: &str) -> std::result::Result<(), String> {
 }
 
 /// The ACQP public key for `key_version`, or the latest when `None`: `(version, base64)`.
-fn acqp_key(tx: &Transaction<'_>, app_id: i64, key_version: Option<u32>) -> Result<Option<(u32, String)>> {
+fn acqp_key(tx: &Connection, app_id: i64, key_version: Option<u32>) -> Result<Option<(u32, String)>> {
     let row = match key_version {
         Some(version) => tx
             .query_row_cached(
@@ -1352,7 +1366,7 @@ fn app_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AppRecord> {
     })
 }
 
-fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<()> {
+fn set_meta(tx: &Connection, key: &str, value: &str) -> Result<()> {
     tx.execute_cached(
         "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         params![key, value],
@@ -1360,7 +1374,7 @@ fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-fn get_meta(tx: &Transaction<'_>, key: &str) -> Result<Option<String>> {
+fn get_meta(tx: &Connection, key: &str) -> Result<Option<String>> {
     Ok(tx.query_row_cached("SELECT value FROM meta WHERE key = ?1", params![key], |r| r.get(0)).optional()?)
 }
 
@@ -1433,8 +1447,8 @@ impl Store {
 
     /// Issues a one-time payment code for an account, valid for [`CODE_VALIDITY`].
     pub fn issue_code(&self, account: &str, now: OffsetDateTime) -> Result<IssuedCodeView> {
-        let mut rng = self.id_source();
         self.write(|tx| {
+            let mut rng = self.id_source();
             let wallet: String = tx
                 .query_row_cached("SELECT wallet FROM account WHERE id = ?1", params![account], |r| r.get(0))
                 .optional()?
@@ -1582,14 +1596,14 @@ fn merchant_name(body: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-fn ensure_account(tx: &Transaction<'_>, account: &str) -> Result<()> {
+fn ensure_account(tx: &Connection, account: &str) -> Result<()> {
     let exists: Option<i64> = tx
         .query_row_cached("SELECT 1 FROM account WHERE id = ?1", params![account], |r| r.get(0))
         .optional()?;
     exists.map(|_| ()).ok_or_else(|| StoreError::NotFound(format!("no buyer account {account:?}")))
 }
 
-fn balances(tx: &Transaction<'_>, account: &str) -> Result<Vec<BalanceView>> {
+fn balances(tx: &Connection, account: &str) -> Result<Vec<BalanceView>> {
     let mut stmt =
         tx.prepare_cached("SELECT currency, value FROM balance WHERE account_id = ?1 ORDER BY currency")?;
     let rows = stmt
@@ -1600,7 +1614,7 @@ fn balances(tx: &Transaction<'_>, account: &str) -> Result<Vec<BalanceView>> {
     Ok(rows)
 }
 
-fn waiting_payment(tx: &Transaction<'_>, payment_id: &str, now: OffsetDateTime) -> Result<PaymentRecord> {
+fn waiting_payment(tx: &Connection, payment_id: &str, now: OffsetDateTime) -> Result<PaymentRecord> {
     let payment = tx
         .query_row_cached(
             &format!("SELECT {PAYMENT_COLUMNS} FROM payment WHERE payment_id = ?1"),
@@ -1676,7 +1690,7 @@ fn persona_of(name: Option<&str>) -> Result<Wallet> {
         .ok_or_else(|| StoreError::Invalid("the wallet table has no default persona".into()))
 }
 
-fn load_payment_by_row(tx: &Transaction<'_>, row: i64) -> Result<PaymentRecord> {
+fn load_payment_by_row(tx: &Connection, row: i64) -> Result<PaymentRecord> {
     Ok(tx.query_row_cached(
         &format!("SELECT {PAYMENT_COLUMNS} FROM payment WHERE id = ?1"),
         params![row],
@@ -1686,7 +1700,7 @@ fn load_payment_by_row(tx: &Transaction<'_>, row: i64) -> Result<PaymentRecord> 
 
 /// Finds a payment by paymentRequestId and/or paymentId. Both given but different → `Err(Illegal)`.
 fn find_payment(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     app_id: i64,
     payment_request_id: Option<&str>,
     payment_id: Option<&str>,
@@ -1735,7 +1749,7 @@ fn is_due(payment: &PaymentRecord, now: OffsetDateTime) -> bool {
 
 /// Applies what is due on a PROCESSING payment (see [`is_due`]): it settles as planned (S, or F
 /// with the planned code), or it moves to CLOSED; either queues its notification.
-fn settle_if_due(tx: &Transaction<'_>, payment: PaymentRecord, now: OffsetDateTime) -> Result<PaymentRecord> {
+fn settle_if_due(tx: &Connection, payment: PaymentRecord, now: OffsetDateTime) -> Result<PaymentRecord> {
     if !is_due(&payment, now) {
         return Ok(payment);
     }
@@ -1759,7 +1773,7 @@ fn settle_if_due(tx: &Transaction<'_>, payment: PaymentRecord, now: OffsetDateTi
 }
 
 fn fail_payment(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     payment: &PaymentRecord,
     code: ResultCode,
     message: &str,
@@ -1774,7 +1788,7 @@ fn fail_payment(
 }
 
 /// Takes the amount from the buyer's balance, or fails the payment for lack of funds.
-fn debit_or_fail(tx: &Transaction<'_>, payment: &PaymentRecord, now: OffsetDateTime) -> Result<()> {
+fn debit_or_fail(tx: &Connection, payment: &PaymentRecord, now: OffsetDateTime) -> Result<()> {
     let account = payment.account_id.clone().unwrap_or_default();
     // The conditional UPDATE is the balance check: it cannot take a balance below zero, and the
     // IMMEDIATE transaction means no other writer runs between check and debit.
@@ -1805,7 +1819,7 @@ fn debit_or_fail(tx: &Transaction<'_>, payment: &PaymentRecord, now: OffsetDateT
 }
 
 /// Queues the one notifyPayment of a payment's first final state (§10).
-fn enqueue_notification(tx: &Transaction<'_>, payment: &PaymentRecord, now: OffsetDateTime) -> Result<()> {
+fn enqueue_notification(tx: &Connection, payment: &PaymentRecord, now: OffsetDateTime) -> Result<()> {
     let already: i64 = tx.query_row_cached(
         "SELECT COUNT(*) FROM outbox WHERE payment_row = ?1",
         params![payment.row],
@@ -1860,113 +1874,212 @@ fn enqueue_notification(tx: &Transaction<'_>, payment: &PaymentRecord, now: Offs
 
 impl Store {
     /// Runs `pay` (UPM) for an application: idempotency, code checks, the buyer's scenario.
+    ///
+    /// Group commit: the pay joins a queue; whichever caller next holds the writer runs every
+    /// queued pay in order in one transaction (each in its own savepoint, so one failing pay does
+    /// not undo the others) together with queued traffic records, and commits once. Each caller
+    /// returns only once its own pay is committed. Under load this turns many small commits, each
+    /// rewriting the same hot pages (balances, indexes, the outbox), into one.
     pub fn pay(&self, app: &AppRecord, input: &PayInput, now: OffsetDateTime) -> Result<PayOutcome> {
-        let mut rng = self.id_source();
-        self.write(|tx| {
-            // Idempotency: the same paymentRequestId answers with the payment's current state.
-            if let Some(existing) = find_payment(tx, app.id, Some(&input.payment_request_id), None)?.ok().flatten() {
-                if existing.key_fields != input.key_fields {
-                    return Ok(PayOutcome::Refused(
+        let slot: Arc<Slot<Result<PayOutcome>>> = Arc::default();
+        let job = PayJob { app: app.clone(), input: input.clone(), now, slot: Arc::clone(&slot) };
+        self.pay_queue.lock().unwrap_or_else(|e| e.into_inner()).push(job);
+        let mut conn = self.lock();
+        if let Some(done) = slot.take() {
+            return done;
+        }
+        let jobs = std::mem::take(&mut *self.pay_queue.lock().unwrap_or_else(|e| e.into_inner()));
+        let batch = self.take_traffic_queue();
+        let run = |conn: &mut Connection| -> Result<Vec<Result<PayOutcome>>> {
+            let mut tx = Transaction::new(conn, TransactionBehavior::Immediate)?;
+            let mut outcomes = Vec::with_capacity(jobs.len());
+            for job in &jobs {
+                let savepoint = tx.savepoint()?;
+                match pay_in(&savepoint, &job.app, &job.input, job.now, &mut self.id_source()) {
+                    Ok(outcome) => {
+                        savepoint.commit()?;
+                        outcomes.push(Ok(outcome));
+                    }
+                    // Dropping the savepoint rolls back this pay only.
+                    Err(error) => outcomes.push(Err(error)),
+                }
+            }
+            let ids = insert_batch(&tx, &batch);
+            let committed = ids.and_then(|ids| {
+                tx.commit()?;
+                Ok(ids)
+            });
+            match committed {
+                Ok(ids) => {
+                    settle_batch(&batch, Ok(ids), None);
+                    Ok(outcomes)
+                }
+                Err(error) => {
+                    settle_batch(&batch, Err(StoreError::Invalid(error.to_string())), None);
+                    Err(error)
+                }
+            }
+        };
+        let results = run(&mut conn);
+        // Slots are filled before the writer is released: a caller that gets the writer and
+        // finds its slot empty knows its pay is still queued.
+        let mut own = None;
+        match results {
+            Ok(outcomes) => {
+                for (job, outcome) in jobs.iter().zip(outcomes) {
+                    if Arc::ptr_eq(&job.slot, &slot) {
+                        own = Some(outcome);
+                    } else {
+                        job.slot.fill(outcome);
+                    }
+                }
+            }
+            Err(error) => {
+                let message = error.to_string();
+                for job in &jobs {
+                    if !Arc::ptr_eq(&job.slot, &slot) {
+                        job.slot.fill(Err(StoreError::Invalid(format!("pay not committed: {message}"))));
+                    }
+                }
+                own = Some(Err(error));
+            }
+        }
+        drop(conn);
+        own.unwrap_or_else(|| Err(StoreError::Invalid("the pay was not processed".into())))
+    }
+}
+
+/// A pay waiting for a group commit (see [`Store::pay`]).
+#[derive(Debug)]
+struct PayJob {
+    app: AppRecord,
+    input: PayInput,
+    now: OffsetDateTime,
+    slot: Arc<Slot<Result<PayOutcome>>>,
+}
+
+/// `pay` inside a transaction: idempotency, code checks, the plan, the money.
+fn pay_in(
+    tx: &Connection,
+    app: &AppRecord,
+    input: &PayInput,
+    now: OffsetDateTime,
+    rng: &mut ids::IdRng,
+) -> Result<PayOutcome> {
+    {
+        // Idempotency: the same paymentRequestId answers with the payment's current state.
+        if let Some(existing) =
+            find_payment(tx, app.id, Some(&input.payment_request_id), None)?.ok().flatten()
+        {
+            if existing.key_fields != input.key_fields {
+                return Ok(PayOutcome::Refused(
                         ResultCode::RepeatReqInconsistent,
                         "paymentRequestId was used before with a different paymentAmount, paymentFactor, settlementStrategy or paymentMethodType".into(),
                     ));
-                }
-                let payment = settle_if_due(tx, existing, now)?;
-                return Ok(PayOutcome::Payment {
-                    payment,
-                    forced: None,
-                    delivery: PayDelivery::Now,
-                    repeat: true,
-                });
             }
+            let payment = settle_if_due(tx, existing, now)?;
+            return Ok(PayOutcome::Payment {
+                payment,
+                forced: None,
+                delivery: PayDelivery::Now,
+                repeat: true,
+            });
+        }
 
-            let payment_id = ids::payment_id(now, &mut *rng);
-            let expires = input.expiry.unwrap_or(now + DEFAULT_PAYMENT_EXPIRY);
-            // Code checks, in the order of §4.4.
-            let route = WalletTable::builtin().parse_code(&input.code);
-            let mut persona = persona_of(None)?;
-            let mut outcome: std::result::Result<String, (ResultCode, String)> = match &route {
-                Ok(_) => Ok(String::new()),
-                Err(error) => Err((
-                    ResultCode::InvalidPaymentCode,
-                    format!("the payment code is not an Alipay+ payment code ({error})"),
+        let payment_id = ids::payment_id(now, &mut *rng);
+        let expires = input.expiry.unwrap_or(now + DEFAULT_PAYMENT_EXPIRY);
+        // Code checks, in the order of §4.4.
+        let route = WalletTable::builtin().parse_code(&input.code);
+        let mut persona = persona_of(None)?;
+        let mut outcome: std::result::Result<String, (ResultCode, String)> = match &route {
+            Ok(_) => Ok(String::new()),
+            Err(error) => Err((
+                ResultCode::InvalidPaymentCode,
+                format!("the payment code is not an Alipay+ payment code ({error})"),
+            )),
+        };
+        if let Ok(route) = route {
+            // A code whose routing number no persona owns still routes to the default persona.
+            if let Some(wallet) = route.wallet.clone() {
+                persona = wallet;
+            }
+            let issued: Option<(String, i64, Option<String>)> = tx
+                .query_row_cached(
+                    "SELECT account_id, expires_at, used_by FROM code WHERE code = ?1",
+                    params![route.digits],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            outcome = match issued {
+                Some((_, expires_at, _)) if to_millis(now) > expires_at => Err((
+                    ResultCode::ExpiredCode,
+                    "the payment code has expired; ask the buyer to refresh it".into(),
                 )),
-            };
-            if let Ok(route) = route {
-                // A code whose routing number no persona owns still routes to the default persona.
-                if let Some(wallet) = route.wallet.clone() {
-                    persona = wallet;
-                }
-                let issued: Option<(String, i64, Option<String>)> = tx
-                    .query_row_cached(
-                        "SELECT account_id, expires_at, used_by FROM code WHERE code = ?1",
-                        params![route.digits],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                    )
-                    .optional()?;
-                outcome = match issued {
-                    Some((_, expires_at, _)) if to_millis(now) > expires_at => {
-                        Err((ResultCode::ExpiredCode, "the payment code has expired; ask the buyer to refresh it".into()))
-                    }
-                    Some((_, _, Some(_))) => Err((
-                        ResultCode::InvalidCode,
-                        "the payment code was already used; payment codes are single-use".into(),
-                    )),
-                    Some((account, _, None)) => {
-                        tx.execute_cached(
-                            "UPDATE code SET used_by = ?1 WHERE code = ?2",
-                            params![input.payment_request_id, route.digits],
-                        )?;
-                        let wallet: String =
-                            tx.query_row_cached("SELECT wallet FROM account WHERE id = ?1", params![account], |r| r.get(0))?;
-                        persona = persona_of(Some(&wallet))?;
-                        Ok(account)
-                    }
-                    None => {
-                        // A well-formed code Plusbox did not issue (e.g. a documented sample):
-                        // the persona's default test buyer pays, so hand-typed codes work.
-                        let account: Option<String> = tx
-                            .query_row_cached(
-                                "SELECT id FROM account WHERE wallet = ?1 ORDER BY id LIMIT 1",
-                                params![persona.wallet_enum],
-                                |r| r.get(0),
-                            )
-                            .optional()?;
-                        let account = match account {
-                            Some(a) => Some(a),
-                            None => tx
-                                .query_row_cached("SELECT id FROM account ORDER BY id LIMIT 1", [], |r| r.get(0))
-                                .optional()?,
-                        };
-                        account.ok_or((ResultCode::UserNotExist, "no buyer account exists".into()))
-                    }
-                };
-            }
-
-            let (account, customer_id, scenario) = match &outcome {
-                Ok(account) => {
-                    let (customer, scenario): (String, String) = tx.query_row_cached(
-                        "SELECT customer_id, scenario FROM account WHERE id = ?1",
-                        params![account],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
+                Some((_, _, Some(_))) => Err((
+                    ResultCode::InvalidCode,
+                    "the payment code was already used; payment codes are single-use".into(),
+                )),
+                Some((account, _, None)) => {
+                    tx.execute_cached(
+                        "UPDATE code SET used_by = ?1 WHERE code = ?2",
+                        params![input.payment_request_id, route.digits],
                     )?;
-                    (Some(account.clone()), Some(customer), scenario.parse::<Scenario>().unwrap_or(Scenario::Success))
+                    let wallet: String = tx.query_row_cached(
+                        "SELECT wallet FROM account WHERE id = ?1",
+                        params![account],
+                        |r| r.get(0),
+                    )?;
+                    persona = persona_of(Some(&wallet))?;
+                    Ok(account)
                 }
-                Err(_) => (None, None, Scenario::Success),
+                None => {
+                    // A well-formed code Plusbox did not issue (e.g. a documented sample):
+                    // the persona's default test buyer pays, so hand-typed codes work.
+                    let account: Option<String> = tx
+                        .query_row_cached(
+                            "SELECT id FROM account WHERE wallet = ?1 ORDER BY id LIMIT 1",
+                            params![persona.wallet_enum],
+                            |r| r.get(0),
+                        )
+                        .optional()?;
+                    let account = match account {
+                        Some(a) => Some(a),
+                        None => tx
+                            .query_row_cached("SELECT id FROM account ORDER BY id LIMIT 1", [], |r| r.get(0))
+                            .optional()?,
+                    };
+                    account.ok_or((ResultCode::UserNotExist, "no buyer account exists".into()))
+                }
             };
-            // A refused code gets no plan: the wallet never sees the payment.
-            let plan = match &outcome {
-                Ok(_) => Plan::choose(scenario, input.amount.value, app.magic_amounts),
-                Err(_) => Plan::default_plan(),
-            };
-            let (resolve_at, resolve_code) = match plan.resolve {
-                Some((after, code)) => (
-                    Some(to_millis(now + after)),
-                    Some(code.unwrap_or(ResultCode::Success).as_str()),
-                ),
-                None => (None, None),
-            };
-            tx.execute_cached(
+        }
+
+        let (account, customer_id, scenario) = match &outcome {
+            Ok(account) => {
+                let (customer, scenario): (String, String) = tx.query_row_cached(
+                    "SELECT customer_id, scenario FROM account WHERE id = ?1",
+                    params![account],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                (
+                    Some(account.clone()),
+                    Some(customer),
+                    scenario.parse::<Scenario>().unwrap_or(Scenario::Success),
+                )
+            }
+            Err(_) => (None, None, Scenario::Success),
+        };
+        // A refused code gets no plan: the wallet never sees the payment.
+        let plan = match &outcome {
+            Ok(_) => Plan::choose(scenario, input.amount.value, app.magic_amounts),
+            Err(_) => Plan::default_plan(),
+        };
+        let (resolve_at, resolve_code) = match plan.resolve {
+            Some((after, code)) => {
+                (Some(to_millis(now + after)), Some(code.unwrap_or(ResultCode::Success).as_str()))
+            }
+            None => (None, None),
+        };
+        tx.execute_cached(
                 "INSERT INTO payment (app_id, payment_request_id, payment_id, key_fields, account_id, code, currency, amount, state, created_at, expires_at, notify_url, psp_id, wallet_brand_name, customer_id, request_body,
                     plan, resolve_at, resolve_code, stuck, awaits_buyer, withhold_notify, inquiry_faults, refund_faults, cancel_faults)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'PROCESSING', ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
@@ -1997,29 +2110,25 @@ impl Store {
                     plan.cancel_faults,
                 ],
             )?;
-            let row = tx.last_insert_rowid();
-            let payment = load_payment_by_row(tx, row)?;
-            match (&outcome, &plan.start) {
-                (Err((code, message)), _) => fail_payment(tx, &payment, *code, message, now)?,
-                (Ok(_), Start::Pay) => debit_or_fail(tx, &payment, now)?,
-                (Ok(_), Start::Hold) => {}
-                (Ok(_), Start::Refuse(code, message)) => fail_payment(tx, &payment, *code, message, now)?,
-            }
-            let (forced, delivery) = match plan.answer {
-                Answer::Now => (None, PayDelivery::Now),
-                Answer::After(delay) => (None, PayDelivery::After(delay)),
-                Answer::Never => (None, PayDelivery::Never),
-                Answer::Forced(code) => (Some(code), PayDelivery::Now),
-            };
-            Ok(PayOutcome::Payment {
-                payment: load_payment_by_row(tx, row)?,
-                forced,
-                delivery,
-                repeat: false,
-            })
-        })
+        let row = tx.last_insert_rowid();
+        let payment = load_payment_by_row(tx, row)?;
+        match (&outcome, &plan.start) {
+            (Err((code, message)), _) => fail_payment(tx, &payment, *code, message, now)?,
+            (Ok(_), Start::Pay) => debit_or_fail(tx, &payment, now)?,
+            (Ok(_), Start::Hold) => {}
+            (Ok(_), Start::Refuse(code, message)) => fail_payment(tx, &payment, *code, message, now)?,
+        }
+        let (forced, delivery) = match plan.answer {
+            Answer::Now => (None, PayDelivery::Now),
+            Answer::After(delay) => (None, PayDelivery::After(delay)),
+            Answer::Never => (None, PayDelivery::Never),
+            Answer::Forced(code) => (Some(code), PayDelivery::Now),
+        };
+        Ok(PayOutcome::Payment { payment: load_payment_by_row(tx, row)?, forced, delivery, repeat: false })
     }
+}
 
+impl Store {
     /// `inquiryPayment`: the payment (after applying expiry), `Ok(None)` if unknown,
     /// `Err(message)` if the two IDs disagree.
     pub fn inquire(
@@ -2031,7 +2140,7 @@ impl Store {
     ) -> Result<Inquiry> {
         // Most inquiries change nothing: answer from one read, and take the write lock only
         // when the payment has something due or a planned inquiry fault to use up.
-        let run = |tx: &Transaction<'_>, writable: bool| -> Result<Option<Inquiry>> {
+        let run = |tx: &Connection, writable: bool| -> Result<Option<Inquiry>> {
             let found = match find_payment(tx, app_id, payment_request_id, payment_id)? {
                 Ok(found) => found,
                 Err(message) => return Ok(Some(Inquiry::Conflict(message))),
@@ -2147,8 +2256,8 @@ impl Store {
         reason: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<CallOutcome> {
-        let mut rng = self.id_source();
         self.write(|tx| {
+            let mut rng = self.id_source();
             let found = match find_payment(tx, app_id, payment_request_id, payment_id)? {
                 Ok(found) => found,
                 Err(message) => return Ok(outcome(ResultCode::ParamIllegal, &message, None)),
@@ -2311,7 +2420,7 @@ fn outcome(code: ResultCode, message: &str, payment: Option<PaymentRecord>) -> C
     CallOutcome { code, message: message.to_string(), payment, refund: None }
 }
 
-fn transactions(tx: &Transaction<'_>, payment: &PaymentRecord) -> Result<Vec<Value>> {
+fn transactions(tx: &Connection, payment: &PaymentRecord) -> Result<Vec<Value>> {
     let mut stmt = tx.prepare_cached(
         "SELECT refund_request_id, refund_id, currency, amount, result_code, created_at FROM refund WHERE payment_row = ?1 ORDER BY id",
     )?;
@@ -2680,7 +2789,7 @@ fn headers_json(headers: &[(String, String)]) -> String {
     Value::Object(map).to_string()
 }
 
-fn insert_traffic(tx: &Transaction<'_>, record: &TrafficRecord) -> Result<i64> {
+fn insert_traffic(tx: &Connection, record: &TrafficRecord) -> Result<i64> {
     tx.execute_cached(
         "INSERT INTO traffic (at, direction, api, client_id, payment_request_id, payment_id, method, uri, request_headers, request_body,
             response_status, response_headers, response_body, result_code, result_status, signature, findings, mock_id, duration_ms, note)
@@ -2859,6 +2968,48 @@ mod tests {
         for row in rows {
             assert_eq!(row.note.as_ref(), written.get(&row.id));
         }
+    }
+
+    #[test]
+    fn grouped_pays_each_get_their_own_committed_outcome() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(Store::open(dir.path()).unwrap());
+        let now = OffsetDateTime::now_utc();
+        store.provision_if_empty(now, "http://127.0.0.1:1").unwrap();
+        let app = store.app().unwrap();
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let (store, app) = (std::sync::Arc::clone(&store), app.clone());
+                std::thread::spawn(move || {
+                    for i in 0..25 {
+                        let id = format!("p-{t}-{i}");
+                        let code = store.issue_code("buyer-1", now).unwrap().code;
+                        let input = PayInput {
+                            payment_request_id: id.clone(),
+                            key_fields: "{}".into(),
+                            amount: Amount::from_minor(Currency::USD, 1),
+                            code,
+                            expiry: None,
+                            notify_url: None,
+                            request_body: "{}".into(),
+                        };
+                        match store.pay(&app, &input, now).unwrap() {
+                            PayOutcome::Payment { payment, .. } => {
+                                assert_eq!(payment.payment_request_id, id);
+                                assert_eq!(payment.state, PayState::Success);
+                            }
+                            PayOutcome::Refused(code, message) => panic!("{id}: {code} {message}"),
+                        }
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        let totals = store.ledger_totals().unwrap();
+        assert_eq!(totals["USD"].paid, 200);
+        assert_eq!(totals["USD"].balances + totals["USD"].paid, totals["USD"].topups);
     }
 
     #[test]
