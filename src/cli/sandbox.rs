@@ -314,7 +314,7 @@ pub enum WalletCommand {
         #[arg(long)]
         account: String,
         /// success, pin, insufficient-balance, risk-reject, user-not-exist, user-abnormal,
-        /// over-limit, slow:SECONDS, no-answer, unknown-exception
+        /// over-limit, slow:SECONDS, no-answer, unknown-exception, stuck
         name: String,
     },
     /// Issue a one-time payment code (valid 60 s): {code, account, expiresAt}.
