@@ -87,6 +87,23 @@ impl Harness {
         body: Vec<u8>,
         tweak: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     ) -> Answer {
+        let response = self.send_signed(path, body, tweak).await;
+        self.read(path, response).await
+    }
+
+    /// A signed call whose answer's signature is reported, not required (for tamper rules).
+    pub async fn call_unchecked(&self, api: &str, body: &Value) -> (Answer, bool) {
+        let path = format!("/aps/api/v1/payments/{api}");
+        let response = self.send_signed(&path, body.to_string().into_bytes(), |r| r).await;
+        self.read_unchecked(&path, response).await
+    }
+
+    async fn send_signed(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        tweak: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> reqwest::Response {
         let time = plusbox_core::protocol::time::format_instant(self.clock_now());
         let parts =
             MessageParts { method: "POST", uri: path, client_id: &self.client_id, time: &time, body: &body };
@@ -99,8 +116,7 @@ impl Harness {
             .header("request-time", &time)
             .header("signature", signature)
             .body(body);
-        let response = tweak(request).send().await.unwrap();
-        self.read(path, response).await
+        tweak(request).send().await.unwrap()
     }
 
     /// POST with the usual signed headers, some replaced (`None` removes a header).
@@ -148,28 +164,6 @@ impl Harness {
             self.sandbox_public.verify_message(headers["signature"].to_str().unwrap(), &parts).is_ok();
         let body = serde_json::from_str(&raw).unwrap();
         (Answer { status, headers, body, raw }, verified)
-    }
-
-    /// A signed call whose answer's signature is reported, not required.
-    pub async fn call_unchecked(&self, api: &str, body: &Value) -> (Answer, bool) {
-        let path = format!("/aps/api/v1/payments/{api}");
-        let body = body.to_string().into_bytes();
-        let time = plusbox_core::protocol::time::format_instant(self.clock_now());
-        let parts =
-            MessageParts { method: "POST", uri: &path, client_id: &self.client_id, time: &time, body: &body };
-        let signature = self.acqp_key.sign_message(&parts, Some(1)).unwrap();
-        let response = self
-            .http
-            .post(self.url(&path))
-            .header("content-type", "application/json; charset=UTF-8")
-            .header("client-id", &self.client_id)
-            .header("request-time", &time)
-            .header("signature", signature)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        self.read_unchecked(&path, response).await
     }
 
     pub fn clock_now(&self) -> time::OffsetDateTime {
