@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use acquirer_common::{fast_timing, Env};
 use plusbox_acquirer::{CancelRequest, Fault, OrderState, RefundRequest, Timing};
+use plusbox_core::result_code::ResultCode;
 
 fn few_inquiries() -> Timing {
     Timing { max_inquiries: 3, payment_expiry_ms: 6_000, ..fast_timing() }
@@ -67,7 +68,12 @@ async fn no_cancel_gives_up_without_cancel_payment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_request_id_on_retry_sends_a_second_payment_request_id() {
     let env = Env::start(&[Fault::NewRequestIdOnRetry], fast_timing()).await;
-    let code = env.code_for("buyer-1", "unknown-exception");
+    let code = env.code_for("buyer-1", "success");
+    // A forced U creates no payment and no notify, so the acquirer must retry pay.
+    env.sandbox
+        .store()
+        .add_mock("pay", ResultCode::UnknownException, Some(1), None, time::OffsetDateTime::now_utc())
+        .unwrap();
     env.charge(&code, "5.00 USD").await;
     let ids: BTreeSet<_> = env.calls("pay").into_iter().filter_map(|t| t.payment_request_id).collect();
     assert!(ids.len() >= 2, "{ids:?}");

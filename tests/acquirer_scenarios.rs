@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use acquirer_common::{fast_timing, Env};
 use plusbox_acquirer::{CancelRequest, OrderState, PosDriver, RefundRequest};
+use plusbox_core::result_code::ResultCode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn success_is_paid_by_the_pay_response_and_notify_is_acked() {
@@ -103,15 +104,33 @@ async fn slow_pay_times_out_and_is_retried_with_the_same_request_id() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unknown_exception_retries_pay_then_inquires_and_cancels() {
+async fn unknown_exception_on_pay_ends_in_success_not_a_failed_sale() {
+    // The wallet took the money behind the U answer (reference §16.1: inquire, never fail the sale).
     let env = Env::start(&[], fast_timing()).await;
     let code = env.code_for("buyer-1", "unknown-exception");
     let record = env.charge(&code, "5.00 USD").await;
-    assert!(matches!(record.state, OrderState::Cancelled | OrderState::Failed), "{record:?}");
+    assert_eq!(record.state, OrderState::Success, "{record:?}");
     let pay = env.calls("pay");
-    assert!(pay.len() >= 2, "pay retried after U UNKNOWN_EXCEPTION");
+    assert_eq!(pay[0].result_code.as_deref(), Some("UNKNOWN_EXCEPTION"));
     assert!(pay.iter().all(|t| t.payment_request_id.as_deref() == Some(record.payment_request_id.as_str())));
-    assert!(!env.calls("inquiryPayment").is_empty());
+    assert!(env.calls("cancelPayment").is_empty(), "a paid sale must not be cancelled");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forced_unknown_exception_is_retried_with_the_same_request_id() {
+    // A mock answer creates no payment and sends no notify, so only a retry can complete the sale.
+    let env = Env::start(&[], fast_timing()).await;
+    let code = env.code_for("buyer-1", "success");
+    env.sandbox
+        .store()
+        .add_mock("pay", ResultCode::UnknownException, Some(1), None, time::OffsetDateTime::now_utc())
+        .unwrap();
+    let record = env.charge(&code, "5.00 USD").await;
+    assert_eq!(record.state, OrderState::Success, "{record:?}");
+    let pay = env.calls("pay");
+    assert!(pay.len() >= 2, "pay retried after U UNKNOWN_EXCEPTION: {pay:?}");
+    assert!(pay.iter().all(|t| t.payment_request_id.as_deref() == Some(record.payment_request_id.as_str())));
     env.stop().await;
 }
 
