@@ -324,6 +324,9 @@ pub enum WalletCommand {
         /// Account id.
         #[arg(long)]
         account: String,
+        /// Code form: 24 (CGCP, default), 17 or 18 (legacy), 19 (Alipay+ 19-digit).
+        #[arg(long, default_value = "24")]
+        form: plusbox_core::codes::CodeForm,
         /// JSON output.
         #[arg(long)]
         json: bool,
@@ -386,8 +389,8 @@ pub fn run_wallet(command: WalletCommand) -> anyhow::Result<ExitCode> {
             data.open()?.set_scenario(&account, &scenario)?;
             println!("{account}: scenario {scenario}");
         }
-        WalletCommand::Code { data, account, json } => {
-            let code = data.open()?.issue_code(&account, now())?;
+        WalletCommand::Code { data, account, form, json } => {
+            let code = data.open()?.issue_code_in_form(&account, form, now())?;
             if json {
                 return print_json(&code);
             }

@@ -1447,6 +1447,17 @@ impl Store {
 
     /// Issues a one-time payment code for an account, valid for [`CODE_VALIDITY`].
     pub fn issue_code(&self, account: &str, now: OffsetDateTime) -> Result<IssuedCodeView> {
+        self.issue_code_in_form(account, CodeForm::Digits24, now)
+    }
+
+    /// Issues a one-time code for a buyer in a given form: the 24-digit standard or one of the
+    /// legacy 17/18/19-digit shapes (payment-codes.md §2.2), bound to the account like any other.
+    pub fn issue_code_in_form(
+        &self,
+        account: &str,
+        form: CodeForm,
+        now: OffsetDateTime,
+    ) -> Result<IssuedCodeView> {
         self.write(|tx| {
             let mut rng = self.id_source();
             let wallet: String = tx
@@ -1456,7 +1467,7 @@ impl Store {
             let persona = persona_of(Some(&wallet))?;
             // A collision with an earlier code is astronomically unlikely; retry anyway.
             for _ in 0..5 {
-                let issued = generate_payment_code(CodeForm::Digits24, &persona, now, &mut *rng);
+                let issued = generate_payment_code(form, &persona, now, &mut *rng);
                 let inserted = tx.execute_cached(
                     "INSERT OR IGNORE INTO code (code, account_id, issued_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
                     params![issued.value, account, to_millis(now), to_millis(issued.expires_at)],

@@ -163,6 +163,27 @@ async fn codes_are_one_time_expire_and_are_classified() {
 }
 
 #[tokio::test]
+async fn legacy_code_forms_are_bound_to_the_issuing_buyer() {
+    use plusbox_core::codes::CodeForm;
+    let h = Harness::start().await;
+    let store = h.sandbox.store();
+    let before = h.balance("buyer-2", "HKD");
+    for (i, (form, len)) in
+        [(CodeForm::Legacy17, 17), (CodeForm::Legacy18, 18), (CodeForm::Legacy19, 19)].into_iter().enumerate()
+    {
+        let code = store.issue_code_in_form("buyer-2", form, h.clock_now()).unwrap().code;
+        assert_eq!(code.len(), len, "{code}");
+        let a = h.call("pay", &pay_body(&format!("legacy-{len}"), &code, "HKD", "100")).await;
+        assert_eq!(a.code(), "SUCCESS", "{code}: {}", a.raw);
+        // The issuing buyer pays, not the persona's default test buyer.
+        assert_eq!(h.balance("buyer-2", "HKD"), before - 100 * (i as i64 + 1), "{code}");
+        // One-time like any other code.
+        let again = h.call("pay", &pay_body(&format!("legacy-{len}-again"), &code, "HKD", "100")).await;
+        assert_eq!(again.code(), "INVALID_CODE");
+    }
+}
+
+#[tokio::test]
 async fn idempotency_and_inconsistent_repeats() {
     let h = Harness::start().await;
     let code = h.code("buyer-1");
