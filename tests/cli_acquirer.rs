@@ -1,0 +1,194 @@
+//! The two-command path a TSP follows, through the real binary: `plusbox serve`, then
+//! `plusbox acquirer init --from-sandbox` and `plusbox acquirer serve`, then `plusbox pos charge`
+//! and `pos refund` against it; the sandbox's traffic log shows signed traffic both ways.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_plusbox");
+
+/// Kills the child when the test ends, pass or fail.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn run(args: &[&str], dir: &Path) -> Output {
+    Command::new(BIN).args(args).current_dir(dir).output().unwrap()
+}
+
+fn ok(args: &[&str], dir: &Path) -> String {
+    let out = run(args, dir);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn serve_sandbox(dir: &Path) -> (Running, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data", "sb"])
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let mut url = None;
+    while reader.read_line(&mut line).unwrap() > 0 {
+        if let Some(rest) = line.strip_prefix("Gateway URL:") {
+            url = Some(rest.trim().to_owned());
+            break;
+        }
+        line.clear();
+    }
+    std::thread::spawn(move || for _ in reader.lines() {});
+    (Running(child), url.expect("serve printed its gateway URL"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_healthy(url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(response) = reqwest::blocking::get(url) {
+            if response.status().is_success() {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{url} never became healthy");
+}
+
+#[test]
+fn serve_init_serve_charge_refund_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sandbox, gateway) = serve_sandbox(dir.path());
+    wait_healthy(&format!("{gateway}/healthz"));
+
+    let port = free_port();
+    let acquirer_url = format!("http://127.0.0.1:{port}");
+    let notify_url = format!("{acquirer_url}/notify");
+    ok(
+        &["acquirer", "init", "--from-sandbox", "sb", "--notify-url", &notify_url, "--out", "acq.toml"],
+        dir.path(),
+    );
+    // init registered the acquirer's notify URL and key with the running sandbox.
+    let app: Value =
+        serde_json::from_str(&ok(&["app", "show", "--data", "sb", "--json"], dir.path())).unwrap();
+    assert_eq!(app["notifyUrl"], notify_url.as_str());
+    let config = std::fs::read_to_string(dir.path().join("acq.toml")).unwrap();
+    assert!(config.contains(app["clientId"].as_str().unwrap()), "{config}");
+
+    let _acquirer = Running(
+        Command::new(BIN)
+            .args(["acquirer", "serve", "--config", "acq.toml"])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_healthy(&format!("{acquirer_url}/health"));
+
+    let code = ok(&["wallet", "code", "--data", "sb", "--account", "buyer-1"], dir.path()).trim().to_owned();
+    let charged: Value = serde_json::from_str(&ok(
+        &["pos", "charge", "--acquirer", &acquirer_url, "--code", &code, "--amount", "12.50 USD", "--json"],
+        dir.path(),
+    ))
+    .unwrap();
+    assert_eq!(charged["state"], "SUCCESS", "{charged}");
+    let payment_request_id = charged["paymentRequestId"].as_str().unwrap().to_owned();
+
+    let receipt =
+        ok(&["pos", "show", "--acquirer", &acquirer_url, "--payment", &payment_request_id], dir.path());
+    assert!(receipt.contains("12.50 USD"), "{receipt}");
+
+    let refunded = ok(
+        &[
+            "pos",
+            "refund",
+            "--acquirer",
+            &acquirer_url,
+            "--payment",
+            &payment_request_id,
+            "--amount",
+            "2.50 USD",
+        ],
+        dir.path(),
+    );
+    assert!(refunded.contains("SUCCESS"), "{refunded}");
+
+    // The sandbox saw a signed pay and refund, and its notification was acknowledged with a
+    // signed S.
+    let traffic: Vec<Value> =
+        serde_json::from_str(&ok(&["traffic", "list", "--data", "sb", "--json"], dir.path())).unwrap();
+    let entry = |api: &str| {
+        traffic.iter().find(|t| t["api"] == api).unwrap_or_else(|| panic!("no {api} in {traffic:?}")).clone()
+    };
+    assert_eq!(entry("pay")["signature"], "valid");
+    assert_eq!(entry("refund")["signature"], "valid");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let traffic: Vec<Value> =
+            serde_json::from_str(&ok(&["traffic", "list", "--data", "sb", "--json"], dir.path())).unwrap();
+        if let Some(notify) = traffic.iter().find(|t| t["api"] == "notifyPayment") {
+            assert_eq!(notify["resultStatus"], "S", "{notify}");
+            assert_eq!(notify["signature"], "valid", "{notify}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no notifyPayment recorded");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn faults_list_names_every_switch_with_its_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let listing = ok(&["acquirer", "faults"], dir.path());
+    for name in [
+        "no-inquiry",
+        "poll-too-fast",
+        "poll-forever",
+        "no-cancel",
+        "new-request-id-on-retry",
+        "ignore-notify",
+        "unsigned-ack",
+        "bad-ack-signature",
+        "skip-response-verification",
+        "wrong-key",
+        "refund-over-amount",
+        "cancel-after-window",
+        "numbers-not-strings",
+        "omit-store",
+        "omit-terminal",
+    ] {
+        assert!(listing.lines().any(|l| l.starts_with(name)), "{name} missing from:\n{listing}");
+    }
+    assert_eq!(listing.matches("rule:").count(), 15);
+}
+
+#[test]
+fn pos_charge_against_a_dead_acquirer_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let out = run(
+        &["pos", "charge", "--acquirer", &url, "--code", "281006020000000000125733", "--amount", "1.00 USD"],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("127.0.0.1"), "the error names the acquirer it could not reach: {stderr}");
+}
