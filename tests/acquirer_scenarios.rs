@@ -204,3 +204,42 @@ async fn pos_driver_api_charges_and_reports_json_errors() {
     assert_eq!(v["result"]["resultCode"], "INVALID_SIGNATURE");
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn still_processing_at_expiry_is_cancelled_not_inquired_past_it() {
+    // A payment that stays U (magic amount 902, stuck): polls stop before the expiry sent on the
+    // wire and the ACQP cancels while Alipay+ still holds the payment open (§7, §8).
+    let env = Env::start(&[], fast_timing()).await;
+    let code = env.code_for("buyer-1", "success");
+    let record = env.charge(&code, "19.02 USD").await;
+    assert_eq!(record.state, OrderState::Cancelled, "{record:?}");
+    assert!(record.cancel_requested);
+    let pay = &env.calls("pay")[0];
+    let body: serde_json::Value = serde_json::from_str(&pay.request_body).unwrap();
+    let wire_expiry = time::OffsetDateTime::parse(
+        body["paymentExpiryTime"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    for inquiry in env.calls("inquiryPayment") {
+        let at =
+            time::OffsetDateTime::parse(&inquiry.at, &time::format_description::well_known::Rfc3339).unwrap();
+        assert!(
+            at < wire_expiry,
+            "inquiry #{} at {} is not before the expiry {wire_expiry}",
+            inquiry.id,
+            inquiry.at
+        );
+    }
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_answer_is_cancelled_before_the_sandbox_closes_it() {
+    let env = Env::start(&[], fast_timing()).await;
+    let code = env.code_for("buyer-1", "no-answer");
+    let record = env.charge(&code, "5.00 USD").await;
+    assert_eq!(record.state, OrderState::Cancelled, "{record:?}");
+    assert!(!env.calls("cancelPayment").is_empty());
+    env.stop().await;
+}

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 pub mod acquirer;
 pub mod bench;
+pub mod clock;
 pub mod code;
 pub mod demo;
 pub mod keys;
@@ -57,6 +58,9 @@ pub enum Command {
     /// The sandbox traffic log.
     #[command(subcommand)]
     Traffic(sandbox::TrafficCommand),
+    /// The sandbox clock: show it, jump it ahead (`advance 25h`), reset it.
+    #[command(subcommand)]
+    Clock(clock::ClockCommand),
     /// Run acceptance test cases against a POS (the POS-driver contract) and judge them.
     Run(run::RunArgs),
     /// Benchmarks: `bench sandbox` measures signed pay+inquiry latency and throughput.
@@ -80,6 +84,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Wallet(command) => sandbox::run_wallet(command),
         Command::Mock(command) => sandbox::run_mock(command),
         Command::Traffic(command) => sandbox::run_traffic(command),
+        Command::Clock(command) => clock::run(command),
         Command::Run(args) => run::run(args),
         Command::Bench(command) => bench::run(command),
     }

@@ -13,6 +13,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use plusbox_core::catalogue::{Case, Catalogue, Step};
 use plusbox_runner::{CaseReport, Observer, Runner, RunnerConfig, StepReport};
+use plusbox_sandbox::OffsetClock;
 
 use super::sandbox::DataArg;
 
@@ -30,9 +31,9 @@ pub struct RunArgs {
     pub pos: String,
     #[command(flatten)]
     pub data: DataArg,
-    /// Directory holding the case files.
-    #[arg(long, value_name = "DIR", default_value = "testcases")]
-    pub testcases: PathBuf,
+    /// Directory holding the case files, instead of the catalogue built into plusbox.
+    #[arg(long, value_name = "DIR")]
+    pub testcases: Option<PathBuf>,
     /// The sandbox buyer account that pays.
     #[arg(long, default_value = "buyer-1")]
     pub account: String,
@@ -45,12 +46,6 @@ pub struct RunArgs {
     /// Guided run for a person at a real POS (not available yet).
     #[arg(long)]
     pub manual: bool,
-    /// The sandbox arranges magic amounts (testing-practice.md §10.2); cases that need them run.
-    #[arg(long)]
-    pub magic_amounts: bool,
-    /// The sandbox can tamper with a signed answer; cases that need it run.
-    #[arg(long)]
-    pub tamper: bool,
 }
 
 /// Loads every `*.toml` in `dir` into a catalogue; all file errors at once.
@@ -143,19 +138,26 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if args.manual {
         bail!("--manual (guided runs in the terminal) is not available yet; run headless with --pos");
     }
-    let catalogue = load_catalogue(&args.testcases)?;
+    let catalogue = match &args.testcases {
+        Some(dir) => load_catalogue(dir)?,
+        None => plusbox_runner::embedded::catalogue()
+            .map_err(|e| anyhow!("the built-in catalogue has errors:\n{e}"))?,
+    };
     let cases = select(&catalogue, &args)?;
     let dir = args.data.dir()?;
     let store = Arc::new(args.data.open()?);
-    let mut config =
-        RunnerConfig::new(args.pos.clone(), args.account.clone(), Arc::new(plusbox_sandbox::SystemClock));
-    config.capabilities.magic_amounts = args.magic_amounts;
-    config.capabilities.tamper = args.tamper;
+    // Sandbox time: the wall clock plus the jump ahead kept in the store, the same time line a
+    // `plusbox serve` on this data directory runs on.
+    let clock = OffsetClock::new(Arc::new(plusbox_sandbox::SystemClock), Arc::clone(&store));
+    let config = RunnerConfig::new(args.pos.clone(), args.account.clone(), clock);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let runner = Runner::new(store, config)?;
+    runtime
+        .block_on(runner.check_pos())
+        .map_err(|e| anyhow!("{e}; start the POS (e.g. `plusbox acquirer serve`) or fix --pos"))?;
     let style = ProgressStyle::with_template("{spinner} {prefix:<13} [{bar:12}] {pos}/{len} {wide_msg}")
         .unwrap_or_else(|_| ProgressStyle::default_bar());
     let bars = Bars { style, current: std::sync::Mutex::new(None) };

@@ -10,7 +10,9 @@ use plusbox_acquirer::{
 };
 use plusbox_core::signing::PrivateKey;
 use plusbox_sandbox::store::TrafficView;
-use plusbox_sandbox::{Sandbox, SandboxConfig, Scenario, SharedClock as SandboxClock};
+use plusbox_sandbox::{
+    OffsetClock, Sandbox, SandboxConfig, ScaledClock, Scenario, SharedClock as SandboxClock,
+};
 
 /// Timing compressed so a whole flow, expiry and cancel included, takes about three seconds.
 pub fn fast_timing() -> Timing {
@@ -31,6 +33,27 @@ pub fn fast_timing() -> Timing {
     }
 }
 
+/// Which clock the acquirer runs on.
+enum AcquirerTime {
+    /// Its own.
+    Own(plusbox_acquirer::SharedClock),
+    /// The sandbox's (scaled, with the stored jump ahead).
+    Sandbox,
+}
+
+/// The acquirer's clock trait over the sandbox's clock: one time line for both.
+struct OnSandboxTime(OffsetClock);
+
+impl plusbox_acquirer::Clock for OnSandboxTime {
+    fn now(&self) -> time::OffsetDateTime {
+        plusbox_sandbox::Clock::now(&self.0)
+    }
+
+    fn sleep_until(&self, deadline: time::OffsetDateTime) -> plusbox_acquirer::clock::Sleep {
+        plusbox_sandbox::Clock::sleep_until(&self.0, deadline)
+    }
+}
+
 pub struct Env {
     pub sandbox: Sandbox,
     pub acquirer: Acquirer,
@@ -45,6 +68,23 @@ impl Env {
         Env::start_with(faults, timing, None, Arc::new(plusbox_acquirer::SystemClock), None).await
     }
 
+    /// A sandbox on time compressed `scale` times (a [`ScaledClock`]) and an acquirer on the
+    /// sandbox's own time line (so a jump of the sandbox clock, e.g. past the T+1 cancel window,
+    /// is the next day for both, as it would be for a real ACQP and Alipay+). `timing` is in
+    /// sandbox time; its HTTP timeouts, which run in real time, are divided by `scale`.
+    pub async fn start_compressed(faults: &[Fault], timing: Timing, scale: u32) -> Env {
+        let real = |ms: u64| (ms / u64::from(scale.max(1))).max(1);
+        let timing = Timing {
+            pay_timeout_ms: real(timing.pay_timeout_ms),
+            refund_timeout_ms: real(timing.refund_timeout_ms),
+            cancel_timeout_ms: real(timing.cancel_timeout_ms),
+            inquiry_timeout_ms: real(timing.inquiry_timeout_ms),
+            ..timing
+        };
+        let clock: SandboxClock = Arc::new(ScaledClock::new(f64::from(scale)));
+        Env::start_inner(faults, timing, Some(clock), AcquirerTime::Sandbox, None).await
+    }
+
     /// A sandbox (optionally on a given clock) and an acquirer (on `acq_clock`) wired together
     /// the way `plusbox acquirer init` does it: new key pair, public key and notify URL
     /// registered with the sandbox, sandbox public key in the acquirer's configuration.
@@ -53,6 +93,16 @@ impl Env {
         timing: Timing,
         sandbox_clock: Option<SandboxClock>,
         acq_clock: plusbox_acquirer::SharedClock,
+        gateway_override: Option<String>,
+    ) -> Env {
+        Env::start_inner(faults, timing, sandbox_clock, AcquirerTime::Own(acq_clock), gateway_override).await
+    }
+
+    async fn start_inner(
+        faults: &[Fault],
+        timing: Timing,
+        sandbox_clock: Option<SandboxClock>,
+        acq_time: AcquirerTime,
         gateway_override: Option<String>,
     ) -> Env {
         let dir = tempfile::tempdir().unwrap();
@@ -88,6 +138,10 @@ impl Env {
             faults: Default::default(),
             merchant: MerchantConfig::default(),
             timing,
+        };
+        let acq_clock: plusbox_acquirer::SharedClock = match acq_time {
+            AcquirerTime::Own(clock) => clock,
+            AcquirerTime::Sandbox => Arc::new(OnSandboxTime(sandbox.clock())),
         };
         let acquirer = Acquirer::new(config, faults.iter().copied(), acq_clock).unwrap();
         let server = tokio::spawn(server::serve(acquirer.clone(), listener));

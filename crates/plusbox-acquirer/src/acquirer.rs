@@ -122,6 +122,12 @@ pub fn new_id(prefix: &str, now: OffsetDateTime) -> String {
     format!("{prefix}_{stamp}_{hex}")
 }
 
+/// How long before the payment expiry we send the ACQP stops polling and cancels: a tenth of
+/// the expiry, at most 500 ms.
+fn expiry_guard(timing: &crate::config::Timing) -> Duration {
+    Duration::milliseconds(i64::try_from((timing.payment_expiry_ms / 10).min(500)).unwrap_or(500))
+}
+
 /// The end of the cancel window: 00:15 UTC+8 on the day after the payment's UTC+8 date (§8).
 pub fn cancel_window_end(created: OffsetDateTime) -> OffsetDateTime {
     let plus8 = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
@@ -348,12 +354,16 @@ impl Acquirer {
             expires_at: expires,
         })?;
         let mut body = self.pay_body(&prid, &req, amount, expires);
+        // We stop asking a moment before the expiry we sent, so a payment still U is cancelled
+        // while Alipay+ still holds it open, not raced against its own close at that instant.
+        let give_up_at = expires - expiry_guard(&self.inner.config.timing);
 
         let timing = self.inner.config.timing.clone();
         for attempt in 0..timing.pay_attempts {
             if attempt > 0 {
-                self.sleep_until((self.now() + ms_to_duration(timing.retry_interval_ms)).min(expires)).await;
-                if self.is_final(&prid)? || self.now() >= expires {
+                self.sleep_until((self.now() + ms_to_duration(timing.retry_interval_ms)).min(give_up_at))
+                    .await;
+                if self.is_final(&prid)? || self.now() >= give_up_at {
                     break;
                 }
                 if self.has(Fault::NewRequestIdOnRetry) {
@@ -391,7 +401,7 @@ impl Acquirer {
         }
         if !self.is_final(&prid)? {
             // PAYMENT_IN_PROCESS, or no answer after every attempt (as unknown as U): inquire.
-            self.poll(&prid, created, expires).await?;
+            self.poll(&prid, created, give_up_at).await?;
         }
         if !self.is_final(&prid)? {
             self.give_up(&prid).await?;
@@ -443,6 +453,10 @@ impl Acquirer {
             let until = if forever { (now + wait).min(forever_until) } else { (now + wait).min(expires) };
             self.sleep_until(until).await;
             if self.is_final(prid)? {
+                return Ok(());
+            }
+            if !forever && self.now() >= expires {
+                // Still U at the expiry: no more inquiries, cancel (§7, §8).
                 return Ok(());
             }
             n = n.saturating_add(1);

@@ -13,6 +13,16 @@
 mod pos;
 mod report;
 
+/// The acceptance catalogue compiled into the binary (`testcases/` at build time).
+pub mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/catalogue.rs"));
+
+    /// The embedded catalogue, validated (errors name the file, line and field).
+    pub fn catalogue() -> Result<plusbox_core::catalogue::Catalogue, String> {
+        plusbox_core::catalogue::Catalogue::from_sources(EMBEDDED.iter().copied()).map_err(|e| e.to_string())
+    }
+}
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -24,8 +34,8 @@ use plusbox_core::catalogue::{
 };
 use plusbox_core::money::Amount;
 use plusbox_core::protocol::time::format_instant;
-use plusbox_sandbox::store::{TrafficView, DEFAULT_PIN};
-use plusbox_sandbox::{ResultCode, Scenario, SharedClock, Store};
+use plusbox_sandbox::store::{Tamper, TrafficView, DEFAULT_PIN};
+use plusbox_sandbox::{Clock, OffsetClock, ResultCode, Scenario, Store};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
@@ -40,18 +50,6 @@ pub enum RunnerError {
     Http(#[from] reqwest::Error),
 }
 
-/// What the sandbox under the run can arrange beyond wallet scenarios and mock rules.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Capabilities {
-    /// Magic amounts (testing-practice.md §10.2) select outcomes.
-    pub magic_amounts: bool,
-    /// The sandbox can tamper with one signed answer.
-    pub tamper: bool,
-}
-
-/// Moves the sandbox clock forward (a test clock); `None` when time cannot jump.
-pub type Advance = Arc<dyn Fn(time::Duration) + Send + Sync>;
-
 /// Wakes the sandbox's background worker after the store or the clock changed.
 pub type Poke = Arc<dyn Fn() + Send + Sync>;
 
@@ -62,14 +60,11 @@ pub struct RunnerConfig {
     pub pos_url: String,
     /// The buyer account the cases pay with.
     pub account: String,
-    /// The sandbox's clock (waits and timestamps run on it).
-    pub clock: SharedClock,
-    /// Jumps the clock, for steps with `advance_clock`.
-    pub advance: Option<Advance>,
+    /// The sandbox's clock (waits and timestamps run on it; steps with `advance_clock` and
+    /// expired codes move it, through the store, so a sandbox in another process follows).
+    pub clock: OffsetClock,
     /// Wakes the sandbox worker (in-process sandboxes); external ones poll the store themselves.
     pub poke: Option<Poke>,
-    /// What the sandbox can arrange.
-    pub capabilities: Capabilities,
     /// Real time between looks at the store while waiting.
     pub poll: std::time::Duration,
     /// Real-time limit of one POS-driver call (`/charge` blocks until final).
@@ -83,22 +78,19 @@ impl std::fmt::Debug for RunnerConfig {
         f.debug_struct("RunnerConfig")
             .field("pos_url", &self.pos_url)
             .field("account", &self.account)
-            .field("capabilities", &self.capabilities)
             .finish_non_exhaustive()
     }
 }
 
 impl RunnerConfig {
-    /// Defaults: 50 ms polling, 5 min per POS call, 2 s settle, nothing beyond scenarios.
-    pub fn new(pos_url: impl Into<String>, account: impl Into<String>, clock: SharedClock) -> RunnerConfig {
+    /// Defaults: 10 ms polling, 5 min per POS call, 2 s settle.
+    pub fn new(pos_url: impl Into<String>, account: impl Into<String>, clock: OffsetClock) -> RunnerConfig {
         RunnerConfig {
             pos_url: pos_url.into(),
             account: account.into(),
             clock,
-            advance: None,
             poke: None,
-            capabilities: Capabilities::default(),
-            poll: std::time::Duration::from_millis(50),
+            poll: std::time::Duration::from_millis(10),
             pos_timeout: std::time::Duration::from_secs(300),
             settle: time::Duration::seconds(2),
         }
@@ -161,6 +153,10 @@ struct RunState {
     done: Vec<(u32, &'static str, PosAnswer)>,
     errors: Vec<String>,
     stamp: String,
+    /// Mock and tamper rules this run added.
+    mocks: Vec<i64>,
+    /// A POS call failed on its side (unreachable, 5xx): waiting for its traffic is pointless.
+    pos_failed: bool,
 }
 
 impl Runner {
@@ -168,6 +164,12 @@ impl Runner {
     pub fn new(store: Arc<Store>, config: RunnerConfig) -> Result<Runner, RunnerError> {
         let pos = PosClient::new(&config.pos_url, config.pos_timeout)?;
         Ok(Runner { store, config, pos })
+    }
+
+    /// Checks that the POS answers at all; `plusbox run` calls it first so a POS that is down
+    /// is one clear error instead of a timed-out wait in every case.
+    pub async fn check_pos(&self) -> Result<(), String> {
+        self.pos.probe().await.map_err(|e| format!("the POS-driver API is not reachable: {e}"))
     }
 
     /// Runs cases one after another.
@@ -191,10 +193,12 @@ impl Runner {
             tasks: Vec::new(),
             done: Vec::new(),
             errors: Vec::new(),
+            mocks: Vec::new(),
+            pos_failed: false,
             stamp: format!("{:x}", now.unix_timestamp_nanos() / 1_000_000),
         };
         let mut steps = Vec::new();
-        match self.arrange(case) {
+        match self.arrange(case, &mut state) {
             Ok(after) => {
                 state.after = after;
                 for (index, step) in case.steps.iter().enumerate() {
@@ -202,7 +206,7 @@ impl Runner {
                     let report = self.step(case, index, step, &mut state).await;
                     observer.step_finished(case, index, &report);
                     steps.push(report);
-                    if !state.errors.is_empty() {
+                    if !state.errors.is_empty() || state.pos_failed {
                         break;
                     }
                 }
@@ -213,6 +217,7 @@ impl Runner {
             }
             Err(e) => state.errors.push(e),
         }
+        self.unarrange(&mut state);
         let input = self.gather(case, &mut state, now);
         let verdict = evaluate(case, &input);
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -221,22 +226,19 @@ impl Runner {
         report
     }
 
-    /// Sets the buyer's scenario, balance and mock rules; returns the traffic high-water mark.
-    fn arrange(&self, case: &Case) -> Result<i64, String> {
+    /// Sets the buyer's scenario and balance, switches magic amounts on when the case uses one,
+    /// adds the case's mock and tamper rules (their ids go to `state.mocks`, so they are taken
+    /// back afterwards); returns the traffic high-water mark.
+    fn arrange(&self, case: &Case, state: &mut RunState) -> Result<i64, String> {
         let setup = &case.setup;
-        let caps = self.config.capabilities;
-        if let Some(suffix) = setup.magic_suffix().filter(|_| !caps.magic_amounts) {
-            return Err(format!(
-                "this sandbox does not arrange magic amounts (…{suffix}) yet; the case cannot run"
-            ));
-        }
-        if setup.tamper.is_some() && !caps.tamper {
-            return Err("this sandbox cannot tamper with a signed answer yet; the case cannot run".into());
+        let store_err = |what: &str, e: plusbox_sandbox::StoreError| format!("sandbox store: {what}: {e}");
+        if setup.magic {
+            // Magic amounts are on by default but switchable per application (§10.2).
+            self.store.set_magic_amounts(true).map_err(|e| store_err("switch magic amounts on", e))?;
         }
         let account = &self.config.account;
         let scenario = Scenario::from_str(setup.scenario.name())
             .map_err(|e| format!("scenario {}: {e}", setup.scenario.name()))?;
-        let store_err = |what: &str, e: plusbox_sandbox::StoreError| format!("sandbox store: {what}: {e}");
         self.store.set_scenario(account, &scenario).map_err(|e| store_err("set scenario", e))?;
         let currency = setup.amount.0.currency.code();
         let target = setup.balance.map(|b| b.0.value).unwrap_or(setup.amount.0.value.saturating_mul(10));
@@ -254,12 +256,32 @@ impl Runner {
         for mock in &setup.mocks {
             let code = ResultCode::from_wire(mock.result.0.as_str())
                 .ok_or_else(|| format!("the sandbox does not know result code {}", mock.result.0.as_str()))?;
-            self.store
+            let rule = self
+                .store
                 .add_mock(mock.api.name(), code, Some(mock.count), Some(30), self.config.clock.now())
                 .map_err(|e| store_err("add mock rule", e))?;
+            state.mocks.push(rule.id);
+        }
+        if let Some(api) = setup.tamper {
+            // The body is altered after signing (the result flipped): an ACQP that skips
+            // verification acts on it, one that verifies must find the real result.
+            let rule = self
+                .store
+                .add_tamper_mock(api.name(), Tamper::Body, Some(1), Some(30), self.config.clock.now())
+                .map_err(|e| store_err("add tamper rule", e))?;
+            state.mocks.push(rule.id);
         }
         self.poke();
         self.store.traffic_max_id().map_err(|e| store_err("traffic", e))
+    }
+
+    /// Takes back the rules this run arranged, used or not, so they cannot leak into the next.
+    fn unarrange(&self, state: &mut RunState) {
+        for id in std::mem::take(&mut state.mocks) {
+            if let Err(e) = self.store.remove_mock(id) {
+                state.errors.push(format!("sandbox store: remove mock rule {id}: {e}"));
+            }
+        }
     }
 
     fn poke(&self) {
@@ -273,15 +295,12 @@ impl Runner {
         let mut notes = Vec::new();
         let mut wallet_missed = false;
         if let Some(by) = step.advance_clock {
-            match &self.config.advance {
-                Some(advance) => {
-                    advance(to_time(by.0));
+            match self.config.clock.advance(to_time(by.0)) {
+                Ok(_) => {
                     self.poke();
-                    notes.push(format!("clock moved {by}"));
+                    notes.push(format!("sandbox clock moved {by}"));
                 }
-                None => state
-                    .errors
-                    .push(format!("step {number}: the sandbox clock cannot be moved forward here")),
+                Err(e) => state.errors.push(format!("step {number}: cannot move the sandbox clock: {e}")),
             }
         }
         let mark = self.store.traffic_max_id().unwrap_or(state.after);
@@ -400,11 +419,11 @@ impl Runner {
                     .map_err(|e| format!("sandbox store: issue code: {e}"))?;
                 if kind == CodeKind::Expired {
                     // Codes are valid for 60 s (alipayplus-api.md §4.1): let it lapse.
-                    let past = time::Duration::seconds(61);
-                    match &self.config.advance {
-                        Some(advance) => advance(past),
-                        None => self.config.clock.sleep(past).await,
-                    }
+                    self.config
+                        .clock
+                        .advance(time::Duration::seconds(61))
+                        .map_err(|e| format!("cannot move the sandbox clock: {e}"))?;
+                    self.poke();
                 }
                 issued.code
             }
@@ -482,11 +501,34 @@ impl Runner {
         }
     }
 
-    async fn wait(&self, wait: &Wait, mark: i64, state: &RunState) -> (String, bool) {
+    /// Collects POS calls that have ended; true if one failed on the POS's side.
+    async fn reap(&self, state: &mut RunState) -> bool {
+        let (ended, running): (Vec<PosTask>, Vec<PosTask>) =
+            std::mem::take(&mut state.tasks).into_iter().partition(|t| t.handle.is_finished());
+        state.tasks = running;
+        for task in ended {
+            let answer = self.join(task.handle).await;
+            state.done.push((task.step, task.action, answer));
+        }
+        if state.done.iter().any(|(_, _, a)| a.is_error()) {
+            state.pos_failed = true;
+        }
+        state.pos_failed
+    }
+
+    async fn wait(&self, wait: &Wait, mark: i64, state: &mut RunState) -> (String, bool) {
         let (within, what) = match wait {
             Wait::Confirmation => return ("headless: no confirmation needed".into(), false),
             Wait::Timeout { duration } => {
-                self.config.clock.sleep(to_time(duration.0)).await;
+                // In slices, so a POS that fails meanwhile ends the wait early.
+                let deadline = self.config.clock.now() + to_time(duration.0);
+                while self.config.clock.now() < deadline {
+                    if self.reap(state).await {
+                        return (format!("stopped waiting {duration}: the POS call failed"), true);
+                    }
+                    let slice = (self.config.clock.now() + to_time(self.config.poll)).min(deadline);
+                    self.config.clock.sleep_until(slice).await;
+                }
                 return (format!("waited {duration}"), false);
             }
             Wait::Api { within, api, .. } => (within, format!("{api}")),
@@ -496,6 +538,9 @@ impl Runner {
         loop {
             if let Some(note) = self.wait_met(wait, mark, state) {
                 return (note, false);
+            }
+            if self.reap(state).await {
+                return (format!("stopped waiting for {what}: the POS call failed"), true);
             }
             if self.config.clock.now() >= deadline {
                 return (format!("no {what} within {within}"), true);

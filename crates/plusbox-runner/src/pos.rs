@@ -42,6 +42,20 @@ impl PosClient {
         Ok(PosClient { base: base.trim_end_matches('/').to_owned(), http })
     }
 
+    /// Checks that something answers HTTP at the base URL (any status will do: an unknown
+    /// payment is a 404), so a run against a POS that is down fails at once, not after each
+    /// step's wait.
+    pub async fn probe(&self) -> Result<(), String> {
+        let url = format!("{}/payments/plusbox-probe", self.base);
+        let request = self.http.get(&url).timeout(Duration::from_secs(5));
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_connect() => Err(format!("nothing answers at {} ({e})", self.base)),
+            Err(e) if e.is_timeout() => Err(format!("{} did not answer within 5 s", self.base)),
+            Err(e) => Err(format!("{}: {e}", self.base)),
+        }
+    }
+
     /// `POST /charge`.
     pub async fn charge(&self, code: &str, amount: &str, payment_request_id: Option<&str>) -> PosAnswer {
         let mut body = json!({"code": code, "amount": amount, "description": "Plusbox acceptance test"});

@@ -10,6 +10,8 @@ use std::time::Instant;
 use time::{Duration, OffsetDateTime};
 use tokio::sync::watch;
 
+use crate::store::{Store, StoreError};
+
 /// A boxed future returned by [`Clock::sleep_until`].
 pub type Sleep = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -120,6 +122,126 @@ impl Clock for TestClock {
                 if rx.changed().await.is_err() {
                     // The clock is gone: nobody can advance it any more, so never wake.
                     std::future::pending::<()>().await;
+                }
+            }
+        })
+    }
+}
+
+/// How long a read clock offset is trusted before the database is asked again (real time).
+const OFFSET_REREAD: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// How often a sleeper re-checks the offset for jumps made by other processes (real time).
+const OFFSET_RECHECK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Sandbox time: an underlying clock plus a jump ahead kept in the store (`plusbox clock
+/// advance`, [`Store::advance_clock`]). The offset lives in SQLite so a running server, the CLI
+/// and a test runner in another process all see the same time; each instance re-reads it at most
+/// every 20 ms, so a jump is seen by the next request. Sleepers wake early when time jumps past
+/// their deadline. Only the sandbox's time moves: an external acquirer keeps its own clock, as it
+/// would against Alipay+.
+#[derive(Clone)]
+pub struct OffsetClock {
+    shared: Arc<OffsetShared>,
+}
+
+struct OffsetShared {
+    inner: SharedClock,
+    store: Arc<Store>,
+    /// The last offset read and when (`None`: never read).
+    cached: Mutex<(Duration, Option<Instant>)>,
+    tick: watch::Sender<Duration>,
+}
+
+impl std::fmt::Debug for OffsetClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OffsetClock").field("offset", &self.shared.cached_offset()).finish_non_exhaustive()
+    }
+}
+
+impl OffsetShared {
+    fn cached_offset(&self) -> Duration {
+        self.cached.lock().unwrap_or_else(|e| e.into_inner()).0
+    }
+
+    /// The offset, re-read from the store when the cached value is older than [`OFFSET_REREAD`].
+    /// A failed read keeps the last value: time must never fail.
+    fn offset(&self) -> Duration {
+        let fresh = {
+            let guard = self.cached.lock().unwrap_or_else(|e| e.into_inner());
+            match guard.1 {
+                Some(at) if at.elapsed() < OFFSET_REREAD => return guard.0,
+                _ => guard.0,
+            }
+        };
+        let offset = self.store.clock_offset().unwrap_or(fresh);
+        self.remember(offset);
+        offset
+    }
+
+    fn remember(&self, offset: Duration) {
+        let changed = {
+            let mut guard = self.cached.lock().unwrap_or_else(|e| e.into_inner());
+            let changed = guard.0 != offset;
+            *guard = (offset, Some(Instant::now()));
+            changed
+        };
+        if changed {
+            self.tick.send_replace(offset);
+        }
+    }
+}
+
+impl OffsetClock {
+    /// Sandbox time over `inner`, with the offset kept in `store`.
+    pub fn new(inner: SharedClock, store: Arc<Store>) -> Self {
+        let (tick, _) = watch::channel(Duration::ZERO);
+        let shared = OffsetShared { inner, store, cached: Mutex::new((Duration::ZERO, None)), tick };
+        OffsetClock { shared: Arc::new(shared) }
+    }
+
+    /// Re-reads the offset now (a request starts: a jump made by another process a moment ago
+    /// must count).
+    pub fn sync(&self) {
+        if let Ok(offset) = self.shared.store.clock_offset() {
+            self.shared.remember(offset);
+        }
+    }
+
+    /// The current jump ahead of the underlying clock.
+    pub fn offset(&self) -> Duration {
+        self.shared.offset()
+    }
+
+    /// Moves sandbox time `by` ahead (persisted) and wakes this clock's sleepers at once; other
+    /// instances over the same database see it within their re-read interval.
+    pub fn advance(&self, by: Duration) -> Result<Duration, StoreError> {
+        let offset = self.shared.store.advance_clock(by)?;
+        self.shared.remember(offset);
+        Ok(offset)
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> OffsetDateTime {
+        self.shared.inner.now() + self.shared.offset()
+    }
+
+    fn sleep_until(&self, deadline: OffsetDateTime) -> Sleep {
+        let shared = Arc::clone(&self.shared);
+        let mut rx = shared.tick.subscribe();
+        Box::pin(async move {
+            loop {
+                let target = deadline - shared.offset();
+                if shared.inner.now() >= target {
+                    return;
+                }
+                // Wake on the deadline, on a jump made here, or periodically to notice a jump
+                // made by another process.
+                tokio::select! {
+                    _ = shared.inner.sleep_until(target) => {}
+                    _ = rx.changed() => {}
+                    _ = tokio::time::sleep(OFFSET_RECHECK) => {}
                 }
             }
         })

@@ -152,6 +152,8 @@ fn process(
     parts: axum::http::request::Parts,
     body: Option<axum::body::Bytes>,
 ) -> Reply {
+    // Sandbox time may have been moved by another process a moment ago.
+    shared.sync_clock();
     let uri = parts
         .uri
         .path_and_query()

@@ -30,7 +30,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch, Notify};
 use tokio::task::JoinHandle;
 
-pub use clock::{Clock, ScaledClock, SharedClock, SystemClock, TestClock};
+pub use clock::{Clock, OffsetClock, ScaledClock, SharedClock, SystemClock, TestClock};
 pub use plusbox_core::result_code::ResultCode;
 pub use scenario::Scenario;
 pub use store::{Provisioned, Store, StoreError};
@@ -132,6 +132,8 @@ pub(crate) struct Shared {
     /// Tells the companion's SSE streams that wallet state may have changed.
     pub(crate) changes: broadcast::Sender<()>,
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// The sandbox clock (also `config.clock`), for re-reading its offset per request.
+    pub(crate) clock: OffsetClock,
     /// Parsed keys by their stored Base64 text. Keyed by content, so a key changed through the
     /// CLI is picked up on the next request; this only saves re-parsing the same bytes.
     pub(crate) keys: std::sync::Mutex<KeyCache>,
@@ -183,6 +185,12 @@ impl Shared {
         self.config.clock.now()
     }
 
+    /// Re-reads the stored clock offset (each request starts with it, so a jump made by the CLI
+    /// or a test runner a moment ago counts).
+    pub(crate) fn sync_clock(&self) {
+        self.clock.sync();
+    }
+
     /// Runs blocking store work off the async threads.
     pub(crate) async fn blocking<T: Send + 'static>(
         self: &Arc<Self>,
@@ -205,6 +213,18 @@ impl Shared {
     pub(crate) fn announce(&self) {
         let _ = self.changes.send(());
     }
+}
+
+/// Companion requests start by re-reading the clock offset (see [`Shared::sync_clock`]).
+async fn sync_clock_first(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    request: axum::extract::Request,
+) -> axum::extract::Request {
+    // The read is a few microseconds on a pooled connection; keep it off the async threads
+    // anyway, as every other store access is.
+    let worker = Arc::clone(&shared);
+    let _ = tokio::task::spawn_blocking(move || worker.sync_clock()).await;
+    request
 }
 
 /// How often the WAL is checkpointed in the background (real time).
@@ -235,6 +255,7 @@ pub struct Sandbox {
     local_addr: SocketAddr,
     base_url: String,
     shared: Arc<Shared>,
+    clock: OffsetClock,
     provisioned: Option<Provisioned>,
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
@@ -284,17 +305,27 @@ impl Sandbox {
 
         let (stop, shutdown) = watch::channel(false);
         let (changes, _) = broadcast::channel(64);
+        let store = Arc::new(store);
+        // Every deadline runs on sandbox time: the configured clock plus the stored jump ahead.
+        let clock = OffsetClock::new(Arc::clone(&config.clock), Arc::clone(&store));
+        let mut config = config;
+        config.clock = Arc::new(clock.clone());
         let shared = Arc::new(Shared {
-            store: Arc::new(store),
+            store,
             config,
             wake: Notify::new(),
             changes,
+            clock: clock.clone(),
             shutdown: shutdown.clone(),
             keys: std::sync::Mutex::new(KeyCache::default()),
         });
         let router = Router::new()
             .route("/healthz", get(|| async { "ok" }))
-            .nest("/app/v1", companion::router())
+            .nest(
+                "/app/v1",
+                companion::router()
+                    .layer(axum::middleware::map_request_with_state(Arc::clone(&shared), sync_clock_first)),
+            )
             .fallback(gateway::handle)
             .with_state(Arc::clone(&shared));
         let mut server_stop = shutdown.clone();
@@ -308,7 +339,7 @@ impl Sandbox {
         });
         let worker = tokio::spawn(notify::run(Arc::clone(&shared), shutdown.clone()));
         let checkpoints = tokio::spawn(checkpoint_loop(Arc::clone(&shared.store), shutdown));
-        Ok(Sandbox { local_addr, base_url, shared, provisioned, stop, server, worker, checkpoints })
+        Ok(Sandbox { local_addr, base_url, shared, clock, provisioned, stop, server, worker, checkpoints })
     }
 
     /// The bound address (with the real port when `:0` was asked for).
@@ -326,6 +357,12 @@ impl Sandbox {
         Arc::clone(&self.shared.store)
     }
 
+    /// The sandbox's clock (the configured clock plus the stored jump ahead). Advancing it wakes
+    /// the server's sleepers at once.
+    pub fn clock(&self) -> OffsetClock {
+        self.clock.clone()
+    }
+
     /// What first-start provisioning created, if this start provisioned.
     pub fn provisioned(&self) -> Option<&Provisioned> {
         self.provisioned.as_ref()
@@ -334,6 +371,13 @@ impl Sandbox {
     /// Wakes the background worker (e.g. after advancing a [`TestClock`] or editing the store).
     pub fn poke(&self) {
         self.shared.changed();
+    }
+
+    /// A handle that does what [`Sandbox::poke`] does, for code that changes the store directly
+    /// (a test runner playing the buyer) and must not wait for the worker's next re-read.
+    pub fn poker(&self) -> Arc<dyn Fn() + Send + Sync> {
+        let shared = Arc::clone(&self.shared);
+        Arc::new(move || shared.changed())
     }
 
     /// Stops accepting connections, lets in-flight requests finish, stops the worker. The

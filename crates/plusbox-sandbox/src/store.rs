@@ -1301,6 +1301,32 @@ impl Store {
         })
     }
 
+    /// How far the sandbox clock has been moved ahead of its underlying clock (`plusbox clock
+    /// advance`). Kept in the database so a running server, the CLI and a test runner in other
+    /// processes share one time line (testing-practice.md §10.2: the clock "can jump ahead").
+    pub fn clock_offset(&self) -> Result<Duration> {
+        let text = self.read(|tx| get_meta(tx, CLOCK_OFFSET_KEY))?;
+        Ok(Duration::milliseconds(text.and_then(|t| t.parse::<i64>().ok()).unwrap_or(0)))
+    }
+
+    /// Moves the sandbox clock `by` further ahead (negative moves it back, never before the
+    /// underlying clock) and returns the new offset. One write transaction, so concurrent
+    /// advances add up.
+    pub fn advance_clock(&self, by: Duration) -> Result<Duration> {
+        let by_ms = i64::try_from(by.whole_milliseconds()).unwrap_or(i64::MAX);
+        self.write(|tx| {
+            let old = get_meta(tx, CLOCK_OFFSET_KEY)?.and_then(|t| t.parse::<i64>().ok()).unwrap_or(0);
+            let new = old.saturating_add(by_ms).max(0);
+            set_meta(tx, CLOCK_OFFSET_KEY, &new.to_string())?;
+            Ok(Duration::milliseconds(new))
+        })
+    }
+
+    /// Puts the sandbox clock back on its underlying clock (offset zero).
+    pub fn reset_clock(&self) -> Result<()> {
+        self.write(|tx| set_meta(tx, CLOCK_OFFSET_KEY, "0"))
+    }
+
     /// Records the gateway's base URL (written by `serve` on start).
     pub fn set_gateway_url(&self, url: &str) -> Result<()> {
         self.write(|tx| set_meta(tx, "gateway_url", url))
@@ -1365,6 +1391,9 @@ fn app_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AppRecord> {
         magic_amounts: row.get(6)?,
     })
 }
+
+/// The `meta` key holding the clock offset in milliseconds.
+const CLOCK_OFFSET_KEY: &str = "clock_offset_ms";
 
 fn set_meta(tx: &Connection, key: &str, value: &str) -> Result<()> {
     tx.execute_cached(
@@ -2743,6 +2772,11 @@ impl Store {
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })
+    }
+
+    /// Deletes one mock rule (a test run takes back what it arranged); false if it was gone.
+    pub fn remove_mock(&self, id: i64) -> Result<bool> {
+        self.write(|tx| Ok(tx.execute_cached("DELETE FROM mock WHERE id = ?1", params![id])? > 0))
     }
 
     /// Deletes every mock rule.
