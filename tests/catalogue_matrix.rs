@@ -111,3 +111,24 @@ fn every_fault_is_targeted_by_a_case() {
         .collect();
     assert!(gaps.is_empty(), "faults no case targets (gaps): {gaps:?}");
 }
+
+#[test]
+fn bench_suite_reports_each_case_and_the_total() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_plusbox"))
+        .args(["bench", "suite", "UPM-PAY-001", "UPM-CODE-001", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["scale"], 20);
+    assert_eq!(report["passed"], 2);
+    let ids: Vec<&str> =
+        report["cases"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["UPM-PAY-001", "UPM-CODE-001"]);
+    assert!(report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["durationMs"].is_u64() && c["verdict"] == "PASS"));
+    assert!(report["totalMs"].is_u64());
+}

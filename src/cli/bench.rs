@@ -18,6 +18,9 @@ use tokio::sync::Mutex;
 pub enum BenchCommand {
     /// Benchmark the sandbox gateway: p50/p99 at a fixed rate, max throughput, signing ceiling.
     Sandbox(BenchArgs),
+    /// Run the UPM acceptance suite against the reference acquirer on compressed time; report the
+    /// total and each case's duration.
+    Suite(super::bench_suite::SuiteArgs),
 }
 
 /// Options of `plusbox bench sandbox`.
@@ -44,6 +47,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(bench(args))
         }
+        BenchCommand::Suite(args) => super::bench_suite::run(args),
     }
 }
 

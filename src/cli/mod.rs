@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 pub mod acquirer;
 pub mod bench;
+pub mod bench_suite;
 pub mod clock;
 pub mod code;
 pub mod demo;
@@ -63,7 +64,8 @@ pub enum Command {
     Clock(clock::ClockCommand),
     /// Run acceptance test cases against a POS (the POS-driver contract) and judge them.
     Run(run::RunArgs),
-    /// Benchmarks: `bench sandbox` measures signed pay+inquiry latency and throughput.
+    /// Benchmarks: `bench sandbox` (pay+inquiry latency and throughput), `bench suite` (the UPM
+    /// acceptance suite on compressed time, per case).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
 }

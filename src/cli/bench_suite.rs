@@ -1,0 +1,168 @@
+//! `plusbox bench suite`: the whole UPM catalogue against the reference acquirer on compressed
+//! time, in one process — a sandbox on a clock `--scale` times faster than the wall clock, the
+//! acquirer on the sandbox's time line with the reference's real timing (8 s pay timeout, 60 s
+//! expiry, 2–10 s polls) in sandbox time, and the runner driving its POS-driver API. Reports the
+//! total and each case's duration.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+use clap::Args;
+use plusbox_acquirer::{server, Acquirer, AcquirerConfig, Fault, MerchantConfig, Timing};
+use plusbox_core::catalogue::{Case, Outcome};
+use plusbox_core::signing::PrivateKey;
+use plusbox_runner::{Quiet, Report, Runner, RunnerConfig};
+use plusbox_sandbox::{OffsetClock, Sandbox, SandboxConfig, ScaledClock};
+use serde_json::json;
+
+/// Options of `plusbox bench suite`.
+#[derive(Debug, Args)]
+pub struct SuiteArgs {
+    /// Case ids to run (default: the whole UPM suite).
+    #[arg(value_name = "CASE")]
+    pub cases: Vec<String>,
+    /// How many times faster than the wall clock sandbox (and acquirer) time runs.
+    #[arg(long, default_value_t = 20)]
+    pub scale: u32,
+    /// Switch a fault on in the reference acquirer (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub fault: Vec<Fault>,
+    /// Print the result as JSON: {scale, totalMs, passed, cases: [{id, verdict, durationMs}]}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The acquirer's clock trait over the sandbox's clock: one time line for both, as a real ACQP's
+/// clock and Alipay+'s agree. A jump of the sandbox clock is a jump for the acquirer too.
+struct OnSandboxTime(OffsetClock);
+
+impl plusbox_acquirer::Clock for OnSandboxTime {
+    fn now(&self) -> time::OffsetDateTime {
+        plusbox_sandbox::Clock::now(&self.0)
+    }
+
+    fn sleep_until(&self, deadline: time::OffsetDateTime) -> plusbox_acquirer::clock::Sleep {
+        plusbox_sandbox::Clock::sleep_until(&self.0, deadline)
+    }
+}
+
+/// Runs `plusbox bench suite`.
+pub fn run(args: SuiteArgs) -> anyhow::Result<ExitCode> {
+    if args.scale == 0 {
+        bail!("--scale must be at least 1");
+    }
+    let catalogue = plusbox_runner::embedded::catalogue()
+        .map_err(|e| anyhow!("the built-in catalogue has errors:\n{e}"))?;
+    let cases: Vec<&Case> = if args.cases.is_empty() {
+        catalogue.suite("upm").collect()
+    } else {
+        args.cases
+            .iter()
+            .map(|id| catalogue.get(id).ok_or_else(|| anyhow!("no case {id} in the catalogue")))
+            .collect::<anyhow::Result<_>>()?
+    };
+    let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+    let dir = std::env::temp_dir().join(format!("plusbox-bench-suite-{}-{stamp}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let result = runtime.block_on(bench(&args, &cases, &dir));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (report, total) = result?;
+
+    let passed = report.cases.iter().filter(|c| c.verdict == Outcome::Pass).count();
+    if args.json {
+        let cases: Vec<_> = report
+            .cases
+            .iter()
+            .map(|c| json!({"id": c.id, "verdict": c.verdict.to_string(), "durationMs": c.duration_ms}))
+            .collect();
+        let out = json!({
+            "scale": args.scale,
+            "totalMs": total.as_millis() as u64,
+            "passed": passed,
+            "cases": cases,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("{:<13} {:<8} {:>9}", "case", "verdict", "ms");
+        let mut slowest: Vec<_> = report.cases.iter().collect();
+        for c in &report.cases {
+            println!("{:<13} {:<8} {:>9}", c.id, c.verdict.to_string(), c.duration_ms);
+        }
+        slowest.sort_by_key(|c| std::cmp::Reverse(c.duration_ms));
+        let top: Vec<String> =
+            slowest.iter().take(3).map(|c| format!("{} {} ms", c.id, c.duration_ms)).collect();
+        println!(
+            "\n{} cases, {passed} passed, total {:.1} s at {}x compressed time (slowest: {})",
+            report.cases.len(),
+            total.as_secs_f64(),
+            args.scale,
+            top.join(", ")
+        );
+    }
+    Ok(if passed == report.cases.len() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+async fn bench(
+    args: &SuiteArgs,
+    cases: &[&Case],
+    dir: &std::path::Path,
+) -> anyhow::Result<(Report, Duration)> {
+    let scale = args.scale;
+    let mut config = SandboxConfig::new(dir.join("sandbox"), "127.0.0.1:0".parse()?)
+        .with_clock(Arc::new(ScaledClock::new(f64::from(scale))));
+    // Notification attempts time out after Alipay+'s 5 s of sandbox time.
+    config.notify_timeout = Duration::from_millis(5_000 / u64::from(scale)).max(Duration::from_millis(200));
+    let sandbox = Sandbox::start(config).await.context("starting the sandbox")?;
+    let store = sandbox.store();
+    let now = plusbox_sandbox::Clock::now(&sandbox.clock());
+
+    let key = PrivateKey::generate()?;
+    let key_file = dir.join("acquirer_key.pem");
+    plusbox_acquirer::config::write_private_file(&key_file, key.to_pkcs8_pem().expose().as_bytes())?;
+    store.set_acqp_key(&key.public_key()?.to_base64(), 1, now)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let notify_url = format!("http://{addr}/notify");
+    store.set_notify_url(Some(&notify_url))?;
+    let app = store.app_view()?;
+    // The reference timing in sandbox time; only the HTTP timeouts run in real time.
+    let real = |ms: u64| (ms / u64::from(scale)).max(1);
+    let d = Timing::default();
+    let timing = Timing {
+        pay_timeout_ms: real(d.pay_timeout_ms),
+        refund_timeout_ms: real(d.refund_timeout_ms),
+        cancel_timeout_ms: real(d.cancel_timeout_ms),
+        inquiry_timeout_ms: real(d.inquiry_timeout_ms),
+        ..d
+    };
+    let acquirer_config = AcquirerConfig {
+        gateway_url: sandbox.base_url().to_owned(),
+        client_id: app.client_id.clone(),
+        acquirer_id: Some(app.acquirer_id.clone()),
+        private_key_file: key_file,
+        key_version: 1,
+        gateway_public_key: app.sandbox_public_key.clone(),
+        notify_url,
+        listen: addr.to_string(),
+        database: dir.join("acquirer.sqlite3"),
+        faults: Default::default(),
+        merchant: MerchantConfig::default(),
+        timing,
+    };
+    let clock = Arc::new(OnSandboxTime(sandbox.clock()));
+    let acquirer = Acquirer::new(acquirer_config, args.fault.iter().copied(), clock)?;
+    let server = tokio::spawn(server::serve(acquirer, listener));
+
+    let mut runner_config = RunnerConfig::new(format!("http://{addr}"), "buyer-1", sandbox.clock());
+    runner_config.poke = Some(sandbox.poker());
+    let runner = Runner::new(Arc::clone(&store), runner_config)?;
+    let started = Instant::now();
+    let report = runner.run_all(cases, &Quiet).await;
+    let total = started.elapsed();
+    server.abort();
+    sandbox.shutdown().await;
+    Ok((report, total))
+}
