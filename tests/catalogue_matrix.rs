@@ -132,3 +132,35 @@ fn bench_suite_reports_each_case_and_the_total() {
         .all(|c| c["durationMs"].is_u64() && c["verdict"] == "PASS"));
     assert!(report["totalMs"].is_u64());
 }
+
+#[test]
+fn plusbox_run_works_from_any_directory_and_fails_fast_on_a_dead_pos() {
+    let cwd = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_plusbox"))
+            .current_dir(cwd.path())
+            .args(["run", "--pos", &format!("http://127.0.0.1:{port}"), "--data"])
+            .arg(data.path())
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // The built-in catalogue: no testcases/ directory needed; an unknown id is named.
+    let out = run(&["UPM-NOPE-001"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no case UPM-NOPE-001"));
+    // A known case against a POS that is down: one clear error, before any case runs.
+    let out = run(&["UPM-PAY-001"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("POS-driver API is not reachable"), "{err}");
+    assert!(!data.path().join("runs").exists());
+    // --testcases overrides the built-in catalogue.
+    let out = run(&["--testcases", "/nonexistent-plusbox-cases", "UPM-PAY-001"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nonexistent-plusbox-cases"));
+}

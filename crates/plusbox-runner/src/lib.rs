@@ -211,7 +211,8 @@ impl Runner {
                     }
                 }
                 self.finish_tasks(&mut state).await;
-                if state.errors.is_empty() {
+                // Trailing traffic (notifications) only matters when the run went through.
+                if state.errors.is_empty() && !state.pos_failed {
                     self.config.clock.sleep(self.config.settle).await;
                 }
             }
