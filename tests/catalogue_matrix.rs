@@ -164,3 +164,89 @@ fn plusbox_run_works_from_any_directory_and_fails_fast_on_a_dead_pos() {
     let out = run(&["--testcases", "/nonexistent-plusbox-cases", "UPM-PAY-001"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("nonexistent-plusbox-cases"));
 }
+
+/// Drives `plusbox run --manual CASE --data DATA` with a scripted person: `stdin` is typed up
+/// front (it is only read at confirmations, questions and photo prompts); when the payment code
+/// appears, the "person" charges it at the POS at `pos`. Returns (exit ok, stdout).
+fn guided(data: &std::path::Path, pos: &str, case: &str, amount: &str, stdin: &str) -> (bool, String) {
+    use std::io::{BufRead, Write};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_plusbox"))
+        .args(["run", "--manual", case, "--data"])
+        .arg(data)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (codes, seen) = std::sync::mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            if let Some(at) = line.find("Payment code: ") {
+                let _ = codes.send(line[at + "Payment code: ".len()..].trim().to_owned());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let code = seen.recv_timeout(std::time::Duration::from_secs(60)).unwrap();
+    // The person at the POS: ring up the sale and scan the code.
+    reqwest::blocking::Client::new()
+        .post(format!("{pos}/charge"))
+        .json(&serde_json::json!({"code": code, "amount": amount}))
+        .send()
+        .unwrap();
+    let status = child.wait().unwrap();
+    (status.success(), reader.join().unwrap())
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files_under(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_run_guides_a_person_and_judges_their_answers() {
+    let env = Env::start(&[], acquirer_common::fast_timing()).await;
+    let data = env.sandbox.store().path().parent().unwrap().to_path_buf();
+    let photo_dir = tempfile::tempdir().unwrap();
+    let photo = photo_dir.path().join("receipt.jpg");
+    std::fs::write(&photo, b"not really a jpeg").unwrap();
+    let run = |script: String| {
+        let (data, pos) = (data.clone(), env.base_url.clone());
+        tokio::task::spawn_blocking(move || guided(&data, &pos, "UPM-PAY-001", "12.50 USD", &script))
+    };
+
+    // Enter at the confirmation step, "y" to the question, then the receipt photo.
+    let (ok, out) = run(format!("\ny\n{}\n", photo.display())).await.unwrap();
+    assert!(ok, "{out}");
+    assert!(out.contains("Step 1/2: Ring up 12.50 USD"), "{out}");
+    assert!(out.contains("[PASS] pos-shows-success"), "{out}");
+    assert!(out.contains("[PASS] receipt-photo"), "{out}");
+    assert!(out.contains("[PASS] payment-success"), "{out}");
+    let copied = files_under(&data.join("runs"));
+    assert!(copied.iter().any(|p| p.ends_with("UPM-PAY-001-receipt-photo-1.jpg")), "{copied:?}");
+
+    // "n": the person saw no success on the POS; the check that asked says so.
+    let (ok, out) = run("\nn\n\n".to_owned()).await.unwrap();
+    assert!(!ok);
+    assert!(out.contains("[FAIL] pos-shows-success"), "{out}");
+
+    // The person stops before answering: INCOMPLETE, not FAIL.
+    let (ok, out) = run("\n".to_owned()).await.unwrap();
+    assert!(!ok);
+    assert!(out.contains("UPM-PAY-001: INCOMPLETE"), "{out}");
+    env.stop().await;
+}

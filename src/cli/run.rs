@@ -1,8 +1,9 @@
-//! `plusbox run`: runs acceptance test cases from `testcases/` headless against a POS that
-//! implements the POS-driver contract (`docs/pos-driver.md`), judging each from the sandbox's
-//! traffic log. Progress per step, a summary table, JSON and JUnit reports, and every run stored
+//! `plusbox run`: runs acceptance test cases (the catalogue built into plusbox, or `--testcases
+//! DIR`) headless against a POS that implements the POS-driver contract (`docs/pos-driver.md`),
+//! or guided (`--manual`) for a person at a real POS, judging each from the sandbox's traffic log. Progress per step, a summary table, JSON and JUnit reports, and every run stored
 //! under `<data>/runs/` with everything needed to explain its verdict later.
 
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,8 +12,9 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use plusbox_core::catalogue::{Case, Catalogue, Step};
-use plusbox_runner::{CaseReport, Observer, Runner, RunnerConfig, StepReport};
+use plusbox_companion::render::Symbology;
+use plusbox_core::catalogue::{Case, Catalogue, Outcome, Step};
+use plusbox_runner::{CaseReport, Observer, Person, Report, Runner, RunnerConfig, StepReport};
 use plusbox_sandbox::OffsetClock;
 
 use super::sandbox::DataArg;
@@ -27,8 +29,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub suite: Option<String>,
     /// Base URL of the POS-driver API (e.g. http://127.0.0.1:8788 from `plusbox acquirer serve`).
-    #[arg(long, value_name = "URL")]
-    pub pos: String,
+    #[arg(long, value_name = "URL", required_unless_present = "manual")]
+    pub pos: Option<String>,
     #[command(flatten)]
     pub data: DataArg,
     /// Directory holding the case files, instead of the catalogue built into plusbox.
@@ -43,8 +45,9 @@ pub struct RunArgs {
     /// Write a JUnit XML report here.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
-    /// Guided run for a person at a real POS (not available yet).
-    #[arg(long)]
+    /// Guided run for a person at a real POS: instructions and the payment code in the terminal,
+    /// the engine waits for the POS's traffic, then asks the manual questions and for photos.
+    #[arg(long, conflicts_with = "pos")]
     pub manual: bool,
 }
 
@@ -133,11 +136,62 @@ impl Observer for Bars {
     }
 }
 
+/// The person at the terminal: guidance on stdout, answers read line by line from stdin.
+struct Terminal {
+    input: std::sync::Mutex<Box<dyn BufRead + Send>>,
+}
+
+impl Terminal {
+    /// The next line of input, trimmed; `None` at the end of input.
+    fn line(&self, prompt: &str) -> Option<String> {
+        print!("{prompt} ");
+        let _ = std::io::stdout().flush();
+        let mut line = String::new();
+        let mut input = self.input.lock().unwrap_or_else(|e| e.into_inner());
+        match input.read_line(&mut line) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => Some(line.trim().to_owned()),
+        }
+    }
+}
+
+impl Person for Terminal {
+    fn say(&self, text: &str) {
+        println!("{text}");
+    }
+
+    fn show_code(&self, code: &str) {
+        // A QR the POS scanner can read off the screen, and the digits for typing them in.
+        if code.chars().all(|c| c.is_ascii_digit()) {
+            if let Ok(qr) = plusbox_companion::render::render_terminal(code, Symbology::Qr, false) {
+                println!("{qr}");
+            }
+        }
+        println!("Payment code: {code}");
+    }
+
+    fn proceed(&self, prompt: &str) -> bool {
+        self.line(prompt).is_some()
+    }
+
+    fn ask(&self, question: &str) -> Option<bool> {
+        loop {
+            match self.line(&format!("{question} [y/n]"))?.to_ascii_lowercase().as_str() {
+                "y" | "yes" => return Some(true),
+                "n" | "no" => return Some(false),
+                _ => println!("Please answer y or n."),
+            }
+        }
+    }
+
+    fn evidence(&self, what: &str) -> Option<PathBuf> {
+        let answer = self.line(&format!("Path to a photo of {what} (Enter to skip):"))?;
+        (!answer.is_empty()).then(|| PathBuf::from(answer))
+    }
+}
+
 /// Runs `plusbox run`.
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    if args.manual {
-        bail!("--manual (guided runs in the terminal) is not available yet; run headless with --pos");
-    }
     let catalogue = match &args.testcases {
         Some(dir) => load_catalogue(dir)?,
         None => plusbox_runner::embedded::catalogue()
@@ -149,23 +203,43 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // Sandbox time: the wall clock plus the jump ahead kept in the store, the same time line a
     // `plusbox serve` on this data directory runs on.
     let clock = OffsetClock::new(Arc::new(plusbox_sandbox::SystemClock), Arc::clone(&store));
-    let config = RunnerConfig::new(args.pos.clone(), args.account.clone(), clock);
+    let config = RunnerConfig::new(args.pos.clone().unwrap_or_default(), args.account.clone(), clock);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let runner = Runner::new(store, config)?;
-    runtime
-        .block_on(runner.check_pos())
-        .map_err(|e| anyhow!("{e}; start the POS (e.g. `plusbox acquirer serve`) or fix --pos"))?;
-    let style = ProgressStyle::with_template("{spinner} {prefix:<13} [{bar:12}] {pos}/{len} {wide_msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
-    let bars = Bars { style, current: std::sync::Mutex::new(None) };
-    let report = runtime.block_on(runner.run_all(&cases, &bars));
-
     let runs = dir.join("runs");
-    std::fs::create_dir_all(&runs).with_context(|| format!("creating {}", runs.display()))?;
     let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+
+    let report = if args.manual {
+        let person: Arc<dyn Person> = Arc::new(Terminal {
+            input: std::sync::Mutex::new(Box::new(std::io::BufReader::new(std::io::stdin()))),
+        });
+        println!("Guided run of {} case(s). The sandbox plays the buyer; you work the POS.", cases.len());
+        let mut report = Report::default();
+        for case in &cases {
+            let evidence = runs.join(format!("{stamp}-{}", case.id));
+            let case_report = runtime.block_on(runner.run_case_manual(case, Arc::clone(&person), &evidence));
+            let stopped = case_report.verdict == Outcome::Incomplete;
+            report.cases.push(case_report);
+            if stopped {
+                println!("Stopped; the remaining cases were not run.");
+                break;
+            }
+        }
+        report
+    } else {
+        runtime
+            .block_on(runner.check_pos())
+            .map_err(|e| anyhow!("{e}; start the POS (e.g. `plusbox acquirer serve`) or fix --pos"))?;
+        let style = ProgressStyle::with_template("{spinner} {prefix:<13} [{bar:12}] {pos}/{len} {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        let bars = Bars { style, current: std::sync::Mutex::new(None) };
+        runtime.block_on(runner.run_all(&cases, &bars))
+    };
+
+    std::fs::create_dir_all(&runs).with_context(|| format!("creating {}", runs.display()))?;
     for case in &report.cases {
         let path = runs.join(format!("{stamp}-{}.json", case.id));
         std::fs::write(&path, serde_json::to_string_pretty(&case.stored())?)

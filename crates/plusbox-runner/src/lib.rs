@@ -10,6 +10,7 @@
 //! Waits are in the sandbox's clock (compressed time shortens them); the engine polls the store
 //! at a small real-time interval.
 
+mod manual;
 mod pos;
 mod report;
 
@@ -39,6 +40,7 @@ use plusbox_sandbox::{Clock, OffsetClock, ResultCode, Scenario, Store};
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
+pub use manual::Person;
 pub use pos::{PosAnswer, PosClient};
 pub use report::{CaseReport, CheckReport, Report, StepReport};
 
@@ -159,6 +161,22 @@ struct RunState {
     pos_failed: bool,
 }
 
+impl RunState {
+    fn new(now: time::OffsetDateTime) -> RunState {
+        RunState {
+            after: 0,
+            codes: Vec::new(),
+            labels: BTreeMap::new(),
+            tasks: Vec::new(),
+            done: Vec::new(),
+            errors: Vec::new(),
+            mocks: Vec::new(),
+            pos_failed: false,
+            stamp: format!("{:x}", now.unix_timestamp_nanos() / 1_000_000),
+        }
+    }
+}
+
 impl Runner {
     /// A runner against `store` (the sandbox the POS's acquirer talks to).
     pub fn new(store: Arc<Store>, config: RunnerConfig) -> Result<Runner, RunnerError> {
@@ -186,17 +204,7 @@ impl Runner {
         observer.case_started(case);
         let started = Instant::now();
         let now = self.config.clock.now();
-        let mut state = RunState {
-            after: 0,
-            codes: Vec::new(),
-            labels: BTreeMap::new(),
-            tasks: Vec::new(),
-            done: Vec::new(),
-            errors: Vec::new(),
-            mocks: Vec::new(),
-            pos_failed: false,
-            stamp: format!("{:x}", now.unix_timestamp_nanos() / 1_000_000),
-        };
+        let mut state = RunState::new(now);
         let mut steps = Vec::new();
         match self.arrange(case, &mut state) {
             Ok(after) => {
@@ -518,6 +526,17 @@ impl Runner {
     }
 
     async fn wait(&self, wait: &Wait, mark: i64, state: &mut RunState) -> (String, bool) {
+        self.wait_at_least(wait, mark, state, time::Duration::ZERO).await
+    }
+
+    /// Like [`Runner::wait`], waiting for traffic or a state at least `floor` (guided runs).
+    async fn wait_at_least(
+        &self,
+        wait: &Wait,
+        mark: i64,
+        state: &mut RunState,
+        floor: time::Duration,
+    ) -> (String, bool) {
         let (within, what) = match wait {
             Wait::Confirmation => return ("headless: no confirmation needed".into(), false),
             Wait::Timeout { duration } => {
@@ -535,7 +554,7 @@ impl Runner {
             Wait::Api { within, api, .. } => (within, format!("{api}")),
             Wait::State { within, state, .. } => (within, format!("payment {state}")),
         };
-        let deadline = self.config.clock.now() + to_time(within.0);
+        let deadline = self.config.clock.now() + to_time(within.0).max(floor);
         loop {
             if let Some(note) = self.wait_met(wait, mark, state) {
                 return (note, false);
