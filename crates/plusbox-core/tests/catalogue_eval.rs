@@ -408,7 +408,6 @@ fn unk_001_new_request_id_fails() {
     let v = r.judge("UPM-UNK-001");
     assert_fails(&v, "pay-same-id");
     assert_fails(&v, "one-payment");
-    assert_fails(&v, "unknown-followed-up");
     assert!(v.check("pay-same-id").unwrap().reason.contains("\"p2\" on #2"));
 }
 
@@ -419,7 +418,42 @@ fn unk_001_failing_the_sale_fails() {
     r.payment("p1", "SUCCESS", 1907);
     r.pos(1, "charge", "FAILED");
     let v = r.judge("UPM-UNK-001");
-    assert_fails(&v, "unknown-followed-up");
+    assert_fails(&v, "pos-success");
+}
+
+#[test]
+fn unk_001_result_from_the_notification_passes() {
+    // The real result may come by notifyPayment alone (§3): no inquiry or repeat needed.
+    let mut r = Run::new();
+    r.pay(0, "p1", Some(("UNKNOWN_EXCEPTION", "U")));
+    r.notify(300, "p1", Some(200), "S", "valid");
+    r.payment("p1", "SUCCESS", 1907);
+    r.pos(1, "charge", "SUCCESS");
+    assert_pass(&r.judge("UPM-UNK-001"));
+}
+
+#[test]
+fn unk_002_same_id_retry_passes_new_id_or_no_retry_fails() {
+    let mut r = Run::new();
+    r.pay(0, "p1", Some(("UNKNOWN_EXCEPTION", "U")));
+    r.pay(1_000, "p1", Some(("SUCCESS", "S")));
+    r.payment("p1", "SUCCESS", 1250);
+    r.pos(1, "charge", "SUCCESS");
+    assert_pass(&r.judge("UPM-UNK-002"));
+
+    let mut r = Run::new();
+    r.pay(0, "p1", Some(("UNKNOWN_EXCEPTION", "U")));
+    r.pay(1_000, "p2", Some(("SUCCESS", "S")));
+    r.payment("p2", "SUCCESS", 1250);
+    r.pos(1, "charge", "SUCCESS");
+    let v = r.judge("UPM-UNK-002");
+    assert_fails(&v, "pay-retried-same-id");
+
+    let mut r = Run::new();
+    r.pay(0, "p1", Some(("UNKNOWN_EXCEPTION", "U")));
+    r.pos(1, "charge", "FAILED");
+    let v = r.judge("UPM-UNK-002");
+    assert_fails(&v, "pay-retried-same-id");
     assert_fails(&v, "pos-success");
 }
 
@@ -449,12 +483,18 @@ fn tmo_001_correct_passes_and_new_id_fails() {
 
 #[test]
 fn tmp_001_trusting_a_tampered_answer_fails() {
+    // The sandbox logs the answer as sent: S flipped to F PROCESS_FAIL after signing.
     let mut r = Run::new();
-    r.pay(0, "p1", Some(("SUCCESS", "S")));
-    r.payment("p1", "SUCCESS", 1250);
-    r.pos(1, "charge", "SUCCESS");
+    r.pay(0, "p1", Some(("PROCESS_FAIL", "F")));
+    r.payment("p1", "SUCCESS", 1910);
+    r.pos(1, "charge", "FAILED");
     assert_fails(&r.judge("UPM-TMP-001"), "tampered-answer-not-trusted");
+
+    let mut r = Run::new();
+    r.pay(0, "p1", Some(("PROCESS_FAIL", "F")));
     r.pay(1_000, "p1", Some(("SUCCESS", "S")));
+    r.payment("p1", "SUCCESS", 1910);
+    r.pos(1, "charge", "SUCCESS");
     assert_pass(&r.judge("UPM-TMP-001"));
 }
 
