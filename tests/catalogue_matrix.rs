@@ -17,8 +17,10 @@ use plusbox_acquirer::{Fault, Timing};
 use plusbox_core::catalogue::{Case, Catalogue, Outcome};
 use plusbox_runner::{CaseReport, Quiet, Runner, RunnerConfig};
 
-/// How much faster than the wall clock sandbox time runs.
-const SCALE: u32 = 20;
+/// How much faster than the wall clock sandbox time runs. 10× rather than the benchmark's 20×:
+/// the tightest races (a notification that must arrive before the first inquiry) then keep
+/// about 200 ms of real-time margin on a busy CI machine.
+const SCALE: u32 = 10;
 
 fn catalogue() -> Catalogue {
     plusbox_runner::embedded::catalogue().unwrap()
