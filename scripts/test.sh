@@ -51,9 +51,11 @@ cargo nextest run --workspace --locked --no-fail-fast
 step "doc tests"
 cargo test --workspace --locked --doc
 
-if [ -x scripts/fuzz-smoke.sh ]; then
-  step "fuzz smoke run"
-  scripts/fuzz-smoke.sh
+step "fuzz smoke run"
+if ! cargo fuzz --help >/dev/null 2>&1; then
+  step "installing cargo-fuzz (once; it runs on stable with RUSTC_BOOTSTRAP=1)"
+  cargo install --locked cargo-fuzz
 fi
+scripts/fuzz-smoke.sh
 
 step "all tests passed"
