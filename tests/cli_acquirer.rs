@@ -130,6 +130,43 @@ fn serve_init_serve_charge_refund_through_the_binary() {
     );
     assert!(refunded.contains("SUCCESS"), "{refunded}");
 
+    // A POS that scans: a bound code rendered as a PNG, read back by `pos charge --scan`.
+    let bound: Value = serde_json::from_str(&ok(
+        &["code", "new", "--data", "sb", "--account", "buyer-2", "--form", "24", "--json"],
+        dir.path(),
+    ))
+    .unwrap();
+    assert_eq!(bound["account"], "buyer-2");
+    let bound_code = bound["code"].as_str().unwrap();
+    ok(&["code", "render", bound_code, "--format", "png", "--out", "code.png"], dir.path());
+    let scanned: Value = serde_json::from_str(&ok(
+        &[
+            "pos",
+            "charge",
+            "--acquirer",
+            &acquirer_url,
+            "--scan",
+            "code.png",
+            "--amount",
+            "3.00 HKD",
+            "--json",
+        ],
+        dir.path(),
+    ))
+    .unwrap();
+    assert_eq!(scanned["state"], "SUCCESS", "{scanned}");
+    let wallets: Value =
+        serde_json::from_str(&ok(&["wallet", "list", "--data", "sb", "--json"], dir.path())).unwrap();
+    let hkd = wallets
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["id"] == "buyer-2")
+        .and_then(|w| w["balances"].as_array().unwrap().iter().find(|b| b["currency"] == "HKD"))
+        .unwrap()["value"]
+        .clone();
+    assert_eq!(hkd, "499700", "buyer-2 paid 3.00 HKD from 5000.00 HKD");
+
     // The sandbox saw a signed pay and refund, and its notification was acknowledged with a
     // signed S.
     let traffic: Vec<Value> =
@@ -191,4 +228,33 @@ fn pos_charge_against_a_dead_acquirer_says_so() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(stderr.contains("127.0.0.1"), "the error names the acquirer it could not reach: {stderr}");
+}
+
+#[test]
+fn pos_charge_scan_refuses_images_without_exactly_one_payment_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{}", free_port());
+    ok(
+        &[
+            "code",
+            "render",
+            "https://global.alipay.com/281002040090bbmmzTC4BzSex92tUglv31de",
+            "--format",
+            "png",
+            "--out",
+            "url.png",
+        ],
+        dir.path(),
+    );
+    std::fs::write(dir.path().join("not-an-image.png"), b"hello").unwrap();
+    for (image, expected) in
+        [("url.png", "no Alipay+ payment code"), ("not-an-image.png", "cannot scan not-an-image.png")]
+    {
+        let out =
+            run(&["pos", "charge", "--acquirer", &url, "--scan", image, "--amount", "1.00 USD"], dir.path());
+        assert!(!out.status.success(), "{image}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{image}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
 }

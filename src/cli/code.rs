@@ -13,8 +13,8 @@ use plusbox_core::codes::emv::{self, EmvObject};
 use plusbox_core::codes::{
     generate_payment_code, identify_scanned, CodeForm, MpmContext, ScannedCode, WalletTable,
 };
+use plusbox_core::protocol::time::format_instant;
 use serde_json::{json, Map, Value};
-use time::format_description::well_known::Rfc3339;
 
 /// `plusbox code …`
 #[derive(Debug, Args)]
@@ -26,14 +26,21 @@ pub struct CodeArgs {
 /// The code subcommands.
 #[derive(Debug, Subcommand)]
 pub enum CodeCommand {
-    /// Generate a one-time payment code (valid 60 s) for a wallet persona.
+    /// Generate a one-time payment code (valid 60 s) for a wallet persona, or, with `--account`,
+    /// have the sandbox in `--data` issue one bound to that buyer (what `pay` will charge).
     New {
         /// Code form: 24 (CGCP, default), 17 or 18 (legacy), 19 (Alipay+ 19-digit).
         #[arg(long, default_value = "24")]
         form: CodeForm,
         /// Wallet persona: enum (ALIPAY_HK), brand name (AlipayHK) or pspId; default Test Wallet.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "account")]
         wallet: Option<String>,
+        /// Sandbox buyer account to bind the code to (e.g. buyer-1); the code is then recorded in
+        /// the sandbox and is one-time and expiring like a wallet's.
+        #[arg(long)]
+        account: Option<String>,
+        #[command(flatten)]
+        data: super::sandbox::DataArg,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -163,7 +170,10 @@ pub enum SymbologyArg {
 /// Runs `plusbox code …`.
 pub fn run(args: CodeArgs) -> anyhow::Result<ExitCode> {
     match args.command {
-        CodeCommand::New { form, wallet, json } => new_code(form, wallet.as_deref(), json),
+        CodeCommand::New { form, account: Some(account), data, json, .. } => {
+            new_bound_code(form, &account, &data, json)
+        }
+        CodeCommand::New { form, wallet, json, .. } => new_code(form, wallet.as_deref(), json),
         CodeCommand::Render { code, format, out, size, symbology, invert } => {
             render_code(&code, format, out, size, symbology, invert)
         }
@@ -173,6 +183,44 @@ pub fn run(args: CodeArgs) -> anyhow::Result<ExitCode> {
         CodeCommand::Emv(EmvCommand::Encode(args)) => emv_encode(*args),
         CodeCommand::Emv(EmvCommand::Decode { payload }) => emv_decode(&payload),
     }
+}
+
+/// A code issued by the sandbox store for one of its buyers, so `pay` charges that buyer.
+fn new_bound_code(
+    form: CodeForm,
+    account: &str,
+    data: &super::sandbox::DataArg,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let store = data.open()?;
+    let issued = store
+        .issue_code_in_form(account, form, time::OffsetDateTime::now_utc())
+        .with_context(|| format!("the sandbox could not issue a code for {account:?}"))?;
+    let identification = WalletTable::builtin().identify(&issued.code);
+    if json {
+        let out = json!({
+            "code": issued.code,
+            "account": issued.account,
+            "form": form.to_string(),
+            "family": identification.family,
+            "wallet": identification.wallet,
+            "walletBrandName": identification.wallet_brand_name,
+            "pspId": identification.psp_id,
+            "routingNumber": identification.routing_number,
+            "expiresAt": issued.expires_at,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("{}", plusbox_core::codes::group_digits(&issued.code));
+        println!(
+            "{} · for {} · {} · expires {}",
+            identification.family,
+            issued.account,
+            identification.wallet_brand_name.as_deref().unwrap_or("unknown wallet"),
+            issued.expires_at
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn new_code(form: CodeForm, wallet: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
@@ -196,8 +244,8 @@ fn new_code(form: CodeForm, wallet: Option<&str>, json: bool) -> anyhow::Result<
             "walletBrandName": persona.wallet_brand_name,
             "pspId": persona.psp_id,
             "routingNumber": identification.routing_number,
-            "issuedAt": code.issued_at.format(&Rfc3339)?,
-            "expiresAt": code.expires_at.format(&Rfc3339)?,
+            "issuedAt": format_instant(code.issued_at),
+            "expiresAt": format_instant(code.expires_at),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
@@ -207,7 +255,7 @@ fn new_code(form: CodeForm, wallet: Option<&str>, json: bool) -> anyhow::Result<
             identification.family,
             persona.wallet_brand_name,
             persona.psp_id,
-            code.expires_at.format(&Rfc3339)?
+            format_instant(code.expires_at)
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -49,8 +49,11 @@ pub struct AcquirerArgs {
 #[derive(Debug, Args)]
 pub struct ChargeArgs {
     /// The buyer's payment code (digits as shown under the barcode).
-    #[arg(long, required = true)]
-    pub code: String,
+    #[arg(long, required_unless_present = "scan", conflicts_with = "scan")]
+    pub code: Option<String>,
+    /// Read the payment code from a photo or screenshot (PNG/JPEG) of the buyer's QR code instead.
+    #[arg(long, value_name = "IMAGE")]
+    pub scan: Option<PathBuf>,
     /// Amount, e.g. "12.50 USD".
     #[arg(long)]
     pub amount: String,
@@ -126,11 +129,42 @@ fn target(args: &AcquirerArgs) -> anyhow::Result<Target> {
     Ok(Target::Local(Acquirer::new(config, args.fault.iter().copied(), Arc::new(SystemClock))?))
 }
 
+/// Reads exactly one payment code from an image, as a POS scanner would; anything else (no code,
+/// only non-payment codes, or two different payment codes) is an error that lists what was seen.
+fn scan_payment_code(image: &std::path::Path) -> anyhow::Result<String> {
+    let found = plusbox_companion::scan::scan_file(image, &plusbox_companion::scan::ScanOptions::default())
+        .with_context(|| format!("cannot scan {}", image.display()))?;
+    let table = plusbox_core::codes::WalletTable::builtin();
+    let mut payment_codes: Vec<String> =
+        found.iter().map(|f| f.text.clone()).filter(|text| table.identify(text).valid).collect();
+    payment_codes.sort();
+    payment_codes.dedup();
+    match payment_codes.as_slice() {
+        [code] => Ok(code.clone()),
+        [] if found.is_empty() => bail!("no QR code found in {}", image.display()),
+        [] => {
+            let texts: Vec<&str> = found.iter().map(|f| f.text.as_str()).collect();
+            bail!("no Alipay+ payment code in {}; found: {}", image.display(), texts.join(", "))
+        }
+        several => bail!(
+            "{} holds {} different payment codes ({}); show the POS one code",
+            image.display(),
+            several.len(),
+            several.join(", ")
+        ),
+    }
+}
+
 async fn run_async(command: PosCommand) -> anyhow::Result<ExitCode> {
     match command {
         PosCommand::Charge(args) => {
+            let code = match (&args.code, &args.scan) {
+                (Some(code), _) => code.clone(),
+                (None, Some(image)) => scan_payment_code(image)?,
+                (None, None) => bail!("give the buyer's code with --code CODE or --scan IMAGE"),
+            };
             let record = match target(&args.acquirer)? {
-                Target::Remote(driver) => driver.charge(&args.code, &args.amount).await?,
+                Target::Remote(driver) => driver.charge(&code, &args.amount).await?,
                 Target::Local(acquirer) => {
                     // Listen for notifyPayment while the charge runs. If a long-running acquirer
                     // already holds the address, it records notifications in the same order
@@ -145,7 +179,7 @@ async fn run_async(command: PosCommand) -> anyhow::Result<ExitCode> {
                     };
                     let result = acquirer
                         .charge(ChargeRequest {
-                            code: args.code.clone(),
+                            code: code.clone(),
                             amount: args.amount.clone(),
                             payment_request_id: None,
                             description: args.description.clone(),
