@@ -6,6 +6,10 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
+    if !args.command.uses_network() {
+        // `plusbox traffic list --json | head` should stop quietly, as Unix tools do.
+        sigpipe::reset();
+    }
     match cli::run(args) {
         Ok(code) => code,
         Err(error) => {

@@ -145,3 +145,28 @@ fn bad_input_gets_a_clear_error_and_no_panic() {
         assert!(!stderr.trim().is_empty() || !out.stdout.is_empty(), "{args:?} said nothing");
     }
 }
+
+#[test]
+fn a_reader_that_hangs_up_ends_the_output_quietly() {
+    use std::io::Read as _;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        ["acquirer", "faults"].as_slice(),
+        ["code", "render", "251001020123456789012345", "--format", "svg"].as_slice(),
+    ] {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Like `| head` that has already exited: the reader is gone before the first write.
+        drop(child.stdout.take());
+        let mut stderr = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+        child.wait().unwrap();
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}

@@ -70,6 +70,24 @@ pub enum Command {
     Bench(bench::BenchCommand),
 }
 
+impl Command {
+    /// Whether the command opens network connections (servers, HTTP clients). Those keep Rust's
+    /// default of ignoring SIGPIPE, so a peer that hangs up is an error on that connection and
+    /// never kills the process; the others print and exit, and may end quietly when a reader
+    /// such as `head` closes the pipe.
+    pub fn uses_network(&self) -> bool {
+        matches!(
+            self,
+            Command::Acquirer(acquirer::AcquirerCommand::Serve { .. })
+                | Command::Pos(_)
+                | Command::Demo(_)
+                | Command::Serve(_)
+                | Command::Run(_)
+                | Command::Bench(_)
+        )
+    }
+}
+
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
