@@ -2,9 +2,11 @@
 //!
 //! A first pass runs `rqrr` on the frame as it is. When it finds nothing and `try_harder` is
 //! set, further passes run within a time budget — downscaled, contrast-stretched, globally
-//! (Otsu) and locally thresholded, blurred, inverted and upscaled — and stop at the first pass
-//! that finds a code. Every code found in a pass is reported, with its corners mapped back to
-//! the frame's coordinates.
+//! (Otsu) and locally (local mean, half the local maximum) thresholded, blurred, inverted and
+//! upscaled — and stop at the first pass that finds a code. When rqrr finds a grid it cannot
+//! decode, the grid is sampled again from the grayscale frame, first at rqrr's corners and then
+//! at corners fitted to the code's fixed patterns. Every code found in a pass is reported, with
+//! its corners mapped back to the frame's coordinates.
 
 use std::io::Cursor;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -158,7 +160,7 @@ struct Pass {
     transform: fn(&GrayImage) -> Option<GrayImage>,
 }
 
-const PASSES: [Pass; 15] = [
+const PASSES: [Pass; 16] = [
     Pass {
         name: "downscale2",
         scale: 2.0,
@@ -166,6 +168,7 @@ const PASSES: [Pass; 15] = [
         transform: |i| (i.width().min(i.height()) >= 160).then(|| downscale(i, 2)),
     },
     Pass { name: "dark-threshold", scale: 1.0, binary: true, transform: |i| Some(dark_threshold(i)) },
+    Pass { name: "local-max", scale: 1.0, binary: true, transform: |i| Some(local_max_threshold(i)) },
     Pass { name: "otsu", scale: 1.0, binary: true, transform: |i| Some(otsu(i)) },
     Pass { name: "adaptive", scale: 1.0, binary: true, transform: |i| Some(adaptive(i)) },
     Pass {
@@ -312,9 +315,20 @@ fn detect(
             let size = rqrr::BitGrid::size(&grid.grid);
             let raw = grid.bounds.map(|p| [p.x as f32 * scale, p.y as f32 * scale]);
             let bounds = outer_corners(raw, size).unwrap_or(raw);
+            let mut bounds = bounds;
             let decoded = grid.decode().ok().or_else(|| {
-                let bits = resample(original, bounds, size)?;
-                rqrr::Grid::new(rqrr::SimpleGrid::from_func(size, |x, y| bits[y * size + x])).decode().ok()
+                let from = |bounds| {
+                    let bits = resample(original, bounds, size)?;
+                    rqrr::Grid::new(rqrr::SimpleGrid::from_func(size, |x, y| bits[y * size + x]))
+                        .decode()
+                        .ok()
+                };
+                from(bounds).or_else(|| {
+                    let refined = refine_bounds(original, bounds, size)?;
+                    let decoded = from(refined)?;
+                    bounds = refined;
+                    Some(decoded)
+                })
             });
             if let Some((meta, text)) = decoded {
                 out.push(FoundCode {
@@ -381,6 +395,123 @@ fn resample(image: &GrayImage, bounds: [[f32; 2]; 4], size: usize) -> Option<Vec
         }
     }
     Some(bits)
+}
+
+/// The modules every QR code of `size` modules has in the same place, as `(x, y, dark)`:
+/// finder patterns with their separators, timing patterns, the bottom-right alignment pattern
+/// (version 2 and up) and the first row and column of the quiet zone around the code.
+fn function_modules(size: usize) -> Vec<(i32, i32, bool)> {
+    let n = size as i32;
+    let mut modules = Vec::with_capacity(4 * size + 220);
+    for (ox, oy) in [(0, 0), (n - 7, 0), (0, n - 7)] {
+        for dy in -1..8i32 {
+            for dx in -1..8i32 {
+                let ring = (dx - 3).abs().max((dy - 3).abs());
+                modules.push((ox + dx, oy + dy, ring != 2 && ring <= 3));
+            }
+        }
+    }
+    for i in 8..n - 8 {
+        modules.push((i, 6, i % 2 == 0));
+        modules.push((6, i, i % 2 == 0));
+        // Quiet zone beside the timing patterns' ends and along the far edges.
+        modules.push((i, -1, false));
+        modules.push((-1, i, false));
+    }
+    for i in -1..=n {
+        modules.push((i, n, false));
+        modules.push((n, i, false));
+    }
+    if size >= 25 {
+        let c = n - 7;
+        for dy in -2..=2i32 {
+            for dx in -2..=2i32 {
+                modules.push((c + dx, c + dy, dx.abs().max(dy.abs()) != 1));
+            }
+        }
+    }
+    modules
+}
+
+/// Fits a QR grid's corners to the image when rqrr's estimate is off (it places the fourth
+/// corner of codes without an alignment pattern from the finder patterns alone, and a bloated
+/// or eroded binarisation shifts all of them): a coordinate descent over the eight corner
+/// coordinates that maximises the contrast between the modules that must be dark and those
+/// that must be light ([`function_modules`]), sampled from the grayscale image.
+fn refine_bounds(image: &GrayImage, bounds: [[f32; 2]; 4], size: usize) -> Option<[[f32; 2]; 4]> {
+    if !(21..=177).contains(&size) {
+        return None;
+    }
+    let modules = function_modules(size);
+    let (w, h) = (image.width() as f32, image.height() as f32);
+    let stride = image.width() as usize;
+    let raw = image.as_raw();
+    let pixel = |x: f32, y: f32| -> Option<f32> {
+        if !(x >= 0.0 && y >= 0.0 && x < w - 1.0 && y < h - 1.0) {
+            return None;
+        }
+        let (x0, y0) = (x as usize, y as usize);
+        let (tx, ty) = (x - x0 as f32, y - y0 as f32);
+        let at = |x: usize, y: usize| f32::from(raw[y * stride + x]);
+        let top = at(x0, y0) * (1.0 - tx) + at(x0 + 1, y0) * tx;
+        let bottom = at(x0, y0 + 1) * (1.0 - tx) + at(x0 + 1, y0 + 1) * tx;
+        Some(top * (1.0 - ty) + bottom * ty)
+    };
+    let n = size as f32;
+    let score = |q: [[f32; 2]; 4]| -> f32 {
+        let Some(map) = square_to_quad(q) else {
+            return f32::NEG_INFINITY;
+        };
+        let (mut dark, mut dark_n, mut light, mut light_n) = (0.0, 0u32, 0.0, 0u32);
+        for &(x, y, is_dark) in &modules {
+            // Four points a quarter module from the centre: robust to noise and to a
+            // screen's pixel grid, still inside the module when the fit is half a module off.
+            for (ox, oy) in [(0.3, 0.3), (0.7, 0.3), (0.3, 0.7), (0.7, 0.7)] {
+                let (px, py) = map((x as f32 + ox) / n, (y as f32 + oy) / n);
+                if let Some(v) = pixel(px, py) {
+                    if is_dark {
+                        dark += v;
+                        dark_n += 1;
+                    } else {
+                        light += v;
+                        light_n += 1;
+                    }
+                }
+            }
+        }
+        if dark_n < 40 || light_n < 40 {
+            return f32::NEG_INFINITY;
+        }
+        light / light_n as f32 - dark / dark_n as f32
+    };
+    let side = (bounds[1][0] - bounds[0][0]).hypot(bounds[1][1] - bounds[0][1]) / n;
+    if !side.is_finite() || side < 1.0 {
+        return None;
+    }
+    let mut best = bounds;
+    let mut best_score = score(best);
+    for step in [0.5, 0.25, 0.12] {
+        let delta = step * side;
+        for _ in 0..12 {
+            let mut improved = false;
+            for corner in 0..4 {
+                for axis in 0..2 {
+                    for sign in [-1.0, 1.0] {
+                        let mut q = best;
+                        q[corner][axis] += sign * delta;
+                        let s = score(q);
+                        if s > best_score {
+                            (best, best_score, improved) = (q, s, true);
+                        }
+                    }
+                }
+            }
+            if !improved {
+                break;
+            }
+        }
+    }
+    (best != bounds).then_some(best)
 }
 
 /// rqrr reports its grid's corners at `size + 1` modules from the top-left one (it maps
@@ -506,6 +637,54 @@ pub fn dark_threshold(image: &GrayImage) -> GrayImage {
     let threshold = (percentile(0.01) + percentile(0.5)) / 2;
     let lut: Vec<u8> = (0..256).map(|v| if v < threshold { 0 } else { 255 }).collect();
     map(image, &lut)
+}
+
+/// Dark where below half the brightest level nearby (the maximum over 8-pixel blocks, spread
+/// over two blocks each way: a 40-pixel window). Print or screen black stays well under half
+/// of the local white even where a screen's interference bands scale the brightness by ±20 %
+/// and glare lifts it, while a global threshold (Otsu, [`dark_threshold`]) either splits the
+/// bands of the background or swallows the light modules squeezed between dark ones.
+pub fn local_max_threshold(image: &GrayImage) -> GrayImage {
+    const BLOCK: usize = 8;
+    const SPREAD: usize = 2;
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let (gw, gh) = (w.div_ceil(BLOCK), h.div_ceil(BLOCK));
+    let src = image.as_raw();
+    let mut blocks = vec![0u8; gw * gh];
+    for y in 0..h {
+        let row = &src[y * w..(y + 1) * w];
+        let out = &mut blocks[(y / BLOCK) * gw..(y / BLOCK + 1) * gw];
+        for (block, chunk) in out.iter_mut().zip(row.chunks(BLOCK)) {
+            *block = chunk.iter().fold(*block, |m, v| m.max(*v));
+        }
+    }
+    // Separable dilation of the block maxima.
+    let mut across = vec![0u8; gw * gh];
+    for gy in 0..gh {
+        for gx in 0..gw {
+            let (x0, x1) = (gx.saturating_sub(SPREAD), (gx + SPREAD + 1).min(gw));
+            across[gy * gw + gx] = blocks[gy * gw + x0..gy * gw + x1].iter().fold(0, |m, v| m.max(*v));
+        }
+    }
+    let mut spread = vec![0u8; gw * gh];
+    for gy in 0..gh {
+        let (y0, y1) = (gy.saturating_sub(SPREAD), (gy + SPREAD + 1).min(gh));
+        for gx in 0..gw {
+            spread[gy * gw + gx] = (y0..y1).map(|yy| across[yy * gw + gx]).fold(0, u8::max);
+        }
+    }
+    let mut out = vec![255u8; w * h];
+    for y in 0..h {
+        let limits = &spread[(y / BLOCK) * gw..(y / BLOCK + 1) * gw];
+        for (x, (o, v)) in out[y * w..(y + 1) * w].iter_mut().zip(&src[y * w..(y + 1) * w]).enumerate() {
+            let max = limits[x / BLOCK];
+            // A window with no light level at all (a dark border) stays light: nothing to find.
+            if max >= 40 && u16::from(*v) * 2 < u16::from(max) {
+                *o = 0;
+            }
+        }
+    }
+    GrayImage::from_raw(image.width(), image.height(), out).unwrap_or_else(|| image.clone())
 }
 
 /// Otsu's global threshold: black below, white at or above.
@@ -638,6 +817,28 @@ mod tests {
         let decoded =
             rqrr::Grid::new(rqrr::SimpleGrid::from_func(size, |x, y| bits[y * size + x])).decode().unwrap();
         assert_eq!(decoded.1, text);
+    }
+
+    #[test]
+    fn refinement_recovers_a_misplaced_corner() {
+        // rqrr's typical error on a version-1 code: the corner without a finder pattern off by
+        // more than a module, and the others by a pixel or two.
+        let text = "251001020123456789012345";
+        let image = crate::render::qr_image(text, 4).unwrap();
+        let size = crate::render::qr_grid(text).unwrap().width - 2 * crate::render::QR_QUIET_ZONE;
+        let q = (crate::render::QR_QUIET_ZONE * 4) as f32;
+        let e = q + (size * 4) as f32;
+        let off = [[q + 1.5, q - 1.0], [e - 2.0, q + 1.0], [e - 6.0, e + 2.0], [q - 1.0, e - 5.0]];
+        let decode = |bounds| {
+            let bits = resample(&image, bounds, size)?;
+            rqrr::Grid::new(rqrr::SimpleGrid::from_func(size, |x, y| bits[y * size + x])).decode().ok()
+        };
+        assert!(decode(off).is_none(), "the test needs bounds the plain resampling cannot use");
+        let refined = refine_bounds(&image, off, size).unwrap();
+        assert_eq!(decode(refined).unwrap().1, text);
+        for (corner, want) in refined.iter().zip([[q, q], [e, q], [e, e], [q, e]]) {
+            assert!((corner[0] - want[0]).abs() <= 2.0 && (corner[1] - want[1]).abs() <= 2.0, "{refined:?}");
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The robustness corpus: our codes rendered, then rotated, scaled, blurred, noised,
-//! perspective-warped, low-contrast and screen-photo-like; a detection rate is asserted per
-//! category, and zbarimg's rate on the same images is printed beside ours.
+//! perspective-warped, low-contrast and screen-photo-like. Per category, our detection rate
+//! must be at least `zbarimg`'s on the same frames in the same run (the target), and
+//! at least a fixed floor, so a regression that zbar happens to share is still caught.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -10,22 +11,26 @@ use plusbox_companion::corpus::{self, Category};
 use plusbox_companion::scan::{scan_image, ScanOptions};
 use plusbox_companion::zbar;
 
-/// Minimum detection rate per category, in percent. Set below the measured rates (see the
-/// benchmark) with room for the small sample used here; a drop below them is a regression.
+/// Frames per category. The corpus and both readers are deterministic (our budget below is
+/// generous enough not to depend on the machine), so the comparison is exact, not statistical.
+const PER_CATEGORY: usize = 20;
+
+/// Minimum detection rate per category, in percent: just under what this corpus gives today
+/// (100 % everywhere but blurred, 90 %, and noisy, 95 %), to catch a regression even where
+/// zbar fails too.
 fn floor(category: Category) -> f64 {
     match category {
-        Category::Clean | Category::Rotated | Category::LowContrast => 100.0,
-        Category::Scaled | Category::Perspective => 90.0,
-        Category::Noisy => 75.0,
-        Category::Moire => 60.0,
-        Category::Blurred => 40.0,
+        Category::Blurred => 80.0,
+        Category::Noisy => 90.0,
+        _ => 100.0,
     }
 }
 
 #[test]
 fn detection_rate_per_category() {
+    // Fail, never skip: the comparison with zbar is what this test is for.
     assert!(zbar::tools_available(), "zbarimg is required: {}", zbar::INSTALL_HINT);
-    let samples = corpus::generate(12, 2024);
+    let samples = corpus::generate(PER_CATEGORY, 2024);
     // A generous budget so the result depends on the passes, not on the machine's speed.
     let options = ScanOptions { try_harder: true, budget: Duration::from_secs(60) };
     let dir = tempfile::tempdir().unwrap();
@@ -46,6 +51,7 @@ fn detection_rate_per_category() {
             .collect()
     };
     let mut table: BTreeMap<Category, (usize, usize, usize)> = BTreeMap::new();
+    let mut missed = Vec::new();
     for (i, sample) in samples.iter().enumerate() {
         let found = scan_image(&sample.image, &options);
         // Whatever we report must be right: no false reads.
@@ -56,18 +62,25 @@ fn detection_rate_per_category() {
         entry.0 += 1;
         entry.1 += usize::from(!found.is_empty());
         entry.2 += usize::from(zbar_hits[i]);
+        if found.is_empty() && zbar_hits[i] {
+            missed.push(format!("{} #{i}", sample.category.name()));
+        }
     }
     let mut failures = Vec::new();
     for (category, (total, ours, theirs)) in &table {
         let rate = *ours as f64 * 100.0 / *total as f64;
         let zbar_rate = *theirs as f64 * 100.0 / *total as f64;
         println!("{:13} plusbox {rate:5.1} %   zbarimg {zbar_rate:5.1} %", category.name());
+        if ours < theirs {
+            failures.push(format!("{}: {rate:.1} % < zbarimg's {zbar_rate:.1} %", category.name()));
+        }
         if rate < floor(*category) {
-            failures.push(format!("{}: {rate:.1} % < {:.1} %", category.name(), floor(*category)));
+            failures.push(format!("{}: {rate:.1} % < floor {:.1} %", category.name(), floor(*category)));
         }
     }
+    println!("frames zbarimg reads and we do not: {missed:?}");
     assert_eq!(table.len(), Category::ALL.len());
-    assert!(failures.is_empty(), "detection below floor: {failures:?}");
+    assert!(failures.is_empty(), "detection below zbarimg or floor: {failures:?}");
 }
 
 #[test]
