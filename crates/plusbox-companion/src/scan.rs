@@ -6,7 +6,9 @@
 //! upscaled — and stop at the first pass that finds a code. When rqrr finds a grid it cannot
 //! decode, the grid is sampled again from the grayscale frame, first at rqrr's corners and then
 //! at corners fitted to the code's fixed patterns. Every code found in a pass is reported, with
-//! its corners mapped back to the frame's coordinates.
+//! its corners mapped back to the frame's coordinates. Before the extra passes, a cheap row scan
+//! for finder-pattern-like shapes ([`has_finder_candidates`]) ends the search early on frames
+//! with nothing that could be a code, so a still image without a code costs about one pass.
 
 use std::io::Cursor;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -238,6 +240,10 @@ impl FrameScanner {
             return Ok(found);
         }
         let image = frame_image(width, height, data)?;
+        // As in `scan_image`: no finder-like shape anywhere, no pass can help this frame.
+        if !has_finder_candidates(&image) {
+            return Ok(Vec::new());
+        }
         // Skip passes that do not apply to this frame size, at most one full turn.
         for _ in 0..PASSES.len() {
             let pass = &PASSES[self.next_pass % PASSES.len()];
@@ -270,6 +276,12 @@ pub fn scan_image(image: &GrayImage, options: &ScanOptions) -> Vec<FoundCode> {
     if !found.is_empty() || !options.try_harder {
         return found;
     }
+    // Every retry pass still needs rqrr to see three finder patterns; when no row of the frame
+    // has anything shaped like one at any scale, the passes cannot succeed, so a still image
+    // without a code costs one cheap scan instead of all of them.
+    if !has_finder_candidates(image) {
+        return Vec::new();
+    }
     let start = Instant::now();
     for pass in &PASSES {
         if start.elapsed() >= options.budget {
@@ -285,6 +297,94 @@ pub fn scan_image(image: &GrayImage, options: &ScanOptions) -> Vec<FoundCode> {
     }
     Vec::new()
 }
+
+/// Whether the image may hold a QR code: some row, at full size or box-averaged down by 2 or 4,
+/// crosses a dark–light–dark–light–dark sequence in roughly the 1:1:3:1:1 proportions of a
+/// finder pattern under a local threshold. Deliberately permissive (blur, noise, moiré and
+/// low contrast distort the proportions, and a false "maybe" only costs time); a `false` means
+/// no retry pass can find a code either, since each of them needs rqrr to see finder patterns.
+pub fn has_finder_candidates(image: &GrayImage) -> bool {
+    let mut scaled = std::borrow::Cow::Borrowed(image);
+    for step in 0..3 {
+        if step > 0 {
+            if scaled.width().min(scaled.height()) < 2 * MIN_FINDER_PIXELS {
+                break;
+            }
+            scaled = std::borrow::Cow::Owned(downscale(&scaled, 2));
+        }
+        if rows_have_finder(&scaled) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Smallest finder pattern looked for, in pixels across (7 modules of 2 pixels).
+const MIN_FINDER_PIXELS: u32 = 14;
+
+/// The row scan of [`has_finder_candidates`] at one scale.
+fn rows_have_finder(image: &GrayImage) -> bool {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    // The local mean over a window wide enough to span a finder pattern and its quiet zone.
+    let radius = (w / 16).max(8);
+    let mut prefix = vec![0u32; w + 1];
+    let mut dark = vec![false; w];
+    let mut runs: Vec<(usize, u32)> = Vec::with_capacity(w);
+    for row in image.as_raw().chunks_exact(w).take(h) {
+        for (x, v) in row.iter().enumerate() {
+            prefix[x + 1] = prefix[x] + u32::from(*v);
+        }
+        for (x, d) in dark.iter_mut().enumerate() {
+            let (x0, x1) = (x.saturating_sub(radius), (x + radius + 1).min(w));
+            let (sum, count) = (prefix[x1] - prefix[x0], (x1 - x0) as u32);
+            // 8 % under the local mean: sensor noise on a plain surface rarely gets there.
+            *d = u32::from(row[x]) * 100 * count < sum * 92;
+        }
+        // Runs of equal colour as (length, sum of values), starting with the first dark run.
+        runs.clear();
+        let mut x = dark.iter().position(|d| *d).unwrap_or(w);
+        while x < w {
+            let colour = dark[x];
+            let (start, mut sum) = (x, 0u32);
+            while x < w && dark[x] == colour {
+                sum += u32::from(row[x]);
+                x += 1;
+            }
+            runs.push((x - start, sum));
+        }
+        // Dark runs sit at even indices.
+        for window in runs.windows(5).step_by(2) {
+            if finder_like(window) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Whether five runs (dark, light, dark, light, dark) look like a finder pattern's cross-section.
+fn finder_like(runs: &[(usize, u32)]) -> bool {
+    let total: usize = runs.iter().map(|r| r.0).sum();
+    if total < MIN_FINDER_PIXELS as usize {
+        return false;
+    }
+    let unit = total as f32 / 7.0;
+    let near = |run: usize, modules: f32, low: f32, high: f32| {
+        let run = run as f32;
+        run >= unit * modules * low && run <= unit * modules * high
+    };
+    let mean = |r: &(usize, u32)| r.1 as f32 / r.0.max(1) as f32;
+    near(runs[0].0, 1.0, 0.3, 2.2)
+        && near(runs[1].0, 1.0, 0.3, 2.2)
+        && near(runs[2].0, 3.0, 0.5, 1.7)
+        && near(runs[3].0, 1.0, 0.3, 2.2)
+        && near(runs[4].0, 1.0, 0.3, 2.2)
+        // Real ink against paper or a screen's white, not a flicker of noise.
+        && (mean(&runs[1]) + mean(&runs[3])) / 2.0 >= mean(&runs[2]) + MIN_FINDER_CONTRAST
+}
+
+/// Least difference, in gray levels, between a candidate's light rings and its dark centre.
+const MIN_FINDER_CONTRAST: f32 = 10.0;
 
 /// Runs rqrr once on `image` (a pass over `original`). When rqrr finds a grid but cannot
 /// correct its data — its one-pixel-per-module sampling is fragile under noise and screen
@@ -838,6 +938,31 @@ mod tests {
         assert_eq!(decode(refined).unwrap().1, text);
         for (corner, want) in refined.iter().zip([[q, q], [e, q], [e, e], [q, e]]) {
             assert!((corner[0] - want[0]).abs() <= 2.0 && (corner[1] - want[1]).abs() <= 2.0, "{refined:?}");
+        }
+    }
+
+    #[test]
+    fn finder_candidates_only_where_a_code_may_be() {
+        let code = crate::render::qr_image("251001020123456789012345", 3).unwrap();
+        let mut frame = GrayImage::from_fn(320, 240, |x, y| Luma([(180 + (x + y) / 20) as u8]));
+        assert!(!has_finder_candidates(&frame), "a plain gradient");
+        // Sensor noise on a plain surface is not a finder pattern.
+        let mut seed = 1u32;
+        for p in frame.pixels_mut() {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            p[0] = p[0].saturating_add(((seed >> 16) % 13) as u8).saturating_sub(6);
+        }
+        assert!(!has_finder_candidates(&frame), "noise");
+        assert!(scan_image(&frame, &ScanOptions::default()).is_empty());
+        image::imageops::overlay(&mut frame, &code, 100, 50);
+        assert!(has_finder_candidates(&frame));
+        assert_eq!(scan_image(&frame, &ScanOptions::default()).len(), 1);
+        // A tiny code (2 px per module) and a large one (12 px) are both candidates.
+        for module in [2, 12] {
+            let code = crate::render::qr_image("251001020123456789012345", module).unwrap();
+            let mut frame = GrayImage::from_pixel(code.width() + 40, code.height() + 40, Luma([200]));
+            image::imageops::overlay(&mut frame, &code, 20, 20);
+            assert!(has_finder_candidates(&frame), "module {module}");
         }
     }
 
