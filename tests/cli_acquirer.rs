@@ -115,6 +115,22 @@ fn serve_init_serve_charge_refund_through_the_binary() {
         ok(&["pos", "show", "--acquirer", &acquirer_url, "--payment", &payment_request_id], dir.path());
     assert!(receipt.contains("12.50 USD"), "{receipt}");
 
+    // A reader that hangs up (`plusbox pos show … | head`): a network command ends quietly, no
+    // panic, although it keeps SIGPIPE ignored for its connections.
+    let mut child = Command::new(BIN)
+        .args(["pos", "show", "--acquirer", &acquirer_url, "--payment", &payment_request_id, "--json"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(status.code(), Some(101), "exit code of a panic: {stderr}");
+
     let refunded = ok(
         &[
             "pos",
