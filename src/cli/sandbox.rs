@@ -581,7 +581,7 @@ fn line(entry: &TrafficView) -> String {
         entry.result_status.as_deref().unwrap_or("-"),
         entry.result_code.as_deref().unwrap_or("-"),
         entry.signature,
-        entry.duration_ms
+        entry.duration_ms.unwrap_or_default()
     );
     if let Some(id) = &entry.payment_request_id {
         text.push_str(&format!(" req={id}"));

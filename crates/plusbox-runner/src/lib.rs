@@ -35,7 +35,7 @@ use plusbox_core::catalogue::{
 };
 use plusbox_core::money::Amount;
 use plusbox_core::protocol::time::format_instant;
-use plusbox_sandbox::store::{Tamper, TrafficView, DEFAULT_PIN};
+use plusbox_sandbox::store::{Tamper, DEFAULT_PIN};
 use plusbox_sandbox::{Clock, OffsetClock, ResultCode, Scenario, Store};
 use serde_json::Value;
 use tokio::task::JoinHandle;
@@ -606,7 +606,7 @@ impl Runner {
             let Some(last) = page.last() else { break };
             after = last.id;
             let full = page.len() == 500;
-            out.extend(page.iter().map(convert));
+            out.extend(page);
             if !full {
                 break;
             }
@@ -762,10 +762,6 @@ fn refunds_from(traffic: &[TrafficEntry], prid: &str, pid: &str) -> Vec<RefundSn
         }
     }
     out
-}
-
-fn convert(view: &TrafficView) -> TrafficEntry {
-    serde_json::to_value(view).ok().and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default()
 }
 
 fn to_time(d: std::time::Duration) -> time::Duration {

@@ -817,53 +817,9 @@ pub struct TrafficRecord {
     pub note: Option<String>,
 }
 
-/// A traffic entry as listed.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TrafficView {
-    /// Row id (monotonic).
-    pub id: i64,
-    /// When, ISO 8601.
-    pub at: String,
-    /// Direction.
-    pub direction: String,
-    /// API.
-    pub api: String,
-    /// Client-Id.
-    pub client_id: Option<String>,
-    /// paymentRequestId.
-    pub payment_request_id: Option<String>,
-    /// paymentId.
-    pub payment_id: Option<String>,
-    /// Method.
-    pub method: String,
-    /// URI or URL.
-    pub uri: String,
-    /// Request headers.
-    pub request_headers: Value,
-    /// Request body (UTF-8, lossy).
-    pub request_body: String,
-    /// Response status.
-    pub response_status: Option<u16>,
-    /// Response headers.
-    pub response_headers: Value,
-    /// Response body (UTF-8, lossy).
-    pub response_body: String,
-    /// Result code.
-    pub result_code: Option<String>,
-    /// Result status.
-    pub result_status: Option<String>,
-    /// Signature verdict.
-    pub signature: String,
-    /// Findings.
-    pub findings: Value,
-    /// Mock rule id.
-    pub mock_id: Option<i64>,
-    /// Duration in ms.
-    pub duration_ms: f64,
-    /// Note.
-    pub note: Option<String>,
-}
+/// A traffic entry as listed: the catalogue's own input type, so what `plusbox traffic list --json`
+/// prints is exactly what the test engine judges.
+pub use plusbox_core::catalogue::TrafficEntry as TrafficView;
 
 /// A ledger line for the companion's history.
 #[derive(Debug, Clone, Serialize)]
@@ -2932,7 +2888,7 @@ impl Store {
                         signature: r.get(16)?,
                         findings: parse(r.get(17)?),
                         mock_id: r.get(18)?,
-                        duration_ms: r.get(19)?,
+                        duration_ms: Some(r.get(19)?),
                         note: r.get(20)?,
                     })
                 })?
