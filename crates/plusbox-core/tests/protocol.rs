@@ -667,3 +667,12 @@ fn arb_json() -> impl Strategy<Value = Value> {
         ]
     })
 }
+
+#[test]
+fn millisecond_instants_keep_the_plusbox_offset_and_parse_back() {
+    use plusbox_core::protocol::time::{format_instant_millis, parse_instant};
+    let t = time::macros::datetime!(2025-02-20 08:51:49.09 UTC);
+    let text = format_instant_millis(t);
+    assert_eq!(text, "2025-02-20T16:51:49.090+08:00");
+    assert_eq!(parse_instant(&text).unwrap(), t);
+}

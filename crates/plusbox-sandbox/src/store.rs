@@ -18,7 +18,7 @@ use time::{Duration, OffsetDateTime};
 
 use plusbox_core::codes::{generate_payment_code, CodeForm, Wallet, WalletTable};
 use plusbox_core::money::{Amount, Currency};
-use plusbox_core::protocol::time::{format_instant, PLUSBOX_OFFSET};
+use plusbox_core::protocol::time::{format_instant, format_instant_millis, PLUSBOX_OFFSET};
 use plusbox_core::protocol::WireResult;
 use plusbox_core::result_code::ResultCode;
 
@@ -2870,7 +2870,7 @@ impl Store {
                     let parse = |text: String| serde_json::from_str::<Value>(&text).unwrap_or(Value::Null);
                     Ok(TrafficView {
                         id: r.get(0)?,
-                        at: format_instant(from_millis(r.get(1)?)),
+                        at: format_instant_millis(from_millis(r.get(1)?)),
                         direction: r.get(2)?,
                         api: r.get(3)?,
                         client_id: r.get(4)?,

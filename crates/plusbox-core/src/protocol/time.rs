@@ -57,6 +57,15 @@ pub fn format_instant(t: OffsetDateTime) -> String {
     format_instant_at(t, PLUSBOX_OFFSET)
 }
 
+/// Formats an instant at `+08:00` with millisecond precision (`2025-02-20T16:51:49.090+08:00`), for
+/// logs where the order and spacing of events matter (the traffic log), not for wire fields.
+pub fn format_instant_millis(t: OffsetDateTime) -> String {
+    let seconds = format_instant_at(t, PLUSBOX_OFFSET);
+    // `format_instant_at` always ends in `±hh:mm`, six ASCII characters after the seconds.
+    let (head, offset) = seconds.split_at(seconds.len() - 6);
+    format!("{head}.{:03}{offset}", t.millisecond())
+}
+
 /// Formats an instant at a given offset with second precision (`Z` is never used; UTC is
 /// written `+00:00`). If the instant cannot be shown at that offset (the edge of the supported
 /// year range) it is written at its own offset instead.
