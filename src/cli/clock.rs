@@ -47,11 +47,16 @@ pub fn run(command: ClockCommand) -> anyhow::Result<ExitCode> {
     }
     if let Some(by) = by {
         let by = CaseDuration::from_str(by).map_err(|e| anyhow!(e))?;
-        let by = time::Duration::try_from(by.0).map_err(|_| anyhow!("{by} is too long"))?;
+        let by = time::Duration::try_from(by.0).map_err(|_| {
+            anyhow!(
+                "{by} is too long; the sandbox clock can be at most {} days ahead",
+                plusbox_sandbox::store::MAX_CLOCK_OFFSET.whole_days()
+            )
+        })?;
         store.advance_clock(by).context("moving the sandbox clock")?;
     }
     let offset = store.clock_offset().context("reading the sandbox clock")?;
-    let now = time::OffsetDateTime::now_utc() + offset;
+    let now = plusbox_sandbox::clock::add_saturating(time::OffsetDateTime::now_utc(), offset);
     println!("sandbox time {} ({} ahead of the wall clock)", format_instant(now), human(offset));
     Ok(ExitCode::SUCCESS)
 }

@@ -39,6 +39,9 @@ impl DataArg {
         let dir = self.dir()?;
         let store =
             Store::open(&dir).with_context(|| format!("opening the sandbox data in {}", dir.display()))?;
+        for notice in store.notices() {
+            eprintln!("note: {notice}");
+        }
         if let Some(provisioned) = store.provision_if_empty(now(), "http://127.0.0.1:8787")? {
             eprintln!(
                 "provisioned a new sandbox in {} (client {})",
@@ -104,7 +107,24 @@ pub struct ServeArgs {
     /// acquirerId) so a repeated run gives the same IDs.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Serve HTTPS with a self-signed certificate kept in the data directory (made on first
+    /// start, reused later); prints its SHA-256 fingerprint and the phone URL as a QR code.
+    #[arg(long)]
+    pub tls: bool,
+    /// Most connections open at once (the Alipay+ API, the companion API and the UI together).
+    #[arg(long, default_value_t = 256)]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's headers (and a keep-alive connection may wait
+    /// for its next request).
+    #[arg(long, default_value_t = 10)]
+    pub header_timeout_seconds: u64,
+    /// Seconds a connection may stay idle (nothing sent either way, no request in progress).
+    #[arg(long, default_value_t = 75)]
+    pub idle_timeout_seconds: u64,
 }
+
+/// Largest `--time-scale`: a year of sandbox time in about half a minute of real time.
+const MAX_TIME_SCALE: f64 = 1_000_000.0;
 
 /// Runs the sandbox until Ctrl-C (or SIGTERM).
 pub fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -114,8 +134,33 @@ pub fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    if !(args.time_scale.is_finite() && args.time_scale > 0.0 && args.time_scale <= MAX_TIME_SCALE) {
+        return Err(anyhow!(
+            "--time-scale must be a number above 0 and at most {MAX_TIME_SCALE}; got {}",
+            args.time_scale
+        ));
+    }
+    if args.max_connections == 0 {
+        return Err(anyhow!("--max-connections must be at least 1"));
+    }
+    if args.header_timeout_seconds == 0 || args.idle_timeout_seconds == 0 {
+        return Err(anyhow!("--header-timeout-seconds and --idle-timeout-seconds must be at least 1"));
+    }
     let dir = args.data.dir()?;
     let mut config = SandboxConfig::new(&dir, args.listen);
+    config.max_connections = args.max_connections;
+    config.header_timeout = std::time::Duration::from_secs(args.header_timeout_seconds);
+    config.idle_timeout = std::time::Duration::from_secs(args.idle_timeout_seconds);
+    let identity = if args.tls {
+        // Made before the store: it also creates the data directory with owner-only modes.
+        let names = plusbox_sandbox::tls::names_for(args.listen);
+        let identity = plusbox_sandbox::TlsIdentity::load_or_create(&dir, &names)
+            .with_context(|| format!("preparing the TLS certificate in {}", dir.display()))?;
+        config = config.with_tls(identity.clone());
+        Some(identity)
+    } else {
+        None
+    };
     config.public_url = args.public_url.clone();
     config.strict_types = args.strict_types;
     config.max_body_bytes = args.max_body_bytes;
@@ -126,6 +171,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let sandbox = Sandbox::start(config).await?;
     let store = sandbox.store();
+    for notice in store.notices() {
+        println!("Note: {notice}");
+    }
     let app = store.app_view()?;
     if sandbox.provisioned().is_some() {
         println!("First start: provisioned a sandbox application in {}", dir.display());
@@ -140,6 +188,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         app.notify_url.as_deref().unwrap_or("(not set; pay's paymentNotifyUrl is used)")
     );
     println!("Data:               {}", store.path().display());
+    if let Some(identity) = &identity {
+        print_tls(identity, &sandbox, args.listen);
+    }
     if let Some(provisioned) = sandbox.provisioned() {
         println!("Merchant / store:   {} / {}", provisioned.merchant.0, provisioned.merchant.1);
         for account in &provisioned.accounts {
@@ -162,6 +213,38 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     sandbox.shutdown().await;
     println!("Stopped.");
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a phone needs to trust the HTTPS server: the fingerprint, the URL and a QR of it.
+fn print_tls(identity: &plusbox_sandbox::TlsIdentity, sandbox: &Sandbox, listen: SocketAddr) {
+    let port = sandbox.local_addr().port();
+    println!(
+        "TLS certificate:    {} ({})",
+        identity.cert_path.display(),
+        if identity.created { "made now" } else { "reused" }
+    );
+    println!("SHA-256 fingerprint: {}", identity.fingerprint());
+    println!("Valid for:          {}", identity.names.join(", "));
+    let host = if listen.ip().is_unspecified() {
+        plusbox_sandbox::tls::lan_addresses().first().map(ToString::to_string)
+    } else {
+        Some(listen.ip().to_string())
+    };
+    let url = match host {
+        Some(host) if host.contains(':') => format!("https://[{host}]:{port}/"),
+        Some(host) => format!("https://{host}:{port}/"),
+        None => format!("https://127.0.0.1:{port}/"),
+    };
+    println!("Phone URL:          {url}");
+    if listen.ip().is_loopback() {
+        println!("  (listening on loopback only; use --listen 0.0.0.0:{port} for phones on the LAN)");
+    }
+    if let Ok(qr) =
+        plusbox_companion::render::render_terminal(&url, plusbox_companion::render::Symbology::Qr, false)
+    {
+        println!("{qr}");
+    }
+    println!("On the phone, check that the certificate's SHA-256 fingerprint matches the one above.");
 }
 
 async fn wait_for_stop() {
@@ -406,12 +489,13 @@ pub fn run_wallet(command: WalletCommand) -> anyhow::Result<ExitCode> {
                 println!("No payments are waiting for a buyer.");
             }
             for p in pending {
+                // The merchant name comes from the ACQP's pay request.
                 println!(
                     "{}  {}  {}  {}  expires {}",
-                    p.payment_id,
-                    p.account,
+                    safe(&p.payment_id),
+                    safe(&p.account),
                     p.display_amount,
-                    p.merchant.as_deref().unwrap_or("-"),
+                    safe(p.merchant.as_deref().unwrap_or("-")),
                     p.expires_at
                 );
             }
@@ -570,20 +654,26 @@ pub enum TrafficCommand {
     },
 }
 
+/// Outside text for the terminal (IDs, codes, notes come from the ACQP's requests and answers).
+fn safe(text: &str) -> String {
+    plusbox_sandbox::text::escape_terminal(text).into_owned()
+}
+
 fn line(entry: &TrafficView) -> String {
     let arrow = if entry.direction == "outbound" { "→ACQP" } else { "ACQP→" };
     let mut text = format!(
         "#{:<5} {} {} {:<15} {}/{} sig={} {:.1}ms",
         entry.id,
-        entry.at,
+        safe(&entry.at),
         arrow,
-        entry.api,
-        entry.result_status.as_deref().unwrap_or("-"),
-        entry.result_code.as_deref().unwrap_or("-"),
-        entry.signature,
+        safe(&entry.api),
+        safe(entry.result_status.as_deref().unwrap_or("-")),
+        safe(entry.result_code.as_deref().unwrap_or("-")),
+        safe(&entry.signature),
         entry.duration_ms.unwrap_or_default()
     );
     if let Some(id) = &entry.payment_request_id {
+        let id = plusbox_sandbox::text::clip(plusbox_sandbox::text::escape_terminal(id), 200);
         text.push_str(&format!(" req={id}"));
     }
     if let Some(mock) = entry.mock_id {
@@ -593,7 +683,7 @@ fn line(entry: &TrafficView) -> String {
         text.push_str(&format!(" findings={}", findings.len()));
     }
     if let Some(note) = &entry.note {
-        text.push_str(&format!(" — {note}"));
+        text.push_str(&format!(" — {}", safe(note)));
     }
     text
 }

@@ -23,7 +23,7 @@ pub trait Clock: Send + Sync + 'static {
     fn sleep_until(&self, deadline: OffsetDateTime) -> Sleep;
     /// Convenience: sleeps for `duration` of clock time.
     fn sleep(&self, duration: Duration) -> Sleep {
-        self.sleep_until(self.now() + duration)
+        self.sleep_until(add_saturating(self.now(), duration))
     }
 }
 
@@ -65,12 +65,14 @@ impl ScaledClock {
 impl Clock for ScaledClock {
     fn now(&self) -> OffsetDateTime {
         let real = self.started.elapsed().as_secs_f64() * self.scale;
-        self.origin + Duration::seconds_f64(real)
+        let elapsed = Duration::checked_seconds_f64(real).unwrap_or(Duration::MAX);
+        add_saturating(self.origin, elapsed)
     }
 
     fn sleep_until(&self, deadline: OffsetDateTime) -> Sleep {
         let wait = (deadline - self.now()).as_seconds_f64() / self.scale;
-        Box::pin(tokio::time::sleep(to_std(Duration::seconds_f64(wait))))
+        let wait = Duration::checked_seconds_f64(wait).unwrap_or(Duration::MAX);
+        Box::pin(tokio::time::sleep(to_std(wait)))
     }
 }
 
@@ -93,7 +95,7 @@ impl TestClock {
     pub fn advance(&self, by: Duration) {
         let now = {
             let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-            *guard += by;
+            *guard = add_saturating(*guard, by);
             *guard
         };
         self.tick.send_replace(now);
@@ -224,7 +226,7 @@ impl OffsetClock {
 
 impl Clock for OffsetClock {
     fn now(&self) -> OffsetDateTime {
-        self.shared.inner.now() + self.shared.offset()
+        add_saturating(self.shared.inner.now(), self.shared.offset())
     }
 
     fn sleep_until(&self, deadline: OffsetDateTime) -> Sleep {
@@ -232,7 +234,7 @@ impl Clock for OffsetClock {
         let mut rx = shared.tick.subscribe();
         Box::pin(async move {
             loop {
-                let target = deadline - shared.offset();
+                let target = add_saturating(deadline, -shared.offset());
                 if shared.inner.now() >= target {
                     return;
                 }
@@ -246,6 +248,17 @@ impl Clock for OffsetClock {
             }
         })
     }
+}
+
+/// `at + by`, held at the first or last representable instant instead of panicking. The store
+/// keeps the clock offset within [`crate::store::MAX_CLOCK_OFFSET`], so in practice this never
+/// saturates; it is what keeps a bad value from turning every request into a panic.
+pub fn add_saturating(at: OffsetDateTime, by: Duration) -> OffsetDateTime {
+    at.checked_add(by).unwrap_or_else(|| {
+        let bound =
+            if by.is_negative() { time::PrimitiveDateTime::MIN } else { time::PrimitiveDateTime::MAX };
+        bound.assume_utc()
+    })
 }
 
 fn to_std(duration: Duration) -> std::time::Duration {

@@ -39,6 +39,9 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound(message) => ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", message),
             StoreError::Invalid(message) => ApiError::new(StatusCode::CONFLICT, "INVALID_STATE", message),
+            StoreError::OutOfRange(message) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "AMOUNT_OUT_OF_RANGE", message)
+            }
             other => {
                 tracing::error!(error = %other, "companion API store failure");
                 ApiError::new(
@@ -160,32 +163,31 @@ async fn pending_stream(State(shared): State<Arc<Shared>>, headers: HeaderMap) -
     Ok(Sse::new(pending_events(shared)).keep_alive(KeepAlive::default()).into_response())
 }
 
+/// The stream for one subscriber: the list now, then each new rendering of the shared feed
+/// (see [`crate::live`]); the list is read and rendered once per change for all subscribers.
 fn pending_events(shared: Arc<Shared>) -> impl Stream<Item = Result<Event, Infallible>> {
-    let changes = shared.changes.subscribe();
-    futures_util::stream::unfold(
-        (shared, changes, None::<String>),
-        |(shared, mut changes, last)| async move {
-            loop {
-                let now = shared.now();
-                let current = shared
-                    .blocking(move |store| store.pending(now))
-                    .await
-                    .map(|list| serde_json::to_string(&list).unwrap_or_else(|_| "[]".into()))
-                    .unwrap_or_else(|_| "[]".into());
-                if last.as_deref() != Some(current.as_str()) {
-                    let event = Event::default().event("pending").data(current.clone());
-                    return Some((Ok(event), (shared, changes, Some(current))));
-                }
+    let feed = shared.pending_feed.subscribe();
+    futures_util::stream::unfold((shared, feed, None::<Arc<str>>), |(shared, mut feed, last)| async move {
+        let current = match &last {
+            // First event: this subscriber's own read (the feed may be idle or stale).
+            None => crate::live::render_now(&shared).await,
+            Some(_) => {
                 let mut stop = shared.shutdown.clone();
-                tokio::select! {
-                    _ = changes.recv() => {}
-                    // The CLI changes the database from another process; look again now and then.
-                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-                    _ = stop.wait_for(|stopped| *stopped) => return None,
+                loop {
+                    tokio::select! {
+                        changed = feed.changed() => if changed.is_err() { return None },
+                        _ = stop.wait_for(|stopped| *stopped) => return None,
+                    }
+                    let next = feed.borrow_and_update().clone();
+                    if let Some(next) = next.filter(|n| last.as_deref() != Some(&**n)) {
+                        break next;
+                    }
                 }
             }
-        },
-    )
+        };
+        let event = Event::default().event("pending").data(&*current);
+        Some((Ok(event), (shared, feed, Some(current))))
+    })
 }
 
 async fn confirm(

@@ -102,7 +102,11 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
     let started = Instant::now();
     let (parts, body) = request.into_parts();
     // The size limit is judged in its place in the check order (after the media type).
-    let body = to_bytes(body, shared.config.max_body_bytes).await.ok();
+    let body = read_body(body, shared.config.max_body_bytes).await;
+    let fallback = (
+        parts.uri.path_and_query().map(|pq| pq.as_str().to_string()).unwrap_or_default(),
+        header(&parts.headers, "client-id"),
+    );
     let worker = Arc::clone(&shared);
     let reply = tokio::task::spawn_blocking(move || process(&worker, started, parts, body)).await;
     match reply {
@@ -111,9 +115,10 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             shared.config.clock.sleep(delay).await;
             let worker = Arc::clone(&shared);
             let Pending { exchange, uri, result, extra } = *pending;
+            let failed = Arc::clone(&shared);
             tokio::task::spawn_blocking(move || answer(&worker, exchange, &uri, result, extra))
                 .await
-                .unwrap_or_else(|error| task_failed(&error))
+                .unwrap_or_else(|error| task_failed(&failed, &error, &fallback.0, fallback.1))
         }
         Ok(Reply::Never) => {
             // Hold the connection until the client gives up or the server stops.
@@ -124,14 +129,90 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
                 .body(Body::empty())
                 .unwrap_or_default()
         }
-        Err(error) => task_failed(&error),
+        Err(error) => task_failed(&shared, &error, &fallback.0, fallback.1),
     }
 }
 
-/// The blocking task died (a bug): still an HTTP 200 U `UNKNOWN_EXCEPTION`, never a 500.
-fn task_failed(error: &tokio::task::JoinError) -> Response {
+/// Why a request body could not be taken.
+pub(crate) enum BodyProblem {
+    /// Over the configured limit.
+    TooLarge,
+    /// The client did not finish sending it in time.
+    TimedOut,
+    /// The HTTP framing was broken (bad chunked encoding, a connection cut mid-body, …).
+    Unreadable(String),
+}
+
+/// How long a request body may take to arrive in full (real time).
+const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Reads the body up to `limit` bytes, telling a body that is too large from one that is broken.
+async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, BodyProblem> {
+    match tokio::time::timeout(BODY_READ_TIMEOUT, to_bytes(body, limit)).await {
+        Err(_) => Err(BodyProblem::TimedOut),
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(error)) => {
+            let inner = error.into_inner();
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&*inner);
+            while let Some(error) = source {
+                if error.is::<http_body_util::LengthLimitError>() {
+                    return Err(BodyProblem::TooLarge);
+                }
+                source = error.source();
+            }
+            let mut text = inner.to_string();
+            let mut next = inner.source();
+            while let Some(cause) = next {
+                text.push_str(": ");
+                text.push_str(&cause.to_string());
+                next = cause.source();
+            }
+            Err(BodyProblem::Unreadable(text))
+        }
+    }
+}
+
+/// The blocking task died (a bug): still an HTTP 200 U `UNKNOWN_EXCEPTION`, never a 500, signed
+/// by the default application with `client-id` and `response-time` on the wall clock, so a
+/// client that verifies answers can read it.
+fn task_failed(
+    shared: &Arc<Shared>,
+    error: &tokio::task::JoinError,
+    uri: &str,
+    client_id: Option<String>,
+) -> Response {
     tracing::error!(%error, "request task failed");
-    unsigned_unknown("the sandbox could not process the request; retry with the same IDs")
+    let message = "the sandbox could not process the request; retry with the same IDs";
+    let body = json!({"result": WireResult::with_message(ResultCode::UnknownException, message)}).to_string();
+    let app = match shared.store.app() {
+        Ok(app) => app,
+        Err(_) => return unsigned_unknown(message),
+    };
+    let client_id = client_id.unwrap_or_else(|| app.client_id.clone());
+    let response_time = format_instant(time::OffsetDateTime::now_utc());
+    let parts = MessageParts {
+        method: "POST",
+        uri,
+        client_id: &client_id,
+        time: &response_time,
+        body: body.as_bytes(),
+    };
+    let signature = shared
+        .private_key(app.sandbox_private_key.expose())
+        .and_then(|key| key.sign_message(&parts, Some(app.sandbox_key_version)));
+    let mut response = unsigned_unknown(message);
+    let headers = response.headers_mut();
+    for (name, value) in [("client-id", client_id), ("response-time", response_time)] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    if let Ok(value) = signature.map(|s| HeaderValue::from_str(&s)) {
+        if let Ok(value) = value {
+            headers.insert("signature", value);
+        }
+    }
+    response
 }
 
 /// An unsigned U `UNKNOWN_EXCEPTION` for when signing itself is impossible.
@@ -150,7 +231,7 @@ fn process(
     shared: &Arc<Shared>,
     started: Instant,
     parts: axum::http::request::Parts,
-    body: Option<axum::body::Bytes>,
+    body: Result<axum::body::Bytes, BodyProblem>,
 ) -> Reply {
     // Sandbox time may have been moved by another process a moment ago.
     shared.sync_clock();
@@ -242,10 +323,26 @@ fn process(
     }
     let limit = shared.config.max_body_bytes;
     let body = match body {
-        Some(bytes) => bytes,
-        None => {
-            exchange.record.note = Some(format!("body larger than {limit} bytes; not read"));
-            let message = format!("body: the request body is larger than {limit} bytes");
+        Ok(bytes) => bytes,
+        Err(problem) => {
+            let (note, message) = match problem {
+                BodyProblem::TooLarge => (
+                    format!("body larger than {limit} bytes; not read"),
+                    format!("body: the request body is larger than {limit} bytes"),
+                ),
+                BodyProblem::TimedOut => (
+                    "the body did not arrive in time; not read".to_string(),
+                    format!("body: the request body did not arrive within {} s", BODY_READ_TIMEOUT.as_secs()),
+                ),
+                BodyProblem::Unreadable(reason) => {
+                    let reason = crate::text::for_log(&reason).into_owned();
+                    (
+                        format!("body unreadable: {reason}"),
+                        format!("body: the request body could not be read (bad HTTP framing, e.g. a malformed chunked encoding or a connection cut mid-body): {reason}"),
+                    )
+                }
+            };
+            exchange.record.note = Some(note);
             return answer(
                 shared,
                 exchange,
@@ -532,6 +629,7 @@ fn finding_json(finding: &HygieneFinding) -> Value {
         FindingKind::Coerced { found: JsonKind::Number, .. } => "number-as-string",
         FindingKind::Coerced { found: JsonKind::Boolean, .. } => "boolean-as-string",
         FindingKind::EmptyString => "empty-string",
+        FindingKind::DuplicateKey => "duplicate-key",
     };
     json!({"kind": kind, "path": finding.path, "detail": finding.to_string()})
 }
@@ -774,7 +872,7 @@ fn illegal(shared: &Arc<Shared>, exchange: Exchange, uri: &str, illegal: FieldEr
 
 /// A store failure: U `UNKNOWN_EXCEPTION` (retry), never a 500.
 fn internal(shared: &Arc<Shared>, mut exchange: Exchange, uri: &str, error: StoreError) -> Response {
-    tracing::error!(%error, "request failed inside the sandbox");
+    tracing::error!(error = %crate::text::for_log(&error.to_string()), "request failed inside the sandbox");
     exchange.record.note = Some(format!("internal error: {error}"));
     answer(
         shared,
@@ -853,7 +951,7 @@ fn answer(
         result = record.result_code.as_deref().unwrap_or("-"),
         status = record.result_status.as_deref().unwrap_or("-"),
         ms = format_args!("{:.1}", started.elapsed().as_secs_f64() * 1000.0),
-        payment_request_id = record.payment_request_id.as_deref().unwrap_or("-"),
+        payment_request_id = %crate::text::for_log(record.payment_request_id.as_deref().unwrap_or("-")),
         "exchange"
     );
     match signed {
@@ -954,11 +1052,7 @@ fn header_list(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
         .map(|(name, value)| {
-            let value = if name.as_str() == "agent-token" {
-                "***".to_string()
-            } else {
-                String::from_utf8_lossy(value.as_bytes()).into_owned()
-            };
+            let value = crate::text::mask_header(name.as_str(), &String::from_utf8_lossy(value.as_bytes()));
             (name.as_str().to_string(), value)
         })
         .collect()

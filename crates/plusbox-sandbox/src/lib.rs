@@ -14,11 +14,17 @@
 
 pub mod clock;
 mod companion;
+mod edge;
 mod gateway;
 pub mod ids;
+mod listener;
+mod live;
 mod notify;
 pub mod scenario;
 pub mod store;
+mod supervise;
+pub mod text;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -34,6 +40,7 @@ pub use clock::{Clock, OffsetClock, ScaledClock, SharedClock, SystemClock, TestC
 pub use plusbox_core::result_code::ResultCode;
 pub use scenario::Scenario;
 pub use store::{Provisioned, Store, StoreError};
+pub use tls::TlsIdentity;
 
 /// Errors starting or running the sandbox.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +59,9 @@ pub enum SandboxError {
     /// Some other I/O failure.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The TLS certificate or key could not be used.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 /// How to run a sandbox.
@@ -82,6 +92,20 @@ pub struct SandboxConfig {
     /// Client-Id/acquirerId): the same requests in the same order give the same IDs (§15).
     /// `None` = OS randomness.
     pub seed: Option<u64>,
+    /// A request head must arrive in full within this time (real time); also how long a
+    /// keep-alive connection may wait for its next request.
+    pub header_timeout: std::time::Duration,
+    /// A connection on which nothing moved for this long while no request was being handled is
+    /// closed (real time).
+    pub idle_timeout: std::time::Duration,
+    /// Most connections open at once; at the cap new ones wait in the kernel's backlog.
+    pub max_connections: usize,
+    /// Serve HTTPS with this certificate (`plusbox serve --tls`).
+    pub tls: Option<TlsIdentity>,
+    /// More routes served on the same port under the same timeouts and limits (the CLI mounts
+    /// the companion UI and `/rpc` here). Paths they do not match go to the Alipay+ gateway,
+    /// which answers `INVALID_API`; a fallback set on them is replaced by the gateway's.
+    pub extra_routes: Option<axum::Router>,
 }
 
 impl std::fmt::Debug for SandboxConfig {
@@ -94,6 +118,10 @@ impl std::fmt::Debug for SandboxConfig {
             .field("max_clock_skew", &self.max_clock_skew)
             .field("strict_types", &self.strict_types)
             .field("seed", &self.seed)
+            .field("header_timeout", &self.header_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -113,12 +141,29 @@ impl SandboxConfig {
             notify_timeout: std::time::Duration::from_secs(5),
             poll_interval: std::time::Duration::from_millis(250),
             seed: None,
+            header_timeout: std::time::Duration::from_secs(10),
+            idle_timeout: std::time::Duration::from_secs(75),
+            max_connections: 256,
+            tls: None,
+            extra_routes: None,
         }
     }
 
     /// Replaces the clock.
     pub fn with_clock(mut self, clock: SharedClock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Adds routes served beside the sandbox's own (see [`SandboxConfig::extra_routes`]).
+    pub fn with_routes(mut self, routes: axum::Router) -> Self {
+        self.extra_routes = Some(routes);
+        self
+    }
+
+    /// Serves HTTPS with this identity (see [`tls::TlsIdentity::load_or_create`]).
+    pub fn with_tls(mut self, identity: TlsIdentity) -> Self {
+        self.tls = Some(identity);
         self
     }
 }
@@ -131,6 +176,8 @@ pub(crate) struct Shared {
     pub(crate) wake: Notify,
     /// Tells the companion's SSE streams that wallet state may have changed.
     pub(crate) changes: broadcast::Sender<()>,
+    /// The pending list as sent to SSE subscribers, rendered once per change (see [`live`]).
+    pub(crate) pending_feed: watch::Sender<Option<Arc<str>>>,
     pub(crate) shutdown: watch::Receiver<bool>,
     /// The sandbox clock (also `config.clock`), for re-reading its offset per request.
     pub(crate) clock: OffsetClock,
@@ -240,7 +287,11 @@ async fn checkpoint_loop(store: Arc<Store>, mut shutdown: watch::Receiver<bool>)
         }
         let store = Arc::clone(&store);
         match tokio::task::spawn_blocking(move || store.checkpoint()).await {
-            Ok(Ok(())) => {}
+            Ok(Ok(truncated)) => {
+                if truncated {
+                    tracing::debug!("WAL passed its size bound and was truncated");
+                }
+            }
             Ok(Err(error)) => tracing::warn!(%error, "WAL checkpoint failed; retrying later"),
             Err(error) => tracing::warn!(%error, "WAL checkpoint task failed"),
         }
@@ -259,8 +310,8 @@ pub struct Sandbox {
     provisioned: Option<Provisioned>,
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
-    worker: JoinHandle<()>,
-    checkpoints: JoinHandle<()>,
+    worker: JoinHandle<u32>,
+    checkpoints: JoinHandle<u32>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -279,12 +330,14 @@ impl Sandbox {
             .await
             .map_err(|source| SandboxError::Bind { addr: config.listen, source })?;
         let local_addr = listener.local_addr()?;
+        let acceptor = config.tls.as_ref().map(TlsIdentity::acceptor).transpose()?;
         let base_url = config.public_url.clone().unwrap_or_else(|| {
             let mut shown = local_addr;
             if shown.ip().is_unspecified() {
                 shown.set_ip(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
             }
-            format!("http://{shown}")
+            let scheme = if acceptor.is_some() { "https" } else { "http" };
+            format!("{scheme}://{shown}")
         });
         let data_dir = config.data_dir.clone();
         let now = config.clock.now();
@@ -310,35 +363,50 @@ impl Sandbox {
         let clock = OffsetClock::new(Arc::clone(&config.clock), Arc::clone(&store));
         let mut config = config;
         config.clock = Arc::new(clock.clone());
+        let extra_routes = config.extra_routes.take();
+        let limits = listener::Limits {
+            header_timeout: config.header_timeout,
+            idle_timeout: config.idle_timeout,
+            max_connections: config.max_connections,
+        };
         let shared = Arc::new(Shared {
             store,
             config,
             wake: Notify::new(),
             changes,
+            pending_feed: watch::channel(None).0,
             clock: clock.clone(),
             shutdown: shutdown.clone(),
             keys: std::sync::Mutex::new(KeyCache::default()),
         });
-        let router = Router::new()
-            .route("/healthz", get(|| async { "ok" }))
-            .nest(
-                "/app/v1",
-                companion::router()
-                    .layer(axum::middleware::map_request_with_state(Arc::clone(&shared), sync_clock_first)),
-            )
-            .fallback(gateway::handle)
-            .with_state(Arc::clone(&shared));
-        let mut server_stop = shutdown.clone();
-        let server = tokio::spawn(async move {
-            let graceful = async move {
-                let _ = server_stop.wait_for(|stopped| *stopped).await;
-            };
-            if let Err(error) = axum::serve(listener, router).with_graceful_shutdown(graceful).await {
-                tracing::error!(%error, "server stopped with an error");
-            }
-        });
-        let worker = tokio::spawn(notify::run(Arc::clone(&shared), shutdown.clone()));
-        let checkpoints = tokio::spawn(checkpoint_loop(Arc::clone(&shared.store), shutdown));
+        let mut router = Router::new().route("/healthz", get(|| async { "ok" })).nest(
+            "/app/v1",
+            companion::router()
+                .layer(axum::middleware::map_request_with_state(Arc::clone(&shared), sync_clock_first))
+                .layer(axum::middleware::map_response(edge::json_errors)),
+        );
+        if let Some(extra) = extra_routes {
+            router = router.merge(extra.with_state::<Arc<Shared>>(()));
+        }
+        let router = router.fallback(gateway::handle).with_state(Arc::clone(&shared));
+        let server = tokio::spawn(listener::serve(listener, router, limits, acceptor, shutdown.clone()));
+        let worker_shared = Arc::clone(&shared);
+        let worker_stop = shutdown.clone();
+        let worker =
+            tokio::spawn(supervise::supervise("notifications and expiry", shutdown.clone(), move || {
+                notify::run(Arc::clone(&worker_shared), worker_stop.clone())
+            }));
+        let checkpoint_store = Arc::clone(&shared.store);
+        let checkpoint_stop = shutdown.clone();
+        let checkpoints =
+            tokio::spawn(supervise::supervise("WAL checkpoints", shutdown.clone(), move || {
+                checkpoint_loop(Arc::clone(&checkpoint_store), checkpoint_stop.clone())
+            }));
+        let feed_shared = Arc::clone(&shared);
+        let feed_stop = shutdown.clone();
+        tokio::spawn(supervise::supervise("live pending list", shutdown, move || {
+            live::render(Arc::clone(&feed_shared), feed_stop.clone())
+        }));
         Ok(Sandbox { local_addr, base_url, shared, clock, provisioned, stop, server, worker, checkpoints })
     }
 

@@ -77,13 +77,16 @@ pub(crate) async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>
     }
 }
 
-/// Path and query of a URL: the Request-URI the ACQP sees (§1.5).
-fn request_uri(url: &str) -> String {
-    let rest = url.split_once("://").map(|(_, rest)| rest).unwrap_or(url);
-    match rest.find('/') {
-        Some(index) => rest[index..].split('#').next().unwrap_or("/").to_string(),
-        None => "/".to_string(),
-    }
+/// The notify URL as it goes on the wire, and its Request-URI (path and query, what the ACQP
+/// sees and verifies, §1.5). Parsed once with the WHATWG rules the HTTP client uses — dot
+/// segments resolved, non-ASCII percent-encoded, the fragment dropped — so the signature covers
+/// exactly the request-target that is sent.
+fn wire_url(configured: &str) -> Result<(reqwest::Url, String), String> {
+    let mut url = reqwest::Url::parse(configured)
+        .map_err(|e| format!("the notify URL {configured:?} is not a URL: {e}"))?;
+    url.set_fragment(None);
+    let target = url[url::Position::BeforePath..url::Position::AfterQuery].to_string();
+    Ok((url, target))
 }
 
 async fn deliver(shared: &Arc<Shared>, client: &reqwest::Client, item: OutboxItem) {
@@ -106,7 +109,16 @@ async fn deliver(shared: &Arc<Shared>, client: &reqwest::Client, item: OutboxIte
         // Already handled by a concurrent attempt, or the application is gone.
         Ok((None, _)) | Err(_) => return,
     };
-    let uri = request_uri(&item.url);
+    let (url, uri) = match wire_url(&item.url) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            // Validated when configured; an old or hand-edited row: give up on it, say why.
+            let now = shared.now();
+            let id = item.id;
+            let _ = shared.blocking(move |store| store.record_attempt(id, false, Some(&error), now)).await;
+            return;
+        }
+    };
     let request_time = format_instant(shared.now());
     let signature = shared
         .private_key(app.sandbox_private_key.expose())
@@ -142,13 +154,13 @@ async fn deliver(shared: &Arc<Shared>, client: &reqwest::Client, item: OutboxIte
         payment_request_id: Some(item.payment_request_id.clone()),
         payment_id: Some(item.payment_id.clone()),
         method: "POST".into(),
-        uri: item.url.clone(),
+        uri: url.to_string(),
         request_headers: request_headers.clone(),
         request_body: item.body.clone().into_bytes(),
         signature: "not-checked".into(),
         ..TrafficRecord::default()
     };
-    let mut builder = client.post(&item.url);
+    let mut builder = client.post(url);
     for (name, value) in &request_headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
@@ -162,9 +174,11 @@ async fn deliver(shared: &Arc<Shared>, client: &reqwest::Client, item: OutboxIte
                 .iter()
                 .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
                 .collect();
+            let recorded: Vec<(String, String)> =
+                headers.iter().map(|(n, v)| (n.clone(), crate::text::mask_header(n, v))).collect();
             let body = read_limited(response).await;
             record.response_status = Some(status);
-            record.response_headers = headers.clone();
+            record.response_headers = recorded;
             record.response_body = body.clone();
             judge_ack(shared, &mut record, &app.client_id, &uri, acqp_key, status, &headers, &body)
         }
@@ -175,7 +189,7 @@ async fn deliver(shared: &Arc<Shared>, client: &reqwest::Client, item: OutboxIte
         ack = record.result_code.as_deref().unwrap_or("-"),
         acknowledged,
         ms = format_args!("{:.1}", record.duration_ms),
-        payment_request_id = %item.payment_request_id,
+        payment_request_id = %crate::text::for_log(&item.payment_request_id),
         "notification attempt"
     );
     let now = shared.now();
@@ -297,12 +311,17 @@ fn judge_ack(
 
 #[cfg(test)]
 mod tests {
-    use super::request_uri;
+    #![allow(clippy::unwrap_used)]
+    use super::wire_url;
 
     #[test]
-    fn uri_of_url() {
-        assert_eq!(request_uri("https://acqp.example/notify"), "/notify");
-        assert_eq!(request_uri("http://h:1/a/b?x=1"), "/a/b?x=1");
-        assert_eq!(request_uri("http://h:1"), "/");
+    fn the_signed_target_is_the_normalized_path_and_query() {
+        let target = |url: &str| wire_url(url).unwrap().1;
+        assert_eq!(target("https://acqp.example/notify"), "/notify");
+        assert_eq!(target("http://h:1/a/b?x=1"), "/a/b?x=1");
+        assert_eq!(target("http://h:1"), "/");
+        assert_eq!(target("http://h:1?via=q"), "/?via=q");
+        assert_eq!(target("http://h:1/a/../notify#frag"), "/notify");
+        assert_eq!(target("http://h:1/n\u{f6}tify?x=\u{e4}"), "/n%C3%B6tify?x=%C3%A4");
     }
 }

@@ -49,6 +49,14 @@ pub const NOTIFY_RETRY_SCHEDULE: [Duration; 14] = [
 /// Default payment expiry after `pay` when the request gives none (§4.4).
 pub const DEFAULT_PAYMENT_EXPIRY: Duration = Duration::seconds(60);
 
+/// WAL size past which [`Store::checkpoint`] empties the log (16 MiB: a few seconds of
+/// sustained load, far under the 64 MiB bound the soak benchmark holds it to).
+pub const WAL_TRUNCATE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// How long a truncating checkpoint waits for readers (and holds new writers) before giving up
+/// until the next round.
+pub const TRUNCATE_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Default PIN of provisioned buyer accounts.
 pub const DEFAULT_PIN: &str = "1234";
 
@@ -76,6 +84,10 @@ pub enum StoreError {
     /// No application is provisioned yet.
     #[error("no sandbox application is provisioned yet; run `plusbox serve` once")]
     NotProvisioned,
+    /// A value (an amount, a balance, a clock jump) is outside the range Plusbox can hold; the
+    /// change was refused and nothing was written.
+    #[error("{0}")]
+    OutOfRange(String),
 }
 
 type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -97,6 +109,8 @@ pub struct Store {
     /// The connection background checkpoints run on (see [`Store::checkpoint`]).
     checkpointer: Mutex<Option<Connection>>,
     path: PathBuf,
+    /// What opening changed that the operator should hear about (see [`Store::notices`]).
+    notices: Vec<String>,
 }
 
 /// Where a queued job's committed result is left for its caller (see [`Store::record_traffic`]
@@ -367,6 +381,36 @@ ALTER TABLE mock ADD COLUMN tamper TEXT;
 CREATE INDEX outbox_payment ON outbox(payment_row);
 CREATE INDEX refund_payment ON refund(payment_row);
 CREATE INDEX ledger_account ON ledger(account_id, id);
+"#,
+    // Money is an integer of minor units. Past the 64-bit range SQLite silently stores a REAL,
+    // which every later read refuses; these triggers refuse it at the write instead (SQLite
+    // cannot add a CHECK constraint to an existing table). Rust checks the arithmetic first;
+    // this is the backstop for every other writer of the file.
+    r#"
+CREATE TRIGGER balance_value_integer_insert BEFORE INSERT ON balance
+    WHEN typeof(NEW.value) <> 'integer' OR NEW.value < 0
+    BEGIN SELECT RAISE(ABORT, 'balance.value must be a non-negative integer of minor units'); END;
+CREATE TRIGGER balance_value_integer_update BEFORE UPDATE OF value ON balance
+    WHEN typeof(NEW.value) <> 'integer' OR NEW.value < 0
+    BEGIN SELECT RAISE(ABORT, 'balance.value must be a non-negative integer of minor units'); END;
+CREATE TRIGGER ledger_delta_integer_insert BEFORE INSERT ON ledger
+    WHEN typeof(NEW.delta) <> 'integer'
+    BEGIN SELECT RAISE(ABORT, 'ledger.delta must be an integer of minor units'); END;
+CREATE TRIGGER ledger_delta_integer_update BEFORE UPDATE OF delta ON ledger
+    WHEN typeof(NEW.delta) <> 'integer'
+    BEGIN SELECT RAISE(ABORT, 'ledger.delta must be an integer of minor units'); END;
+CREATE TRIGGER payment_amount_integer_insert BEFORE INSERT ON payment
+    WHEN typeof(NEW.amount) <> 'integer'
+    BEGIN SELECT RAISE(ABORT, 'payment.amount must be an integer of minor units'); END;
+CREATE TRIGGER payment_amount_integer_update BEFORE UPDATE OF amount ON payment
+    WHEN typeof(NEW.amount) <> 'integer'
+    BEGIN SELECT RAISE(ABORT, 'payment.amount must be an integer of minor units'); END;
+CREATE TRIGGER refund_amount_integer_insert BEFORE INSERT ON refund
+    WHEN typeof(NEW.amount) <> 'integer'
+    BEGIN SELECT RAISE(ABORT, 'refund.amount must be an integer of minor units'); END;
+CREATE TRIGGER refund_amount_integer_update BEFORE UPDATE OF amount ON refund
+    WHEN typeof(NEW.amount) <> 'integer'
+    BEGIN SELECT RAISE(ABORT, 'refund.amount must be an integer of minor units'); END;
 "#,
 ];
 
@@ -840,16 +884,17 @@ pub struct LedgerEntry {
 }
 
 /// Per-currency totals for the ledger invariant `balances + paid − refunded = top-ups`.
+/// Sums are 128-bit: several balances near the 64-bit limit add up past it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct LedgerTotals {
     /// Sum of balances.
-    pub balances: i64,
+    pub balances: i128,
     /// Sum of successful (not cancelled) payments.
-    pub paid: i64,
+    pub paid: i128,
     /// Sum of successful refunds.
-    pub refunded: i64,
+    pub refunded: i128,
     /// Sum of top-ups (including provisioning).
-    pub topups: i64,
+    pub topups: i128,
 }
 
 /// What first-start provisioning created.
@@ -871,7 +916,7 @@ impl Store {
     /// Opens (creating if needed) the database in `data_dir`, applies migrations, and restricts
     /// the file to its owner because it holds private keys.
     pub fn open(data_dir: &Path) -> Result<Store> {
-        create_private_dir(data_dir)?;
+        let notices: Vec<String> = create_private_dir(data_dir)?.into_iter().collect();
         let path = data_dir.join(DB_FILE);
         create_private_file(&path)?;
         let mut conn = Connection::open(&path)?;
@@ -896,7 +941,14 @@ impl Store {
             ids: Mutex::new(ids::IdRng::System(ids::SystemRng::new())),
             checkpointer: Mutex::new(None),
             path,
+            notices,
         })
+    }
+
+    /// Things opening the store changed that the operator should be told (e.g. a data directory
+    /// open to other users was tightened to 0700). The CLI prints them.
+    pub fn notices(&self) -> &[String] {
+        &self.notices
     }
 
     /// A read-only connection: WAL (set by the writer, persistent in the file) lets it read a
@@ -933,19 +985,39 @@ impl Store {
         Ok(())
     }
 
-    /// A passive WAL checkpoint on its own connection: it copies what it can without waiting
-    /// for (or blocking) readers and the writer.
-    pub fn checkpoint(&self) -> Result<()> {
+    /// A WAL checkpoint on its own connection. Normally passive: it copies what it can without
+    /// waiting for (or blocking) readers and the writer. Under steady reads a passive checkpoint
+    /// never gets to the end of the WAL, so SQLite can never start it over and the file grows
+    /// without bound; once it passes [`WAL_TRUNCATE_BYTES`] a TRUNCATE checkpoint waits briefly
+    /// (at most [`TRUNCATE_WAIT`]) for the readers of old frames, copies the rest and empties the
+    /// file. If the readers do not let go in time it gives up and tries again on the next round.
+    /// Returns whether the WAL was truncated.
+    pub fn checkpoint(&self) -> Result<bool> {
         let mut slot = self.checkpointer.lock().unwrap_or_else(|e| e.into_inner());
         if slot.is_none() {
             let conn = Connection::open(&self.path)?;
-            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            conn.busy_timeout(TRUNCATE_WAIT)?;
             *slot = Some(conn);
         }
-        if let Some(conn) = slot.as_ref() {
-            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        let Some(conn) = slot.as_ref() else { return Ok(false) };
+        conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        if self.wal_bytes() <= WAL_TRUNCATE_BYTES {
+            return Ok(false);
         }
-        Ok(())
+        // Row: (busy, log frames, checkpointed frames); busy = 1 when it could not finish.
+        let busy: i64 = match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0)) {
+            Ok(busy) => busy,
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::DatabaseBusy => 1,
+            Err(e) => return Err(e.into()),
+        };
+        Ok(busy == 0)
+    }
+
+    /// Size of the write-ahead log file in bytes (0 when there is none).
+    pub fn wal_bytes(&self) -> u64 {
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
     }
 
     /// Path of the database file.
@@ -1011,16 +1083,43 @@ impl Store {
     }
 }
 
-fn create_private_dir(dir: &Path) -> Result<()> {
-    if !dir.exists() {
-        std::fs::create_dir_all(dir)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
+/// Creates the data directory (and missing parents) as 0700 whatever the umask, or tightens an
+/// existing one that other users can read or change: it holds private keys. Returns a notice
+/// when it tightened one.
+fn create_private_dir(dir: &Path) -> Result<Option<String>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        if !dir.exists() {
+            // `mode` applies to every directory created, parents included, so a umask of 000
+            // cannot leave them world-writable.
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+            return Ok(None);
         }
+        let mode = std::fs::metadata(dir)?.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!(
+                        "the data directory {} has mode {mode:04o} (open to other users) and cannot be tightened to 0700: {e}; it holds private keys, so fix it with `chmod 700` or choose another --data",
+                        dir.display()
+                    ),
+                )
+            })?;
+            return Ok(Some(format!(
+                "the data directory {} had mode {mode:04o}, open to other users; tightened it to 0700 because it holds private keys",
+                dir.display()
+            )));
+        }
+        Ok(None)
     }
-    Ok(())
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir)?;
+        Ok(None)
+    }
 }
 
 fn create_private_file(path: &Path) -> Result<()> {
@@ -1260,19 +1359,38 @@ impl Store {
     /// How far the sandbox clock has been moved ahead of its underlying clock (`plusbox clock
     /// advance`). Kept in the database so a running server, the CLI and a test runner in other
     /// processes share one time line (testing-practice.md §10.2: the clock "can jump ahead").
+    /// A stored offset outside `0..=`[`MAX_CLOCK_OFFSET`] (written by an older build) reads as
+    /// the nearest bound, so time arithmetic on it cannot fail.
     pub fn clock_offset(&self) -> Result<Duration> {
         let text = self.read(|tx| get_meta(tx, CLOCK_OFFSET_KEY))?;
-        Ok(Duration::milliseconds(text.and_then(|t| t.parse::<i64>().ok()).unwrap_or(0)))
+        let millis = text.and_then(|t| t.parse::<i64>().ok()).unwrap_or(0);
+        Ok(Duration::milliseconds(millis).clamp(Duration::ZERO, MAX_CLOCK_OFFSET))
     }
 
     /// Moves the sandbox clock `by` further ahead (negative moves it back, never before the
     /// underlying clock) and returns the new offset. One write transaction, so concurrent
     /// advances add up.
+    ///
+    /// The offset may not pass [`MAX_CLOCK_OFFSET`] (100 years): a larger jump is refused with
+    /// [`StoreError::OutOfRange`] and nothing is saved.
     pub fn advance_clock(&self, by: Duration) -> Result<Duration> {
-        let by_ms = i64::try_from(by.whole_milliseconds()).unwrap_or(i64::MAX);
+        let max_ms = i64::try_from(MAX_CLOCK_OFFSET.whole_milliseconds()).unwrap_or(i64::MAX);
+        let refuse = || {
+            StoreError::OutOfRange(format!(
+                "the sandbox clock can be at most {} days ({} years) ahead of the wall clock; {} was asked for",
+                MAX_CLOCK_OFFSET.whole_days(),
+                MAX_CLOCK_OFFSET.whole_days() / 365,
+                describe_jump(by)
+            ))
+        };
+        let by_ms = i64::try_from(by.whole_milliseconds()).map_err(|_| refuse())?;
         self.write(|tx| {
             let old = get_meta(tx, CLOCK_OFFSET_KEY)?.and_then(|t| t.parse::<i64>().ok()).unwrap_or(0);
-            let new = old.saturating_add(by_ms).max(0);
+            let old = old.clamp(0, max_ms);
+            let new = old.checked_add(by_ms).ok_or_else(refuse)?.max(0);
+            if new > max_ms {
+                return Err(refuse());
+            }
             set_meta(tx, CLOCK_OFFSET_KEY, &new.to_string())?;
             Ok(Duration::milliseconds(new))
         })
@@ -1304,13 +1422,20 @@ impl Store {
 }
 
 /// Checks that a notification URL is an absolute http(s) URL.
+///
+/// Parsed with the same (WHATWG) rules the notification client uses, so what passes here is what
+/// is sent; whitespace and control characters, which that parser would silently drop, are refused.
 pub fn validate_url(url: &str) -> std::result::Result<(), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .ok_or_else(|| format!("{url:?} is not an http:// or https:// URL"))?;
-    if rest.is_empty() || rest.starts_with('/') || url.chars().any(char::is_whitespace) {
-        return Err(format!("{url:?} has no host"));
+    let shown = crate::text::for_log(url);
+    if !url.starts_with("http://") && !url.starts_with("https://") {
+        return Err(format!("{shown:?} is not an http:// or https:// URL"));
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{shown:?} contains whitespace or control characters"));
+    }
+    let parsed = url::Url::parse(url).map_err(|e| format!("{shown:?} is not a valid URL: {e}"))?;
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{shown:?} has no host"));
     }
     Ok(())
 }
@@ -1350,6 +1475,22 @@ fn app_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AppRecord> {
 
 /// The `meta` key holding the clock offset in milliseconds.
 const CLOCK_OFFSET_KEY: &str = "clock_offset_ms";
+
+/// How far ahead of its underlying clock the sandbox clock may run: 100 years (36 525 days) —
+/// far past every window the sandbox has (the longest, refunds, is one year), and far from the
+/// year 9999 where dates stop being representable.
+pub const MAX_CLOCK_OFFSET: Duration = Duration::days(36_525);
+
+/// A jump for people: `25h`, `-3s`, `41666666d`.
+fn describe_jump(by: Duration) -> String {
+    if by.whole_days().abs() >= 2 {
+        format!("{}d", by.whole_days())
+    } else if by.whole_hours().abs() >= 1 {
+        format!("{}h", by.whole_hours())
+    } else {
+        format!("{}s", by.whole_seconds())
+    }
+}
 
 fn set_meta(tx: &Connection, key: &str, value: &str) -> Result<()> {
     tx.execute_cached(
@@ -1397,11 +1538,10 @@ impl Store {
     pub fn topup(&self, account: &str, amount: &Amount, now: OffsetDateTime) -> Result<BalanceView> {
         self.write(|tx| {
             ensure_account(tx, account)?;
-            tx.execute_cached(
-                "INSERT INTO balance (account_id, currency, value) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (account_id, currency) DO UPDATE SET value = value + excluded.value",
-                params![account, amount.currency.code(), amount.value],
-            )?;
+            // The sum is checked here, before SQL: past i64 SQLite would store a REAL.
+            if let Err(message) = credit(tx, account, amount)? {
+                return Err(StoreError::OutOfRange(format!("top-up refused: {message}")));
+            }
             tx.execute_cached(
                 "INSERT INTO ledger (account_id, currency, delta, kind, reference, at) VALUES (?1, ?2, ?3, 'topup', NULL, ?4)",
                 params![account, amount.currency.code(), amount.value, to_millis(now)],
@@ -1555,28 +1695,20 @@ impl Store {
     pub fn ledger_totals(&self) -> Result<std::collections::BTreeMap<String, LedgerTotals>> {
         self.read(|tx| {
             let mut out: std::collections::BTreeMap<String, LedgerTotals> = Default::default();
-            let mut q = |sql: &str, f: fn(&mut LedgerTotals, i64)| -> Result<()> {
+            // Summed in Rust as i128: SQLite's SUM fails with "integer overflow" past i64.
+            let mut q = |sql: &str, f: fn(&mut LedgerTotals) -> &mut i128| -> Result<()> {
                 let mut stmt = tx.prepare_cached(sql)?;
-                let rows = stmt
-                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                for (currency, value) in rows {
-                    f(out.entry(currency).or_default(), value);
+                let mut rows = stmt.query([])?;
+                while let Some(row) = rows.next()? {
+                    let total = f(out.entry(row.get::<_, String>(0)?).or_default());
+                    *total = total.saturating_add(i128::from(row.get::<_, i64>(1)?));
                 }
                 Ok(())
             };
-            q("SELECT currency, SUM(value) FROM balance GROUP BY currency", |t, v| t.balances = v)?;
-            q(
-                "SELECT currency, SUM(amount) FROM payment WHERE state = 'SUCCESS' GROUP BY currency",
-                |t, v| t.paid = v,
-            )?;
-            q(
-                "SELECT currency, SUM(amount) FROM refund WHERE result_code = 'SUCCESS' GROUP BY currency",
-                |t, v| t.refunded = v,
-            )?;
-            q("SELECT currency, SUM(delta) FROM ledger WHERE kind = 'topup' GROUP BY currency", |t, v| {
-                t.topups = v
-            })?;
+            q("SELECT currency, value FROM balance", |t| &mut t.balances)?;
+            q("SELECT currency, amount FROM payment WHERE state = 'SUCCESS'", |t| &mut t.paid)?;
+            q("SELECT currency, amount FROM refund WHERE result_code = 'SUCCESS'", |t| &mut t.refunded)?;
+            q("SELECT currency, delta FROM ledger WHERE kind = 'topup'", |t| &mut t.topups)?;
             Ok(out)
         })
     }
@@ -1597,6 +1729,47 @@ fn ensure_account(tx: &Connection, account: &str) -> Result<()> {
         .query_row_cached("SELECT 1 FROM account WHERE id = ?1", params![account], |r| r.get(0))
         .optional()?;
     exists.map(|_| ()).ok_or_else(|| StoreError::NotFound(format!("no buyer account {account:?}")))
+}
+
+/// The balance an account would have after receiving `amount`, checked in Rust:
+/// `Ok(Err(reason))` when it would pass the largest amount a balance can hold.
+fn credited_balance(tx: &Connection, account: &str, amount: &Amount) -> Result<Result<i64, String>> {
+    let current: Option<i64> = tx
+        .query_row_cached(
+            "SELECT value FROM balance WHERE account_id = ?1 AND currency = ?2",
+            params![account, amount.currency.code()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let current = current.unwrap_or(0);
+    Ok(current.checked_add(amount.value).filter(|v| *v >= 0).ok_or_else(|| {
+        format!(
+            "{account}'s {} balance {} plus {amount} is more than the largest balance Plusbox can hold ({})",
+            amount.currency,
+            Amount::from_minor(amount.currency, current),
+            Amount::from_minor(amount.currency, i64::MAX)
+        )
+    }))
+}
+
+/// Whether `amount` can be credited to the account (see [`credited_balance`]).
+fn fits(tx: &Connection, account: &str, amount: &Amount) -> Result<Result<(), String>> {
+    Ok(credited_balance(tx, account, amount)?.map(|_| ()))
+}
+
+/// Credits `amount` to an account, creating the balance row if needed. The sum is computed with
+/// checked arithmetic first; `Ok(Err(reason))` (nothing written) when it would overflow.
+fn credit(tx: &Connection, account: &str, amount: &Amount) -> Result<Result<(), String>> {
+    let value = match credited_balance(tx, account, amount)? {
+        Ok(value) => value,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    tx.execute_cached(
+        "INSERT INTO balance (account_id, currency, value) VALUES (?1, ?2, ?3)
+         ON CONFLICT (account_id, currency) DO UPDATE SET value = excluded.value",
+        params![account, amount.currency.code(), value],
+    )?;
+    Ok(Ok(()))
 }
 
 fn balances(tx: &Connection, account: &str) -> Result<Vec<BalanceView>> {
@@ -1983,7 +2156,8 @@ fn pay_in(
         }
 
         let payment_id = ids::payment_id(now, &mut *rng);
-        let expires = input.expiry.unwrap_or(now + DEFAULT_PAYMENT_EXPIRY);
+        let expires =
+            input.expiry.unwrap_or_else(|| crate::clock::add_saturating(now, DEFAULT_PAYMENT_EXPIRY));
         // Code checks, in the order of §4.4.
         let route = WalletTable::builtin().parse_code(&input.code);
         let mut persona = persona_of(None)?;
@@ -2071,7 +2245,8 @@ fn pay_in(
         };
         let (resolve_at, resolve_code) = match plan.resolve {
             Some((after, code)) => {
-                (Some(to_millis(now + after)), Some(code.unwrap_or(ResultCode::Success).as_str()))
+                let at = crate::clock::add_saturating(now, after);
+                (Some(to_millis(at)), Some(code.unwrap_or(ResultCode::Success).as_str()))
             }
             None => (None, None),
         };
@@ -2216,10 +2391,10 @@ impl Store {
             let at = to_millis(now);
             if payment.state == PayState::Success {
                 let account = payment.account_id.clone().unwrap_or_default();
-                tx.execute_cached(
-                    "UPDATE balance SET value = value + ?1 WHERE account_id = ?2 AND currency = ?3",
-                    params![payment.amount.value, account, payment.amount.currency.code()],
-                )?;
+                if let Err(message) = credit(tx, &account, &payment.amount)? {
+                    let message = format!("the cancel cannot give the money back: {message}");
+                    return Ok(outcome(ResultCode::ProcessFail, &message, Some(payment)));
+                }
                 tx.execute_cached(
                     "INSERT INTO ledger (account_id, currency, delta, kind, reference, at) VALUES (?1, ?2, ?3, 'cancel', ?4, ?5)",
                     params![account, payment.amount.currency.code(), payment.amount.value, payment.payment_id, at],
@@ -2334,6 +2509,16 @@ impl Store {
             } else {
                 (ResultCode::Success, "success".into())
             };
+            // The credit is checked before anything is written: a refund the buyer's balance
+            // cannot hold is refused, never half-applied.
+            let account = payment.account_id.clone().unwrap_or_default();
+            let (code, message) = match code {
+                ResultCode::Success => match fits(tx, &account, amount)? {
+                    Ok(()) => (code, message),
+                    Err(reason) => (ResultCode::ProcessFail, format!("the refund cannot be credited: {reason}")),
+                },
+                other => (other, message),
+            };
             let refund_id = ids::payment_id(now, &mut *rng);
             let at = to_millis(now);
             tx.execute_cached(
@@ -2343,11 +2528,9 @@ impl Store {
             )?;
             let mut out = outcome(code, &message, Some(payment.clone()));
             if code == ResultCode::Success {
-                let account = payment.account_id.clone().unwrap_or_default();
-                tx.execute_cached(
-                    "UPDATE balance SET value = value + ?1 WHERE account_id = ?2 AND currency = ?3",
-                    params![amount.value, account, amount.currency.code()],
-                )?;
+                if let Err(reason) = credit(tx, &account, amount)? {
+                    return Err(StoreError::OutOfRange(reason));
+                }
                 tx.execute_cached(
                     "INSERT INTO ledger (account_id, currency, delta, kind, reference, at) VALUES (?1, ?2, ?3, 'refund', ?4, ?5)",
                     params![account, amount.currency.code(), amount.value, refund_id, at],
@@ -2540,7 +2723,7 @@ impl Store {
                 ("delivered", at)
             } else {
                 match usize::try_from(attempts - 1).ok().and_then(|i| NOTIFY_RETRY_SCHEDULE.get(i)) {
-                    Some(delay) => ("pending", to_millis(now + *delay)),
+                    Some(delay) => ("pending", to_millis(crate::clock::add_saturating(now, *delay))),
                     None => ("undelivered", at),
                 }
             };
@@ -2684,7 +2867,8 @@ impl Store {
             (None, None) => Some(1),
             (count, _) => count.map(i64::from),
         };
-        let until = minutes.map(|m| to_millis(now + Duration::minutes(i64::from(m))));
+        let until =
+            minutes.map(|m| to_millis(crate::clock::add_saturating(now, Duration::minutes(i64::from(m)))));
         let id = self.write(|tx| {
             // result_code is NOT NULL in the first schema; a tamper rule stores '' there.
             let (code, tamper) = match action {

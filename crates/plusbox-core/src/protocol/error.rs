@@ -37,6 +37,8 @@ pub enum Problem {
     EmptyString,
     /// Present and well-typed but not an acceptable value.
     Invalid(String),
+    /// The key appears more than once in its object (refused by strict intake).
+    DuplicateKey,
 }
 
 impl fmt::Display for Problem {
@@ -50,6 +52,9 @@ impl fmt::Display for Problem {
             Problem::TooLong { max, len } => write!(f, "too long: {len} characters, at most {max} allowed"),
             Problem::EmptyString => f.write_str("empty string is not allowed (omit the field instead)"),
             Problem::Invalid(msg) => f.write_str(msg),
+            Problem::DuplicateKey => {
+                f.write_str("the key appears more than once in its object; send each key once")
+            }
         }
     }
 }

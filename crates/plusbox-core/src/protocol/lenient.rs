@@ -2,7 +2,10 @@
 //! report every deviation from the wire rules as a [`HygieneFinding`].
 //!
 //! Steps ([`parse`]):
-//! 1. JSON syntax (error path `""`, problem [`Problem::Syntax`]); the body must be an object.
+//! 1. JSON syntax (error path `""`, problem [`Problem::Syntax`]); the body must be an object. A
+//!    key sent twice in one object is recorded as [`FindingKind::DuplicateKey`] (the last value
+//!    is used, as most JSON libraries do); with [`ParseOptions::strict`] it is an error
+//!    ([`Problem::DuplicateKey`]), because which value a peer's parser keeps is anyone's guess.
 //! 2. A walk over the JSON tree, which (§2: every non-array field is a string, so every scalar
 //!    leaf should be a string):
 //!    - turns a number or boolean into its string (`100` → `"100"`, `true` → `"true"`) and
@@ -33,23 +36,27 @@ pub struct ParseOptions {
     pub coerce_scalars: bool,
     /// Treat `""` as an error ([`Problem::EmptyString`]). If false it is only recorded.
     pub empty_string_is_error: bool,
+    /// Treat a key sent twice in one object as an error ([`Problem::DuplicateKey`]). If false it
+    /// is recorded and the last value is used.
+    pub duplicate_key_is_error: bool,
 }
 
 impl ParseOptions {
     /// The sandbox default (§2 Plusbox decision): coerce scalars with a finding; `""` is an error.
     pub const fn lenient() -> ParseOptions {
-        ParseOptions { coerce_scalars: true, empty_string_is_error: true }
+        ParseOptions { coerce_scalars: true, empty_string_is_error: true, duplicate_key_is_error: false }
     }
 
-    /// The strict setting: a scalar that is not a string is an error too.
+    /// The strict setting: a scalar that is not a string is an error too, and so is a key sent
+    /// twice.
     pub const fn strict() -> ParseOptions {
-        ParseOptions { coerce_scalars: false, empty_string_is_error: true }
+        ParseOptions { coerce_scalars: false, empty_string_is_error: true, duplicate_key_is_error: true }
     }
 
     /// Record everything, refuse nothing the types can hold (for tools that grade a peer's
     /// messages rather than answer them).
     pub const fn permissive() -> ParseOptions {
-        ParseOptions { coerce_scalars: true, empty_string_is_error: false }
+        ParseOptions { coerce_scalars: true, empty_string_is_error: false, duplicate_key_is_error: false }
     }
 }
 
@@ -92,6 +99,8 @@ pub enum FindingKind {
     },
     /// `""` was sent (an error unless parsing permissively).
     EmptyString,
+    /// The key appeared more than once in its object; the last value was used.
+    DuplicateKey,
 }
 
 /// A deviation from the wire rules found during intake, for the traffic log and test cases.
@@ -118,6 +127,9 @@ impl std::fmt::Display for HygieneFinding {
                 )
             }
             FindingKind::EmptyString => write!(f, "{}: empty string sent", self.path),
+            FindingKind::DuplicateKey => {
+                write!(f, "{}: key sent more than once in its object; the last value was used", self.path)
+            }
         }
     }
 }
@@ -134,9 +146,118 @@ pub struct Parsed<T> {
 /// Parses a body (see the module docs). Does not run [`Validate::validate`]; see
 /// [`parse_request`].
 pub fn parse<T: DeserializeOwned>(bytes: &[u8], options: ParseOptions) -> Result<Parsed<T>, FieldError> {
-    let value: Value =
-        serde_json::from_slice(bytes).map_err(|e| FieldError::new("", Problem::Syntax(e.to_string())))?;
-    parse_value(value, options)
+    let (value, duplicates) =
+        parse_checked(bytes).map_err(|e| FieldError::new("", Problem::Syntax(e.to_string())))?;
+    if options.duplicate_key_is_error {
+        if let Some(path) = duplicates.first() {
+            return Err(FieldError::new(path.clone(), Problem::DuplicateKey));
+        }
+    }
+    let mut parsed = parse_value(value, options)?;
+    if !duplicates.is_empty() {
+        let mut findings: Vec<HygieneFinding> = duplicates
+            .into_iter()
+            .map(|path| HygieneFinding { path, kind: FindingKind::DuplicateKey })
+            .collect();
+        findings.append(&mut parsed.findings);
+        parsed.findings = findings;
+    }
+    Ok(parsed)
+}
+
+/// Parses JSON text into a [`Value`] as `serde_json` does (last value wins), also returning the
+/// path of every key that appeared twice in one object.
+pub fn parse_checked(bytes: &[u8]) -> Result<(Value, Vec<String>), serde_json::Error> {
+    let mut duplicates = Vec::new();
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde::de::DeserializeSeed::deserialize(
+        Checked { path: String::new(), duplicates: &mut duplicates },
+        &mut de,
+    )?;
+    de.end()?;
+    Ok((value, duplicates))
+}
+
+/// A [`Value`] visitor that notes repeated keys (see [`parse_checked`]).
+struct Checked<'a> {
+    path: String,
+    duplicates: &'a mut Vec<String>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Checked<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Checked<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        serde::de::DeserializeSeed::deserialize(self, deserializer)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(Checked {
+            path: format!("{}[{}]", self.path, items.len()),
+            duplicates: &mut *self.duplicates,
+        })? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let mut map = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            let path = if self.path.is_empty() { key.clone() } else { format!("{}.{key}", self.path) };
+            let value =
+                access.next_value_seed(Checked { path: path.clone(), duplicates: &mut *self.duplicates })?;
+            if map.insert(key, value).is_some() && !self.duplicates.contains(&path) {
+                self.duplicates.push(path);
+            }
+        }
+        Ok(Value::Object(map))
+    }
 }
 
 /// [`parse`] for an already-decoded JSON value.
