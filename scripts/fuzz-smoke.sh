@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Bounded fuzz smoke run of the payment-code parsers and image decoding (issue 4).
+# Bounded fuzz smoke run of the payment-code parsers and image decoding (issue 4) and of the
+# Alipay+ API's HTTP intake against a real in-process sandbox (issue 9).
 #
 # Needs cargo-fuzz (`cargo install cargo-fuzz --locked`). The toolchain here is stable only;
 # RUSTC_BOOTSTRAP=1 lets cargo-fuzz use the unstable flags it needs. The sanitizer is off to keep
@@ -18,7 +19,7 @@ fi
 start=$(date +%s)
 cargo fuzz build -O --sanitizer none
 echo "fuzz build: $(( $(date +%s) - start )) s"
-for target in payment_code gpld emv image_decode; do
+for target in payment_code gpld emv image_decode http_intake; do
     mkdir -p "corpus/$target"
     cargo fuzz run -O --sanitizer none "$target" "corpus/$target" -- \
         -max_total_time="$seconds" -max_len=4096 -rss_limit_mb=2048 -print_final_stats=1 2>&1 \
@@ -29,4 +30,4 @@ for target in payment_code gpld emv image_decode; do
         exit 1
     fi
 done
-echo "fuzz smoke: 4 targets × ${seconds} s, $(( $(date +%s) - start )) s in all"
+echo "fuzz smoke: 5 targets × ${seconds} s, $(( $(date +%s) - start )) s in all"
