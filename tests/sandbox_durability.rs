@@ -231,7 +231,7 @@ async fn kill_dash_nine_under_load_then_restart() {
             break;
         }
     }
-    let successes = answered.iter().filter(|(_, c)| c == "SUCCESS").count() as i64;
+    let successes = answered.iter().filter(|(_, c)| c == "SUCCESS").count() as i128;
     let totals = store.ledger_totals().unwrap();
     let usd = &totals["USD"];
     assert_eq!(usd.balances + usd.paid - usd.refunded, usd.topups, "ledger invariant: {usd:?}");

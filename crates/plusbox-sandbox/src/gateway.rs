@@ -207,10 +207,8 @@ fn task_failed(
             headers.insert(name, value);
         }
     }
-    if let Ok(value) = signature.map(|s| HeaderValue::from_str(&s)) {
-        if let Ok(value) = value {
-            headers.insert("signature", value);
-        }
+    if let Ok(Ok(value)) = signature.map(|s| HeaderValue::from_str(&s)) {
+        headers.insert("signature", value);
     }
     response
 }

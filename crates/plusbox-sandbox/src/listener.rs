@@ -13,7 +13,6 @@
 //!   accepting (new connections wait in the kernel backlog) until one closes.
 //! - **TLS**: a rustls handshake that must also finish within the header timeout.
 
-use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -189,18 +188,16 @@ impl Activity {
     }
 
     /// Resolves once nothing has moved for `limit` while no request was being handled.
-    fn idle(&self, limit: Duration) -> impl Future<Output = ()> + '_ {
-        async move {
-            loop {
-                let now = self.origin.elapsed();
-                let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
-                let quiet = now.saturating_sub(last);
-                if quiet >= limit && self.busy.load(Ordering::SeqCst) == 0 {
-                    return;
-                }
-                let wait = if quiet >= limit { limit } else { limit - quiet };
-                tokio::time::sleep(wait.max(Duration::from_millis(10))).await;
+    async fn idle(&self, limit: Duration) {
+        loop {
+            let now = self.origin.elapsed();
+            let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+            let quiet = now.saturating_sub(last);
+            if quiet >= limit && self.busy.load(Ordering::SeqCst) == 0 {
+                return;
             }
+            let wait = if quiet >= limit { limit } else { limit - quiet };
+            tokio::time::sleep(wait.max(Duration::from_millis(10))).await;
         }
     }
 }

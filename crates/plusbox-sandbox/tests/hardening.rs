@@ -148,16 +148,19 @@ async fn an_out_of_range_clock_jump_is_refused_and_a_stored_one_cannot_break_the
     assert!(received.iter().any(|(body, verified)| body["paymentRequestId"] == "p-after" && *verified));
 }
 
+/// Request-targets received, each with whether its signature verified.
+type Seen = Arc<Mutex<Vec<(String, bool)>>>;
+
 /// A notify receiver that verifies the signature over the request-target it actually received.
-async fn exact_receiver(h: &Harness) -> (std::net::SocketAddr, Arc<Mutex<Vec<(String, bool)>>>) {
-    let seen: Arc<Mutex<Vec<(String, bool)>>> = Arc::default();
+async fn exact_receiver(h: &Harness) -> (std::net::SocketAddr, Seen) {
+    let seen: Seen = Arc::default();
     let key = Arc::new(PrivateKey::parse(h.acqp_key.to_base64().expose()).unwrap());
     let verify = h.sandbox_public.clone();
     let state = (Arc::clone(&seen), key, verify);
     let app = axum::Router::new()
         .fallback(
             |axum::extract::State((seen, key, verify)): axum::extract::State<(
-                Arc<Mutex<Vec<(String, bool)>>>,
+                Seen,
                 Arc<PrivateKey>,
                 plusbox_core::signing::PublicKey,
             )>,
