@@ -116,3 +116,69 @@ fn directories_made_under_umask_000_are_private() {
     assert!(text(&out).contains("tightened it to 0700"), "{}", text(&out));
     assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
 }
+
+#[test]
+fn a_huge_rejected_id_is_logged_capped_and_escaped() {
+    use plusbox_core::signing::{MessageParts, PrivateKey};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key = PrivateKey::generate().unwrap();
+    let key_file = dir.path().join("acqp.pub");
+    std::fs::write(&key_file, key.public_key().unwrap().to_base64()).unwrap();
+    let out = run(&data, &["app", "set-key", "--public-key", key_file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let app: serde_json::Value =
+        serde_json::from_slice(&run(&data, &["app", "show", "--json"]).stdout).unwrap();
+    let client_id = app["clientId"].as_str().unwrap().to_string();
+
+    let log = dir.path().join("serve.log");
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut url = None;
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut reader, &mut line).unwrap() > 0 {
+        if let Some(rest) = line.strip_prefix("Gateway URL:") {
+            url = Some(rest.trim().to_string());
+            break;
+        }
+        line.clear();
+    }
+    std::thread::spawn(move || for _ in std::io::BufRead::lines(reader) {});
+    let url = url.unwrap();
+
+    // A 200 000-character paymentRequestId with a terminal escape in it: refused, signed.
+    let id = format!("\u{1b}[31m{}", "x".repeat(200_000));
+    let body = serde_json::json!({"paymentRequestId": id}).to_string();
+    let path = "/aps/api/v1/payments/inquiryPayment";
+    let time = "2025-03-10T10:00:00+08:00";
+    let parts =
+        MessageParts { method: "POST", uri: path, client_id: &client_id, time, body: body.as_bytes() };
+    let signature = key.sign_message(&parts, Some(1)).unwrap();
+    let answer = reqwest::blocking::Client::new()
+        .post(format!("{url}{path}"))
+        .header("content-type", "application/json")
+        .header("client-id", &client_id)
+        .header("request-time", time)
+        .header("signature", signature)
+        .body(body)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(answer.contains("PARAM_ILLEGAL"), "{}", &answer[..answer.len().min(300)]);
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let exchange = logged.lines().find(|l| l.contains("exchange")).expect("an exchange log line");
+    assert!(exchange.len() < 1_000, "capped: {} bytes", exchange.len());
+    assert!(exchange.contains("(200005 chars)") && !exchange.contains('\u{1b}'), "{exchange}");
+    assert!(logged.lines().all(|l| l.len() < 2_000), "no log line carries the whole ID");
+}

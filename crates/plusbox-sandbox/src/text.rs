@@ -29,9 +29,15 @@ pub fn escape_terminal(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// [`escape_terminal`], then cut to [`LOG_FIELD_MAX`] characters with a note of the full length.
+/// Cut to [`LOG_FIELD_MAX`] characters with a note of the full length, then
+/// [`escape_terminal`].
 pub fn for_log(text: &str) -> Cow<'_, str> {
-    clip(escape_terminal(text), LOG_FIELD_MAX)
+    let count = text.chars().count();
+    if count <= LOG_FIELD_MAX {
+        return escape_terminal(text);
+    }
+    let head: String = text.chars().take(LOG_FIELD_MAX).collect();
+    Cow::Owned(format!("{}… ({count} chars)", escape_terminal(&head)))
 }
 
 /// Cuts `text` to `max` characters, saying how long it was: `abc… (200000 chars)`.
