@@ -170,7 +170,12 @@ async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     let app = store.app()?;
     let client = Arc::new(Client {
-        http: reqwest::Client::builder().pool_max_idle_per_host(256).build()?,
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            // Below the server's keep-alive wait (its header timeout, 10 s): a pooled connection is
+            // never reused just as the server closes it.
+            .pool_idle_timeout(Duration::from_secs(5))
+            .build()?,
         base: sandbox.base_url().to_string(),
         client_id: app.client_id.clone(),
         key,
@@ -467,7 +472,10 @@ async fn soak(args: SoakArgs) -> anyhow::Result<ExitCode> {
     store.set_notify_url(Some(&notify_url))?;
     let app = store.app()?;
     let client = Arc::new(Client {
-        http: reqwest::Client::builder().pool_max_idle_per_host(512).build()?,
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(512)
+            .pool_idle_timeout(Duration::from_secs(5))
+            .build()?,
         base: sandbox.base_url().to_string(),
         client_id: app.client_id.clone(),
         key,
