@@ -338,7 +338,9 @@ async fn a_broken_body_on_the_alipay_api_names_the_problem_not_the_size() {
     let both = format!("{head}Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{{}}\r\n0\r\n\r\n");
     let answer = raw(&h, both.as_bytes()).await;
     assert!(!answer.contains("larger than"), "{answer}");
-    assert!(!answer.is_empty());
+    // hyper reads such a body by Transfer-Encoding alone (RFC 9112 §6.1) and the gateway
+    // answers it like any other request.
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
 #[tokio::test]
