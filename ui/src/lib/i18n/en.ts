@@ -4,7 +4,6 @@ export const en = {
   'app.title': 'Plusbox wallet',
   'app.loading': 'Loading…',
   'app.retry': 'Try again',
-  'app.reconnecting': 'Reconnecting to Plusbox…',
   'app.close': 'Close',
   'app.skip': 'Skip to content',
 
@@ -171,7 +170,6 @@ export const en = {
   'lang.en': 'English',
   'lang.zhCN': '简体中文',
 
-  'error.title': 'Something went wrong',
   'error.NOT_PAIRED': 'This browser is not paired with the sandbox. Pair it first.',
   'error.DEVICE_REVOKED': 'This device was unpaired. Pair it again to use the wallet.',
   'error.PAIRING_CODE_INVALID': 'That pairing code is wrong or used up. Ask for a new one with plusbox app pair.',

@@ -5,7 +5,6 @@ export const zhCN: Record<Key, string> = {
   'app.title': 'Plusbox 钱包',
   'app.loading': '加载中…',
   'app.retry': '重试',
-  'app.reconnecting': '正在重新连接 Plusbox…',
   'app.close': '关闭',
   'app.skip': '跳到主要内容',
 
@@ -170,7 +169,6 @@ export const zhCN: Record<Key, string> = {
   'lang.en': 'English',
   'lang.zhCN': '简体中文',
 
-  'error.title': '出错了',
   'error.NOT_PAIRED': '此浏览器尚未与沙箱配对。请先配对。',
   'error.DEVICE_REVOKED': '此设备的配对已被取消。请重新配对后再使用钱包。',
   'error.PAIRING_CODE_INVALID': '配对码错误或已用过。请用 plusbox app pair 获取新的配对码。',
