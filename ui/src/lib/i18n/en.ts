@@ -174,6 +174,7 @@ export const en = {
   'error.DEVICE_REVOKED': 'This device was unpaired. Pair it again to use the wallet.',
   'error.PAIRING_CODE_INVALID': 'That pairing code is wrong or used up. Ask for a new one with plusbox app pair.',
   'error.PAIRING_NOT_LOOPBACK': 'Only the computer running the sandbox can pair without a code. Type the pairing code.',
+  'error.TOO_MANY_ATTEMPTS': 'Too many wrong pairing codes. Wait a minute, then try again.',
   'error.SANDBOX_UNREACHABLE': 'The sandbox is not answering. Check that plusbox serve is running, then try again.',
   'error.NOT_FOUND': 'Not found: it may have been removed. Refresh and try again.',
   'error.BAD_REQUEST': 'The request was not accepted. Check what you entered.',

@@ -173,6 +173,7 @@ export const zhCN: Record<Key, string> = {
   'error.DEVICE_REVOKED': '此设备的配对已被取消。请重新配对后再使用钱包。',
   'error.PAIRING_CODE_INVALID': '配对码错误或已用过。请用 plusbox app pair 获取新的配对码。',
   'error.PAIRING_NOT_LOOPBACK': '只有运行沙箱的电脑可以免码配对。请输入配对码。',
+  'error.TOO_MANY_ATTEMPTS': '错误的配对码太多。请等一分钟后再试。',
   'error.SANDBOX_UNREACHABLE': '沙箱没有响应。请确认 plusbox serve 正在运行，然后重试。',
   'error.NOT_FOUND': '找不到：可能已被删除。请刷新后重试。',
   'error.BAD_REQUEST': '请求未被接受。请检查输入的内容。',
