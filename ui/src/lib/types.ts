@@ -10,7 +10,7 @@ export interface Money {
 }
 
 export interface DeviceInfo {
-  id: string;
+  id: number;
   name: string;
   createdAt: string;
 }
@@ -25,6 +25,7 @@ export interface SandboxInfo {
 export interface Session {
   paired: boolean;
   loopback: boolean;
+  revoked: boolean;
   device?: DeviceInfo | null;
   sandbox: SandboxInfo;
 }
@@ -58,8 +59,9 @@ export interface HistoryEntry {
   kind: string;
   state: string;
   amount: Money;
-  reference: string;
-  merchantName?: string | null;
+  reference?: string;
+  merchantName?: string;
+  resultCode?: string;
   at: string;
 }
 
@@ -108,15 +110,17 @@ export interface ScanReport {
 }
 
 export interface Device {
-  id: string;
+  id: number;
   name: string;
   createdAt: string;
-  lastSeenAt?: string | null;
+  lastSeenAt?: string;
+  revokedAt?: string;
   current: boolean;
 }
 
 export interface About {
   plusbox: string;
+  sandboxVersion?: string;
   commit?: string | null;
   sandboxUrl: string;
   tls: boolean;
@@ -168,7 +172,7 @@ export interface Commands {
   scan_image: { args: { image: string }; result: ScanReport };
   scan_frame: { args: { width: number; height: number; grey: string }; result: ScanReport };
   devices: { args: Empty; result: Device[] };
-  revoke_device: { args: { deviceId: string }; result: Empty };
+  revoke_device: { args: { deviceId: number }; result: Empty };
   about: { args: Empty; result: About };
 }
 

@@ -156,6 +156,7 @@ export const en = {
   'settings.thisDevice': 'this device',
   'settings.lastSeen': 'Last seen {time}',
   'settings.revoke': 'Revoke',
+  'settings.revoked': 'Revoked',
   'settings.revokeNamed': 'Revoke {name}',
   'settings.language': 'Language',
   'settings.about': 'About',

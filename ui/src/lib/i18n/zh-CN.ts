@@ -155,6 +155,7 @@ export const zhCN: Record<Key, string> = {
   'settings.thisDevice': '此设备',
   'settings.lastSeen': '最近使用 {time}',
   'settings.revoke': '撤销',
+  'settings.revoked': '已撤销',
   'settings.revokeNamed': '撤销 {name}',
   'settings.language': '语言',
   'settings.about': '关于',
