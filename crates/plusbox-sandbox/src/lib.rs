@@ -82,6 +82,9 @@ pub struct SandboxConfig {
     /// Client-Id/acquirerId): the same requests in the same order give the same IDs (§15).
     /// `None` = OS randomness.
     pub seed: Option<u64>,
+    /// Extra routes served beside the sandbox's own (the companion UI, `/rpc`); set with
+    /// [`SandboxConfig::with_routes`]. They must not set a fallback (the gateway is the fallback).
+    pub extra_routes: Option<axum::Router>,
 }
 
 impl std::fmt::Debug for SandboxConfig {
@@ -113,7 +116,14 @@ impl SandboxConfig {
             notify_timeout: std::time::Duration::from_secs(5),
             poll_interval: std::time::Duration::from_millis(250),
             seed: None,
+            extra_routes: None,
         }
+    }
+
+    /// Adds routes served beside the sandbox's own (the companion UI, `/rpc`).
+    pub fn with_routes(mut self, routes: axum::Router) -> Self {
+        self.extra_routes = Some(routes);
+        self
     }
 
     /// Replaces the clock.
@@ -328,12 +338,20 @@ impl Sandbox {
             )
             .fallback(gateway::handle)
             .with_state(Arc::clone(&shared));
+        let router = match shared.config.extra_routes.clone() {
+            Some(extra) => router.merge(extra),
+            None => router,
+        };
         let mut server_stop = shutdown.clone();
         let server = tokio::spawn(async move {
             let graceful = async move {
                 let _ = server_stop.wait_for(|stopped| *stopped).await;
             };
-            if let Err(error) = axum::serve(listener, router).with_graceful_shutdown(graceful).await {
+            if let Err(error) =
+                axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                    .with_graceful_shutdown(graceful)
+                    .await
+            {
                 tracing::error!(%error, "server stopped with an error");
             }
         });

@@ -25,6 +25,9 @@ use plusbox_core::result_code::ResultCode;
 use crate::ids;
 use crate::scenario::{Answer, Plan, Scenario, Start};
 
+mod companion_app;
+pub use companion_app::*;
+
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "plusbox.sqlite";
 
@@ -367,6 +370,23 @@ ALTER TABLE mock ADD COLUMN tamper TEXT;
 CREATE INDEX outbox_payment ON outbox(payment_row);
 CREATE INDEX refund_payment ON refund(payment_row);
 CREATE INDEX ledger_account ON ledger(account_id, id);
+"#,
+    // Companion app: revocable devices with a last-seen time, pairing tickets (link token and
+    // short code, both hashed) and a log of wrong pairing codes for rate limiting.
+    r#"
+ALTER TABLE device ADD COLUMN revoked_at INTEGER;
+ALTER TABLE device ADD COLUMN last_seen_at INTEGER;
+CREATE TABLE pairing (
+    id INTEGER PRIMARY KEY,
+    code_hash TEXT NOT NULL UNIQUE,
+    link_hash TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER,
+    device_id INTEGER
+);
+CREATE TABLE pairing_failure (at INTEGER NOT NULL);
 "#,
 ];
 
