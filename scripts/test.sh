@@ -47,14 +47,15 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   exit 1
 fi
 
-step "companion UI: npm ci, type check, lint, unit tests, build"
+# The UI build itself (ui/dist, embedded in plusbox) is made by crates/plusbox-ui/build.rs during
+# the cargo build below, and only when the UI sources changed.
+step "companion UI: npm ci, type check, lint, unit tests"
 (
   cd ui
   npm ci --no-audit --no-fund --loglevel=error
   npm run --silent check
   npm run --silent lint
   npm test --silent
-  npm run --silent build
 )
 
 step "cargo fmt --check"
