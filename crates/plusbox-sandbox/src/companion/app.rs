@@ -104,7 +104,13 @@ pub(super) async fn decided(
         Ok(payment) => Ok(payment),
         Err(StoreError::Invalid(message)) => {
             let id = payment_id.to_string();
-            let state = shared.blocking(move |store| store.payment_by_id(&id)).await?.map(|p| p.state);
+            let now = shared.now();
+            let payment = shared.blocking(move |store| store.payment_by_id(&id)).await?;
+            // A waiting payment past its expiry is closed by the next look; say so now.
+            let state = payment.map(|p| match p.state {
+                PayState::Processing if p.expires_at <= now && !p.stuck => PayState::Closed,
+                state => state,
+            });
             Err(match state {
                 Some(PayState::Closed) => ApiError::new(
                     StatusCode::CONFLICT,

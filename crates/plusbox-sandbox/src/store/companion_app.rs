@@ -117,6 +117,9 @@ pub struct WalletHistoryEntry {
     /// Sort key (milliseconds), newest first.
     #[serde(skip)]
     pub at_millis: i64,
+    /// Second sort key: the row id in its table (later rows first within a millisecond).
+    #[serde(skip)]
+    pub row: i64,
 }
 
 /// A payment waiting for the buyer, with what a confirm screen shows.
@@ -405,7 +408,7 @@ impl Store {
             ensure_account(tx, account)?;
             let mut out = Vec::new();
             let mut payments = tx.prepare_cached(
-                "SELECT payment_id, state, currency, amount, fail_code, request_body, created_at FROM payment
+                "SELECT payment_id, state, currency, amount, fail_code, request_body, created_at, id FROM payment
                  WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2",
             )?;
             let rows = payments.query_map(params![account, limit], |r| {
@@ -423,11 +426,12 @@ impl Store {
                     result_code: r.get(4)?,
                     at: format_instant(from_millis(at)),
                     at_millis: at,
+                    row: r.get(7)?,
                 })
             })?;
             out.extend(rows.collect::<rusqlite::Result<Vec<_>>>()?);
             let mut refunds = tx.prepare_cached(
-                "SELECT r.refund_id, r.result_code, r.currency, r.amount, p.request_body, r.created_at FROM refund r
+                "SELECT r.refund_id, r.result_code, r.currency, r.amount, p.request_body, r.created_at, r.id FROM refund r
                  JOIN payment p ON p.id = r.payment_row WHERE p.account_id = ?1 ORDER BY r.id DESC LIMIT ?2",
             )?;
             let rows = refunds.query_map(params![account, limit], |r| {
@@ -447,6 +451,7 @@ impl Store {
                     result_code: (!success).then_some(code),
                     at: format_instant(from_millis(at)),
                     at_millis: at,
+                    row: r.get(6)?,
                 })
             })?;
             out.extend(rows.collect::<rusqlite::Result<Vec<_>>>()?);
@@ -467,11 +472,12 @@ impl Store {
                     result_code: None,
                     at: format_instant(from_millis(at)),
                     at_millis: at,
+                    row: r.get(0)?,
                 })
             })?;
             out.extend(rows.collect::<rusqlite::Result<Vec<_>>>()?);
-            // Newest first; at the same millisecond, a later kind (refund after payment) first.
-            out.sort_by(|a, b| b.at_millis.cmp(&a.at_millis).then_with(|| b.id.cmp(&a.id)));
+            // Newest first; within a millisecond, the later row first.
+            out.sort_by(|a, b| b.at_millis.cmp(&a.at_millis).then_with(|| b.row.cmp(&a.row)));
             out.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
             Ok(out)
         })
