@@ -205,9 +205,16 @@ async fn command(State(rpc): State<Rpc>, Path(name): Path<String>, request: Requ
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/json"));
-    let body = match axum::body::to_bytes(request.into_body(), MAX_BODY).await {
-        Ok(body) => body,
-        Err(_) => {
+    // A declared length over the limit is refused before reading a byte of the body.
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let too_long = declared.is_some_and(|length| length > MAX_BODY as u64);
+    let body = match axum::body::to_bytes(request.into_body(), if too_long { 0 } else { MAX_BODY }).await {
+        Ok(body) if !too_long => body,
+        _ => {
             let code =
                 if name.starts_with("scan_") { ErrorCode::ImageTooLarge } else { ErrorCode::BadRequest };
             let mut response = error_response(&CommandError::new(
