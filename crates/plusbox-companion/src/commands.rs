@@ -61,7 +61,7 @@ pub struct DeviceInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct SandboxInfo {
-    /// Base URL the companion reaches it at.
+    /// The sandbox's advertised base URL (what acquirers and phones use).
     pub url: String,
     /// Client-Id of the sandbox application.
     pub client_id: String,
@@ -708,7 +708,7 @@ pub mod handlers {
         let client = host.client();
         let about = client.about().await?;
         let sandbox = SandboxInfo {
-            url: client.base_url().to_string(),
+            url: about.gateway_url,
             client_id: about.client_id,
             acquirer_id: about.acquirer_id,
             version: about.version,

@@ -368,3 +368,23 @@ async fn look(watch: &mut Watch) {
     }
     watch.states = Some(current);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_scenario_has_a_summary_and_every_summary_names_a_scenario() {
+        for (name, summary) in SCENARIO_SUMMARIES {
+            assert!(name.parse::<Scenario>().is_ok(), "{name}");
+            assert!(!summary.is_empty());
+        }
+        for name in Scenario::NAMES {
+            let family = name.split(':').next().unwrap_or(name);
+            assert!(
+                SCENARIO_SUMMARIES.iter().any(|(listed, _)| listed.split(':').next() == Some(family)),
+                "{name} has no summary"
+            );
+        }
+    }
+}

@@ -59,7 +59,7 @@ createdAt: string, };
  */
 export type SandboxInfo = { 
 /**
- * Base URL the companion reaches it at.
+ * The sandbox's advertised base URL (what acquirers and phones use).
  */
 url: string, 
 /**
