@@ -278,10 +278,33 @@ export async function layoutProblems(page) {
 }
 
 /**
- * Saves a screenshot under test-results/screens/.
+ * Saves what the phone shows under test-results/screens/: the top of the screen, and for a
+ * screen taller than the viewport also its end (`-end`), scrolled as a person would.
  * @param {import('playwright-core').Page} page
  * @param {string} name
  */
 export async function screenshot(page, name) {
-  await page.screenshot({ path: join(RESULTS, 'screens', `${name}.png`), fullPage: true });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: join(RESULTS, 'screens', `${name}.png`) });
+  const scrollable = await page.evaluate(() => {
+    const sheet = document.querySelector('.sheet');
+    if (sheet && sheet.scrollHeight > sheet.clientHeight) {
+      sheet.scrollTop = sheet.scrollHeight;
+      return true;
+    }
+    if (document.documentElement.scrollHeight > window.innerHeight + 1) {
+      window.scrollTo(0, document.documentElement.scrollHeight);
+      return true;
+    }
+    return false;
+  });
+  if (scrollable) {
+    await page.waitForTimeout(50);
+    await page.screenshot({ path: join(RESULTS, 'screens', `${name}-end.png`) });
+    await page.evaluate(() => {
+      window.scrollTo(0, 0);
+      const sheet = document.querySelector('.sheet');
+      if (sheet) sheet.scrollTop = 0;
+    });
+  }
 }

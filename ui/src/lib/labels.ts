@@ -75,15 +75,15 @@ export function scenarioSummary(name: string, serverSummary: string): string {
 }
 
 const KIND_KEYS: Record<string, { label: Key; why: Key; icon: string }> = {
-  'alipayplus-code': { label: 'scan.kind.alipayplus', why: 'scan.why.alipayplus', icon: '💳' },
-  'order-code': { label: 'scan.kind.order', why: 'scan.why.merchant', icon: '🧾' },
-  'entry-code': { label: 'scan.kind.entry', why: 'scan.why.merchant', icon: '🏪' },
-  'private-order-code': { label: 'scan.kind.privateOrder', why: 'scan.why.merchant', icon: '🧾' },
-  emvco: { label: 'scan.kind.emvco', why: 'scan.why.emvco', icon: '🏪' },
-  'plusbox-pairing': { label: 'scan.kind.pairing', why: 'scan.why.pairing', icon: '🔗' },
-  'plusbox-invite': { label: 'scan.kind.invite', why: 'scan.why.pairing', icon: '🔗' },
-  'not-a-payment-code': { label: 'scan.kind.notPayment', why: 'scan.why.notPayment', icon: '⚠️' },
-  binary: { label: 'scan.kind.binary', why: 'scan.why.binary', icon: '🔢' },
+  'alipayplus-code': { label: 'scan.kind.alipayplus', why: 'scan.why.alipayplus', icon: '▣' },
+  'order-code': { label: 'scan.kind.order', why: 'scan.why.merchant', icon: '▤' },
+  'entry-code': { label: 'scan.kind.entry', why: 'scan.why.merchant', icon: '⌂' },
+  'private-order-code': { label: 'scan.kind.privateOrder', why: 'scan.why.merchant', icon: '▤' },
+  emvco: { label: 'scan.kind.emvco', why: 'scan.why.emvco', icon: '▦' },
+  'plusbox-pairing': { label: 'scan.kind.pairing', why: 'scan.why.pairing', icon: '⇄' },
+  'plusbox-invite': { label: 'scan.kind.invite', why: 'scan.why.pairing', icon: '⇄' },
+  'not-a-payment-code': { label: 'scan.kind.notPayment', why: 'scan.why.notPayment', icon: '⚠' },
+  binary: { label: 'scan.kind.binary', why: 'scan.why.binary', icon: '⌗' },
 };
 
 /** Label, one-line reason and icon for a scanned code's kind. */
@@ -91,7 +91,7 @@ export function scannedKind(kind: string): { label: string; why: string; icon: s
   const k = KIND_KEYS[kind];
   return k
     ? { label: t(k.label), why: t(k.why), icon: k.icon }
-    : { label: t('scan.kind.other'), why: '', icon: '❔' };
+    : { label: t('scan.kind.other'), why: '', icon: '?' };
 }
 
 const LEDGER_KIND_KEYS: Record<string, Key> = {
@@ -118,9 +118,9 @@ const STATE_KEYS: Record<string, { key: Key; tone: Tone; icon: string }> = {
   fail: { key: 'history.state.fail', tone: 'bad', icon: '✕' },
   failed: { key: 'history.state.fail', tone: 'bad', icon: '✕' },
   f: { key: 'history.state.fail', tone: 'bad', icon: '✕' },
-  processing: { key: 'history.state.processing', tone: 'wait', icon: '⏳' },
-  pending: { key: 'history.state.processing', tone: 'wait', icon: '⏳' },
-  u: { key: 'history.state.processing', tone: 'wait', icon: '⏳' },
+  processing: { key: 'history.state.processing', tone: 'wait', icon: '◔' },
+  pending: { key: 'history.state.processing', tone: 'wait', icon: '◔' },
+  u: { key: 'history.state.processing', tone: 'wait', icon: '◔' },
   closed: { key: 'history.state.closed', tone: 'neutral', icon: '⊘' },
   cancelled: { key: 'history.state.cancelled', tone: 'neutral', icon: '↺' },
   canceled: { key: 'history.state.cancelled', tone: 'neutral', icon: '↺' },
