@@ -3,7 +3,7 @@
 //! pending payments with merchant and store, who owns a code, and one event stream (`pending`,
 //! `payment`). Kept beside the first companion API so that module stays as it was.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -309,64 +309,123 @@ async fn events(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> ApiRes
 /// How many recent payments the stream watches for state changes.
 const WATCHED_PAYMENTS: u32 = 100;
 
-struct Watch {
+/// One reader per sandbox behind every `/events` subscriber: the database is read once per
+/// change and the result sent to all (200 subscribers cost one read, not 200).
+#[derive(Clone)]
+struct Hub {
+    /// The latest pending list as JSON (`None` until the first read).
+    pending: tokio::sync::watch::Receiver<Option<String>>,
+    /// Payment state changes as JSON.
+    payments: tokio::sync::broadcast::Sender<String>,
+}
+
+/// The running hubs, by sandbox. A hub ends when its last subscriber leaves.
+static HUBS: std::sync::Mutex<Vec<(std::sync::Weak<Shared>, Hub)>> = std::sync::Mutex::new(Vec::new());
+
+fn hub(shared: &Arc<Shared>) -> Hub {
+    let mut hubs = HUBS.lock().unwrap_or_else(|e| e.into_inner());
+    hubs.retain(|(owner, _)| owner.strong_count() > 0);
+    if let Some((_, hub)) = hubs.iter().find(|(owner, _)| std::ptr::eq(owner.as_ptr(), Arc::as_ptr(shared))) {
+        return hub.clone();
+    }
+    let (pending_tx, pending) = tokio::sync::watch::channel(None);
+    let (payments, _) = tokio::sync::broadcast::channel(256);
+    let hub = Hub { pending, payments: payments.clone() };
+    hubs.push((Arc::downgrade(shared), hub.clone()));
+    tokio::spawn(read_loop(Arc::clone(shared), pending_tx, payments));
+    hub
+}
+
+/// Reads the pending list and recent payment states once per change and publishes what changed,
+/// until no subscriber is left or the sandbox stops.
+async fn read_loop(
     shared: Arc<Shared>,
-    changes: tokio::sync::broadcast::Receiver<()>,
-    last_pending: Option<String>,
-    states: Option<HashMap<String, String>>,
-    queued: VecDeque<Event>,
+    pending: tokio::sync::watch::Sender<Option<String>>,
+    payments: tokio::sync::broadcast::Sender<String>,
+) {
+    let mut changes = shared.changes.subscribe();
+    let mut states: Option<HashMap<String, String>> = None;
+    loop {
+        let now = shared.now();
+        let read = shared
+            .blocking(move |store| {
+                Ok((store.pending_details(now)?, store.recent_payment_states(WATCHED_PAYMENTS)?))
+            })
+            .await;
+        if let Ok((list, recent)) = read {
+            let json = serde_json::to_string(&list).unwrap_or_else(|_| "[]".into());
+            pending.send_if_modified(|current| {
+                let changed = current.as_deref() != Some(json.as_str());
+                if changed {
+                    *current = Some(json);
+                }
+                changed
+            });
+            let current: HashMap<String, String> =
+                recent.iter().map(|s| (s.payment_id.clone(), s.state.clone())).collect();
+            if let Some(previous) = &states {
+                // Oldest first, so a client sees changes in the order the payments were made.
+                for state in recent.iter().rev() {
+                    if previous.get(&state.payment_id) != Some(&state.state) {
+                        let _ = payments.send(serde_json::to_string(state).unwrap_or_else(|_| "{}".into()));
+                    }
+                }
+            }
+            states = Some(current);
+        }
+        let mut stop = shared.shutdown.clone();
+        tokio::select! {
+            _ = changes.recv() => {}
+            // The CLI changes the database from another process; look again now and then.
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            _ = stop.wait_for(|stopped| *stopped) => break,
+        }
+        // The registry's own `Hub` holds one pending receiver; subscribers hold the others.
+        if pending.receiver_count() <= 1 && payments.receiver_count() == 0 {
+            break;
+        }
+    }
+    let mut hubs = HUBS.lock().unwrap_or_else(|e| e.into_inner());
+    hubs.retain(|(owner, _)| !std::ptr::eq(owner.as_ptr(), Arc::as_ptr(&shared)));
 }
 
+/// One subscriber's view of the hub: the current pending list at once and on change, payment
+/// changes as they come.
 fn event_stream(shared: Arc<Shared>) -> impl Stream<Item = Result<Event, Infallible>> {
-    let changes = shared.changes.subscribe();
-    let watch = Watch { shared, changes, last_pending: None, states: None, queued: VecDeque::new() };
-    futures_util::stream::unfold(watch, |mut watch| async move {
-        loop {
-            if let Some(event) = watch.queued.pop_front() {
-                return Some((Ok(event), watch));
+    let hub = hub(&shared);
+    let payments = hub.payments.subscribe();
+    let mut pending = hub.pending.clone();
+    pending.mark_changed();
+    futures_util::stream::unfold(
+        (pending, payments, shared),
+        |(mut pending, mut payments, shared)| async move {
+            let mut stop = shared.shutdown.clone();
+            loop {
+                tokio::select! {
+                    changed = pending.changed() => {
+                        if changed.is_err() {
+                            return None;
+                        }
+                        let current = pending.borrow_and_update().clone();
+                        if let Some(list) = current {
+                            let event = Event::default().event("pending").data(list);
+                            return Some((Ok(event), (pending, payments, shared)));
+                        }
+                    }
+                    change = payments.recv() => match change {
+                        Ok(data) => {
+                            let event = Event::default().event("payment").data(data);
+                            return Some((Ok(event), (pending, payments, shared)));
+                        }
+                        // A slow subscriber missed some; the pending list it gets next is whole.
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                    },
+                    _ = stop.wait_for(|stopped| *stopped) => return None,
+                }
             }
-            look(&mut watch).await;
-            if !watch.queued.is_empty() {
-                continue;
-            }
-            let mut stop = watch.shared.shutdown.clone();
-            tokio::select! {
-                _ = watch.changes.recv() => {}
-                // The CLI changes the database from another process; look again now and then.
-                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
-                _ = stop.wait_for(|stopped| *stopped) => return None,
-            }
-        }
-    })
-}
-
-/// Reads the pending list and recent payment states once and queues what changed.
-async fn look(watch: &mut Watch) {
-    let now = watch.shared.now();
-    let read = watch
-        .shared
-        .blocking(move |store| {
-            Ok((store.pending_details(now)?, store.recent_payment_states(WATCHED_PAYMENTS)?))
-        })
-        .await;
-    let Ok((pending, states)) = read else { return };
-    let pending = serde_json::to_string(&pending).unwrap_or_else(|_| "[]".into());
-    if watch.last_pending.as_deref() != Some(pending.as_str()) {
-        watch.queued.push_back(Event::default().event("pending").data(pending.clone()));
-        watch.last_pending = Some(pending);
-    }
-    let current: HashMap<String, String> =
-        states.iter().map(|s| (s.payment_id.clone(), s.state.clone())).collect();
-    if let Some(previous) = &watch.states {
-        // Oldest first, so a client sees changes in the order the payments were made.
-        for state in states.iter().rev() {
-            if previous.get(&state.payment_id) != Some(&state.state) {
-                let data = serde_json::to_string(state).unwrap_or_else(|_| "{}".into());
-                watch.queued.push_back(Event::default().event("payment").data(data));
-            }
-        }
-    }
-    watch.states = Some(current);
+        },
+    )
 }
 
 #[cfg(test)]
