@@ -22,6 +22,7 @@ import {
 const VIEWPORTS = [
   { width: 360, height: 640 },
   { width: 390, height: 844 },
+  { width: 820, height: 1180 }, // tablet
 ];
 const SCHEMES = /** @type {const} */ (['light', 'dark']);
 const SCREENS = ['wallet', 'pay', 'scan', 'history', 'settings'];
@@ -208,6 +209,25 @@ describe('companion UI against plusbox serve', { timeout: 600_000 }, () => {
     await page.getByRole('navigation', { name: '主导航' }).getByRole('link').nth(4).click();
     await page.getByRole('radio', { name: 'English' }).check();
     assert.deepEqual(findings, []);
+  });
+
+  it('the axe and layout checks do catch a nameless tiny button and a too-wide element', async () => {
+    await page.evaluate(() => {
+      const bad = document.createElement('button');
+      bad.id = 'planted';
+      Object.assign(bad.style, { width: '20px', height: '20px', padding: '0', minHeight: '0' });
+      const wide = document.createElement('div');
+      wide.id = 'planted-wide';
+      wide.style.width = '2000px';
+      wide.style.height = '1px';
+      document.querySelector('main')?.append(bad, wide);
+    });
+    const axe = await axeSerious(page);
+    assert.ok(axe.some((v) => v.id === 'button-name'), JSON.stringify(axe));
+    const layout = await layoutProblems(page);
+    assert.ok(layout.some((p) => p.startsWith('horizontal scroll')), layout.join('; '));
+    assert.ok(layout.some((p) => p.startsWith('small target button')), layout.join('; '));
+    await page.evaluate(() => document.querySelectorAll('#planted, #planted-wide').forEach((e) => e.remove()));
   });
 });
 
