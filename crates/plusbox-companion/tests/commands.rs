@@ -494,3 +494,41 @@ async fn dispatch_runs_commands_by_name_and_refuses_unknown_names_and_bad_argume
     let about = dispatch(host, "about", json!({})).await.unwrap();
     assert_eq!(about["plusbox"], env!("CARGO_PKG_VERSION"));
 }
+
+#[tokio::test]
+async fn history_shows_refunds_cancels_and_refused_payments_with_their_states() {
+    let h = Harness::start().await;
+    let host = TestHost::paired(&h).await;
+    // A second between steps, as between real payments (the history is ordered by time).
+    assert_eq!(h.call("pay", &pay_body("h-1", &h.code("buyer-3"), "JPY", "1000")).await.code(), "SUCCESS");
+    h.advance(1);
+    let refund = json!({"paymentRequestId": "h-1", "refundRequestId": "h-1r", "refundAmount": {"currency": "JPY", "value": "400"}});
+    assert_eq!(h.call("refund", &refund).await.code(), "SUCCESS");
+    h.advance(1);
+    assert_eq!(h.call("pay", &pay_body("h-2", &h.code("buyer-3"), "JPY", "300")).await.code(), "SUCCESS");
+    h.advance(1);
+    assert_eq!(h.call("cancelPayment", &json!({"paymentRequestId": "h-2"})).await.code(), "SUCCESS");
+    h.advance(1);
+    h.sandbox.store().set_scenario("buyer-3", &Scenario::RiskReject).unwrap();
+    assert_eq!(h.call("pay", &pay_body("h-3", &h.code("buyer-3"), "JPY", "200")).await.code(), "RISK_REJECT");
+
+    let history = handlers::history(host, AccountArgs { account_id: "buyer-3".into() }).await.unwrap();
+    let line = |kind: &str, state: &str, value: &str| {
+        history.iter().any(|e| {
+            e.kind == kind
+                && e.state == state
+                && e.amount.value == value
+                && e.amount.currency == "JPY"
+                && e.amount.exponent == 0
+        })
+    };
+    assert!(line("payment", "SUCCESS", "-1000"), "{history:#?}");
+    assert!(line("refund", "SUCCESS", "400"), "{history:#?}");
+    assert!(line("payment", "CANCELLED", "-300"), "{history:#?}");
+    assert!(line("cancel", "SUCCESS", "300"), "{history:#?}");
+    assert!(line("payment", "FAILED", "-200"), "{history:#?}");
+    let refused = history.iter().find(|e| e.state == "FAILED").unwrap();
+    assert_eq!(refused.result_code.as_deref(), Some("RISK_REJECT"));
+    assert!(refused.merchant_name.is_some());
+    assert_eq!(history[0].state, "FAILED", "the newest line comes first");
+}
