@@ -189,6 +189,41 @@ describe('companion UI against plusbox serve', { timeout: 600_000 }, () => {
     await page.getByRole('alert').filter({ hasText: 'not a picture we can read' }).waitFor();
   });
 
+  it('a phone pairs by the link or the short code, a wrong code is explained, a revoked phone is sent back to pairing', async () => {
+    const context = await browser.newContext({ viewport: { width: 360, height: 640 }, locale: 'en-US' });
+    try {
+      const byLink = await context.newPage();
+      const link = JSON.parse(plusbox(['app', 'pair', '--data', 'sb', '--json', '--name', 'Link phone'], stack.dir));
+      assert.match(link.link, /#pair=/);
+      await byLink.goto(link.link);
+      await byLink.getByRole('navigation', { name: 'Main' }).waitFor();
+      assert.doesNotMatch(byLink.url(), /pair=/, 'the token leaves the address bar');
+
+      const other = await browser.newContext({ viewport: { width: 360, height: 640 }, locale: 'en-US' });
+      const byCode = await other.newPage();
+      await byCode.goto(`${stack.sandbox}/`);
+      await byCode.getByLabel('Pairing code').fill('WRNG-CODE');
+      await byCode.getByRole('button', { name: 'Pair', exact: true }).click();
+      await byCode.getByRole('alert').filter({ hasText: 'pairing code is wrong or used up' }).waitFor();
+      const code = JSON.parse(plusbox(['app', 'pair', '--data', 'sb', '--json', '--name', 'Code phone'], stack.dir));
+      await byCode.getByLabel('Name for this device (optional)').fill('Code phone');
+      await byCode.getByLabel('Pairing code').fill(code.shortCode.toLowerCase());
+      await byCode.getByRole('button', { name: 'Pair', exact: true }).click();
+      await byCode.getByRole('navigation', { name: 'Main' }).waitFor();
+
+      // Revoke the code-paired phone from the first browser's Settings.
+      await open(page, 'Settings');
+      await page.getByRole('button', { name: 'Revoke Code phone' }).click();
+      await page.locator('.devices li', { hasText: 'Code phone' }).getByText('Revoked').waitFor();
+      await byCode.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'History' }).click();
+      await byCode.getByRole('heading', { name: 'Pair this browser' }).waitFor();
+      await byCode.getByText('This device was unpaired').waitFor();
+      await other.close();
+    } finally {
+      await context.close();
+    }
+  });
+
   it('every screen passes axe (no serious or critical) and the phone layout rules, light and dark', async () => {
     for (const name of SCREENS) {
       const label = name[0]?.toUpperCase() + name.slice(1);
