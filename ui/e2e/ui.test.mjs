@@ -161,6 +161,23 @@ describe('companion UI against plusbox serve', { timeout: 600_000 }, () => {
     assert.equal(result.code, 0, result.stderr);
     assert.equal(JSON.parse(result.stdout).state, 'SUCCESS', result.stdout);
     await dialog.getByRole('button', { name: 'Done' }).click();
+    await dialog.waitFor({ state: 'detached' });
+
+    // A wrong PIN: the phone says so in words, the POS gets a failure, not a hang.
+    const second = await shownCode(page);
+    const failing = plusboxAsync(
+      ['pos', 'charge', '--acquirer', stack.acquirer, '--code', second, '--amount', '3.00 USD', '--json'],
+      stack.dir,
+    );
+    await dialog.waitFor({ timeout: 30_000 });
+    await dialog.getByLabel('PIN').fill('0000');
+    await dialog.getByRole('button', { name: 'Pay', exact: true }).click();
+    await dialog.getByRole('alert').filter({ hasText: 'Wrong PIN' }).waitFor();
+    await screenshot(page, 'confirm-wrong-pin-390x844-light');
+    const refused = await failing;
+    const refusedState = JSON.parse(refused.stdout || '{}').state;
+    assert.ok(typeof refusedState === 'string' && refusedState !== 'SUCCESS', refused.stdout + refused.stderr);
+    await dialog.getByRole('button', { name: 'Close' }).click();
     await open(page, 'Wallet');
     await page.getByRole('radio', { name: /^success\b/ }).check();
     await page.getByText('Next payments: success').waitFor();
