@@ -7,12 +7,14 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-# Debian packages the tests need, as "command:package".
-NEEDED_TOOLS=(openssl:openssl zbarimg:zbar-tools qrencode:qrencode)
+# Debian packages the tests need, as "command:package" (chromium drives the companion UI tests).
+NEEDED_TOOLS=(openssl:openssl zbarimg:zbar-tools qrencode:qrencode chromium:chromium)
 missing=()
 for entry in "${NEEDED_TOOLS[@]}"; do
   command -v "${entry%%:*}" >/dev/null 2>&1 || missing+=("${entry##*:}")
 done
+# Chinese glyphs for the zh-CN screens of the companion UI.
+[ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing+=(fonts-noto-cjk)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     step "installing ${missing[*]}"
@@ -34,10 +36,27 @@ if ! python3 -c 'import cryptography' 2>/dev/null; then
     exit 1
   fi
 fi
+# Companion UI (ui/): Node.js 20.19+ with npm; the UI's own dependencies come from package-lock.json.
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null; then
+  echo "the companion UI needs Node.js 20.19 or newer with npm (found: $(node --version 2>/dev/null || echo none));" >&2
+  echo "  install it from https://nodejs.org or your distribution's nodejs 20+ packages" >&2
+  exit 1
+fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "cargo-nextest is missing; install it with: cargo install --locked cargo-nextest" >&2
   exit 1
 fi
+
+# The UI build itself (ui/dist, embedded in plusbox) is made by crates/plusbox-ui/build.rs during
+# the cargo build below, and only when the UI sources changed.
+step "companion UI: npm ci, type check, lint, unit tests"
+(
+  cd ui
+  npm ci --no-audit --no-fund --loglevel=error
+  npm run --silent check
+  npm run --silent lint
+  npm test --silent
+)
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -47,6 +66,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo nextest (unit, integration and cross-check tests)"
 cargo nextest run --workspace --locked --no-fail-fast
+
+step "companion UI end to end (Chromium against the debug plusbox built by the tests above)"
+(cd ui && PLUSBOX_BIN="$PWD/../target/debug/plusbox" npm run --silent e2e)
 
 step "doc tests"
 cargo test --workspace --locked --doc

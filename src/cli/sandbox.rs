@@ -169,7 +169,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     if (args.time_scale - 1.0).abs() > f64::EPSILON {
         config.clock = Arc::new(ScaledClock::new(args.time_scale));
     }
+    // The companion UI at `/` and its commands at `/rpc`, on the sandbox's own port.
+    let rpc = match &identity {
+        Some(identity) => {
+            let pem = std::fs::read(&identity.cert_path)
+                .with_context(|| format!("reading {}", identity.cert_path.display()))?;
+            plusbox_companion::rpc::Rpc::with_trusted_certificate(Some(dir.clone()), &pem)
+        }
+        None => plusbox_companion::rpc::Rpc::new(false, Some(dir.clone())),
+    }
+    .map_err(|e| anyhow!(e))?;
+    let config = config.with_routes(rpc.router().merge(plusbox_ui::router()));
     let sandbox = Sandbox::start(config).await?;
+    let ui_url = companion_ui_url(sandbox.local_addr(), identity.is_some());
+    rpc.set_sandbox_url(ui_url.clone());
     let store = sandbox.store();
     for notice in store.notices() {
         println!("Note: {notice}");
@@ -188,6 +201,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         app.notify_url.as_deref().unwrap_or("(not set; pay's paymentNotifyUrl is used)")
     );
     println!("Data:               {}", store.path().display());
+    println!("Companion UI:       {ui_url}/ (open it in a browser on this machine)");
     if let Some(identity) = &identity {
         print_tls(identity, &sandbox, args.listen);
     }
@@ -206,6 +220,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     println!("  3. Trust the sandbox public key above for response and notification signatures.");
     println!("  4. Optionally set a notify URL: plusbox app set-notify-url {data} https://your-host/notify");
     println!("  5. Get a buyer code and charge it: plusbox wallet code {data} --account buyer-1");
+    println!("     or open the companion UI above: it is the buyer's wallet (codes, PIN, history).");
+    println!(
+        "  A phone on the shop Wi-Fi: serve with --listen 0.0.0.0:8787, then `plusbox app pair {data}`."
+    );
     println!("Press Ctrl-C to stop; pending notifications are kept and resume on the next start.");
 
     wait_for_stop().await;
@@ -245,6 +263,16 @@ fn print_tls(identity: &plusbox_sandbox::TlsIdentity, sandbox: &Sandbox, listen:
         println!("{qr}");
     }
     println!("On the phone, check that the certificate's SHA-256 fingerprint matches the one above.");
+}
+
+/// Where this machine reaches the server: the bound port on 127.0.0.1 when listening on all
+/// addresses or loopback, else the bound address itself; `https` under `--tls`.
+fn companion_ui_url(bound: SocketAddr, tls: bool) -> String {
+    let mut shown = bound;
+    if shown.ip().is_unspecified() {
+        shown.set_ip(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    }
+    format!("{}://{shown}", if tls { "https" } else { "http" })
 }
 
 async fn wait_for_stop() {
@@ -311,13 +339,39 @@ pub enum AppCommand {
         #[arg(value_parser = ["on", "off"])]
         state: String,
     },
-    /// Create a device token for the companion API (printed once; stored hashed).
+    /// Pair a phone or browser: prints a link (as text and a terminal QR) and a short code,
+    /// single use, valid 10 minutes. `--token` prints a device token directly instead (scripts).
     Pair {
         #[command(flatten)]
         data: DataArg,
         /// A name for the device.
         #[arg(long, default_value = "companion")]
         name: String,
+        /// Base URL the phone opens (default: the sandbox's advertised URL), e.g.
+        /// http://192.168.1.20:8787.
+        #[arg(long)]
+        url: Option<String>,
+        /// Print a device token for `Authorization: Bearer` instead of a pairing link.
+        #[arg(long)]
+        token: bool,
+        /// Print {link, shortCode, expiresAt} as JSON (no QR).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List paired companion devices (revoked ones included).
+    Devices {
+        #[command(flatten)]
+        data: DataArg,
+        /// JSON output: [{id, name, createdAt, lastSeenAt, revokedAt}].
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a companion device: its token is refused from now on.
+    Revoke {
+        #[command(flatten)]
+        data: DataArg,
+        /// Device id (see `plusbox app devices`).
+        id: i64,
     },
 }
 
@@ -354,11 +408,79 @@ pub fn run_app(command: AppCommand) -> anyhow::Result<ExitCode> {
             data.open()?.set_magic_amounts(on)?;
             println!("magic amounts {}", if on { "on" } else { "off" });
         }
-        AppCommand::Pair { data, name } => {
-            let token = data.open()?.create_device(&name, now())?;
-            println!("{}", token.expose());
-            eprintln!("Device token for {name:?}; send it as `Authorization: Bearer <token>` to /app/v1/. It is shown only once.");
+        AppCommand::Pair { data, name, url, token, json } => return pair(&data, &name, url, token, json),
+        AppCommand::Devices { data, json } => {
+            let devices = data.open()?.devices()?;
+            if json {
+                return print_json(&devices);
+            }
+            if devices.is_empty() {
+                println!("No companion devices are paired. Pair one with `plusbox app pair`.");
+            }
+            for d in devices {
+                println!(
+                    "{:>4}  {:<24} paired {}  last seen {}{}",
+                    d.id,
+                    d.name,
+                    d.created_at,
+                    d.last_seen_at.as_deref().unwrap_or("never"),
+                    d.revoked_at.map(|at| format!("  REVOKED {at}")).unwrap_or_default()
+                );
+            }
         }
+        AppCommand::Revoke { data, id } => {
+            let device = data.open()?.revoke_device(id, now())?;
+            println!("Device {} ({}) revoked; its token is refused from now on.", device.id, device.name);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `plusbox app pair`: a pairing link and short code (or, with `--token`, a device token).
+fn pair(
+    data: &DataArg,
+    name: &str,
+    url: Option<String>,
+    token: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let store = data.open()?;
+    if token {
+        let token = store.create_device(name, now())?;
+        println!("{}", token.expose());
+        eprintln!("Device token for {name:?}; send it as `Authorization: Bearer <token>` to /app/v1/. It is shown only once.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let base = match url {
+        Some(url) => {
+            plusbox_sandbox::store::validate_url(&url).map_err(|e| anyhow!("--url: {e}"))?;
+            url
+        }
+        None => store.app_view()?.gateway_url,
+    };
+    let base = base.trim_end_matches('/').to_string();
+    let ticket = store.create_pairing(name, now())?;
+    let link = format!("{base}/#pair={}", ticket.link_token.expose());
+    let code = ticket.short_code.expose();
+    let grouped = format!("{}-{}", &code[..4.min(code.len())], &code[4.min(code.len())..]);
+    let expires = plusbox_core::protocol::time::format_instant(ticket.expires_at);
+    if json {
+        return print_json(&serde_json::json!({"link": link, "shortCode": grouped, "expiresAt": expires}));
+    }
+    let qr =
+        plusbox_companion::render::render_terminal(&link, plusbox_companion::render::Symbology::Qr, false)
+            .map_err(|e| anyhow!("cannot draw the QR code: {e}"))?;
+    println!("{qr}");
+    println!("Pairing link: {link}");
+    println!("Short code:   {grouped}   (type it on the pairing screen at {base}/)");
+    println!("Single use, valid until {expires}.");
+    let host = base.split("://").nth(1).unwrap_or_default();
+    if host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]") {
+        eprintln!(
+            "Note: {base} is this machine's loopback address; a phone cannot open it. Serve with \
+             `--listen 0.0.0.0:8787 --public-url http://<this machine's LAN address>:8787`, or pass \
+             `--url http://<LAN address>:8787`."
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

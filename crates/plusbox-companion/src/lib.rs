@@ -1,12 +1,22 @@
-//! Plusbox companion: the app side of Plusbox. For now it holds the IO half of payment codes —
-//! rendering QR and Code 128 images ([`render`]) and decoding QR codes from images and camera
-//! frames ([`scan`]) — plus a generated robustness corpus ([`corpus`]) and a driver for the
-//! independent `zbarimg` reader ([`zbar`]) used by tests and the benchmark.
+//! Plusbox companion: the app side of Plusbox. The host-agnostic commands the UI calls
+//! ([`commands`], run against any [`host::Host`], reaching a sandbox only through the companion
+//! API with [`client::CompanionClient`]; errors are [`error::CommandError`]), `/rpc` for browsers
+//! ([`rpc`], feature `rpc`), what a scanned code is ([`classify`]), and the IO half of payment
+//! codes — rendering QR and Code 128 images ([`render`]) and decoding QR codes from images and
+//! camera frames ([`scan`]) — plus a generated robustness corpus ([`corpus`]) and a driver for
+//! the independent `zbarimg` reader ([`zbar`]) used by tests and the benchmark.
 //!
 //! Pure code logic (formats, classification) is in `plusbox_core::codes`.
 
+pub mod classify;
+pub mod client;
+pub mod commands;
 pub mod corpus;
+pub mod error;
+pub mod host;
 pub mod render;
+#[cfg(feature = "rpc")]
+pub mod rpc;
 pub mod scan;
 pub mod zbar;
 

@@ -17,9 +17,11 @@ use axum::{Json, Router};
 use futures_util::stream::Stream;
 use serde_json::{json, Value};
 
-use crate::store::StoreError;
+use crate::store::{DeviceAuth, DeviceView, StoreError};
 use crate::Shared;
 use plusbox_core::money::Amount;
+
+mod app;
 
 /// An app-edge error: `{code, message}`.
 struct ApiError {
@@ -40,7 +42,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(message) => ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", message),
             StoreError::Invalid(message) => ApiError::new(StatusCode::CONFLICT, "INVALID_STATE", message),
             StoreError::OutOfRange(message) => {
-                ApiError::new(StatusCode::BAD_REQUEST, "AMOUNT_OUT_OF_RANGE", message)
+                ApiError::new(StatusCode::BAD_REQUEST, "AMOUNT_TOO_LARGE", message)
             }
             other => {
                 tracing::error!(error = %other, "companion API store failure");
@@ -72,15 +74,15 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/pending/stream", get(pending_stream))
         .route("/payments/{id}/confirm", post(confirm))
         .route("/payments/{id}/decline", post(decline))
+        .merge(app::router())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such companion API") })
 }
 
-async fn authorize(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<String, ApiError> {
+async fn authorize(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<DeviceView, ApiError> {
     let token = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
+        .and_then(bearer_token)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| {
             ApiError::new(
@@ -90,13 +92,27 @@ async fn authorize(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<String, 
             )
         })?
         .to_string();
-    shared.blocking(move |store| store.device_for_token(&token)).await?.ok_or_else(|| {
-        ApiError::new(
+    let now = shared.now();
+    match shared.blocking(move |store| store.authenticate_device(&token, now)).await? {
+        DeviceAuth::Active(device) => Ok(device),
+        DeviceAuth::Revoked(device) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "DEVICE_REVOKED",
+            format!("this device ({}) was revoked; pair it again", device.name),
+        )),
+        DeviceAuth::Unknown => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "UNAUTHORIZED",
             "unknown device token; pair with `plusbox app pair`",
-        )
-    })
+        )),
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` value; the scheme is case-insensitive
+/// (RFC 9110 §11.1).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 fn body_json(body: &Bytes) -> Result<Value, ApiError> {
@@ -118,11 +134,13 @@ async fn issue_code(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
     headers: HeaderMap,
+    body: Bytes,
 ) -> ApiResult {
     authorize(&shared, &headers).await?;
+    let form = app::code_form(&body_json(&body)?)?;
     let now = shared.now();
-    let code = shared.blocking(move |store| store.issue_code(&id, now)).await?;
-    Ok(Json(code).into_response())
+    let code = shared.blocking(move |store| store.issue_code_in_form(&id, form, now)).await?;
+    Ok(app::with_issued_at(code, now))
 }
 
 async fn topup(
@@ -203,7 +221,9 @@ async fn confirm(
         .ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", "pin is required"))?
         .to_string();
     let now = shared.now();
-    let payment = shared.blocking(move |store| store.confirm(&id, &pin, now)).await?;
+    let asked = id.clone();
+    let payment = shared.blocking(move |store| store.confirm(&id, &pin, now)).await;
+    let payment = app::decided(&shared, &asked, payment).await?;
     shared.changed();
     let result = payment.payment_result();
     Ok(Json(json!({"paymentId": payment.payment_id, "paymentResult": result})).into_response())
@@ -212,7 +232,9 @@ async fn confirm(
 async fn decline(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap) -> ApiResult {
     authorize(&shared, &headers).await?;
     let now = shared.now();
-    let payment = shared.blocking(move |store| store.decline(&id, now)).await?;
+    let asked = id.clone();
+    let payment = shared.blocking(move |store| store.decline(&id, now)).await;
+    let payment = app::decided(&shared, &asked, payment).await?;
     shared.changed();
     Ok(Json(json!({"paymentId": payment.payment_id, "paymentResult": payment.payment_result()}))
         .into_response())

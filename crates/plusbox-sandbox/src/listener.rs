@@ -59,7 +59,7 @@ pub(crate) async fn serve(
             _ = stop.wait_for(|stopped| *stopped) => break,
         };
         let stream = match accepted {
-            Ok((stream, _peer)) => stream,
+            Ok(accepted) => accepted,
             Err(error) => {
                 // Out of file descriptors (or a similar transient failure): keep serving the
                 // connections we have and try again shortly, as hyper's own examples do.
@@ -72,12 +72,13 @@ pub(crate) async fn serve(
                 continue;
             }
         };
+        let (stream, peer) = stream;
         let _ = stream.set_nodelay(true);
         let router = router.clone();
         let tls = tls.clone();
         let stop = stop.clone();
         tokio::spawn(async move {
-            connection(stream, router, limits, tls, stop).await;
+            connection(stream, peer, router, limits, tls, stop).await;
             drop(permit);
         });
     }
@@ -89,6 +90,7 @@ pub(crate) async fn serve(
 
 async fn connection(
     stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
     router: Router,
     limits: Limits,
     tls: Option<tokio_rustls::TlsAcceptor>,
@@ -97,9 +99,9 @@ async fn connection(
     let activity = Arc::new(Activity::new());
     let io = Tracked { inner: stream, activity: Arc::clone(&activity) };
     match tls {
-        None => http(io, router, limits, activity, stop).await,
+        None => http(io, peer, router, limits, activity, stop).await,
         Some(acceptor) => match tokio::time::timeout(limits.header_timeout, acceptor.accept(io)).await {
-            Ok(Ok(stream)) => http(stream, router, limits, activity, stop).await,
+            Ok(Ok(stream)) => http(stream, peer, router, limits, activity, stop).await,
             Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
             Err(_) => tracing::debug!("TLS handshake timed out"),
         },
@@ -109,6 +111,7 @@ async fn connection(
 /// Serves HTTP/1.1 on one connection under the limits (see the module docs).
 async fn http<I>(
     io: I,
+    peer: std::net::SocketAddr,
     router: Router,
     limits: Limits,
     activity: Arc<Activity>,
@@ -121,7 +124,11 @@ async fn http<I>(
         let router = router.clone();
         let busy = requests.begin();
         async move {
-            let response = router.oneshot(request.map(axum::body::Body::new)).await;
+            // The TCP peer, as axum's `ConnectInfo` gives it: the companion decides "loopback"
+            // (pairing without ceremony) from this, never from anything the client says.
+            let mut request = request.map(axum::body::Body::new);
+            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            let response = router.oneshot(request).await;
             drop(busy);
             response
         }

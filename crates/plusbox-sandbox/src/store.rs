@@ -25,6 +25,9 @@ use plusbox_core::result_code::ResultCode;
 use crate::ids;
 use crate::scenario::{Answer, Plan, Scenario, Start};
 
+mod companion_app;
+pub use companion_app::*;
+
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "plusbox.sqlite";
 
@@ -413,6 +416,23 @@ CREATE TRIGGER refund_amount_integer_insert BEFORE INSERT ON refund
 CREATE TRIGGER refund_amount_integer_update BEFORE UPDATE OF amount ON refund
     WHEN typeof(NEW.amount) <> 'integer'
     BEGIN SELECT RAISE(ABORT, 'refund.amount must be an integer of minor units'); END;
+"#,
+    // Companion app: revocable devices with a last-seen time, pairing tickets (link token and
+    // short code, both hashed) and a log of wrong pairing codes for rate limiting.
+    r#"
+ALTER TABLE device ADD COLUMN revoked_at INTEGER;
+ALTER TABLE device ADD COLUMN last_seen_at INTEGER;
+CREATE TABLE pairing (
+    id INTEGER PRIMARY KEY,
+    code_hash TEXT NOT NULL UNIQUE,
+    link_hash TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER,
+    device_id INTEGER
+);
+CREATE TABLE pairing_failure (at INTEGER NOT NULL);
 "#,
 ];
 

@@ -142,3 +142,36 @@ async fn companion_wallet_flow_with_live_pending_list() {
     let kinds: Vec<&str> = history.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(&kinds[..2], ["topup", "payment"]);
 }
+
+#[tokio::test]
+async fn every_events_subscriber_gets_the_pending_list_and_its_changes() {
+    let h = Harness::start().await;
+    let store = h.sandbox.store();
+    let token = store.create_device("phone", h.clock_now()).unwrap();
+    let auth = format!("Bearer {}", token.expose());
+    let mut streams = Vec::new();
+    for _ in 0..20 {
+        let stream = h.http.get(h.url("/app/v1/events")).header("authorization", &auth).send().await.unwrap();
+        assert_eq!(stream.status(), 200);
+        streams.push((stream, String::new()));
+    }
+    for (stream, buffer) in &mut streams {
+        assert_eq!(next_event(stream, buffer).await, json!([]));
+    }
+    store.set_scenario("buyer-1", &Scenario::Pin).unwrap();
+    let code = h.code("buyer-1");
+    assert_eq!(h.call("pay", &pay_body("fan-1", &code, "USD", "100")).await.code(), "PAYMENT_IN_PROCESS");
+    for (stream, buffer) in &mut streams {
+        // The payment's first state, then the new pending list (in either order).
+        let mut got_pending = false;
+        while !got_pending {
+            let data = next_event(stream, buffer).await;
+            if let Some(list) = data.as_array() {
+                assert_eq!(list.len(), 1);
+                assert_eq!(list[0]["accountId"], "buyer-1");
+                assert_eq!(list[0]["needsPin"], true);
+                got_pending = true;
+            }
+        }
+    }
+}

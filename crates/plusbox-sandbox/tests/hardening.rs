@@ -74,7 +74,7 @@ async fn a_credit_that_would_overflow_a_balance_is_refused_and_the_store_stays_r
     )
     .await;
     assert_eq!(status, 400, "{body}");
-    assert_eq!(body["code"], "AMOUNT_OUT_OF_RANGE");
+    assert_eq!(body["code"], "AMOUNT_TOO_LARGE");
     assert!(body["message"].as_str().unwrap().contains("largest balance"), "{body}");
 
     // Top up to just under the limit: then a full refund of the pay cannot be credited.

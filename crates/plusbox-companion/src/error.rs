@@ -1,0 +1,168 @@
+//! The one error every companion command returns: `{code, message}`, where `code` is a fixed
+//! list the UI branches on (and translates) and `message` says in English what went wrong.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// What went wrong, as the UI branches on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, TS)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    /// This browser or app has no device token yet (or the sandbox does not know it).
+    NotPaired,
+    /// This device's token was revoked.
+    DeviceRevoked,
+    /// The pairing code is wrong, used or expired.
+    PairingCodeInvalid,
+    /// Pairing without a code was asked for from another machine.
+    PairingNotLoopback,
+    /// Too many wrong pairing codes in the last minute.
+    TooManyAttempts,
+    /// The sandbox cannot be reached (down, wrong URL, network).
+    SandboxUnreachable,
+    /// No such account, payment, device or command.
+    NotFound,
+    /// The arguments are malformed.
+    BadRequest,
+    /// The amount is not a positive amount with a known currency.
+    BadAmount,
+    /// The amount would take a balance past what the wallet can hold.
+    AmountTooLarge,
+    /// No such wallet scenario.
+    UnknownScenario,
+    /// The request does not fit the current state.
+    InvalidState,
+    /// The PIN was wrong (the payment failed).
+    WrongPin,
+    /// Someone already confirmed or declined the payment, or it was cancelled.
+    AlreadyDecided,
+    /// The payment expired before the buyer answered.
+    PaymentExpired,
+    /// The image cannot be read (not PNG/JPEG, corrupt, wrong frame size).
+    BadImage,
+    /// The image is larger than the scanner accepts.
+    ImageTooLarge,
+    /// Something failed inside; the message says what.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, in declaration order.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::NotPaired,
+        ErrorCode::DeviceRevoked,
+        ErrorCode::PairingCodeInvalid,
+        ErrorCode::PairingNotLoopback,
+        ErrorCode::TooManyAttempts,
+        ErrorCode::SandboxUnreachable,
+        ErrorCode::NotFound,
+        ErrorCode::BadRequest,
+        ErrorCode::BadAmount,
+        ErrorCode::AmountTooLarge,
+        ErrorCode::UnknownScenario,
+        ErrorCode::InvalidState,
+        ErrorCode::WrongPin,
+        ErrorCode::AlreadyDecided,
+        ErrorCode::PaymentExpired,
+        ErrorCode::BadImage,
+        ErrorCode::ImageTooLarge,
+        ErrorCode::Internal,
+    ];
+
+    /// The wire name, e.g. `NOT_PAIRED`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::NotPaired => "NOT_PAIRED",
+            ErrorCode::DeviceRevoked => "DEVICE_REVOKED",
+            ErrorCode::PairingCodeInvalid => "PAIRING_CODE_INVALID",
+            ErrorCode::PairingNotLoopback => "PAIRING_NOT_LOOPBACK",
+            ErrorCode::TooManyAttempts => "TOO_MANY_ATTEMPTS",
+            ErrorCode::SandboxUnreachable => "SANDBOX_UNREACHABLE",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::BadRequest => "BAD_REQUEST",
+            ErrorCode::BadAmount => "BAD_AMOUNT",
+            ErrorCode::AmountTooLarge => "AMOUNT_TOO_LARGE",
+            ErrorCode::UnknownScenario => "UNKNOWN_SCENARIO",
+            ErrorCode::InvalidState => "INVALID_STATE",
+            ErrorCode::WrongPin => "WRONG_PIN",
+            ErrorCode::AlreadyDecided => "ALREADY_DECIDED",
+            ErrorCode::PaymentExpired => "PAYMENT_EXPIRED",
+            ErrorCode::BadImage => "BAD_IMAGE",
+            ErrorCode::ImageTooLarge => "IMAGE_TOO_LARGE",
+            ErrorCode::Internal => "INTERNAL",
+        }
+    }
+
+    /// The code with this wire name.
+    pub fn from_wire(name: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.iter().copied().find(|code| code.as_str() == name)
+    }
+
+    /// The HTTP status `/rpc` answers with.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::NotPaired | ErrorCode::DeviceRevoked => 401,
+            ErrorCode::PairingNotLoopback => 403,
+            ErrorCode::NotFound => 404,
+            ErrorCode::InvalidState | ErrorCode::AlreadyDecided | ErrorCode::PaymentExpired => 409,
+            ErrorCode::ImageTooLarge => 413,
+            ErrorCode::WrongPin
+            | ErrorCode::PairingCodeInvalid
+            | ErrorCode::BadRequest
+            | ErrorCode::BadAmount
+            | ErrorCode::AmountTooLarge
+            | ErrorCode::UnknownScenario
+            | ErrorCode::BadImage => 400,
+            ErrorCode::TooManyAttempts => 429,
+            ErrorCode::SandboxUnreachable => 502,
+            ErrorCode::Internal => 500,
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A command's error: `{code, message}` on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize, TS)]
+#[error("{code}: {message}")]
+pub struct CommandError {
+    /// What went wrong, for the UI to branch on.
+    pub code: ErrorCode,
+    /// What went wrong, in English, for people and logs.
+    pub message: String,
+}
+
+impl CommandError {
+    /// A new error.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        CommandError { code, message: message.into() }
+    }
+
+    /// `BAD_REQUEST` with a message.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        CommandError::new(ErrorCode::BadRequest, message)
+    }
+
+    /// `INTERNAL` with a message.
+    pub fn internal(message: impl Into<String>) -> Self {
+        CommandError::new(ErrorCode::Internal, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_round_trips_through_its_wire_name() {
+        for code in ErrorCode::ALL {
+            let json = serde_json::to_string(code).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            assert_eq!(ErrorCode::from_wire(code.as_str()), Some(*code));
+        }
+    }
+}

@@ -1,0 +1,70 @@
+// The language catalogues: the same keys in every language, the same {parameters}, nothing empty,
+// every key used somewhere in the source and every key the source uses present.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { en } from './en';
+import { zhCN } from './zh-CN';
+
+const catalogues: Record<string, Record<string, string>> = { en, 'zh-CN': zhCN };
+const SRC = fileURLToPath(new URL('../..', import.meta.url));
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return name === 'i18n' ? [] : sourceFiles(path);
+    return /\.(ts|svelte)$/.test(name) && !name.endsWith('.test.ts') ? [path] : [];
+  });
+}
+
+const source = sourceFiles(SRC).map((f) => readFileSync(f, 'utf8')).join('\n');
+/** Every quoted string literal in the UI source. */
+const literals = new Set([...source.matchAll(/'([^'\n]+)'|"([^"\n]+)"|`([^`\n$]+)`/g)].map((m) => m[1] ?? m[2] ?? m[3]));
+
+function params(s: string): string[] {
+  return [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1] ?? '').sort();
+}
+
+describe('language catalogues', () => {
+  it('have exactly the same keys in English and Simplified Chinese', () => {
+    expect(Object.keys(zhCN).sort()).toEqual(Object.keys(en).sort());
+  });
+
+  for (const [lang, catalogue] of Object.entries(catalogues)) {
+    it(`${lang}: no empty string, the same {parameters} as English`, () => {
+      for (const [key, text] of Object.entries(catalogue)) {
+        expect(text.trim(), `${lang} ${key}`).not.toBe('');
+        expect(params(text), `${lang} ${key}`).toEqual(params((en as Record<string, string>)[key] ?? ''));
+      }
+    });
+  }
+
+  it('Chinese strings are translated (not English copies), apart from names and codes', () => {
+    const sameOnPurpose = new Set(['lang.en', 'lang.zhCN', 'settings.clientId', 'settings.plusbox']);
+    const copies = Object.keys(en).filter((k) => !sameOnPurpose.has(k) && (zhCN as Record<string, string>)[k] === (en as Record<string, string>)[k]);
+    expect(copies).toEqual([]);
+  });
+
+  it('every key is used in the source', () => {
+    const unused = Object.keys(en).filter((key) => !literals.has(key));
+    expect(unused).toEqual([]);
+  });
+
+  it('every t(...) key in the source exists', () => {
+    const used = [...source.matchAll(/\bt\(\s*'([^']+)'/g)].map((m) => m[1] ?? '');
+    expect(used.length).toBeGreaterThan(50);
+    const missing = used.filter((key) => !(key in en));
+    expect(missing).toEqual([]);
+  });
+
+  it('the navigation entries are named Wallet, Pay, Scan, History and Settings in English', () => {
+    expect([en['nav.wallet'], en['nav.pay'], en['nav.scan'], en['nav.history'], en['nav.settings']]).toEqual([
+      'Wallet',
+      'Pay',
+      'Scan',
+      'History',
+      'Settings',
+    ]);
+  });
+});

@@ -1,0 +1,26 @@
+// State shared between screens: the account the person is working with (remembered per device)
+// and a short status message announced to screen readers.
+const KEY = 'plusbox.account';
+
+export const shared = $state<{ accountId: string | null; toast: string | null; historyStamp: number }>({
+  accountId: typeof localStorage !== 'undefined' ? localStorage.getItem(KEY) : null,
+  toast: null,
+  historyStamp: 0,
+});
+
+/** Selects the account the screens show, and remembers it on this device. */
+export function selectAccount(id: string): void {
+  shared.accountId = id;
+  if (typeof localStorage !== 'undefined') localStorage.setItem(KEY, id);
+}
+
+let toastTimer: ReturnType<typeof setTimeout> | null = null;
+
+/** Shows a short message for a few seconds (also announced by the live region). */
+export function toast(message: string): void {
+  shared.toast = message;
+  if (toastTimer) clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => {
+    shared.toast = null;
+  }, 5000);
+}
