@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{eventually, pay_body, receiver, Harness};
+use common::{pay_body, receiver, Harness};
 use plusbox_core::result_code::ResultCode;
 use plusbox_sandbox::store::Tamper;
 use plusbox_sandbox::Scenario;
@@ -192,12 +192,34 @@ async fn magic_906_answers_pay_after_nine_seconds_of_clock_time() {
     let h = Harness::start().await;
     let body = pay_body("m906", &h.code("buyer-1"), "USD", "1906");
     let call = h.call("pay", &body);
-    let advance = async {
-        let store = h.sandbox.store();
-        assert!(eventually(|| store.ledger_totals().unwrap().get("USD").is_some_and(|t| t.paid > 0)).await);
-        h.advance(9);
+    tokio::pin!(call);
+    let store = h.sandbox.store();
+    let paid = |store: &plusbox_sandbox::store::Store| {
+        store.ledger_totals().unwrap().get("USD").is_some_and(|t| t.paid > 0)
     };
-    let (a, _) = tokio::join!(call, advance);
+    // Drive the call until the payment is committed; the answer must still be held back.
+    let held = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            tokio::select! {
+                answer = &mut call => return Some(answer),
+                _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {
+                    if paid(&store) {
+                        return None;
+                    }
+                }
+            }
+        }
+    })
+    .await;
+    assert!(matches!(held, Ok(None)), "pay must not answer before its clock time has passed");
+    // The nine seconds count from the moment the server took its deadline, which the test cannot
+    // see; moving the clock again until the answer arrives keeps a loaded machine from racing it.
+    let a = loop {
+        tokio::select! {
+            answer = &mut call => break answer,
+            _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => h.advance(9),
+        }
+    };
     assert_eq!(a.code(), "SUCCESS");
 }
 
