@@ -241,6 +241,31 @@ describe('companion UI against plusbox serve', { timeout: 600_000 }, () => {
     }
   });
 
+  it('Pay counts down and fetches a fresh code before the shown one expires', async () => {
+    const context = await browser.newContext({ viewport: { width: 360, height: 640 }, locale: 'en-US' });
+    try {
+      const p = await context.newPage();
+      await p.clock.install();
+      await pairOnLoopback(p, stack.sandbox);
+      const first = await shownCode(p);
+      await p.getByText(/^Valid for 0:(59|60)$|^Valid for 1:00$/).waitFor();
+      await p.clock.fastForward(30_000);
+      await p.getByText(/^Valid for 0:(29|30)$/).waitFor();
+      assert.equal(await p.locator('.digits').getAttribute('data-code'), first, 'same code mid-way');
+      await p.clock.fastForward(26_000); // 56 s: inside the 5 s margin before expiry
+      await p.waitForFunction(
+        (old) => {
+          const code = document.querySelector('.digits')?.getAttribute('data-code');
+          return code !== undefined && code !== null && code !== old;
+        },
+        first,
+      );
+      await p.getByText(/^Valid for (0:59|1:00)$/).waitFor();
+    } finally {
+      await context.close();
+    }
+  });
+
   it('every screen passes axe (no serious or critical) and the phone layout rules, light and dark', async () => {
     for (const name of SCREENS) {
       const label = name[0]?.toUpperCase() + name.slice(1);
