@@ -1,8 +1,9 @@
 //! `plusbox bench suite`: the whole UPM catalogue against the reference acquirer on compressed
 //! time, in one process — a sandbox on a clock `--scale` times faster than the wall clock, the
-//! acquirer on the sandbox's time line with the reference's real timing (8 s pay timeout, 60 s
-//! expiry, 2–10 s polls) in sandbox time, and the runner driving its POS-driver API. Reports the
-//! total and each case's duration.
+//! acquirer on its own clock compressed the same way (never following the sandbox's) with the
+//! reference's real timing (8 s pay timeout, 60 s expiry, 2–10 s polls), and the runner driving
+//! its POS-driver API. Reports the total and each case's duration; `--parallel N` runs up to N
+//! cases at once on separate buyer accounts.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use plusbox_acquirer::{server, Acquirer, AcquirerConfig, Fault, MerchantConfig, 
 use plusbox_core::catalogue::{Case, Outcome};
 use plusbox_core::signing::PrivateKey;
 use plusbox_runner::{Quiet, Report, Runner, RunnerConfig};
-use plusbox_sandbox::{OffsetClock, Sandbox, SandboxConfig, ScaledClock};
+use plusbox_sandbox::{Sandbox, SandboxConfig, ScaledClock};
 use serde_json::json;
 
 /// Options of `plusbox bench suite`.
@@ -32,20 +33,9 @@ pub struct SuiteArgs {
     /// Print the result as JSON: {scale, totalMs, passed, cases: [{id, verdict, durationMs}]}.
     #[arg(long)]
     pub json: bool,
-}
-
-/// The acquirer's clock trait over the sandbox's clock: one time line for both, as a real ACQP's
-/// clock and Alipay+'s agree. A jump of the sandbox clock is a jump for the acquirer too.
-struct OnSandboxTime(OffsetClock);
-
-impl plusbox_acquirer::Clock for OnSandboxTime {
-    fn now(&self) -> time::OffsetDateTime {
-        plusbox_sandbox::Clock::now(&self.0)
-    }
-
-    fn sleep_until(&self, deadline: time::OffsetDateTime) -> plusbox_acquirer::clock::Sleep {
-        plusbox_sandbox::Clock::sleep_until(&self.0, deadline)
-    }
+    /// Run up to N cases at once, each on its own buyer account (buyer-1 … buyer-N).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub parallel: u32,
 }
 
 /// Runs `plusbox bench suite`.
@@ -152,7 +142,7 @@ async fn bench(
         merchant: MerchantConfig::default(),
         timing,
     };
-    let clock = Arc::new(OnSandboxTime(sandbox.clock()));
+    let clock = Arc::new(plusbox_acquirer::ScaledClock::new(f64::from(scale)));
     let acquirer = Acquirer::new(acquirer_config, args.fault.iter().copied(), clock)?;
     let server = tokio::spawn(server::serve(acquirer, listener));
 
@@ -160,7 +150,12 @@ async fn bench(
     runner_config.poke = Some(sandbox.poker());
     let runner = Runner::new(Arc::clone(&store), runner_config)?;
     let started = Instant::now();
-    let report = runner.run_all(cases, &Quiet).await;
+    let report = if args.parallel > 1 {
+        let accounts: Vec<String> = (1..=args.parallel).map(|n| format!("buyer-{n}")).collect();
+        runner.run_parallel(cases, &accounts, &Quiet).await
+    } else {
+        runner.run_all(cases, &Quiet).await
+    };
     let total = started.elapsed();
     server.abort();
     sandbox.shutdown().await;
