@@ -208,9 +208,14 @@ async fn cancel_after_the_local_window_is_refused_before_the_gateway() {
     let start = time::OffsetDateTime::now_utc();
     let sandbox_clock = plusbox_sandbox::TestClock::new(start);
     let acq_clock = plusbox_acquirer::TestClock::new(start);
-    let env =
-        Env::start_with(&[], fast_timing(), Some(Arc::new(sandbox_clock.clone())), Arc::new(acq_clock.clone()), None)
-            .await;
+    let env = Env::start_with(
+        &[],
+        fast_timing(),
+        Some(Arc::new(sandbox_clock.clone())),
+        Arc::new(acq_clock.clone()),
+        None,
+    )
+    .await;
     let code = env.code_at("buyer-1", "success", start);
     let paid = env.charge(&code, "3.00 USD").await;
     sandbox_clock.advance(time::Duration::days(2));

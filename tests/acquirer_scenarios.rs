@@ -265,7 +265,9 @@ async fn charge_is_idempotent_by_payment_request_id_over_the_pos_driver_api() {
     assert_eq!(again["paymentId"], first["paymentId"]);
     assert_eq!(env.calls("pay").len(), 1);
     // The id with another amount: refused, and still one pay.
-    let other = charge(serde_json::json!({"code": code, "amount": "5.00 USD", "paymentRequestId": "pos-idem-1"})).await;
+    let other =
+        charge(serde_json::json!({"code": code, "amount": "5.00 USD", "paymentRequestId": "pos-idem-1"}))
+            .await;
     assert_eq!(other.status(), 409);
     let other: serde_json::Value = other.json().await.unwrap();
     assert_eq!(other["code"], "REPEAT_REQ_INCONSISTENT");

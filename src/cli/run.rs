@@ -147,7 +147,8 @@ struct Lines;
 impl Observer for Lines {
     fn case_finished(&self, report: &CaseReport) {
         let failed = report.failed();
-        let tail = if failed.is_empty() { String::new() } else { format!(" — failed: {}", failed.join(", ")) };
+        let tail =
+            if failed.is_empty() { String::new() } else { format!(" — failed: {}", failed.join(", ")) };
         println!("{:<13} {} ({} ms){tail}", report.id, report.verdict, report.duration_ms);
     }
 }
@@ -254,7 +255,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             let accounts: Vec<String> = (1..=args.parallel)
                 .map(|n| if n == 1 { args.account.clone() } else { format!("{}-{n}", args.account) })
                 .collect();
-            println!("Running {} case(s), up to {} at once on buyers {}.", cases.len(), args.parallel, accounts.join(", "));
+            println!(
+                "Running {} case(s), up to {} at once on buyers {}.",
+                cases.len(),
+                args.parallel,
+                accounts.join(", ")
+            );
             runtime.block_on(runner.run_parallel(&cases, &accounts, &Lines))
         } else {
             let style =

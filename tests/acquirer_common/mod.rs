@@ -31,7 +31,6 @@ pub fn fast_timing() -> Timing {
     }
 }
 
-
 pub struct Env {
     pub sandbox: Sandbox,
     pub acquirer: Acquirer,
@@ -61,7 +60,8 @@ impl Env {
             ..timing
         };
         let clock: SandboxClock = Arc::new(ScaledClock::new(f64::from(scale)));
-        let own: plusbox_acquirer::SharedClock = Arc::new(plusbox_acquirer::ScaledClock::new(f64::from(scale)));
+        let own: plusbox_acquirer::SharedClock =
+            Arc::new(plusbox_acquirer::ScaledClock::new(f64::from(scale)));
         Env::start_inner(faults, timing, Some(clock), own, None).await
     }
 

@@ -352,14 +352,17 @@ impl Acquirer {
                 // Idempotent, like Alipay+'s pay: the same sale again gets the payment as it
                 // stands (no second pay); the id with another code or amount is refused.
                 if let Some(existing) = self.inner.store.payment(id)? {
-                    if existing.code == req.code && existing.amount_minor == amount.value
+                    if existing.code == req.code
+                        && existing.amount_minor == amount.value
                         && existing.currency == amount.currency.code()
                     {
                         return Ok(existing);
                     }
                     return Err(AcquirerError::Refused {
                         code: "REPEAT_REQ_INCONSISTENT",
-                        message: format!("paymentRequestId {id:?} was used for a sale with another code or amount"),
+                        message: format!(
+                            "paymentRequestId {id:?} was used for a sale with another code or amount"
+                        ),
                     });
                 }
                 id.clone()

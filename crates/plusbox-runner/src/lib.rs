@@ -39,9 +39,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use plusbox_core::catalogue::{
-    evaluate, Api, Case, CaseAmount, CodeKind, Outcome, PaymentSnapshot, PaymentState, PosAction,
-    PosOutcome, RefundAmount, RefundSnapshot, ResultStatus, RunInput, RunMode, Step, TrafficEntry, Wait,
-    WalletAction,
+    evaluate, Api, Case, CaseAmount, CodeKind, Outcome, PaymentSnapshot, PaymentState, PosAction, PosOutcome,
+    RefundAmount, RefundSnapshot, ResultStatus, RunInput, RunMode, Step, TrafficEntry, Wait, WalletAction,
 };
 use plusbox_core::money::Amount;
 use plusbox_core::protocol::time::format_instant;
@@ -253,10 +252,17 @@ impl Runner {
     /// late effects. Cases that present a fixed sample code (the sandbox routes those to the
     /// wallet's default buyer, whoever runs them) run alone at the end. The report lists the
     /// cases in the order given.
-    pub async fn run_parallel(&self, cases: &[&Case], accounts: &[String], observer: &dyn Observer) -> Report {
+    pub async fn run_parallel(
+        &self,
+        cases: &[&Case],
+        accounts: &[String],
+        observer: &dyn Observer,
+    ) -> Report {
         // Workers' buyers are made like the run's own buyer (same wallet persona and PIN).
         for account in accounts {
-            if let Err(e) = self.store.ensure_buyer_like(account, &self.config.account, self.config.clock.now()) {
+            if let Err(e) =
+                self.store.ensure_buyer_like(account, &self.config.account, self.config.clock.now())
+            {
                 let mut report = Report::default();
                 for case in cases {
                     let input = RunInput {
@@ -318,7 +324,9 @@ impl Runner {
         for (report, _) in &traced {
             for p in &report.run.payments {
                 if let Ok(Some(record)) = self.store.payment_by_id(&p.payment_id) {
-                    latest = Some(latest.map_or(record.expires_at, |l: time::OffsetDateTime| l.max(record.expires_at)));
+                    latest = Some(
+                        latest.map_or(record.expires_at, |l: time::OffsetDateTime| l.max(record.expires_at)),
+                    );
                 }
             }
         }
@@ -554,7 +562,9 @@ impl Runner {
                 .age_payments(&pids, to_time(by.0))
                 .map_err(|e| format!("sandbox store: age payments: {e}"))?;
             self.poke();
-            notes.push(format!("aged {aged} payment(s) of this run by {by}: made {by} ago as far as the sandbox knows"));
+            notes.push(format!(
+                "aged {aged} payment(s) of this run by {by}: made {by} ago as far as the sandbox knows"
+            ));
         }
         if let Some(status) = step.forge_notify {
             notes.push(self.forge_notify(status, state).await?);
@@ -572,7 +582,9 @@ impl Runner {
             .into_iter()
             .filter(|e| e.api == Api::Pay.name() && e.payment_id.is_some() && belongs(e, &ours, &state.codes))
             .last()
-            .ok_or("no pay of this run reached the sandbox, so there is nothing to forge a notification for")?;
+            .ok_or(
+                "no pay of this run reached the sandbox, so there is nothing to forge a notification for",
+            )?;
         let request = pay.request_json();
         let app = self.store.app_view().map_err(|e| format!("sandbox store: app: {e}"))?;
         let url = request
@@ -582,9 +594,15 @@ impl Runner {
             .or(app.notify_url.clone())
             .ok_or("the ACQP gave no paymentNotifyUrl and the sandbox has no notification URL")?;
         let result = match status {
-            ResultStatus::S => serde_json::json!({"resultCode": "SUCCESS", "resultStatus": "S", "resultMessage": "success"}),
-            ResultStatus::F => serde_json::json!({"resultCode": "PROCESS_FAIL", "resultStatus": "F", "resultMessage": "process fail"}),
-            ResultStatus::U => serde_json::json!({"resultCode": "PAYMENT_IN_PROCESS", "resultStatus": "U", "resultMessage": "payment in process"}),
+            ResultStatus::S => {
+                serde_json::json!({"resultCode": "SUCCESS", "resultStatus": "S", "resultMessage": "success"})
+            }
+            ResultStatus::F => {
+                serde_json::json!({"resultCode": "PROCESS_FAIL", "resultStatus": "F", "resultMessage": "process fail"})
+            }
+            ResultStatus::U => {
+                serde_json::json!({"resultCode": "PAYMENT_IN_PROCESS", "resultStatus": "U", "resultMessage": "payment in process"})
+            }
         };
         let body = serde_json::json!({
             "paymentResult": result,
@@ -597,7 +615,8 @@ impl Runner {
         let client_id = pay.client_id.clone().unwrap_or(app.client_id);
         let time = format_instant(self.config.clock.now());
         let uri = request_target(&url);
-        let forger = plusbox_core::signing::PrivateKey::generate().map_err(|e| format!("cannot make a key: {e}"))?;
+        let forger =
+            plusbox_core::signing::PrivateKey::generate().map_err(|e| format!("cannot make a key: {e}"))?;
         let parts = plusbox_core::signing::MessageParts {
             method: "POST",
             uri: &uri,
@@ -621,7 +640,9 @@ impl Runner {
                 let code = response.status().as_u16();
                 let text = response.text().await.unwrap_or_default();
                 let result: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-                let r = |k: &str| result.pointer(&format!("/result/{k}")).and_then(Value::as_str).unwrap_or("-").to_owned();
+                let r = |k: &str| {
+                    result.pointer(&format!("/result/{k}")).and_then(Value::as_str).unwrap_or("-").to_owned()
+                };
                 format!("HTTP {code}, {} {}", r("resultStatus"), r("resultCode"))
             }
             Err(e) => format!("no answer ({e})"),

@@ -16,7 +16,9 @@ async fn a_rule_scoped_to_a_buyer_catches_only_that_buyers_calls() {
     let store = h.sandbox.store();
     let now = h.clock_now();
     let scope = MockScope::account("buyer-2");
-    store.add_scoped_mock("pay", MockAction::Force(ResultCode::UnknownException), Some(1), None, &scope, now).unwrap();
+    store
+        .add_scoped_mock("pay", MockAction::Force(ResultCode::UnknownException), Some(1), None, &scope, now)
+        .unwrap();
     // buyer-1's pay is not caught; buyer-2's is, once.
     let a = h.call("pay", &pay_body("s1", &h.code("buyer-1"), "USD", "100")).await;
     assert_eq!(a.code(), "SUCCESS");
@@ -27,7 +29,14 @@ async fn a_rule_scoped_to_a_buyer_catches_only_that_buyers_calls() {
     // An inquiry rule scoped to buyer-1 finds the buyer through the payment it names.
     let scope = MockScope::account("buyer-1");
     store
-        .add_scoped_mock("inquiryPayment", MockAction::Force(ResultCode::UnknownException), Some(1), None, &scope, now)
+        .add_scoped_mock(
+            "inquiryPayment",
+            MockAction::Force(ResultCode::UnknownException),
+            Some(1),
+            None,
+            &scope,
+            now,
+        )
         .unwrap();
     let q = h.call("inquiryPayment", &json!({"paymentRequestId": "s3"})).await;
     assert_eq!(q.body["paymentResult"]["resultStatus"], "S", "buyer-2's inquiry passes: {}", q.raw);
@@ -70,7 +79,9 @@ async fn held_notifications_wait_for_their_delay_and_only_for_that_buyer() {
     let rx = receiver(&h).await;
     let store = h.sandbox.store();
     let now = h.clock_now();
-    store.hold_notifications("buyer-2", time::Duration::seconds(5), now + time::Duration::minutes(5)).unwrap();
+    store
+        .hold_notifications("buyer-2", time::Duration::seconds(5), now + time::Duration::minutes(5))
+        .unwrap();
     let mut held = pay_body("h1", &h.code("buyer-2"), "USD", "100");
     held["paymentNotifyUrl"] = json!(rx.url);
     let mut free = pay_body("h2", &h.code("buyer-1"), "USD", "100");

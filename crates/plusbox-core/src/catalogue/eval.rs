@@ -915,7 +915,9 @@ impl<'a> Ctx<'a> {
                 let sent_value = found.and_then(|a| a.get("value"));
                 let sent_currency = found.and_then(|a| a.get("currency")).and_then(Value::as_str);
                 let shown = |v: Option<&Value>| v.map_or_else(|| "nothing".to_owned(), Value::to_string);
-                if sent_value.and_then(Value::as_str) != Some(value.as_str()) || sent_currency != Some(currency) {
+                if sent_value.and_then(Value::as_str) != Some(value.as_str())
+                    || sent_currency != Some(currency)
+                {
                     problems.push(format!(
                         "#{}: {path} is {} {}, expected \"{value}\" {currency} ({want} in minor units)",
                         e.id,
@@ -930,7 +932,11 @@ impl<'a> Ctx<'a> {
         if problems.is_empty() {
             (
                 Outcome::Pass,
-                format!("{} {api} request(s) ({}) carry \"{value}\" {currency} = {want}", calls.len(), show_ids(&all)),
+                format!(
+                    "{} {api} request(s) ({}) carry \"{value}\" {currency} = {want}",
+                    calls.len(),
+                    show_ids(&all)
+                ),
                 all,
             )
         } else {
@@ -960,7 +966,11 @@ impl<'a> Ctx<'a> {
                 continue;
             };
             let Some(received) = at else {
-                return (Outcome::Error, format!("traffic entry #{} has an unreadable time", e.id), vec![e.id]);
+                return (
+                    Outcome::Error,
+                    format!("traffic entry #{} has an unreadable time", e.id),
+                    vec![e.id],
+                );
             };
             match crate::protocol::time::parse_request_time(header) {
                 Ok(sent) => {
@@ -977,7 +987,8 @@ impl<'a> Ctx<'a> {
                     }
                 }
                 Err(_) => {
-                    problems.push(format!("#{}: Request-Time {header:?} is not ISO 8601 with an offset", e.id));
+                    problems
+                        .push(format!("#{}: Request-Time {header:?} is not ISO 8601 with an offset", e.id));
                     bad.push(e.id);
                 }
             }
@@ -991,7 +1002,11 @@ impl<'a> Ctx<'a> {
         let skew = CaseDuration(max_skew);
         (
             Outcome::Pass,
-            format!("{} request(s) ({}) carry a Request-Time within {skew} of receipt", judged.len(), show_ids(&judged)),
+            format!(
+                "{} request(s) ({}) carry a Request-Time within {skew} of receipt",
+                judged.len(),
+                show_ids(&judged)
+            ),
             judged,
         )
     }

@@ -334,13 +334,20 @@ impl Validator<'_> {
         for (i, step) in case.steps.iter().enumerate() {
             let line = self.step_line(i);
             let at = |f: &str| format!("steps[{i}].{f}");
+            // Ageing and forging happen before the step's own POS action.
+            let charged_before = charged;
             if step.instruction.trim().is_empty() {
                 self.err(line, at("instruction"), "must not be empty");
             }
             match &step.pos {
                 Some(PosAction::Charge { amount, request_id, same_code, description }) => {
-                    if description.as_deref().is_some_and(|d| d.trim().is_empty() || d.chars().count() > 256) {
-                        self.err(line, at("pos.description"), "1 to 256 characters (orderDescription, alipayplus-api.md §2.3)");
+                    if description.as_deref().is_some_and(|d| d.trim().is_empty() || d.chars().count() > 256)
+                    {
+                        self.err(
+                            line,
+                            at("pos.description"),
+                            "1 to 256 characters (orderDescription, alipayplus-api.md §2.3)",
+                        );
                     }
                     if let Some(a) = amount {
                         if a.0.currency != currency || !a.0.is_positive() {
@@ -380,11 +387,15 @@ impl Validator<'_> {
             if step.age_payments.is_some_and(|d| d.0.is_zero()) {
                 self.err(line, at("age_payments"), "must be longer than zero");
             }
-            if step.age_payments.is_some() && !charged {
+            if step.age_payments.is_some() && !charged_before {
                 self.err(line, at("age_payments"), "needs an earlier charge whose payment it ages");
             }
-            if step.forge_notify.is_some() && !charged {
-                self.err(line, at("forge_notify"), "needs an earlier charge whose payment it claims to settle");
+            if step.forge_notify.is_some() && !charged_before {
+                self.err(
+                    line,
+                    at("forge_notify"),
+                    "needs an earlier charge whose payment it claims to settle",
+                );
             }
             match &step.wait {
                 Wait::Api { within, .. } | Wait::State { within, .. } if within.0.is_zero() => {

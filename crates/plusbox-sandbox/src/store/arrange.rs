@@ -72,8 +72,7 @@ fn call_scope(tx: &Connection, api: &str, body: &[u8]) -> Result<(Option<String>
         .optional()?;
     Ok(match found {
         Some((account, request)) => {
-            let request: Value =
-                request.and_then(|b| serde_json::from_str(&b).ok()).unwrap_or(Value::Null);
+            let request: Value = request.and_then(|b| serde_json::from_str(&b).ok()).unwrap_or(Value::Null);
             (text(&request, "/order/merchant/referenceMerchantId"), account)
         }
         None => (None, None),
@@ -174,8 +173,13 @@ impl Store {
     /// `like`, the default scenario and no balance: a separate buyer for a parallel test worker.
     /// True if it was created.
     pub fn ensure_buyer_like(&self, id: &str, like: &str, now: OffsetDateTime) -> Result<bool> {
-        if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            return Err(StoreError::Invalid(format!("{id:?} is not an account id (letters, digits, - and _)")));
+        if id.is_empty()
+            || id.len() > 64
+            || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(StoreError::Invalid(format!(
+                "{id:?} is not an account id (letters, digits, - and _)"
+            )));
         }
         self.write(|tx| {
             let template: Option<(String, String, String)> = tx
@@ -190,7 +194,14 @@ impl Store {
             let created = tx.execute(
                 "INSERT OR IGNORE INTO account (id, name, scenario, pin, wallet, customer_id, created_at)
                  VALUES (?1, ?2, 'success', ?3, ?4, ?5, ?6)",
-                params![id, format!("Test buyer {id}"), pin, wallet, format!("{customer}{digits}"), to_millis(now)],
+                params![
+                    id,
+                    format!("Test buyer {id}"),
+                    pin,
+                    wallet,
+                    format!("{customer}{digits}"),
+                    to_millis(now)
+                ],
             )?;
             Ok(created == 1)
         })
@@ -216,13 +227,19 @@ impl Store {
 
     /// Ends a hold set by [`Store::hold_notifications`]; false if there was none.
     pub fn release_notifications(&self, account: &str) -> Result<bool> {
-        self.write(|tx| Ok(tx.execute("DELETE FROM notify_hold WHERE account_id = ?1", params![account])? > 0))
+        self.write(
+            |tx| Ok(tx.execute("DELETE FROM notify_hold WHERE account_id = ?1", params![account])? > 0),
+        )
     }
 }
 
 /// When the first delivery of `payment`'s notification is due: now, or later while its buyer's
 /// notifications are held back.
-pub(super) fn notify_due(tx: &Connection, payment: &PaymentRecord, now: OffsetDateTime) -> Result<OffsetDateTime> {
+pub(super) fn notify_due(
+    tx: &Connection,
+    payment: &PaymentRecord,
+    now: OffsetDateTime,
+) -> Result<OffsetDateTime> {
     let Some(account) = &payment.account_id else { return Ok(now) };
     let delay: Option<i64> = tx
         .query_row(
