@@ -580,8 +580,7 @@ impl Runner {
         let pay = self
             .traffic_since(state.after)?
             .into_iter()
-            .filter(|e| e.api == Api::Pay.name() && e.payment_id.is_some() && belongs(e, &ours, &state.codes))
-            .last()
+            .rfind(|e| e.api == Api::Pay.name() && e.payment_id.is_some() && belongs(e, &ours, &state.codes))
             .ok_or(
                 "no pay of this run reached the sandbox, so there is nothing to forge a notification for",
             )?;
