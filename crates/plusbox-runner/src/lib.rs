@@ -196,6 +196,8 @@ struct RunState {
     mocks: Vec<i64>,
     /// This run holds back its buyer's notifications.
     held: bool,
+    /// The buyer's scenario before the run set its own (put back afterwards).
+    scenario_before: Option<String>,
     /// A POS call failed on its side (unreachable, 5xx): waiting for its traffic is pointless.
     pos_failed: bool,
 }
@@ -211,6 +213,7 @@ impl RunState {
             errors: Vec::new(),
             mocks: Vec::new(),
             held: false,
+            scenario_before: None,
             pos_failed: false,
             stamp: format!("{:x}", now.unix_timestamp_nanos() / 1_000_000),
         }
@@ -421,7 +424,9 @@ impl Runner {
         let account = &self.config.account;
         let scenario = Scenario::from_str(setup.scenario.name())
             .map_err(|e| format!("scenario {}: {e}", setup.scenario.name()))?;
+        let before = self.store.account(account).map_err(|e| store_err("read account", e))?.scenario;
         self.store.set_scenario(account, &scenario).map_err(|e| store_err("set scenario", e))?;
+        state.scenario_before = Some(before);
         let currency = setup.amount.0.currency.code();
         let target = setup.balance.map(|b| b.0.value).unwrap_or(setup.amount.0.value.saturating_mul(10));
         let view = self.store.account(account).map_err(|e| store_err("read account", e))?;
@@ -485,6 +490,14 @@ impl Runner {
         for id in std::mem::take(&mut state.mocks) {
             if let Err(e) = self.store.remove_mock(id) {
                 state.errors.push(format!("sandbox store: remove mock rule {id}: {e}"));
+            }
+        }
+        if let Some(before) = state.scenario_before.take() {
+            let restored = Scenario::from_str(&before)
+                .map_err(|e| e.to_string())
+                .and_then(|s| self.store.set_scenario(&self.config.account, &s).map_err(|e| e.to_string()));
+            if let Err(e) = restored {
+                state.errors.push(format!("sandbox store: put back the buyer's scenario {before}: {e}"));
             }
         }
         if std::mem::take(&mut state.held) {
