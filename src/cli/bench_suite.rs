@@ -101,8 +101,15 @@ async fn bench(
     dir: &std::path::Path,
 ) -> anyhow::Result<(Report, Duration)> {
     let scale = args.scale;
-    let mut config = SandboxConfig::new(dir.join("sandbox"), "127.0.0.1:0".parse()?)
-        .with_clock(Arc::new(ScaledClock::new(f64::from(scale))));
+    let scaled = Arc::new(ScaledClock::new(f64::from(scale)));
+    // The acquirer's own clock, set once from the sandbox's (two scaled clocks started apart would
+    // drift apart by the scale times the gap), then running on its own.
+    let acquirer_clock = Arc::new(plusbox_acquirer::ScaledClock::anchored(
+        plusbox_sandbox::Clock::now(scaled.as_ref()),
+        Instant::now(),
+        f64::from(scale),
+    ));
+    let mut config = SandboxConfig::new(dir.join("sandbox"), "127.0.0.1:0".parse()?).with_clock(scaled);
     // Notification attempts time out after Alipay+'s 5 s of sandbox time.
     config.notify_timeout = Duration::from_millis(5_000 / u64::from(scale)).max(Duration::from_millis(200));
     let sandbox = Sandbox::start(config).await.context("starting the sandbox")?;
@@ -142,8 +149,7 @@ async fn bench(
         merchant: MerchantConfig::default(),
         timing,
     };
-    let clock = Arc::new(plusbox_acquirer::ScaledClock::new(f64::from(scale)));
-    let acquirer = Acquirer::new(acquirer_config, args.fault.iter().copied(), clock)?;
+    let acquirer = Acquirer::new(acquirer_config, args.fault.iter().copied(), acquirer_clock)?;
     let server = tokio::spawn(server::serve(acquirer, listener));
 
     let mut runner_config = RunnerConfig::new(format!("http://{addr}"), "buyer-1", sandbox.clock());

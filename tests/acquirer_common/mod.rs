@@ -46,8 +46,8 @@ impl Env {
     }
 
     /// A sandbox on time compressed `scale` times (a [`ScaledClock`]) and an acquirer on its own
-    /// clock compressed the same way (a separate [`plusbox_acquirer::ScaledClock`] started at the
-    /// same moment): the two agree as a real ACQP's and Alipay+'s clocks do, and the acquirer
+    /// clock compressed the same way (a separate [`plusbox_acquirer::ScaledClock`] set from the
+    /// sandbox's at the start): the two agree as a real ACQP's and Alipay+'s clocks do, and the acquirer
     /// never follows a jump of the sandbox's clock. `timing` is in that compressed time; its HTTP
     /// timeouts, which run in real time, are divided by `scale`.
     pub async fn start_compressed(faults: &[Fault], timing: Timing, scale: u32) -> Env {
@@ -59,9 +59,15 @@ impl Env {
             inquiry_timeout_ms: real(timing.inquiry_timeout_ms),
             ..timing
         };
-        let clock: SandboxClock = Arc::new(ScaledClock::new(f64::from(scale)));
-        let own: plusbox_acquirer::SharedClock =
-            Arc::new(plusbox_acquirer::ScaledClock::new(f64::from(scale)));
+        let scaled = Arc::new(ScaledClock::new(f64::from(scale)));
+        // Set once from the sandbox's time (two scaled clocks started apart would drift apart by
+        // the scale times the gap), then on its own.
+        let own: plusbox_acquirer::SharedClock = Arc::new(plusbox_acquirer::ScaledClock::anchored(
+            plusbox_sandbox::Clock::now(scaled.as_ref()),
+            std::time::Instant::now(),
+            f64::from(scale),
+        ));
+        let clock: SandboxClock = scaled;
         Env::start_inner(faults, timing, Some(clock), own, None).await
     }
 

@@ -59,6 +59,14 @@ impl ScaledClock {
         let scale = if scale.is_finite() && scale > 0.0 { scale } else { 1.0 };
         ScaledClock { origin: OffsetDateTime::now_utc(), started: std::time::Instant::now(), scale }
     }
+
+    /// A clock that reads `origin` at the real instant `started` and runs `scale` times as fast
+    /// from there: set once from another clock (as a real ACQP's clock is set by NTP), then on
+    /// its own, never following that clock's jumps.
+    pub fn anchored(origin: OffsetDateTime, started: std::time::Instant, scale: f64) -> Self {
+        let scale = if scale.is_finite() && scale > 0.0 { scale } else { 1.0 };
+        ScaledClock { origin, started, scale }
+    }
 }
 
 impl Clock for ScaledClock {
