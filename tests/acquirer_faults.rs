@@ -167,7 +167,7 @@ async fn refund_over_amount_reaches_the_gateway() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancel_after_window_reaches_the_gateway() {
+async fn cancel_refused_for_the_window_is_not_reported_done() {
     for fault in [None, Some(Fault::CancelAfterWindow)] {
         let start = time::OffsetDateTime::now_utc();
         let sandbox_clock = plusbox_sandbox::TestClock::new(start);
@@ -183,24 +183,47 @@ async fn cancel_after_window_reaches_the_gateway() {
         let code = env.code_at("buyer-1", "success", start);
         let paid = env.charge(&code, "3.00 USD").await;
         assert_eq!(paid.state, OrderState::Success);
-        // Two days later the window (00:15 UTC+8 on T+1) has closed on both sides.
+        // Alipay+ says the window has closed; the acquirer's own clock does not know it yet, so
+        // it asks, and Alipay+'s refusal decides.
         sandbox_clock.advance(time::Duration::days(2));
-        acq_clock.advance(time::Duration::days(2));
         let result = env.acquirer.cancel(CancelRequest { payment: paid.payment_request_id.clone() }).await;
+        let cancels = env.calls("cancelPayment");
+        assert_eq!(cancels[0].result_code.as_deref(), Some("CANCEL_WINDOW_EXCEED"));
         match fault {
             None => {
-                assert_eq!(result.unwrap_err().code(), "CANCEL_WINDOW_EXCEED");
-                assert!(env.calls("cancelPayment").is_empty());
+                let error = result.unwrap_err();
+                assert_eq!(error.code(), "CANCEL_WINDOW_EXCEED");
+                assert_eq!(error.http_status(), 409);
+                let record = env.acquirer.payment(&paid.payment_request_id).unwrap();
+                assert_eq!(record.state, OrderState::Success, "the sale stays paid: refund instead");
             }
-            Some(_) => {
-                let record = result.unwrap();
-                assert_eq!(record.cancel_result.as_deref(), Some("CANCEL_WINDOW_EXCEED"));
-                let cancels = env.calls("cancelPayment");
-                assert_eq!(cancels[0].result_code.as_deref(), Some("CANCEL_WINDOW_EXCEED"));
-            }
+            Some(_) => assert_eq!(result.unwrap().state, OrderState::Cancelled),
         }
         env.stop().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_after_the_local_window_is_refused_before_the_gateway() {
+    let start = time::OffsetDateTime::now_utc();
+    let sandbox_clock = plusbox_sandbox::TestClock::new(start);
+    let acq_clock = plusbox_acquirer::TestClock::new(start);
+    let env = Env::start_with(
+        &[],
+        fast_timing(),
+        Some(Arc::new(sandbox_clock.clone())),
+        Arc::new(acq_clock.clone()),
+        None,
+    )
+    .await;
+    let code = env.code_at("buyer-1", "success", start);
+    let paid = env.charge(&code, "3.00 USD").await;
+    sandbox_clock.advance(time::Duration::days(2));
+    acq_clock.advance(time::Duration::days(2));
+    let result = env.acquirer.cancel(CancelRequest { payment: paid.payment_request_id.clone() }).await;
+    assert_eq!(result.unwrap_err().code(), "CANCEL_WINDOW_EXCEED");
+    assert!(env.calls("cancelPayment").is_empty());
+    env.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -243,3 +243,34 @@ async fn no_answer_is_cancelled_before_the_sandbox_closes_it() {
     assert!(!env.calls("cancelPayment").is_empty());
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn charge_is_idempotent_by_payment_request_id_over_the_pos_driver_api() {
+    let env = Env::start(&[], fast_timing()).await;
+    let code = env.code_for("buyer-1", "success");
+    let http = reqwest::Client::new();
+    let charge = |body: serde_json::Value| {
+        let http = http.clone();
+        let url = format!("{}/charge", env.base_url);
+        async move { http.post(url).json(&body).send().await.unwrap() }
+    };
+    let body = serde_json::json!({"code": code, "amount": "4.00 USD", "paymentRequestId": "pos-idem-1"});
+    let first: serde_json::Value = charge(body.clone()).await.json().await.unwrap();
+    assert_eq!(first["state"], "SUCCESS");
+    // The same sale again: the same payment, and no second pay on the wire.
+    let again = charge(body).await;
+    assert_eq!(again.status(), 200);
+    let again: serde_json::Value = again.json().await.unwrap();
+    assert_eq!(again["paymentRequestId"], "pos-idem-1");
+    assert_eq!(again["paymentId"], first["paymentId"]);
+    assert_eq!(env.calls("pay").len(), 1);
+    // The id with another amount: refused, and still one pay.
+    let other =
+        charge(serde_json::json!({"code": code, "amount": "5.00 USD", "paymentRequestId": "pos-idem-1"}))
+            .await;
+    assert_eq!(other.status(), 409);
+    let other: serde_json::Value = other.json().await.unwrap();
+    assert_eq!(other["code"], "REPEAT_REQ_INCONSISTENT");
+    assert_eq!(env.calls("pay").len(), 1);
+    env.stop().await;
+}

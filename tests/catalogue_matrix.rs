@@ -1,26 +1,33 @@
 //! The catalogue matrix: every case against the reference acquirer. The correct acquirer must
-//! PASS every case; each fault switch a case targets must FAIL it, naming the check that caught
-//! it; every fault switch must be targeted by some case. Real sandbox and acquirer on ephemeral
-//! ports, wired only over HTTP; the runner drives the acquirer's POS-driver API.
+//! PASS every case, in any order and with cases running in parallel; each fault switch a case
+//! targets must FAIL it, naming the check that caught it, the same way every time; every fault
+//! switch must be targeted by some case. Real sandbox and acquirer on ephemeral ports, wired
+//! only over HTTP; the runner drives the acquirer's POS-driver API.
 //!
-//! Time is compressed: the sandbox runs on a clock `SCALE` times faster than the wall clock and
-//! the acquirer on the sandbox's time line, with the reference's own timing (8 s pay timeout,
-//! 60 s expiry, 2–10 s polls) in sandbox time. Steps that jump the clock (the T+1 cancel window,
-//! an expired code) move the sandbox clock through its store; the acquirer follows, as a real
-//! ACQP's clock and Alipay+'s agree.
+//! Time is compressed, as users may compress it: the sandbox runs on a clock `SCALE` times faster
+//! than the wall clock, and the acquirer on its own clock compressed the same way, with the
+//! reference's own timing (8 s pay timeout, 60 s expiry, 2–10 s polls) in that time. The acquirer
+//! never follows the sandbox's clock, and the runner never moves it: cases age their own objects
+//! (a code issued already lapsed, a sale backdated behind the cancel window).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod acquirer_common;
 
+use std::collections::BTreeMap;
+
 use acquirer_common::Env;
 use plusbox_acquirer::{Fault, Timing};
 use plusbox_core::catalogue::{Case, Catalogue, Outcome};
-use plusbox_runner::{CaseReport, Quiet, Runner, RunnerConfig};
+use plusbox_runner::{CaseReport, Quiet, Report, Runner, RunnerConfig};
 
-/// How much faster than the wall clock sandbox time runs. 10× rather than the benchmark's 20×:
-/// the tightest races (a notification that must arrive before the first inquiry) then keep
-/// about 200 ms of real-time margin on a busy CI machine.
+/// How much faster than the wall clock sandbox (and acquirer) time runs. 10× rather than the
+/// benchmark's 20×: the tightest races then keep about 200 ms of real-time margin on a busy CI
+/// machine.
 const SCALE: u32 = 10;
+
+/// How many times each fault is run against the case that targets it: the verdict must not
+/// depend on which message arrives first.
+const REPEATS: usize = 3;
 
 fn catalogue() -> Catalogue {
     plusbox_runner::embedded::catalogue().unwrap()
@@ -30,13 +37,42 @@ async fn env(faults: &[Fault]) -> Env {
     Env::start_compressed(faults, Timing::default(), SCALE).await
 }
 
-async fn run(env: &Env, case: &Case) -> CaseReport {
+fn runner(env: &Env) -> Runner {
     let mut config = RunnerConfig::new(env.base_url.clone(), "buyer-1", env.sandbox.clock());
     // The buyer's actions go straight to the store: wake the notification worker at once, as
     // the companion API does, instead of at its next re-read (5 s of compressed time).
     config.poke = Some(env.sandbox.poker());
-    let runner = Runner::new(env.sandbox.store(), config).unwrap();
-    runner.run_case(case, &Quiet).await
+    Runner::new(env.sandbox.store(), config).unwrap()
+}
+
+/// Runs cases the way `plusbox run` does: one after another, then the late-effects audit.
+async fn run_all(env: &Env, cases: &[&Case]) -> Report {
+    runner(env).run_all(cases, &Quiet).await
+}
+
+/// The seed of the random case order: `PLUSBOX_MATRIX_SEED` to replay one, else the time.
+fn seed() -> u64 {
+    std::env::var("PLUSBOX_MATRIX_SEED")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| time::OffsetDateTime::now_utc().unix_timestamp_nanos() as u64)
+}
+
+/// A Fisher–Yates shuffle driven by xorshift64* (a test order, not cryptography).
+fn shuffled<'a>(cases: &[&'a Case], seed: u64) -> Vec<&'a Case> {
+    let mut state = seed | 1;
+    let mut next = move || {
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    };
+    let mut out = cases.to_vec();
+    for i in (1..out.len()).rev() {
+        let j = (next() % (i as u64 + 1)) as usize;
+        out.swap(i, j);
+    }
+    out
 }
 
 fn explain(r: &CaseReport) -> String {
@@ -58,44 +94,97 @@ fn explain(r: &CaseReport) -> String {
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn correct_acquirer_passes_every_case() {
-    let catalogue = catalogue();
-    let env = env(&[]).await;
-    let mut failures = Vec::new();
-    for case in catalogue.cases() {
-        let report = run(&env, case).await;
-        println!("{}", explain(&report));
-        if report.verdict != Outcome::Pass {
-            failures.push(explain(&report));
-        }
-    }
-    env.stop().await;
-    assert!(
-        failures.is_empty(),
-        "cases that did not pass against the correct acquirer:\n{}",
-        failures.join("\n")
-    );
+fn verdicts(report: &Report) -> BTreeMap<String, Outcome> {
+    report.cases.iter().map(|c| (c.id.clone(), c.verdict)).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_targeted_fault_fails_its_case() {
+async fn correct_acquirer_passes_every_case_in_any_order_serial_and_parallel() {
     let catalogue = catalogue();
+    let all: Vec<&Case> = catalogue.cases().collect();
+    let seed = seed();
+    println!("case order seed: {seed} (replay with PLUSBOX_MATRIX_SEED={seed})");
+    let env = env(&[]).await;
+
+    // First pass: one case after another, in a random order.
+    let first = shuffled(&all, seed);
+    println!("serial order: {}", first.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(" "));
+    let serial = run_all(&env, &first).await;
+    // Second pass on the same sandbox: another order, up to four cases at once on separate buyers.
+    let second = shuffled(&all, seed.rotate_left(17) ^ 0x9E37_79B9_7F4A_7C15);
+    println!("parallel order: {}", second.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(" "));
+    let accounts: Vec<String> = ["buyer-1", "buyer-2", "buyer-3", "buyer-4"].map(String::from).to_vec();
+    let parallel = runner(&env).run_parallel(&second, &accounts, &Quiet).await;
+    // Nothing the runner did moved the sandbox's clock.
+    let offset = env.sandbox.clock().offset();
+    env.stop().await;
+
+    let mut failures = Vec::new();
+    for report in serial.cases.iter().chain(parallel.cases.iter()) {
+        println!("{}", explain(report));
+        if report.verdict != Outcome::Pass {
+            failures.push(explain(report));
+        }
+    }
+    assert_eq!(offset, time::Duration::ZERO, "the runner moved the sandbox clock");
+    assert!(
+        failures.is_empty(),
+        "cases that did not pass against the correct acquirer (seed {seed}):\n{}",
+        failures.join("\n")
+    );
+    assert_eq!(serial.cases.len(), all.len());
+    assert_eq!(verdicts(&serial), verdicts(&parallel), "the verdicts depend on the order (seed {seed})");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_targeted_fault_fails_its_case_the_same_way_every_time() {
+    let catalogue = catalogue();
+    let pairs: Vec<(&Case, Fault)> = catalogue
+        .cases()
+        .flat_map(|case| {
+            case.targets.iter().map(move |t| {
+                (case, Fault::from_name(t).unwrap_or_else(|| panic!("{}: unknown fault {t}", case.id)))
+            })
+        })
+        // `PLUSBOX_MATRIX_FAULT=name` runs one fault only (while working on it).
+        .filter(|(_, fault)| std::env::var("PLUSBOX_MATRIX_FAULT").map_or(true, |only| only == fault.name()))
+        .collect();
+    // Each (case, fault) in its own sandbox and acquirer, three pairs at a time.
+    let mut outcomes: Vec<(String, String, Vec<CaseReport>)> = Vec::new();
+    for chunk in pairs.chunks(3) {
+        let runs = chunk.iter().map(|(case, fault)| async move {
+            let mut reports = Vec::new();
+            for _ in 0..REPEATS {
+                let env = env(&[*fault]).await;
+                let mut report = run_all(&env, &[case]).await;
+                env.stop().await;
+                reports.push(report.cases.remove(0));
+            }
+            (fault.name().to_owned(), case.id.to_string(), reports)
+        });
+        outcomes.extend(futures_util::future::join_all(runs).await);
+    }
     let mut problems = Vec::new();
     let mut table = Vec::new();
-    for case in catalogue.cases() {
-        for target in &case.targets {
-            let fault =
-                Fault::from_name(target).unwrap_or_else(|| panic!("{}: unknown fault {target}", case.id));
-            let env = env(&[fault]).await;
-            let report = run(&env, case).await;
-            env.stop().await;
-            println!("{}", explain(&report));
-            let failed = report.failed().join(", ");
-            table.push(format!("{target} | {} → {failed} | {}", case.id, report.verdict));
-            if report.verdict != Outcome::Fail || failed.is_empty() {
-                problems.push(format!("{target} was not caught by {}:\n{}", case.id, explain(&report)));
-            }
+    for (fault, case, reports) in &outcomes {
+        for r in reports {
+            println!("{fault}:\n{}", explain(r));
+        }
+        // The checks that caught the fault in every run (others may trip on its consequences,
+        // e.g. an inquiry budget spent early, depending on timing).
+        let every: Vec<&str> = reports[0]
+            .failed()
+            .into_iter()
+            .filter(|name| reports.iter().all(|r| r.failed().contains(name)))
+            .collect();
+        table.push(format!("{fault} | {case} → {} | {}", every.join(", "), reports[0].verdict));
+        let caught = reports.iter().all(|r| r.verdict == Outcome::Fail);
+        if !caught || every.is_empty() {
+            let shown: Vec<String> = reports.iter().map(explain).collect();
+            problems.push(format!(
+                "{fault} was not caught by {case} on the same check every time:\n{}",
+                shown.join("\n")
+            ));
         }
     }
     table.sort();

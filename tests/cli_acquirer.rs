@@ -226,10 +226,19 @@ fn faults_list_names_every_switch_with_its_rule() {
         "numbers-not-strings",
         "omit-store",
         "omit-terminal",
+        "accept-forged-notify",
+        "ack-mirrors-result",
+        "cancel-once",
+        "amount-times-100",
+        "float-amount",
+        "inquiry-unknown-fails",
+        "request-time-local-z",
+        "sign-utf8-send-escaped",
+        "watchdog-cancels-paid",
     ] {
         assert!(listing.lines().any(|l| l.starts_with(name)), "{name} missing from:\n{listing}");
     }
-    assert_eq!(listing.matches("rule:").count(), 15);
+    assert_eq!(listing.matches("rule:").count(), 24);
 }
 
 #[test]

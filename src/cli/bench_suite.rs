@@ -1,8 +1,9 @@
 //! `plusbox bench suite`: the whole UPM catalogue against the reference acquirer on compressed
 //! time, in one process — a sandbox on a clock `--scale` times faster than the wall clock, the
-//! acquirer on the sandbox's time line with the reference's real timing (8 s pay timeout, 60 s
-//! expiry, 2–10 s polls) in sandbox time, and the runner driving its POS-driver API. Reports the
-//! total and each case's duration.
+//! acquirer on its own clock compressed the same way (never following the sandbox's) with the
+//! reference's real timing (8 s pay timeout, 60 s expiry, 2–10 s polls), and the runner driving
+//! its POS-driver API. Reports the total and each case's duration; `--parallel N` runs up to N
+//! cases at once on separate buyer accounts.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use plusbox_acquirer::{server, Acquirer, AcquirerConfig, Fault, MerchantConfig, 
 use plusbox_core::catalogue::{Case, Outcome};
 use plusbox_core::signing::PrivateKey;
 use plusbox_runner::{Quiet, Report, Runner, RunnerConfig};
-use plusbox_sandbox::{OffsetClock, Sandbox, SandboxConfig, ScaledClock};
+use plusbox_sandbox::{Sandbox, SandboxConfig, ScaledClock};
 use serde_json::json;
 
 /// Options of `plusbox bench suite`.
@@ -32,20 +33,9 @@ pub struct SuiteArgs {
     /// Print the result as JSON: {scale, totalMs, passed, cases: [{id, verdict, durationMs}]}.
     #[arg(long)]
     pub json: bool,
-}
-
-/// The acquirer's clock trait over the sandbox's clock: one time line for both, as a real ACQP's
-/// clock and Alipay+'s agree. A jump of the sandbox clock is a jump for the acquirer too.
-struct OnSandboxTime(OffsetClock);
-
-impl plusbox_acquirer::Clock for OnSandboxTime {
-    fn now(&self) -> time::OffsetDateTime {
-        plusbox_sandbox::Clock::now(&self.0)
-    }
-
-    fn sleep_until(&self, deadline: time::OffsetDateTime) -> plusbox_acquirer::clock::Sleep {
-        plusbox_sandbox::Clock::sleep_until(&self.0, deadline)
-    }
+    /// Run up to N cases at once, each on its own buyer account (buyer-1 … buyer-N).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub parallel: u32,
 }
 
 /// Runs `plusbox bench suite`.
@@ -111,8 +101,15 @@ async fn bench(
     dir: &std::path::Path,
 ) -> anyhow::Result<(Report, Duration)> {
     let scale = args.scale;
-    let mut config = SandboxConfig::new(dir.join("sandbox"), "127.0.0.1:0".parse()?)
-        .with_clock(Arc::new(ScaledClock::new(f64::from(scale))));
+    let scaled = Arc::new(ScaledClock::new(f64::from(scale)));
+    // The acquirer's own clock, set once from the sandbox's (two scaled clocks started apart would
+    // drift apart by the scale times the gap), then running on its own.
+    let acquirer_clock = Arc::new(plusbox_acquirer::ScaledClock::anchored(
+        plusbox_sandbox::Clock::now(scaled.as_ref()),
+        Instant::now(),
+        f64::from(scale),
+    ));
+    let mut config = SandboxConfig::new(dir.join("sandbox"), "127.0.0.1:0".parse()?).with_clock(scaled);
     // Notification attempts time out after Alipay+'s 5 s of sandbox time.
     config.notify_timeout = Duration::from_millis(5_000 / u64::from(scale)).max(Duration::from_millis(200));
     let sandbox = Sandbox::start(config).await.context("starting the sandbox")?;
@@ -152,15 +149,19 @@ async fn bench(
         merchant: MerchantConfig::default(),
         timing,
     };
-    let clock = Arc::new(OnSandboxTime(sandbox.clock()));
-    let acquirer = Acquirer::new(acquirer_config, args.fault.iter().copied(), clock)?;
+    let acquirer = Acquirer::new(acquirer_config, args.fault.iter().copied(), acquirer_clock)?;
     let server = tokio::spawn(server::serve(acquirer, listener));
 
     let mut runner_config = RunnerConfig::new(format!("http://{addr}"), "buyer-1", sandbox.clock());
     runner_config.poke = Some(sandbox.poker());
     let runner = Runner::new(Arc::clone(&store), runner_config)?;
     let started = Instant::now();
-    let report = runner.run_all(cases, &Quiet).await;
+    let report = if args.parallel > 1 {
+        let accounts: Vec<String> = (1..=args.parallel).map(|n| format!("buyer-{n}")).collect();
+        runner.run_parallel(cases, &accounts, &Quiet).await
+    } else {
+        runner.run_all(cases, &Quiet).await
+    };
     let total = started.elapsed();
     server.abort();
     sandbox.shutdown().await;

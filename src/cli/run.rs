@@ -39,6 +39,11 @@ pub struct RunArgs {
     /// The sandbox buyer account that pays.
     #[arg(long, default_value = "buyer-1")]
     pub account: String,
+    /// Run up to N cases at once, each paying with its own buyer account (the --account buyer,
+    /// then <account>-2 … <account>-N, made like it when missing), so the real-clock suite takes
+    /// about as long as its longest case. What a case arranges is scoped to its buyer.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=16), conflicts_with = "manual")]
+    pub parallel: u32,
     /// Write the JSON report here.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -136,6 +141,18 @@ impl Observer for Bars {
     }
 }
 
+/// Parallel runs: one line per case as it ends (bars would interleave).
+struct Lines;
+
+impl Observer for Lines {
+    fn case_finished(&self, report: &CaseReport) {
+        let failed = report.failed();
+        let tail =
+            if failed.is_empty() { String::new() } else { format!(" — failed: {}", failed.join(", ")) };
+        println!("{:<13} {} ({} ms){tail}", report.id, report.verdict, report.duration_ms);
+    }
+}
+
 /// The person at the terminal: guidance on stdout, answers read line by line from stdin.
 struct Terminal {
     input: std::sync::Mutex<Box<dyn BufRead + Send>>,
@@ -201,7 +218,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let dir = args.data.dir()?;
     let store = Arc::new(args.data.open()?);
     // Sandbox time: the wall clock plus the jump ahead kept in the store, the same time line a
-    // `plusbox serve` on this data directory runs on.
+    // `plusbox serve` on this data directory runs on. The runner only reads it.
     let clock = OffsetClock::new(Arc::new(plusbox_sandbox::SystemClock), Arc::clone(&store));
     let config = RunnerConfig::new(args.pos.clone().unwrap_or_default(), args.account.clone(), clock);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -233,10 +250,31 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         runtime
             .block_on(runner.check_pos())
             .map_err(|e| anyhow!("{e}; start the POS (e.g. `plusbox acquirer serve`) or fix --pos"))?;
-        let style = ProgressStyle::with_template("{spinner} {prefix:<13} [{bar:12}] {pos}/{len} {wide_msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
-        let bars = Bars { style, current: std::sync::Mutex::new(None) };
-        runtime.block_on(runner.run_all(&cases, &bars))
+        let started = std::time::Instant::now();
+        let report = if args.parallel > 1 {
+            let accounts: Vec<String> = (1..=args.parallel)
+                .map(|n| if n == 1 { args.account.clone() } else { format!("{}-{n}", args.account) })
+                .collect();
+            println!(
+                "Running {} case(s), up to {} at once on buyers {}.",
+                cases.len(),
+                args.parallel,
+                accounts.join(", ")
+            );
+            runtime.block_on(runner.run_parallel(&cases, &accounts, &Lines))
+        } else {
+            let style =
+                ProgressStyle::with_template("{spinner} {prefix:<13} [{bar:12}] {pos}/{len} {wide_msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar());
+            let bars = Bars { style, current: std::sync::Mutex::new(None) };
+            runtime.block_on(runner.run_all(&cases, &bars))
+        };
+        println!(
+            "{} case(s) in {:.1} s, late effects audited until every payment of the run was past its expiry",
+            report.cases.len(),
+            started.elapsed().as_secs_f64()
+        );
+        report
     };
 
     std::fs::create_dir_all(&runs).with_context(|| format!("creating {}", runs.display()))?;

@@ -10,9 +10,7 @@ use plusbox_acquirer::{
 };
 use plusbox_core::signing::PrivateKey;
 use plusbox_sandbox::store::TrafficView;
-use plusbox_sandbox::{
-    OffsetClock, Sandbox, SandboxConfig, ScaledClock, Scenario, SharedClock as SandboxClock,
-};
+use plusbox_sandbox::{Sandbox, SandboxConfig, ScaledClock, Scenario, SharedClock as SandboxClock};
 
 /// Timing compressed so a whole flow, expiry and cancel included, takes about three seconds.
 pub fn fast_timing() -> Timing {
@@ -33,27 +31,6 @@ pub fn fast_timing() -> Timing {
     }
 }
 
-/// Which clock the acquirer runs on.
-enum AcquirerTime {
-    /// Its own.
-    Own(plusbox_acquirer::SharedClock),
-    /// The sandbox's (scaled, with the stored jump ahead).
-    Sandbox,
-}
-
-/// The acquirer's clock trait over the sandbox's clock: one time line for both.
-struct OnSandboxTime(OffsetClock);
-
-impl plusbox_acquirer::Clock for OnSandboxTime {
-    fn now(&self) -> time::OffsetDateTime {
-        plusbox_sandbox::Clock::now(&self.0)
-    }
-
-    fn sleep_until(&self, deadline: time::OffsetDateTime) -> plusbox_acquirer::clock::Sleep {
-        plusbox_sandbox::Clock::sleep_until(&self.0, deadline)
-    }
-}
-
 pub struct Env {
     pub sandbox: Sandbox,
     pub acquirer: Acquirer,
@@ -68,10 +45,11 @@ impl Env {
         Env::start_with(faults, timing, None, Arc::new(plusbox_acquirer::SystemClock), None).await
     }
 
-    /// A sandbox on time compressed `scale` times (a [`ScaledClock`]) and an acquirer on the
-    /// sandbox's own time line (so a jump of the sandbox clock, e.g. past the T+1 cancel window,
-    /// is the next day for both, as it would be for a real ACQP and Alipay+). `timing` is in
-    /// sandbox time; its HTTP timeouts, which run in real time, are divided by `scale`.
+    /// A sandbox on time compressed `scale` times (a [`ScaledClock`]) and an acquirer on its own
+    /// clock compressed the same way (a separate [`plusbox_acquirer::ScaledClock`] set from the
+    /// sandbox's at the start): the two agree as a real ACQP's and Alipay+'s clocks do, and the acquirer
+    /// never follows a jump of the sandbox's clock. `timing` is in that compressed time; its HTTP
+    /// timeouts, which run in real time, are divided by `scale`.
     pub async fn start_compressed(faults: &[Fault], timing: Timing, scale: u32) -> Env {
         let real = |ms: u64| (ms / u64::from(scale.max(1))).max(1);
         let timing = Timing {
@@ -81,8 +59,16 @@ impl Env {
             inquiry_timeout_ms: real(timing.inquiry_timeout_ms),
             ..timing
         };
-        let clock: SandboxClock = Arc::new(ScaledClock::new(f64::from(scale)));
-        Env::start_inner(faults, timing, Some(clock), AcquirerTime::Sandbox, None).await
+        let scaled = Arc::new(ScaledClock::new(f64::from(scale)));
+        // Set once from the sandbox's time (two scaled clocks started apart would drift apart by
+        // the scale times the gap), then on its own.
+        let own: plusbox_acquirer::SharedClock = Arc::new(plusbox_acquirer::ScaledClock::anchored(
+            plusbox_sandbox::Clock::now(scaled.as_ref()),
+            std::time::Instant::now(),
+            f64::from(scale),
+        ));
+        let clock: SandboxClock = scaled;
+        Env::start_inner(faults, timing, Some(clock), own, None).await
     }
 
     /// A sandbox (optionally on a given clock) and an acquirer (on `acq_clock`) wired together
@@ -95,14 +81,14 @@ impl Env {
         acq_clock: plusbox_acquirer::SharedClock,
         gateway_override: Option<String>,
     ) -> Env {
-        Env::start_inner(faults, timing, sandbox_clock, AcquirerTime::Own(acq_clock), gateway_override).await
+        Env::start_inner(faults, timing, sandbox_clock, acq_clock, gateway_override).await
     }
 
     async fn start_inner(
         faults: &[Fault],
         timing: Timing,
         sandbox_clock: Option<SandboxClock>,
-        acq_time: AcquirerTime,
+        acq_clock: plusbox_acquirer::SharedClock,
         gateway_override: Option<String>,
     ) -> Env {
         let dir = tempfile::tempdir().unwrap();
@@ -138,10 +124,6 @@ impl Env {
             faults: Default::default(),
             merchant: MerchantConfig::default(),
             timing,
-        };
-        let acq_clock: plusbox_acquirer::SharedClock = match acq_time {
-            AcquirerTime::Own(clock) => clock,
-            AcquirerTime::Sandbox => Arc::new(OnSandboxTime(sandbox.clock())),
         };
         let acquirer = Acquirer::new(config, faults.iter().copied(), acq_clock).unwrap();
         let server = tokio::spawn(server::serve(acquirer.clone(), listener));

@@ -197,7 +197,8 @@ impl Acquirer {
             signing_key,
             gateway_key.clone(),
             !faults.has(Fault::SkipResponseVerification),
-        )?;
+        )?
+        .with_wire_faults(faults.has(Fault::RequestTimeLocalZ), faults.has(Fault::SignUtf8SendEscaped));
         Ok(Acquirer { inner: Arc::new(Inner { config, faults, store, gateway, clock, key, gateway_key }) })
     }
 
@@ -242,11 +243,28 @@ impl Acquirer {
     }
 
     fn amount_json(&self, amount: Amount) -> Value {
+        let value = self.wire_value(amount);
         if self.has(Fault::NumbersNotStrings) {
-            json!({"currency": amount.currency.code(), "value": amount.value})
+            json!({"currency": amount.currency.code(), "value": value})
         } else {
-            json!({"currency": amount.currency.code(), "value": amount.value.to_string()})
+            json!({"currency": amount.currency.code(), "value": value.to_string()})
         }
+    }
+
+    /// The minor-units value put on the wire: exact, unless an amount fault is on.
+    fn wire_value(&self, amount: Amount) -> i64 {
+        let per = amount.currency.minor_per_major();
+        if self.has(Fault::AmountTimes100) {
+            // The broken rule: "cents" for every currency (JPY 500 → 50000, KWD 1.234 → 123).
+            return amount.value.saturating_mul(100) / per.max(1);
+        }
+        if self.has(Fault::FloatAmount) {
+            // The broken conversion: through a binary float, truncated (19.99 → 1998).
+            #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+            let truncated = ((amount.value as f64 / per as f64) * per as f64) as i64;
+            return truncated;
+        }
+        amount.value
     }
 
     fn pay_body(&self, prid: &str, req: &ChargeRequest, amount: Amount, expires: OffsetDateTime) -> Value {
@@ -331,10 +349,20 @@ impl Acquirer {
         let mut prid = match &req.payment_request_id {
             Some(id) => {
                 check_id("paymentRequestId", id)?;
-                if self.inner.store.payment(id)?.is_some() {
+                // Idempotent, like Alipay+'s pay: the same sale again gets the payment as it
+                // stands (no second pay); the id with another code or amount is refused.
+                if let Some(existing) = self.inner.store.payment(id)? {
+                    if existing.code == req.code
+                        && existing.amount_minor == amount.value
+                        && existing.currency == amount.currency.code()
+                    {
+                        return Ok(existing);
+                    }
                     return Err(AcquirerError::Refused {
-                        code: "DUPLICATE_PAYMENT_REQUEST_ID",
-                        message: format!("payment {id:?} already exists"),
+                        code: "REPEAT_REQ_INCONSISTENT",
+                        message: format!(
+                            "paymentRequestId {id:?} was used for a sale with another code or amount"
+                        ),
                     });
                 }
                 id.clone()
@@ -393,6 +421,9 @@ impl Acquirer {
                         break;
                     }
                     if answer.code == "PAYMENT_IN_PROCESS" {
+                        if self.has(Fault::WatchdogCancelsPaid) {
+                            self.arm_watchdog(&prid, give_up_at);
+                        }
                         break;
                     }
                 }
@@ -407,6 +438,19 @@ impl Acquirer {
             self.give_up(&prid).await?;
         }
         self.payment(&prid)
+    }
+
+    /// The `watchdog-cancels-paid` fault: a timer armed on pay's U that cancels at the expiry
+    /// whatever happened meanwhile (the correct flow cancels only while the order is still open).
+    fn arm_watchdog(&self, prid: &str, at: OffsetDateTime) {
+        let acquirer = self.clone();
+        let prid = prid.to_owned();
+        tokio::spawn(async move {
+            acquirer.sleep_until(at).await;
+            let body = json!({"paymentRequestId": prid});
+            let timeout = acquirer.inner.config.timing.cancel_timeout_ms;
+            let _ = acquirer.call(Api::CancelPayment, &body, timeout, &prid, &prid).await;
+        });
     }
 
     async fn poll(
@@ -480,6 +524,31 @@ impl Acquirer {
                         return Ok(());
                     }
                 }
+                Outcome::Answered(answer)
+                    if answer.status == Status::Unknown && self.has(Fault::InquiryUnknownFails) =>
+                {
+                    // The broken reading: an inquiry U taken for the payment's failure.
+                    self.inner.store.finalize(
+                        prid,
+                        OrderState::Failed,
+                        Source::Inquiry,
+                        &answer.code,
+                        &answer.message,
+                        self.now(),
+                    )?;
+                    return Ok(());
+                }
+                Outcome::Timeout if self.has(Fault::InquiryUnknownFails) => {
+                    self.inner.store.finalize(
+                        prid,
+                        OrderState::Failed,
+                        Source::Inquiry,
+                        "UNKNOWN_EXCEPTION",
+                        "inquiry timed out",
+                        self.now(),
+                    )?;
+                    return Ok(());
+                }
                 // U, ORDER_NOT_EXIST (pay may not have landed yet), timeouts: inquire again.
                 _ => {}
             }
@@ -502,16 +571,19 @@ impl Acquirer {
             )?;
             return Ok(());
         }
-        self.cancel_until_done(prid).await
+        // A refusal is recorded on the order (its note and cancelResult); nobody waits on it here.
+        self.cancel_until_done(prid).await.map(|_| ())
     }
 
     /// Marks the order as cancel-requested and calls `cancelPayment` until S (bounded by
     /// `max_cancel_attempts`), retrying timeouts and U with the same `paymentRequestId` (§8).
-    async fn cancel_until_done(&self, prid: &str) -> Result<(), AcquirerError> {
+    /// Returns Alipay+'s refusal (code, message) when the cancel was answered F.
+    async fn cancel_until_done(&self, prid: &str) -> Result<Option<(String, String)>, AcquirerError> {
         let timing = &self.inner.config.timing;
         self.inner.store.mark_cancel_requested(prid, self.now())?;
         let body = json!({"paymentRequestId": prid});
-        for attempt in 0..timing.max_cancel_attempts {
+        let attempts = if self.has(Fault::CancelOnce) { 1 } else { timing.max_cancel_attempts };
+        for attempt in 0..attempts {
             if attempt > 0 {
                 self.sleep_until(self.now() + ms_to_duration(timing.retry_interval_ms)).await;
             }
@@ -519,7 +591,7 @@ impl Acquirer {
                 Outcome::Answered(a) if a.status == Status::Success => {
                     self.inner.store.update_details(prid, &details_from(&a.body), self.now())?;
                     self.inner.store.record_cancel(prid, true, &a.code, &a.message, self.now())?;
-                    return Ok(());
+                    return Ok(None);
                 }
                 Outcome::Answered(a) if a.status == Status::Failure => {
                     self.inner.store.record_cancel(prid, false, &a.code, &a.message, self.now())?;
@@ -533,6 +605,10 @@ impl Acquirer {
                             &a.message,
                             self.now(),
                         )?;
+                    } else if a.code == "CANCEL_WINDOW_EXCEED" && self.has(Fault::CancelAfterWindow) {
+                        // The broken reading: the void is reported done although Alipay+ refused it.
+                        self.inner.store.record_cancel(prid, true, &a.code, &a.message, self.now())?;
+                        return Ok(None);
                     } else {
                         self.inner.store.set_note(
                             prid,
@@ -540,7 +616,7 @@ impl Acquirer {
                             self.now(),
                         )?;
                     }
-                    return Ok(());
+                    return Ok(Some((a.code, a.message)));
                 }
                 other => {
                     self.inner.store.record_cancel(prid, false, "PENDING", &other.label(), self.now())?;
@@ -552,25 +628,28 @@ impl Acquirer {
             "cancel still pending after the retry limit; order left INIT",
             self.now(),
         )?;
-        Ok(())
+        Ok(None)
     }
 
-    /// Cancels a payment for the merchant (full amount, §8). Refused locally after the cancel
-    /// window (refund instead), unless the `cancel-after-window` fault is on.
+    /// Cancels a payment for the merchant (full amount, §8). Refused locally when our own clock
+    /// says the cancel window has closed; refused with Alipay+'s code when Alipay+ refuses the
+    /// cancel (e.g. `CANCEL_WINDOW_EXCEED`: the sale stays paid, refund instead).
     pub async fn cancel(&self, req: CancelRequest) -> Result<PaymentRecord, AcquirerError> {
         let record = self.payment(req.payment.trim())?;
         if record.state == OrderState::Cancelled {
             return Ok(record);
         }
         let created = crate::store::parse_rfc3339(&record.created_at).unwrap_or_else(|| self.now());
-        if self.now() >= cancel_window_end(created) && !self.has(Fault::CancelAfterWindow) {
+        if self.now() >= cancel_window_end(created) {
             return Err(AcquirerError::Refused {
                 code: "CANCEL_WINDOW_EXCEED",
                 message: "the cancel window closed at 00:15 UTC+8 the day after the payment; refund instead"
                     .to_owned(),
             });
         }
-        self.cancel_until_done(&record.payment_request_id).await?;
+        if let Some((code, message)) = self.cancel_until_done(&record.payment_request_id).await? {
+            return Err(AcquirerError::GatewayRefused { code, message });
+        }
         self.payment(&record.payment_request_id)
     }
 
@@ -682,13 +761,15 @@ impl Acquirer {
     pub fn handle_notify(&self, n: IncomingNotify<'_>) -> NotifyAck {
         let now = self.now();
         let body_text = String::from_utf8_lossy(n.body).into_owned();
-        let verified = match (n.client_id, n.request_time, n.signature) {
+        let checked = match (n.client_id, n.request_time, n.signature) {
             (Some(client_id), Some(time), Some(signature)) => {
                 let parts = MessageParts { method: "POST", uri: n.uri, client_id, time, body: n.body };
                 self.inner.gateway_key.verify_message(signature, &parts).is_ok()
             }
             _ => false,
         };
+        // Under `accept-forged-notify` the signature is never looked at.
+        let verified = checked || self.has(Fault::AcceptForgedNotify);
         let parsed: Option<Value> = serde_json::from_slice(n.body).ok();
         let prid = parsed
             .as_ref()
@@ -699,7 +780,7 @@ impl Acquirer {
         let mut record = NotificationRecord {
             payment_request_id: prid.clone(),
             received_at: rfc3339(now),
-            signature_valid: verified,
+            signature_valid: checked,
             result_status: result.as_ref().map(|r| r.0.as_str().to_owned()),
             result_code: result.as_ref().map(|r| r.1.clone()),
             applied: false,
@@ -715,7 +796,13 @@ impl Acquirer {
             record.note =
                 self.apply_notify(prid.as_deref().unwrap_or(""), parsed.as_ref(), result.as_ref(), now);
             record.applied = record.note.is_none();
-            ("S", "SUCCESS", "success")
+            match result.as_ref() {
+                // The broken ack: it mirrors the payment's result instead of saying "received".
+                Some((Status::Failure, _, _)) if self.has(Fault::AckMirrorsResult) => {
+                    ("F", "PROCESS_FAIL", "the payment failed")
+                }
+                _ => ("S", "SUCCESS", "success"),
+            }
         };
         // Recording is bookkeeping: the acknowledgement goes out even if the table is busy.
         let _ = self.inner.store.record_notification(&record, &body_text);

@@ -123,6 +123,24 @@ pub fn wire_time(at: OffsetDateTime) -> String {
     )
 }
 
+/// JSON text with every non-ASCII character written as `\uXXXX` (UTF-16, surrogate pairs for
+/// characters outside the BMP): the same JSON value, different bytes.
+pub fn ascii_escaped(json: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(json);
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out.into_bytes()
+}
+
 /// The gateway client.
 #[derive(Clone)]
 pub struct Gateway {
@@ -133,6 +151,10 @@ pub struct Gateway {
     signing_key: std::sync::Arc<PrivateKey>,
     gateway_key: PublicKey,
     verify_responses: bool,
+    /// The `request-time-local-z` fault: UTC+8 wall time written with `Z`.
+    local_time_as_utc: bool,
+    /// The `sign-utf8-send-escaped` fault: sign the UTF-8 body, send it `\u`-escaped.
+    escape_after_signing: bool,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -166,7 +188,17 @@ impl Gateway {
             signing_key,
             gateway_key,
             verify_responses,
+            local_time_as_utc: false,
+            escape_after_signing: false,
         })
+    }
+
+    /// Switches on the two wire faults this client carries: `request-time-local-z` (UTC+8 wall
+    /// time written with `Z`) and `sign-utf8-send-escaped` (signs UTF-8, sends `\u`-escaped).
+    pub fn with_wire_faults(mut self, local_time_as_utc: bool, escape_after_signing: bool) -> Gateway {
+        self.local_time_as_utc = local_time_as_utc;
+        self.escape_after_signing = escape_after_signing;
+        self
     }
 
     /// Sends one signed request and reads the answer. Never panics; every failure is an
@@ -178,7 +210,12 @@ impl Gateway {
             Ok(b) => b,
             Err(e) => return Outcome::BadBody(format!("cannot encode request: {e}")),
         };
-        let request_time = wire_time(now);
+        let request_time = if self.local_time_as_utc {
+            // The broken form: the UTC+8 wall clock, labelled as UTC.
+            wire_time(now).replace("+08:00", "Z")
+        } else {
+            wire_time(now)
+        };
         let parts = MessageParts {
             method: "POST",
             uri: &uri,
@@ -190,6 +227,7 @@ impl Gateway {
             Ok(s) => s,
             Err(e) => return Outcome::Transport(format!("cannot sign: {e}")),
         };
+        let bytes = if self.escape_after_signing { ascii_escaped(&bytes) } else { bytes };
         let sent = self
             .http
             .post(&url)
@@ -254,6 +292,17 @@ mod tests {
     fn wire_time_uses_plus_eight() {
         let t = OffsetDateTime::UNIX_EPOCH;
         assert_eq!(wire_time(t), "1970-01-01T08:00:00+08:00");
+    }
+
+    #[test]
+    fn ascii_escaping_keeps_the_json_value_and_changes_the_bytes() {
+        let body = serde_json::json!({"orderDescription": "咖啡 ☕ 𝄞 tea"});
+        let utf8 = serde_json::to_vec(&body).unwrap_or_default();
+        let escaped = ascii_escaped(&utf8);
+        assert!(escaped.is_ascii());
+        assert_ne!(escaped, utf8);
+        let back: Value = serde_json::from_slice(&escaped).unwrap_or(Value::Null);
+        assert_eq!(back, body);
     }
 
     #[test]

@@ -44,6 +44,42 @@ impl Clock for SystemClock {
     }
 }
 
+/// Wall-clock time running `scale` times faster from the moment it was made: an acquirer whose
+/// own time is compressed (demos, tests) without following anyone else's clock.
+#[derive(Debug, Clone)]
+pub struct ScaledClock {
+    origin: OffsetDateTime,
+    started: std::time::Instant,
+    scale: f64,
+}
+
+impl ScaledClock {
+    /// A clock starting at the real now, running `scale` times as fast (values ≤ 0 mean 1).
+    pub fn new(scale: f64) -> Self {
+        let scale = if scale.is_finite() && scale > 0.0 { scale } else { 1.0 };
+        ScaledClock { origin: OffsetDateTime::now_utc(), started: std::time::Instant::now(), scale }
+    }
+
+    /// A clock that reads `origin` at the real instant `started` and runs `scale` times as fast
+    /// from there: set once from another clock (as a real ACQP's clock is set by NTP), then on
+    /// its own, never following that clock's jumps.
+    pub fn anchored(origin: OffsetDateTime, started: std::time::Instant, scale: f64) -> Self {
+        let scale = if scale.is_finite() && scale > 0.0 { scale } else { 1.0 };
+        ScaledClock { origin, started, scale }
+    }
+}
+
+impl Clock for ScaledClock {
+    fn now(&self) -> OffsetDateTime {
+        self.origin + Duration::seconds_f64(self.started.elapsed().as_secs_f64() * self.scale)
+    }
+
+    fn sleep_until(&self, deadline: OffsetDateTime) -> Sleep {
+        let wait = (deadline - self.now()).as_seconds_f64() / self.scale;
+        Box::pin(tokio::time::sleep(to_std(Duration::seconds_f64(wait.max(0.0)))))
+    }
+}
+
 /// A manual clock for tests: time moves only when [`TestClock::advance`] or [`TestClock::set`] is
 /// called, and sleepers wake as soon as it passes their deadline.
 #[derive(Debug, Clone)]

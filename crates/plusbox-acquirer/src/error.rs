@@ -28,6 +28,15 @@ pub enum AcquirerError {
         /// Human-readable explanation.
         message: String,
     },
+    /// Alipay+ refused a request with a final F the merchant must act on (e.g. a cancel after the
+    /// window: `CANCEL_WINDOW_EXCEED`, refund instead). The code is Alipay+'s `resultCode`.
+    #[error("Alipay+ refused: {code}: {message}")]
+    GatewayRefused {
+        /// Alipay+'s `resultCode`.
+        code: String,
+        /// Alipay+'s `resultMessage`.
+        message: String,
+    },
     /// Could not start the HTTP client or server.
     #[error("network: {0}")]
     Network(String),
@@ -35,7 +44,7 @@ pub enum AcquirerError {
 
 impl AcquirerError {
     /// Stable code for `{code, message}` answers.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         match self {
             AcquirerError::Config(_) => "CONFIG",
             AcquirerError::Store(_) => "STORE",
@@ -43,6 +52,7 @@ impl AcquirerError {
             AcquirerError::NotFound(_) => "NOT_FOUND",
             AcquirerError::BadRequest(_) => "BAD_REQUEST",
             AcquirerError::Refused { code, .. } => code,
+            AcquirerError::GatewayRefused { code, .. } => code,
             AcquirerError::Network(_) => "NETWORK",
         }
     }
@@ -52,7 +62,7 @@ impl AcquirerError {
         match self {
             AcquirerError::NotFound(_) => 404,
             AcquirerError::BadRequest(_) => 400,
-            AcquirerError::Refused { .. } => 409,
+            AcquirerError::Refused { .. } | AcquirerError::GatewayRefused { .. } => 409,
             // Internal trouble is still reported as JSON; 503 says "this acquirer cannot serve now".
             AcquirerError::Config(_)
             | AcquirerError::Store(_)

@@ -88,10 +88,10 @@ faults! {
     RefundOverAmount = "refund-over-amount", "§9",
         "The total of refunds must not exceed the payment amount.",
         "Sends refunds without checking the remaining refundable amount.";
-    /// Cancels after the cancel window.
-    CancelAfterWindow = "cancel-after-window", "§8",
-        "Cancel only until 00:15 UTC+8 on T+1; after that, refund instead.",
-        "Sends cancelPayment after the window has closed.";
+    /// Reports a void as done when Alipay+ refused it for the cancel window.
+    CancelAfterWindow = "cancel-after-window", "§8, §9",
+        "Cancel only until 00:15 UTC+8 on T+1; a cancel refused with CANCEL_WINDOW_EXCEED did not happen: tell the cashier and refund instead.",
+        "Marks the order cancelled and reports the void as done when cancelPayment is refused with CANCEL_WINDOW_EXCEED.";
     /// Sends numbers and booleans where strings are required.
     NumbersNotStrings = "numbers-not-strings", "§2, §2.1",
         "Every non-array field is a JSON string: amounts as \"1250\", flags as \"true\".",
@@ -104,6 +104,42 @@ faults! {
     OmitTerminal = "omit-terminal", "§4.2",
         "UPM pay should carry env.storeTerminalId and env.storeTerminalRequestTime.",
         "Sends pay without env.storeTerminalId and env.storeTerminalRequestTime.";
+    /// Acts on notifications whose signature it never checked.
+    AcceptForgedNotify = "accept-forged-notify", "§1.5, §10",
+        "Verify notifyPayment's signature before acting on it; an unverified notification changes nothing.",
+        "Applies notifyPayment without verifying its signature, so a forged notification settles the order.";
+    /// Answers a failed payment's notification with F.
+    AckMirrorsResult = "ack-mirrors-result", "§10",
+        "Acknowledge every received notification with a signed S, whatever the payment's result.",
+        "Answers a notification of a failed payment with F, so Alipay+ keeps redelivering it.";
+    /// Sends one cancel and never retries it.
+    CancelOnce = "cancel-once", "§8, §12",
+        "Retry a cancelPayment answered U or timed out, with the same paymentRequestId, until S.",
+        "Sends cancelPayment once; a U or a timeout leaves the payment open.";
+    /// Multiplies every amount by 100 whatever the currency.
+    AmountTimes100 = "amount-times-100", "§2.1",
+        "Amounts are in the currency's minor unit: JPY 500 is \"500\", KWD 1.234 is \"1234\".",
+        "Sends every amount as major units × 100, whatever the currency (JPY 500 as \"50000\").";
+    /// Converts amounts through a binary float.
+    FloatAmount = "float-amount", "§2.1",
+        "Convert the decimal amount to minor units exactly (19.99 USD is \"1999\").",
+        "Converts through a binary float and truncates: int(19.99 * 100) sends \"1998\".";
+    /// Takes an inquiry answered U for a failure.
+    InquiryUnknownFails = "inquiry-unknown-fails", "§7, §12",
+        "An inquiry answered U (or timing out) says nothing about the payment: inquire again.",
+        "Fails the sale at the first inquiry answered U or timing out.";
+    /// Writes UTC+8 wall time with a Z in Request-Time.
+    RequestTimeLocalZ = "request-time-local-z", "§1.3, §2",
+        "Request-Time is the real time with its real offset.",
+        "Writes UTC+8 wall time with a Z offset, 8 hours off the real time.";
+    /// Signs the UTF-8 body but sends it ASCII-escaped.
+    SignUtf8SendEscaped = "sign-utf8-send-escaped", "§1.5",
+        "Sign the exact bytes sent.",
+        "Signs the body as UTF-8 but sends non-ASCII characters \\u-escaped, so any non-ASCII order text breaks verification.";
+    /// An expiry watchdog that cancels even a paid payment.
+    WatchdogCancelsPaid = "watchdog-cancels-paid", "§3, §8",
+        "Once paid, only a merchant void cancels: a timer armed while pay was U must stand down when the payment succeeds.",
+        "Arms an expiry watchdog on pay's U that calls cancelPayment at the expiry even after the payment succeeded.";
 }
 
 impl Fault {
@@ -194,7 +230,7 @@ mod tests {
             assert_eq!(Fault::from_name(fault.name()), Some(*fault));
             assert!(!fault.rule().is_empty() && !fault.section().is_empty());
         }
-        assert_eq!(Fault::ALL.len(), 15);
+        assert_eq!(Fault::ALL.len(), 24);
         assert!(Fault::from_name("nope").is_none());
     }
 

@@ -24,7 +24,7 @@ pub mod server;
 pub mod store;
 
 pub use acquirer::{Acquirer, CancelRequest, ChargeRequest, NotifyAck, RefundRequest};
-pub use clock::{Clock, SharedClock, SystemClock, TestClock};
+pub use clock::{Clock, ScaledClock, SharedClock, SystemClock, TestClock};
 pub use config::{AcquirerConfig, MerchantConfig, Timing};
 pub use error::AcquirerError;
 pub use faults::{Fault, Faults, UnknownFault};

@@ -71,6 +71,8 @@ impl Run {
             payment_request_id: Some(prid.into()),
             payment_id: Some(format!("pid-{prid}")),
             method: "POST".into(),
+            // A correct ACQP's Request-Time: the real time with its real offset.
+            request_headers: json!({"request-time": at(ms)}),
             request_body: body.to_string(),
             response_status: code.map(|_| 200),
             result_code: code.map(|c| c.0.to_owned()),
@@ -670,18 +672,109 @@ fn ref_002_totals_and_counts() {
     assert_fails(&v, "refunds-total");
 }
 
-#[test]
-fn can_002_cancel_after_window_fails() {
+fn can_002(void_status: &str, refunded: bool) -> Run {
     let mut r = Run::new();
     r.pay(0, "p1", Some(("SUCCESS", "S")));
-    r.payment("p1", "SUCCESS", 1250);
+    // The sandbox refuses the void: the sale is past the window.
+    r.cancel(90_000, "p1", ("CANCEL_WINDOW_EXCEED", "F"));
+    if refunded {
+        r.refund(95_000, "p1", "r1", "1250", ("SUCCESS", "S"));
+    }
+    let p = r.payment("p1", "SUCCESS", 1250);
+    if refunded {
+        p.refunds.push(RefundSnapshot {
+            refund_request_id: "r1".into(),
+            refund_id: Some("rf1".into()),
+            value: 1250,
+            result_code: "SUCCESS".into(),
+        });
+    }
     r.pos(1, "charge", "SUCCESS");
-    r.pos(2, "cancel", "REFUSED");
-    assert_pass(&r.judge("UPM-CAN-002"));
-    r.cancel(90_000_000, "p1", ("CANCEL_WINDOW_EXCEED", "F"));
-    r.input.pos.pop();
-    r.pos(2, "cancel", "FAILED");
-    assert_eq!(r.judge("UPM-CAN-002").failed(), vec!["no-cancel-after-window"]);
+    r.pos(2, "cancel", void_status);
+    r.pos(3, "refund", if refunded { "SUCCESS" } else { "REFUSED" });
+    r
+}
+
+#[test]
+fn can_002_refused_void_then_refund_passes_and_a_void_reported_done_fails() {
+    assert_pass(&can_002("REFUSED", true).judge("UPM-CAN-002"));
+    let v = can_002("CANCELLED", false).judge("UPM-CAN-002");
+    assert_fails(&v, "pos-refuses-void");
+    assert_fails(&v, "refunded-instead");
+}
+
+#[test]
+fn amounts_on_the_wire_are_minor_units_of_the_currency() {
+    let judge = |id: &str, currency: &str, value: &str| {
+        let mut r = Run::new();
+        let mut body = good_pay_body("p1", value);
+        body["paymentAmount"]["currency"] = json!(currency);
+        body["order"]["orderAmount"]["currency"] = json!(currency);
+        r.call(0, "pay", "p1", body, Some(("SUCCESS", "S")));
+        r.payment("p1", "SUCCESS", value.parse().unwrap());
+        r.input.payments[0].currency = currency.into();
+        r.pos(1, "charge", "SUCCESS");
+        r.judge(id)
+    };
+    assert_pass(&judge("UPM-AMT-001", "JPY", "500"));
+    let v = judge("UPM-AMT-001", "JPY", "50000");
+    assert_fails(&v, "amount-in-minor-units");
+    assert!(v.check("amount-in-minor-units").unwrap().reason.contains("expected \"500\" JPY"), "{v:?}");
+    assert_pass(&judge("UPM-AMT-002", "KWD", "1234"));
+    assert_fails(&judge("UPM-AMT-002", "KWD", "123"), "amount-in-minor-units");
+    // A number where the string belongs is not the amount "as a string" either.
+    let mut r = Run::new();
+    let mut body = good_pay_body("p1", "500");
+    body["paymentAmount"] = json!({"currency": "JPY", "value": 500});
+    body["order"]["orderAmount"] = json!({"currency": "JPY", "value": "500"});
+    r.call(0, "pay", "p1", body, Some(("SUCCESS", "S")));
+    r.payment("p1", "SUCCESS", 500);
+    r.pos(1, "charge", "SUCCESS");
+    assert_fails(&r.judge("UPM-AMT-001"), "amount-in-minor-units");
+}
+
+#[test]
+fn a_float_amount_fails_on_pay_and_refund() {
+    let mut r = Run::new();
+    r.call(0, "pay", "p1", good_pay_body("p1", "1998"), Some(("SUCCESS", "S")));
+    let body = json!({"paymentRequestId": "p1", "refundRequestId": "r1", "refundAmount": {"currency": "USD", "value": "1998"}});
+    r.call(100, "refund", "p1", body, Some(("SUCCESS", "S")));
+    r.payment("p1", "SUCCESS", 1998);
+    r.pos(1, "charge", "SUCCESS");
+    let v = r.judge("UPM-AMT-003");
+    assert_fails(&v, "pay-amount-exact");
+    assert_fails(&v, "refund-amount-exact");
+}
+
+#[test]
+fn request_time_written_as_utc8_wall_time_with_z_fails() {
+    let mut r = hyg(good_pay_body("p1", "1250"), json!([]));
+    // 04:00 UTC is 12:00 UTC+8; the broken form writes 12:00 with a Z.
+    r.input.traffic[0].request_headers = json!({"request-time": "2026-03-10T12:00:00Z"});
+    let v = r.judge("UPM-HYG-001");
+    assert_eq!(v.failed(), vec!["request-time-real"]);
+    assert!(v.check("request-time-real").unwrap().reason.contains("28800 s ahead"), "{v:?}");
+    // Epoch milliseconds are a real time too.
+    let mut r = hyg(good_pay_body("p1", "1250"), json!([]));
+    let ms = (T0.unix_timestamp_nanos() / 1_000_000).to_string();
+    r.input.traffic[0].request_headers = json!({"Request-Time": ms});
+    assert_pass(&r.judge("UPM-HYG-001"));
+    r.input.traffic[0].request_headers = json!({});
+    assert_fails(&r.judge("UPM-HYG-001"), "request-time-real");
+}
+
+#[test]
+fn pin_002_a_failed_payments_notification_answered_f_fails() {
+    let build = |ack: &str| {
+        let mut r = Run::new();
+        r.pay(0, "p1", Some(("PAYMENT_IN_PROCESS", "U")));
+        r.notify(3_000, "p1", Some(200), ack, "valid");
+        r.payment("p1", "FAILED", 1250);
+        r.pos(1, "charge", "FAILED");
+        r.judge("UPM-PIN-002")
+    };
+    assert_pass(&build("S"));
+    assert_eq!(build("F").failed(), vec!["failed-notify-acked-s"]);
 }
 
 #[test]

@@ -116,6 +116,15 @@ fn catalogue_covers_the_issue_list() {
         "numbers-not-strings",
         "omit-store",
         "omit-terminal",
+        "accept-forged-notify",
+        "ack-mirrors-result",
+        "cancel-once",
+        "amount-times-100",
+        "float-amount",
+        "inquiry-unknown-fails",
+        "request-time-local-z",
+        "sign-utf8-send-escaped",
+        "watchdog-cancels-paid",
     ];
     for fault in faults {
         assert!(has(&|c| c.targets.iter().any(|t| t == fault)), "no case targets {fault}");
@@ -199,6 +208,14 @@ fn semantic_rules() {
         (MINIMAL.replace("[setup]\n", "[setup]\nbalance = \"5.00 EUR\"\n"), "sale currency"),
         (format!("{MINIMAL}\n[[checks]]\nkind = \"pos-result\"\nname = \"p\"\nstep = 7\nstatus = [\"SUCCESS\"]\n"), "no pos action"),
         (format!("{MINIMAL}\n[[checks]]\nkind = \"request-fields\"\nname = \"f\"\npresent = [\"a..b\"]\n"), "dotted JSON path"),
+        (MINIMAL.replace("instruction = \"Scan\"\n", "instruction = \"Scan\"\nage_payments = \"25h\"\n"), "earlier charge whose payment it ages"),
+        (MINIMAL.replace("instruction = \"Scan\"\n", "instruction = \"Scan\"\nforge_notify = \"S\"\n"), "earlier charge whose payment it claims"),
+        (MINIMAL.replace("{ action = \"charge\" }", "{ action = \"charge\", description = \"  \" }"), "1 to 256 characters"),
+        (MINIMAL.replace("[setup]\n", "[setup]\nnotify_delay = \"0s\"\n"), "between 1ms and 10m"),
+        (format!("{MINIMAL}\n[[checks]]\nkind = \"amount-on-wire\"\nname = \"a\"\napi = \"cancelPayment\"\n"), "pay or refund"),
+        (format!("{MINIMAL}\n[[checks]]\nkind = \"request-time\"\nname = \"t\"\nmax_skew = \"0s\"\n"), "longer than zero"),
+        // The runner no longer moves clocks: the old field is unknown, and says so.
+        (MINIMAL.replace("instruction = \"Scan\"\n", "instruction = \"Scan\"\nadvance_clock = \"25h\"\n"), "advance_clock"),
     ];
     for (text, needle) in rules {
         let errors = load_case("UPM-TEST-001.toml", &text).expect_err(needle);

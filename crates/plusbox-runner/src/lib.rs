@@ -8,7 +8,16 @@
 //! through the POS-driver contract, so any acquirer's test POS can be run.
 //!
 //! Waits are in the sandbox's clock (compressed time shortens them); the engine polls the store
-//! at a small real-time interval.
+//! at a small real-time interval. The engine never moves any clock: a case that needs time to
+//! have passed ages its own objects (a code issued already lapsed, a payment backdated behind the
+//! cancel window), so the ACQP's own clock stays right and other merchants see nothing.
+//!
+//! What a case arranges is its own: mock and tamper rules are scoped to the run's buyer account,
+//! notifications are held back only for that buyer, and everything is taken back when the case
+//! ends. So cases run in any order, and [`Runner::run_parallel`] runs several at once on separate
+//! buyer accounts. After the last case the engine waits until every payment of the run is past
+//! its expiry and judges each case again, so a late effect (a stale timer's cancel a minute
+//! later) fails the case that caused it.
 
 mod manual;
 mod pos;
@@ -30,12 +39,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use plusbox_core::catalogue::{
-    evaluate, Api, Case, CaseAmount, CodeKind, PaymentSnapshot, PaymentState, PosAction, PosOutcome,
-    RefundAmount, RefundSnapshot, RunInput, RunMode, Step, TrafficEntry, Wait, WalletAction,
+    evaluate, Api, Case, CaseAmount, CodeKind, Outcome, PaymentSnapshot, PaymentState, PosAction, PosOutcome,
+    RefundAmount, RefundSnapshot, ResultStatus, RunInput, RunMode, Step, TrafficEntry, Wait, WalletAction,
 };
 use plusbox_core::money::Amount;
 use plusbox_core::protocol::time::format_instant;
-use plusbox_sandbox::store::{Tamper, DEFAULT_PIN};
+use plusbox_sandbox::store::{MockAction, MockScope, Tamper, DEFAULT_PIN};
 use plusbox_sandbox::{Clock, OffsetClock, ResultCode, Scenario, Store};
 use serde_json::Value;
 use tokio::task::JoinHandle;
@@ -62,8 +71,7 @@ pub struct RunnerConfig {
     pub pos_url: String,
     /// The buyer account the cases pay with.
     pub account: String,
-    /// The sandbox's clock (waits and timestamps run on it; steps with `advance_clock` and
-    /// expired codes move it, through the store, so a sandbox in another process follows).
+    /// The sandbox's clock: waits and timestamps run on it. The runner only reads it.
     pub clock: OffsetClock,
     /// Wakes the sandbox worker (in-process sandboxes); external ones poll the store themselves.
     pub poke: Option<Poke>,
@@ -73,6 +81,10 @@ pub struct RunnerConfig {
     pub pos_timeout: std::time::Duration,
     /// Sandbox-clock time to wait after the last step for trailing traffic (notifications).
     pub settle: time::Duration,
+    /// After the last case, wait until every payment of the run is this far past its expiry
+    /// and judge every case again (late effects: a stale timer's cancel, a late retry). `None`
+    /// skips the audit.
+    pub late_audit: Option<time::Duration>,
 }
 
 impl std::fmt::Debug for RunnerConfig {
@@ -95,6 +107,7 @@ impl RunnerConfig {
             poll: std::time::Duration::from_millis(10),
             pos_timeout: std::time::Duration::from_secs(300),
             settle: time::Duration::seconds(2),
+            late_audit: Some(time::Duration::seconds(5)),
         }
     }
 }
@@ -122,6 +135,8 @@ pub struct Runner {
     store: Arc<Store>,
     config: RunnerConfig,
     pos: PosClient,
+    /// For the forged notifications a case may send the ACQP.
+    http: reqwest::Client,
 }
 
 impl std::fmt::Debug for Runner {
@@ -136,6 +151,28 @@ enum WalletDone {
     Acted(String),
     /// No payment of the run was waiting.
     NothingWaiting,
+}
+
+/// What the late-effects audit needs to judge a case again: its buyer, start and run state.
+struct Trace {
+    account: String,
+    started: time::OffsetDateTime,
+    state: RunState,
+}
+
+/// Cases that present a fixed sample code: the sandbox routes those to the wallet's default test
+/// buyer whoever runs them, so in a parallel run they must not share that buyer with another case.
+fn runs_alone(case: &Case) -> bool {
+    case.setup.code.sample().is_some() && case.setup.code != CodeKind::Invalid
+}
+
+/// The request-target of a URL: path and query (what a receiver verifies a signature over).
+fn request_target(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    match rest.find('/') {
+        Some(i) => rest.get(i..).unwrap_or("/").split('#').next().unwrap_or("/").to_owned(),
+        None => "/".to_owned(),
+    }
 }
 
 /// A POS call in flight.
@@ -157,6 +194,10 @@ struct RunState {
     stamp: String,
     /// Mock and tamper rules this run added.
     mocks: Vec<i64>,
+    /// This run holds back its buyer's notifications.
+    held: bool,
+    /// The buyer's scenario before the run set its own (put back afterwards).
+    scenario_before: Option<String>,
     /// A POS call failed on its side (unreachable, 5xx): waiting for its traffic is pointless.
     pos_failed: bool,
 }
@@ -171,6 +212,8 @@ impl RunState {
             done: Vec::new(),
             errors: Vec::new(),
             mocks: Vec::new(),
+            held: false,
+            scenario_before: None,
             pos_failed: false,
             stamp: format!("{:x}", now.unix_timestamp_nanos() / 1_000_000),
         }
@@ -181,7 +224,15 @@ impl Runner {
     /// A runner against `store` (the sandbox the POS's acquirer talks to).
     pub fn new(store: Arc<Store>, config: RunnerConfig) -> Result<Runner, RunnerError> {
         let pos = PosClient::new(&config.pos_url, config.pos_timeout)?;
-        Ok(Runner { store, config, pos })
+        let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build()?;
+        Ok(Runner { store, config, pos, http })
+    }
+
+    /// The same runner paying with another buyer account (parallel runs give each its own).
+    pub fn with_account(&self, account: &str) -> Runner {
+        let mut config = self.config.clone();
+        config.account = account.to_owned();
+        Runner { store: Arc::clone(&self.store), config, pos: self.pos.clone(), http: self.http.clone() }
     }
 
     /// Checks that the POS answers at all; `plusbox run` calls it first so a POS that is down
@@ -190,17 +241,141 @@ impl Runner {
         self.pos.probe().await.map_err(|e| format!("the POS-driver API is not reachable: {e}"))
     }
 
-    /// Runs cases one after another.
+    /// Runs cases one after another, then audits the run for late effects.
     pub async fn run_all(&self, cases: &[&Case], observer: &dyn Observer) -> Report {
-        let mut report = Report::default();
+        let mut traced = Vec::new();
         for case in cases {
-            report.cases.push(self.run_case(case, observer).await);
+            traced.push(self.run_traced(case, observer).await);
         }
-        report
+        self.audit(cases, traced).await
+    }
+
+    /// Runs up to `accounts.len()` cases at once, each worker paying with its own buyer account
+    /// (what a case arranges is scoped to its buyer, so they cannot meet), then audits the run for
+    /// late effects. Cases that present a fixed sample code (the sandbox routes those to the
+    /// wallet's default buyer, whoever runs them) run alone at the end. The report lists the
+    /// cases in the order given.
+    pub async fn run_parallel(
+        &self,
+        cases: &[&Case],
+        accounts: &[String],
+        observer: &dyn Observer,
+    ) -> Report {
+        // Workers' buyers are made like the run's own buyer (same wallet persona and PIN).
+        for account in accounts {
+            if let Err(e) =
+                self.store.ensure_buyer_like(account, &self.config.account, self.config.clock.now())
+            {
+                let mut report = Report::default();
+                for case in cases {
+                    let input = RunInput {
+                        finished: true,
+                        errors: vec![format!("sandbox store: buyer {account}: {e}")],
+                        ..RunInput::default()
+                    };
+                    report.cases.push(CaseReport::new(&evaluate(case, &input), 0, Vec::new(), input));
+                }
+                return report;
+            }
+        }
+        let workers: Vec<Runner> = if accounts.is_empty() {
+            vec![self.with_account(&self.config.account)]
+        } else {
+            accounts.iter().map(|a| self.with_account(a)).collect()
+        };
+        let (alone, shared): (Vec<usize>, Vec<usize>) =
+            (0..cases.len()).partition(|i| cases.get(*i).is_some_and(|c| runs_alone(c)));
+        let queue = std::sync::Mutex::new(std::collections::VecDeque::from(shared));
+        let results: std::sync::Mutex<Vec<Option<(CaseReport, Trace)>>> =
+            std::sync::Mutex::new(cases.iter().map(|_| None).collect());
+        let work = workers.iter().map(|worker| {
+            let (queue, results) = (&queue, &results);
+            async move {
+                loop {
+                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+                    let Some(index) = next else { break };
+                    let Some(case) = cases.get(index) else { continue };
+                    let done = worker.run_traced(case, observer).await;
+                    if let Some(slot) = results.lock().unwrap_or_else(|e| e.into_inner()).get_mut(index) {
+                        *slot = Some(done);
+                    }
+                }
+            }
+        });
+        futures_util::future::join_all(work).await;
+        for index in alone {
+            if let Some(case) = cases.get(index) {
+                let done = self.run_traced(case, observer).await;
+                if let Some(slot) = results.lock().unwrap_or_else(|e| e.into_inner()).get_mut(index) {
+                    *slot = Some(done);
+                }
+            }
+        }
+        let traced: Vec<(CaseReport, Trace)> =
+            results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().flatten().collect();
+        self.audit(cases, traced).await
+    }
+
+    /// Waits until every payment of the run is past its expiry (plus `late_audit`), then judges
+    /// every case again from its traffic so far. A case whose verdict got worse (a cancel a stale
+    /// timer sent after the case ended, a late retry) takes the new verdict, with a note.
+    async fn audit(&self, cases: &[&Case], traced: Vec<(CaseReport, Trace)>) -> Report {
+        let Some(grace) = self.config.late_audit else {
+            return Report { cases: traced.into_iter().map(|(r, _)| r).collect() };
+        };
+        let mut latest: Option<time::OffsetDateTime> = None;
+        for (report, _) in &traced {
+            for p in &report.run.payments {
+                if let Ok(Some(record)) = self.store.payment_by_id(&p.payment_id) {
+                    latest = Some(
+                        latest.map_or(record.expires_at, |l: time::OffsetDateTime| l.max(record.expires_at)),
+                    );
+                }
+            }
+        }
+        if let Some(latest) = latest {
+            // Bounded: a payment expiring far in the future is not worth a wait of hours.
+            let until = (latest + grace).min(self.config.clock.now() + time::Duration::minutes(5));
+            self.config.clock.sleep_until(until).await;
+        }
+        let mut out = Report::default();
+        for (mut report, trace) in traced {
+            let Some(case) = cases.iter().find(|c| c.id.as_str() == report.id) else {
+                out.cases.push(report);
+                continue;
+            };
+            let runner = self.with_account(&trace.account);
+            let mut state = trace.state;
+            let mut input = runner.gather(case, &mut state, trace.started);
+            input.errors.clone_from(&report.run.errors);
+            let verdict = evaluate(case, &input);
+            if verdict.verdict > report.verdict && verdict.verdict == Outcome::Fail {
+                let before = report.verdict;
+                let steps = std::mem::take(&mut report.steps);
+                let duration = report.duration_ms;
+                report = CaseReport::new(&verdict, duration, steps, input);
+                report.steps.push(StepReport {
+                    step: u32::try_from(report.steps.len() + 1).unwrap_or(u32::MAX),
+                    instruction: "after the run: watch the case's payments until past their expiry".into(),
+                    note: format!(
+                        "late effect: the verdict changed from {before} to FAIL on traffic that arrived after the case ended ({})",
+                        report.failed().join(", ")
+                    ),
+                    timed_out: false,
+                });
+            }
+            out.cases.push(report);
+        }
+        out
     }
 
     /// Runs one case headless and judges it. Never fails: our own problems become ERROR.
+    /// Late effects are not audited here (see [`Runner::run_all`]).
     pub async fn run_case(&self, case: &Case, observer: &dyn Observer) -> CaseReport {
+        self.run_traced(case, observer).await.0
+    }
+
+    async fn run_traced(&self, case: &Case, observer: &dyn Observer) -> (CaseReport, Trace) {
         observer.case_started(case);
         let started = Instant::now();
         let now = self.config.clock.now();
@@ -232,7 +407,8 @@ impl Runner {
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let report = CaseReport::new(&verdict, duration_ms, steps, input);
         observer.case_finished(&report);
-        report
+        let trace = Trace { account: self.config.account.clone(), started: now, state };
+        (report, trace)
     }
 
     /// Sets the buyer's scenario and balance, switches magic amounts on when the case uses one,
@@ -248,7 +424,9 @@ impl Runner {
         let account = &self.config.account;
         let scenario = Scenario::from_str(setup.scenario.name())
             .map_err(|e| format!("scenario {}: {e}", setup.scenario.name()))?;
+        let before = self.store.account(account).map_err(|e| store_err("read account", e))?.scenario;
         self.store.set_scenario(account, &scenario).map_err(|e| store_err("set scenario", e))?;
+        state.scenario_before = Some(before);
         let currency = setup.amount.0.currency.code();
         let target = setup.balance.map(|b| b.0.value).unwrap_or(setup.amount.0.value.saturating_mul(10));
         let view = self.store.account(account).map_err(|e| store_err("read account", e))?;
@@ -267,7 +445,14 @@ impl Runner {
                 .ok_or_else(|| format!("the sandbox does not know result code {}", mock.result.0.as_str()))?;
             let rule = self
                 .store
-                .add_mock(mock.api.name(), code, Some(mock.count), Some(30), self.config.clock.now())
+                .add_scoped_mock(
+                    mock.api.name(),
+                    MockAction::Force(code),
+                    Some(mock.count),
+                    Some(30),
+                    &MockScope::account(account),
+                    self.config.clock.now(),
+                )
                 .map_err(|e| store_err("add mock rule", e))?;
             state.mocks.push(rule.id);
         }
@@ -276,19 +461,48 @@ impl Runner {
             // verification acts on it, one that verifies must find the real result.
             let rule = self
                 .store
-                .add_tamper_mock(api.name(), Tamper::Body, Some(1), Some(30), self.config.clock.now())
+                .add_scoped_mock(
+                    api.name(),
+                    MockAction::Tamper(Tamper::Body),
+                    Some(1),
+                    Some(30),
+                    &MockScope::account(account),
+                    self.config.clock.now(),
+                )
                 .map_err(|e| store_err("add tamper rule", e))?;
             state.mocks.push(rule.id);
+        }
+        if let Some(delay) = setup.notify_delay {
+            // Held for the case's own buyer only, and taken back when the case ends.
+            let until = self.config.clock.now() + time::Duration::minutes(30);
+            self.store
+                .hold_notifications(account, to_time(delay.0), until)
+                .map_err(|e| store_err("hold notifications", e))?;
+            state.held = true;
         }
         self.poke();
         self.store.traffic_max_id().map_err(|e| store_err("traffic", e))
     }
 
-    /// Takes back the rules this run arranged, used or not, so they cannot leak into the next.
+    /// Takes back what this run arranged (rules used or not, a notification hold), so nothing
+    /// leaks into the next case.
     fn unarrange(&self, state: &mut RunState) {
         for id in std::mem::take(&mut state.mocks) {
             if let Err(e) = self.store.remove_mock(id) {
                 state.errors.push(format!("sandbox store: remove mock rule {id}: {e}"));
+            }
+        }
+        if let Some(before) = state.scenario_before.take() {
+            let restored = Scenario::from_str(&before)
+                .map_err(|e| e.to_string())
+                .and_then(|s| self.store.set_scenario(&self.config.account, &s).map_err(|e| e.to_string()));
+            if let Err(e) = restored {
+                state.errors.push(format!("sandbox store: put back the buyer's scenario {before}: {e}"));
+            }
+        }
+        if std::mem::take(&mut state.held) {
+            if let Err(e) = self.store.release_notifications(&self.config.account) {
+                state.errors.push(format!("sandbox store: release the notification hold: {e}"));
             }
         }
     }
@@ -303,14 +517,9 @@ impl Runner {
         let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
         let mut notes = Vec::new();
         let mut wallet_missed = false;
-        if let Some(by) = step.advance_clock {
-            match self.config.clock.advance(to_time(by.0)) {
-                Ok(_) => {
-                    self.poke();
-                    notes.push(format!("sandbox clock moved {by}"));
-                }
-                Err(e) => state.errors.push(format!("step {number}: cannot move the sandbox clock: {e}")),
-            }
+        match self.before_step(step, state).await {
+            Ok(done) => notes.extend(done),
+            Err(e) => state.errors.push(format!("step {number}: {e}")),
         }
         let mark = self.store.traffic_max_id().unwrap_or(state.after);
         if let Some(action) = &step.pos {
@@ -341,6 +550,122 @@ impl Runner {
         }
     }
 
+    /// What a step does before its POS and wallet actions: age the run's payments, send a
+    /// forged notification.
+    async fn before_step(&self, step: &Step, state: &mut RunState) -> Result<Vec<String>, String> {
+        let mut notes = Vec::new();
+        if let Some(by) = step.age_payments {
+            // The charge must have reached its end, so the sandbox holds the payment to age.
+            let charges: Vec<PosTask> = {
+                let (charges, rest): (Vec<_>, Vec<_>) =
+                    state.tasks.drain(..).partition(|t| t.action == "charge");
+                state.tasks = rest;
+                charges
+            };
+            for task in charges {
+                let answer = self.join(task.handle).await;
+                state.done.push((task.step, task.action, answer));
+            }
+            let pids: Vec<String> = self.run_ids(state).1.into_iter().collect();
+            if pids.is_empty() {
+                return Err("no payment of this run to age".into());
+            }
+            let aged = self
+                .store
+                .age_payments(&pids, to_time(by.0))
+                .map_err(|e| format!("sandbox store: age payments: {e}"))?;
+            self.poke();
+            notes.push(format!(
+                "aged {aged} payment(s) of this run by {by}: made {by} ago as far as the sandbox knows"
+            ));
+        }
+        if let Some(status) = step.forge_notify {
+            notes.push(self.forge_notify(status, state).await?);
+        }
+        Ok(notes)
+    }
+
+    /// Sends the ACQP's notify URL a `notifyPayment` for the run's latest payment claiming
+    /// `status`, signed with a fresh key that is not the sandbox's. It is not in the sandbox's
+    /// traffic log (the sandbox did not send it); the step note says what the ACQP answered.
+    async fn forge_notify(&self, status: ResultStatus, state: &RunState) -> Result<String, String> {
+        let ours = self.run_ids(state);
+        let pay = self
+            .traffic_since(state.after)?
+            .into_iter()
+            .rfind(|e| e.api == Api::Pay.name() && e.payment_id.is_some() && belongs(e, &ours, &state.codes))
+            .ok_or(
+                "no pay of this run reached the sandbox, so there is nothing to forge a notification for",
+            )?;
+        let request = pay.request_json();
+        let app = self.store.app_view().map_err(|e| format!("sandbox store: app: {e}"))?;
+        let url = request
+            .get("paymentNotifyUrl")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .or(app.notify_url.clone())
+            .ok_or("the ACQP gave no paymentNotifyUrl and the sandbox has no notification URL")?;
+        let result = match status {
+            ResultStatus::S => {
+                serde_json::json!({"resultCode": "SUCCESS", "resultStatus": "S", "resultMessage": "success"})
+            }
+            ResultStatus::F => {
+                serde_json::json!({"resultCode": "PROCESS_FAIL", "resultStatus": "F", "resultMessage": "process fail"})
+            }
+            ResultStatus::U => {
+                serde_json::json!({"resultCode": "PAYMENT_IN_PROCESS", "resultStatus": "U", "resultMessage": "payment in process"})
+            }
+        };
+        let body = serde_json::json!({
+            "paymentResult": result,
+            "paymentRequestId": pay.payment_request_id,
+            "paymentId": pay.payment_id,
+            "acquirerId": app.acquirer_id,
+            "paymentAmount": request.get("paymentAmount"),
+        })
+        .to_string();
+        let client_id = pay.client_id.clone().unwrap_or(app.client_id);
+        let time = format_instant(self.config.clock.now());
+        let uri = request_target(&url);
+        let forger =
+            plusbox_core::signing::PrivateKey::generate().map_err(|e| format!("cannot make a key: {e}"))?;
+        let parts = plusbox_core::signing::MessageParts {
+            method: "POST",
+            uri: &uri,
+            client_id: &client_id,
+            time: &time,
+            body: body.as_bytes(),
+        };
+        let signature = forger.sign_message(&parts, Some(1)).map_err(|e| format!("cannot sign: {e}"))?;
+        let sent = self
+            .http
+            .post(&url)
+            .header("Content-Type", "application/json; charset=UTF-8")
+            .header("Client-Id", &client_id)
+            .header("Request-Time", &time)
+            .header("Signature", signature)
+            .body(body)
+            .send()
+            .await;
+        let answer = match sent {
+            Ok(response) => {
+                let code = response.status().as_u16();
+                let text = response.text().await.unwrap_or_default();
+                let result: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                let r = |k: &str| {
+                    result.pointer(&format!("/result/{k}")).and_then(Value::as_str).unwrap_or("-").to_owned()
+                };
+                format!("HTTP {code}, {} {}", r("resultStatus"), r("resultCode"))
+            }
+            Err(e) => format!("no answer ({e})"),
+        };
+        Ok(format!(
+            "forged notifyPayment ({}) for {} sent to {url}, signed with a key that is not the sandbox's; the ACQP answered {answer}",
+            status.as_str(),
+            pay.payment_request_id.as_deref().unwrap_or("?")
+        ))
+    }
+
     async fn pos_action(
         &self,
         case: &Case,
@@ -349,7 +674,7 @@ impl Runner {
         state: &mut RunState,
     ) -> Result<String, String> {
         match action {
-            PosAction::Charge { amount, request_id, same_code } => {
+            PosAction::Charge { amount, request_id, same_code, description } => {
                 let code = if *same_code {
                     state.codes.last().cloned().ok_or("no earlier code to re-use")?
                 } else {
@@ -359,7 +684,10 @@ impl Runner {
                 let prid = request_id.as_ref().map(|label| self.label(case, label, state));
                 let pos = self.pos.clone();
                 let shown = code.clone();
-                let handle = tokio::spawn(async move { pos.charge(&code, &amount, prid.as_deref()).await });
+                let description = description.clone();
+                let handle = tokio::spawn(async move {
+                    pos.charge(&code, &amount, prid.as_deref(), description.as_deref()).await
+                });
                 state.tasks.push(PosTask { step, action: "charge", handle });
                 Ok(format!("POS charge with code {shown}"))
             }
@@ -422,18 +750,17 @@ impl Runner {
         let code = match kind.sample() {
             Some(sample) => sample.to_owned(),
             None => {
+                // Codes are valid for 60 s (alipayplus-api.md §4.1): an expired one is issued
+                // 61 s ago, so it has lapsed without any clock moving.
+                let issued_at = if kind == CodeKind::Expired {
+                    self.config.clock.now() - time::Duration::seconds(61)
+                } else {
+                    self.config.clock.now()
+                };
                 let issued = self
                     .store
-                    .issue_code(&self.config.account, self.config.clock.now())
+                    .issue_code(&self.config.account, issued_at)
                     .map_err(|e| format!("sandbox store: issue code: {e}"))?;
-                if kind == CodeKind::Expired {
-                    // Codes are valid for 60 s (alipayplus-api.md §4.1): let it lapse.
-                    self.config
-                        .clock
-                        .advance(time::Duration::seconds(61))
-                        .map_err(|e| format!("cannot move the sandbox clock: {e}"))?;
-                    self.poke();
-                }
                 issued.code
             }
         };

@@ -12,7 +12,7 @@ use std::time::Instant;
 use plusbox_core::catalogue::{evaluate, Case, Check, Evidence, PosAction, RunMode, Wait, WalletAction};
 use plusbox_sandbox::Clock;
 
-use crate::{to_time, CaseReport, RunState, Runner, StepReport, WalletDone};
+use crate::{CaseReport, RunState, Runner, StepReport, WalletDone};
 
 /// How long a guided step waits for traffic at least: people are slower than a POS driver.
 const HUMAN_WAIT: time::Duration = time::Duration::minutes(10);
@@ -136,15 +136,14 @@ impl Runner {
         let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
         let mut notes = Vec::new();
         person.say(&format!("\nStep {number}/{}: {}", case.steps.len(), step.instruction));
-        if let Some(by) = step.advance_clock {
-            match self.config.clock.advance(to_time(by.0)) {
-                Ok(_) => {
-                    self.poke();
-                    person.say(&format!("(The sandbox clock has moved {by} ahead.)"));
-                    notes.push(format!("sandbox clock moved {by}"));
+        match self.before_step(step, state).await {
+            Ok(done) => {
+                for note in &done {
+                    person.say(&format!("({note})"));
                 }
-                Err(e) => state.errors.push(format!("step {number}: cannot move the sandbox clock: {e}")),
+                notes.extend(done);
             }
+            Err(e) => state.errors.push(format!("step {number}: {e}")),
         }
         let mark = self.store.traffic_max_id().unwrap_or(state.after);
         if let Some(PosAction::Charge { same_code, .. }) = &step.pos {

@@ -56,9 +56,16 @@ impl PosClient {
         }
     }
 
-    /// `POST /charge`.
-    pub async fn charge(&self, code: &str, amount: &str, payment_request_id: Option<&str>) -> PosAnswer {
-        let mut body = json!({"code": code, "amount": amount, "description": "Plusbox acceptance test"});
+    /// `POST /charge`; `description` is the order text (the case's, or a plain default).
+    pub async fn charge(
+        &self,
+        code: &str,
+        amount: &str,
+        payment_request_id: Option<&str>,
+        description: Option<&str>,
+    ) -> PosAnswer {
+        let description = description.unwrap_or("Plusbox acceptance test");
+        let mut body = json!({"code": code, "amount": amount, "description": description});
         if let Some(id) = payment_request_id {
             body["paymentRequestId"] = json!(id);
         }

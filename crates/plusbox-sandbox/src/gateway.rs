@@ -493,7 +493,7 @@ fn process(
     let now = shared.now();
     let api_name = api.name();
     // Almost every request finds no rule; only then is the write lock taken.
-    let mock = if mock_active { shared.store.take_mock(api_name, now) } else { Ok(None) };
+    let mock = if mock_active { shared.store.take_mock_for(api_name, &body, now) } else { Ok(None) };
     match mock {
         Ok(Some((mock_id, MockAction::Tamper(tamper)))) => {
             // The call runs as usual; only its signed answer is spoiled (see `answer`).

@@ -27,6 +27,8 @@ use crate::scenario::{Answer, Plan, Scenario, Start};
 
 mod companion_app;
 pub use companion_app::*;
+mod arrange;
+pub use arrange::MockScope;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "plusbox.sqlite";
@@ -433,6 +435,13 @@ CREATE TABLE pairing (
     device_id INTEGER
 );
 CREATE TABLE pairing_failure (at INTEGER NOT NULL);
+"#,
+    // What a test run arranges stays its own (store/arrange.rs): mock rules scoped to a
+    // merchant or buyer, and notifications held back per buyer.
+    r#"
+ALTER TABLE mock ADD COLUMN scope_merchant TEXT;
+ALTER TABLE mock ADD COLUMN scope_account TEXT;
+CREATE TABLE notify_hold (account_id TEXT PRIMARY KEY, delay_ms INTEGER NOT NULL, until INTEGER NOT NULL);
 "#,
 ];
 
@@ -2047,9 +2056,10 @@ fn enqueue_notification(tx: &Connection, payment: &PaymentRecord, now: OffsetDat
     let body = payment.notify_body(&acquirer_id).to_string();
     let at = to_millis(now);
     let status = if url.is_some() { "pending" } else { "no-url" };
+    let due = to_millis(arrange::notify_due(tx, payment, now)?);
     tx.execute_cached(
-        "INSERT INTO outbox (payment_row, url, body, attempts, next_at, status, created_at, updated_at) VALUES (?1, ?2, ?3, 0, ?4, ?5, ?4, ?4)",
-        params![payment.row, url, body, at, status],
+        "INSERT INTO outbox (payment_row, url, body, attempts, next_at, status, created_at, updated_at) VALUES (?1, ?2, ?3, 0, ?6, ?5, ?4, ?4)",
+        params![payment.row, url, body, at, status, due],
     )?;
     if url.is_none() {
         insert_traffic(
@@ -2315,7 +2325,7 @@ fn pay_in(
         let row = tx.last_insert_rowid();
         let payment = load_payment_by_row(tx, row)?;
         match (&outcome, &plan.start) {
-            (Err((code, message)), _) => fail_payment(tx, &payment, *code, message, now)?,
+            (Err((code, message)), _) => arrange::refuse_code(tx, &payment, *code, message, now)?,
             (Ok(_), Start::Pay) => debit_or_fail(tx, &payment, now)?,
             (Ok(_), Start::Hold) => {}
             (Ok(_), Start::Refuse(code, message)) => fail_payment(tx, &payment, *code, message, now)?,

@@ -264,6 +264,12 @@ impl<'a> Ctx<'a> {
             }
             Check::RefundState { succeeded, total, .. } => self.refund_state(*succeeded, *total),
             Check::PosResult { step, status, .. } => self.pos_result(case, *step, status),
+            Check::AmountOnWire { api, amount, .. } => {
+                self.amount_on_wire(*api, amount.map(|a| a.0).unwrap_or(case.setup.amount.0))
+            }
+            Check::RequestTime { max_skew, .. } => {
+                self.request_time(max_skew.map(|d| d.0).unwrap_or(std::time::Duration::from_secs(300)))
+            }
             Check::Manual { name, question, expect } => self.manual(name, question, *expect),
             Check::Evidence { name, what, min } => self.evidence(name, what, *min),
         }
@@ -886,6 +892,123 @@ impl<'a> Ctx<'a> {
                 entries,
             )
         }
+    }
+
+    fn amount_on_wire(&self, api: Api, want: crate::money::Amount) -> Judgement {
+        let calls = self.of_api(api);
+        if calls.is_empty() {
+            return (self.missing(), format!("no {api} request to compare with {want}"), vec![]);
+        }
+        let paths: &[&str] = match api {
+            Api::Pay => &["paymentAmount", "order.orderAmount"],
+            Api::Refund => &["refundAmount"],
+            _ => &["paymentAmount"],
+        };
+        let value = want.value.to_string();
+        let currency = want.currency.code();
+        let mut problems = Vec::new();
+        let mut bad = Vec::new();
+        for (e, _) in &calls {
+            let body = e.request_json();
+            for path in paths {
+                let found = path.split('.').try_fold(&body, |v, key| v.get(key));
+                let sent_value = found.and_then(|a| a.get("value"));
+                let sent_currency = found.and_then(|a| a.get("currency")).and_then(Value::as_str);
+                let shown = |v: Option<&Value>| v.map_or_else(|| "nothing".to_owned(), Value::to_string);
+                if sent_value.and_then(Value::as_str) != Some(value.as_str())
+                    || sent_currency != Some(currency)
+                {
+                    problems.push(format!(
+                        "#{}: {path} is {} {}, expected \"{value}\" {currency} ({want} in minor units)",
+                        e.id,
+                        shown(sent_value),
+                        sent_currency.unwrap_or("(no currency)")
+                    ));
+                    bad.push(e.id);
+                }
+            }
+        }
+        let all = ids(&calls);
+        if problems.is_empty() {
+            (
+                Outcome::Pass,
+                format!(
+                    "{} {api} request(s) ({}) carry \"{value}\" {currency} = {want}",
+                    calls.len(),
+                    show_ids(&all)
+                ),
+                all,
+            )
+        } else {
+            bad.dedup();
+            (Outcome::Fail, problems.join("; "), bad)
+        }
+    }
+
+    fn request_time(&self, max_skew: std::time::Duration) -> Judgement {
+        let skew_ms = i128::try_from(max_skew.as_millis()).unwrap_or(i128::MAX);
+        let mut judged = Vec::new();
+        let mut problems = Vec::new();
+        let mut bad = Vec::new();
+        for (e, at) in &self.entries {
+            if e.direction != "inbound" {
+                continue;
+            }
+            judged.push(e.id);
+            let header = e
+                .request_headers
+                .as_object()
+                .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case("request-time")))
+                .and_then(|(_, v)| v.as_str());
+            let Some(header) = header else {
+                problems.push(format!("#{}: no Request-Time header", e.id));
+                bad.push(e.id);
+                continue;
+            };
+            let Some(received) = at else {
+                return (
+                    Outcome::Error,
+                    format!("traffic entry #{} has an unreadable time", e.id),
+                    vec![e.id],
+                );
+            };
+            match crate::protocol::time::parse_request_time(header) {
+                Ok(sent) => {
+                    let off = ms(sent - *received);
+                    if off.abs() > skew_ms {
+                        problems.push(format!(
+                            "#{}: Request-Time {header:?} is {} s {} the sandbox's receipt ({}); write the real time with its real offset",
+                            e.id,
+                            off.abs() / 1000,
+                            if off > 0 { "ahead of" } else { "behind" },
+                            e.at
+                        ));
+                        bad.push(e.id);
+                    }
+                }
+                Err(_) => {
+                    problems
+                        .push(format!("#{}: Request-Time {header:?} is not ISO 8601 with an offset", e.id));
+                    bad.push(e.id);
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return (Outcome::Fail, problems.join("; "), bad);
+        }
+        if judged.is_empty() {
+            return (self.missing(), "no request from the ACQP to judge".into(), vec![]);
+        }
+        let skew = CaseDuration(max_skew);
+        (
+            Outcome::Pass,
+            format!(
+                "{} request(s) ({}) carry a Request-Time within {skew} of receipt",
+                judged.len(),
+                show_ids(&judged)
+            ),
+            judged,
+        )
     }
 
     fn manual(&self, name: &str, question: &str, expect: bool) -> Judgement {

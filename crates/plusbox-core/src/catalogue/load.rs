@@ -315,6 +315,9 @@ impl Validator<'_> {
                 self.err(line, format!("setup.mocks[{i}].api"), "only APIs the ACQP calls can be mocked");
             }
         }
+        if setup.notify_delay.is_some_and(|d| d.0.is_zero() || d.0 > std::time::Duration::from_secs(600)) {
+            self.err(line, "setup.notify_delay", "between 1ms and 10m");
+        }
         if let Some(api) = setup.tamper {
             if api.is_outbound() {
                 self.err(line, "setup.tamper", "only answers the sandbox gives can be tampered with");
@@ -331,11 +334,21 @@ impl Validator<'_> {
         for (i, step) in case.steps.iter().enumerate() {
             let line = self.step_line(i);
             let at = |f: &str| format!("steps[{i}].{f}");
+            // Ageing and forging happen before the step's own POS action.
+            let charged_before = charged;
             if step.instruction.trim().is_empty() {
                 self.err(line, at("instruction"), "must not be empty");
             }
             match &step.pos {
-                Some(PosAction::Charge { amount, request_id, same_code }) => {
+                Some(PosAction::Charge { amount, request_id, same_code, description }) => {
+                    if description.as_deref().is_some_and(|d| d.trim().is_empty() || d.chars().count() > 256)
+                    {
+                        self.err(
+                            line,
+                            at("pos.description"),
+                            "1 to 256 characters (orderDescription, alipayplus-api.md §2.3)",
+                        );
+                    }
                     if let Some(a) = amount {
                         if a.0.currency != currency || !a.0.is_positive() {
                             self.err(line, at("pos.amount"), "a positive amount in the sale currency");
@@ -370,6 +383,19 @@ impl Validator<'_> {
                     self.err(line, at("pos"), "a cancel needs an earlier charge step");
                 }
                 _ => {}
+            }
+            if step.age_payments.is_some_and(|d| d.0.is_zero()) {
+                self.err(line, at("age_payments"), "must be longer than zero");
+            }
+            if step.age_payments.is_some() && !charged_before {
+                self.err(line, at("age_payments"), "needs an earlier charge whose payment it ages");
+            }
+            if step.forge_notify.is_some() && !charged_before {
+                self.err(
+                    line,
+                    at("forge_notify"),
+                    "needs an earlier charge whose payment it claims to settle",
+                );
             }
             match &step.wait {
                 Wait::Api { within, .. } | Wait::State { within, .. } if within.0.is_zero() => {
@@ -451,6 +477,17 @@ impl Validator<'_> {
                     if status.is_empty() || status.iter().any(|s| s.trim().is_empty()) {
                         self.err(line, at("status"), "list the acceptable statuses, e.g. [\"SUCCESS\"]");
                     }
+                }
+                Check::AmountOnWire { api, amount, .. } => {
+                    if !matches!(api, Api::Pay | Api::Refund) {
+                        self.err(line, at("api"), "pay or refund: the requests that carry an amount");
+                    }
+                    if amount.is_some_and(|a| !a.0.is_positive()) {
+                        self.err(line, at("amount"), "must be greater than zero");
+                    }
+                }
+                Check::RequestTime { max_skew: Some(d), .. } if d.0.is_zero() => {
+                    self.err(line, at("max_skew"), "must be longer than zero");
                 }
                 Check::Manual { question, .. } if question.trim().is_empty() => {
                     self.err(line, at("question"), "must not be empty");

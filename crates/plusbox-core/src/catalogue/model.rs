@@ -402,7 +402,8 @@ pub enum CodeKind {
     /// The 19-digit Alipay+ legacy code (row 5).
     #[serde(rename = "alipayplus-19")]
     Alipayplus19,
-    /// A code issued more than 60 s before `pay` (the runner moves the clock past its validity).
+    /// A code issued more than 60 s before `pay`: the sandbox issues it already lapsed (issued
+    /// 61 s in the past), so no clock moves and the ACQP's own clock stays consistent.
     Expired,
     /// A code already used by another payment (codes are single-use).
     Reused,
@@ -482,6 +483,11 @@ pub struct Setup {
     /// the answer (testing its response verification).
     #[serde(default)]
     pub tamper: Option<Api>,
+    /// Hold the run's `notifyPayment` back this long after the payment's final state, so a
+    /// case that judges how the ACQP reads `pay`'s answer is not raced by the notification
+    /// (the same verdict every time).
+    #[serde(default)]
+    pub notify_delay: Option<CaseDuration>,
 }
 
 fn default_scenario() -> WalletScenario {
@@ -558,6 +564,10 @@ pub enum PosAction {
         /// Re-use the code of the earlier charge instead of a fresh one.
         #[serde(default)]
         same_code: bool,
+        /// The order text the POS puts on the sale (`description` in the POS-driver contract,
+        /// `order.orderDescription` on the wire); any UTF-8 text, e.g. a name in Chinese.
+        #[serde(default)]
+        description: Option<String>,
     },
     /// `POST /refund` of the charged payment.
     Refund {
@@ -642,9 +652,17 @@ pub struct Step {
     /// What the headless runner does as the buyer.
     #[serde(default)]
     pub wallet: Option<WalletAction>,
-    /// Jump the sandbox clock forward before the step (e.g. past the cancel window).
+    /// Before the step, age the run's payments in the sandbox by this much: their creation and
+    /// payment times move into the past (e.g. `25h` puts a sale behind the T+1 cancel window).
+    /// Only the run's own objects change; no clock moves, so the ACQP's clock and every other
+    /// merchant's payments are untouched.
     #[serde(default)]
-    pub advance_clock: Option<CaseDuration>,
+    pub age_payments: Option<CaseDuration>,
+    /// Before the step, the runner sends the ACQP's notify URL a forged `notifyPayment` for the
+    /// run's payment claiming this result, signed with a key that is not the sandbox's. A correct
+    /// ACQP verifies the signature and ignores it.
+    #[serde(default)]
+    pub forge_notify: Option<ResultStatus>,
     /// What the engine waits for.
     pub wait: Wait,
 }
@@ -865,6 +883,28 @@ pub enum Check {
         /// Acceptable statuses, e.g. `["SUCCESS"]` or `["FAILED", "CANCELLED"]`.
         status: Vec<String>,
     },
+    /// The amount on the wire is the sale's amount in the currency's minor unit: every request
+    /// of `api` carries it as `paymentAmount` (and `order.orderAmount` for `pay`; `refundAmount`
+    /// for refunds), as a string of minor units, e.g. JPY 500 → `"500"`, KWD 1.234 → `"1234"`.
+    AmountOnWire {
+        /// Stable check name.
+        name: String,
+        /// `pay` (default) or `refund`.
+        #[serde(default = "default_pay")]
+        api: Api,
+        /// The expected amount; the setup's sale amount by default.
+        #[serde(default)]
+        amount: Option<CaseAmount>,
+    },
+    /// Every request the ACQP sent carries a `Request-Time` with its real offset that lies within
+    /// `max_skew` of when the sandbox received it (UTC+8 wall time written with `Z` is 8 h off).
+    RequestTime {
+        /// Stable check name.
+        name: String,
+        /// The largest allowed distance (default 5m).
+        #[serde(default)]
+        max_skew: Option<CaseDuration>,
+    },
     /// A question for the person (skipped in headless runs).
     Manual {
         /// Stable check name.
@@ -910,6 +950,8 @@ impl Check {
             | Check::PaymentState { name, .. }
             | Check::RefundState { name, .. }
             | Check::PosResult { name, .. }
+            | Check::AmountOnWire { name, .. }
+            | Check::RequestTime { name, .. }
             | Check::Manual { name, .. }
             | Check::Evidence { name, .. } => name,
         }
@@ -929,6 +971,8 @@ impl Check {
             Check::PaymentState { .. } => "payment-state",
             Check::RefundState { .. } => "refund-state",
             Check::PosResult { .. } => "pos-result",
+            Check::AmountOnWire { .. } => "amount-on-wire",
+            Check::RequestTime { .. } => "request-time",
             Check::Manual { .. } => "manual",
             Check::Evidence { .. } => "evidence",
         }
