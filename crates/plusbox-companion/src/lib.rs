@@ -1,11 +1,13 @@
 //! Plusbox companion: the app side of Plusbox. For now it holds the IO half of payment codes —
 //! rendering QR and Code 128 images ([`render`]) and decoding QR codes from images and camera
-//! frames ([`scan`]) — plus a generated robustness corpus ([`corpus`]) and a driver for the
-//! independent `zbarimg` reader ([`zbar`]) used by tests and the benchmark.
+//! frames ([`scan`]) — plus a generated robustness corpus ([`corpus`]), the committed
+//! camera-photo corpus and its comparison with zxing-cpp and zbar ([`photos`]), and a driver
+//! for the independent `zbarimg` reader ([`zbar`]) used by tests and the benchmark.
 //!
 //! Pure code logic (formats, classification) is in `plusbox_core::codes`.
 
 pub mod corpus;
+pub mod photos;
 pub mod render;
 pub mod scan;
 pub mod zbar;

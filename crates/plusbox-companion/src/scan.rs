@@ -82,18 +82,108 @@ impl ScanOptions {
     }
 }
 
+/// The character encoding a code's content was read as text in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum TextEncoding {
+    /// UTF-8 (also plain ASCII, numeric and alphanumeric modes).
+    #[serde(rename = "UTF-8")]
+    Utf8,
+    /// Shift_JIS, because the code holds kanji-mode segments.
+    #[serde(rename = "Shift_JIS")]
+    ShiftJis,
+}
+
 /// A QR code found in an image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FoundCode {
-    /// The decoded text.
+    /// The content as text. Exact when [`FoundCode::encoding`] is set; for binary content (not
+    /// UTF-8, no kanji mode) it is the bytes with invalid sequences replaced by U+FFFD, kept so
+    /// callers that only handle text still see something — use [`FoundCode::exact_text`] or
+    /// [`FoundCode::bytes`] to tell the two apart.
     pub text: String,
+    /// The content's bytes exactly as the code holds them (kanji mode as Shift_JIS bytes).
+    #[serde(serialize_with = "hex_bytes", rename = "bytesHex")]
+    pub bytes: Vec<u8>,
+    /// How the bytes read as text; `None` for binary content.
+    pub encoding: Option<TextEncoding>,
     /// Corners in image pixels: top-left, top-right, bottom-right, bottom-left of the code.
     pub bounds: [[i32; 2]; 4],
     /// QR version (1–40).
     pub version: usize,
     /// The pass that found it (`direct`, `downscale2`, `otsu`, …).
     pub pass: &'static str,
+}
+
+impl FoundCode {
+    /// The content as text when it is text (UTF-8, or Shift_JIS from kanji mode), else `None`.
+    pub fn exact_text(&self) -> Option<&str> {
+        self.encoding.map(|_| self.text.as_str())
+    }
+
+    /// The content's bytes as lowercase hex.
+    pub fn bytes_hex(&self) -> String {
+        hex(&self.bytes)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+fn hex_bytes<S: serde::Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&hex(bytes))
+}
+
+/// What rqrr wrote while decoding: the content bytes, and whether a kanji-mode segment was
+/// among them. rqrr writes kanji characters as two Shift_JIS bytes per call (lead byte
+/// 0x81–0xEB), byte mode one byte per call and the other modes ASCII only, so a two-byte write
+/// with a high lead byte marks kanji mode.
+#[derive(Default)]
+struct Content {
+    bytes: Vec<u8>,
+    kanji: bool,
+}
+
+impl std::io::Write for Content {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() == 2 && buf[0] >= 0x81 {
+            self.kanji = true;
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Decodes a sampled grid to its content: the bytes and, when they are text, the text.
+fn decode_grid<G: rqrr::BitGrid>(grid: &rqrr::Grid<G>) -> Option<(rqrr::MetaData, Content)> {
+    let mut content = Content::default();
+    let meta = grid.decode_to(&mut content).ok()?;
+    Some((meta, content))
+}
+
+/// Reads decoded content as text: Shift_JIS when the code used kanji mode, else UTF-8; `None`
+/// when the bytes are neither (binary content).
+fn content_text(content: &Content) -> (String, Option<TextEncoding>) {
+    if content.kanji {
+        if let Some(text) =
+            encoding_rs::SHIFT_JIS.decode_without_bom_handling_and_without_replacement(&content.bytes)
+        {
+            return (text.into_owned(), Some(TextEncoding::ShiftJis));
+        }
+    }
+    match std::str::from_utf8(&content.bytes) {
+        Ok(text) => (text.to_string(), Some(TextEncoding::Utf8)),
+        Err(_) => (String::from_utf8_lossy(&content.bytes).into_owned(), None),
+    }
 }
 
 /// Decodes PNG or JPEG bytes to an 8-bit grayscale image, with size limits so a hostile file
@@ -416,12 +506,12 @@ fn detect(
             let raw = grid.bounds.map(|p| [p.x as f32 * scale, p.y as f32 * scale]);
             let bounds = outer_corners(raw, size).unwrap_or(raw);
             let mut bounds = bounds;
-            let decoded = grid.decode().ok().or_else(|| {
+            let decoded = decode_grid(&grid).or_else(|| {
                 let from = |bounds| {
                     let bits = resample(original, bounds, size)?;
-                    rqrr::Grid::new(rqrr::SimpleGrid::from_func(size, |x, y| bits[y * size + x]))
-                        .decode()
-                        .ok()
+                    decode_grid(&rqrr::Grid::new(rqrr::SimpleGrid::from_func(size, |x, y| {
+                        bits[y * size + x]
+                    })))
                 };
                 from(bounds).or_else(|| {
                     let refined = refine_bounds(original, bounds, size)?;
@@ -430,9 +520,12 @@ fn detect(
                     Some(decoded)
                 })
             });
-            if let Some((meta, text)) = decoded {
+            if let Some((meta, content)) = decoded {
+                let (text, encoding) = content_text(&content);
                 out.push(FoundCode {
                     text,
+                    bytes: content.bytes,
+                    encoding,
                     bounds: bounds.map(|[x, y]| [x.round() as i32, y.round() as i32]),
                     version: meta.version.0,
                     pass,
