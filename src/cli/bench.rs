@@ -21,6 +21,9 @@ pub enum BenchCommand {
     /// Run the UPM acceptance suite against the reference acquirer on compressed time; report the
     /// total and each case's duration.
     Suite(super::bench_suite::SuiteArgs),
+    /// QR scanning on the camera-photo corpus: images read per category and median decode time,
+    /// ours beside zxing-cpp and zbar (in process), and the camera path's cost per frame.
+    Scan(super::bench_scan::ScanBenchArgs),
 }
 
 /// Options of `plusbox bench sandbox`.
@@ -48,6 +51,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             runtime.block_on(bench(args))
         }
         BenchCommand::Suite(args) => super::bench_suite::run(args),
+        BenchCommand::Scan(args) => super::bench_scan::run(args),
     }
 }
 

@@ -287,7 +287,7 @@ const PASSES: [Pass; 16] = [
         name: "upscale2",
         scale: 0.5,
         binary: false,
-        transform: |i| (i.width().max(i.height()) <= 1400).then(|| upscale2(i)),
+        transform: |i| (i.width().max(i.height()) <= 1400).then(|| upscale_smooth(i, 2)),
     },
     Pass { name: "blur-adaptive", scale: 1.0, binary: true, transform: |i| Some(adaptive(&box_blur(i, 1))) },
     Pass { name: "stretch", scale: 1.0, binary: false, transform: |i| Some(stretch(i)) },
@@ -385,7 +385,89 @@ pub fn scan_image(image: &GrayImage, options: &ScanOptions) -> Vec<FoundCode> {
             return found;
         }
     }
+    for region in zoom_regions(image) {
+        if start.elapsed() >= options.budget {
+            break;
+        }
+        let found = zoom(image, region);
+        if !found.is_empty() {
+            return found;
+        }
+    }
     Vec::new()
+}
+
+/// A rectangle of the frame, `[x0, y0, x1, y1)` in pixels, and the factor to enlarge it by.
+type Region = [u32; 5];
+
+/// Most regions [`zoom_regions`] proposes.
+const MAX_ZOOM_REGIONS: usize = 4;
+
+/// Regions around clusters of finder-pattern-like row crossings, largest cluster first: where
+/// a code too small for rqrr at the frame's resolution may be. Each spans about six finder
+/// widths each way, enough for the whole code whichever finder pattern the cluster is on.
+fn zoom_regions(image: &GrayImage) -> Vec<Region> {
+    const CELL: u32 = 32;
+    let (w, h) = (image.width(), image.height());
+    let (cw, ch) = (w.div_ceil(CELL) as usize, h.div_ceil(CELL) as usize);
+    // Per cell: crossings and the sum of their widths.
+    let mut cells = vec![(0u32, 0u32); cw * ch];
+    scan_finder_rows(image, 9, |x, y, width| {
+        let cell = &mut cells[(y / CELL) as usize * cw + (x / CELL) as usize];
+        cell.0 += 1;
+        cell.1 = cell.1.saturating_add(width);
+        false
+    });
+    let mut ranked: Vec<(usize, (u32, u32))> =
+        cells.into_iter().enumerate().filter(|(_, (count, _))| *count >= 2).collect();
+    ranked.sort_by_key(|cell| std::cmp::Reverse(cell.1 .0));
+    let mut regions: Vec<Region> = Vec::new();
+    for (index, (count, sum)) in ranked {
+        let width = sum / count;
+        let cx = (index % cw) as u32 * CELL + CELL / 2;
+        let cy = (index / cw) as u32 * CELL + CELL / 2;
+        if regions.iter().any(|r| cx >= r[0] && cx < r[2] && cy >= r[1] && cy < r[3]) {
+            continue;
+        }
+        let reach = (width * 6).clamp(48, 200);
+        // Enough to give the finder pattern about 5 px per module (35 px across).
+        let factor = 35u32.div_ceil(width.max(1)).clamp(2, 4);
+        regions.push([
+            cx.saturating_sub(reach),
+            cy.saturating_sub(reach),
+            (cx + reach).min(w),
+            (cy + reach).min(h),
+            factor,
+        ]);
+        if regions.len() == MAX_ZOOM_REGIONS {
+            break;
+        }
+    }
+    regions
+}
+
+/// Crops `region`, enlarges it smoothly by its factor and looks for codes
+/// there, directly and after a local threshold.
+fn zoom(image: &GrayImage, region: Region) -> Vec<FoundCode> {
+    let [x0, y0, x1, y1, factor] = region;
+    if x1 <= x0 + 16 || y1 <= y0 + 16 {
+        return Vec::new();
+    }
+    let crop = image::imageops::crop_imm(image, x0, y0, x1 - x0, y1 - y0).to_image();
+    let enlarged = upscale_smooth(&crop, factor);
+    // The enlarged crop is also what a failed grid is resampled from: interpolated, it gives
+    // sub-pixel module centres that the frame's 1.5–2 px modules do not have.
+    let mut found = detect(&enlarged, &enlarged, false, 1.0, "zoom");
+    if found.is_empty() {
+        found = detect(&enlarged, &local_max_threshold(&enlarged), true, 1.0, "zoom-local-max");
+    }
+    let scale = 1.0 / factor as f32;
+    for code in &mut found {
+        code.bounds = code.bounds.map(|[x, y]| {
+            [(x as f32 * scale + x0 as f32).round() as i32, (y as f32 * scale + y0 as f32).round() as i32]
+        });
+    }
+    found
 }
 
 /// Whether the image may hold a QR code: some row, at full size or box-averaged down by 2 or 4,
@@ -414,13 +496,19 @@ const MIN_FINDER_PIXELS: u32 = 14;
 
 /// The row scan of [`has_finder_candidates`] at one scale.
 fn rows_have_finder(image: &GrayImage) -> bool {
+    scan_finder_rows(image, MIN_FINDER_PIXELS as usize, |_, _, _| true)
+}
+
+/// Calls `hit(centre x, y, width)` for each finder-pattern-like crossing of a row at least
+/// `min_width` pixels wide, until it returns `true`; returns whether it did.
+fn scan_finder_rows(image: &GrayImage, min_width: usize, mut hit: impl FnMut(u32, u32, u32) -> bool) -> bool {
     let (w, h) = (image.width() as usize, image.height() as usize);
     // The local mean over a window wide enough to span a finder pattern and its quiet zone.
     let radius = (w / 16).max(8);
     let mut prefix = vec![0u32; w + 1];
     let mut dark = vec![false; w];
     let mut runs: Vec<(usize, u32)> = Vec::with_capacity(w);
-    for row in image.as_raw().chunks_exact(w).take(h) {
+    for (y, row) in image.as_raw().chunks_exact(w).take(h).enumerate() {
         for (x, v) in row.iter().enumerate() {
             prefix[x + 1] = prefix[x] + u32::from(*v);
         }
@@ -432,7 +520,8 @@ fn rows_have_finder(image: &GrayImage) -> bool {
         }
         // Runs of equal colour as (length, sum of values), starting with the first dark run.
         runs.clear();
-        let mut x = dark.iter().position(|d| *d).unwrap_or(w);
+        let first_dark = dark.iter().position(|d| *d).unwrap_or(w);
+        let mut x = first_dark;
         while x < w {
             let colour = dark[x];
             let (start, mut sum) = (x, 0u32);
@@ -443,19 +532,24 @@ fn rows_have_finder(image: &GrayImage) -> bool {
             runs.push((x - start, sum));
         }
         // Dark runs sit at even indices.
-        for window in runs.windows(5).step_by(2) {
-            if finder_like(window) {
-                return true;
+        let mut x = first_dark;
+        for (i, window) in runs.windows(5).enumerate() {
+            if i % 2 == 0 && finder_like(window, min_width) {
+                let width: usize = window.iter().map(|r| r.0).sum();
+                if hit((x + width / 2) as u32, y as u32, width as u32) {
+                    return true;
+                }
             }
+            x += window[0].0;
         }
     }
     false
 }
 
 /// Whether five runs (dark, light, dark, light, dark) look like a finder pattern's cross-section.
-fn finder_like(runs: &[(usize, u32)]) -> bool {
+fn finder_like(runs: &[(usize, u32)], min_width: usize) -> bool {
     let total: usize = runs.iter().map(|r| r.0).sum();
-    if total < MIN_FINDER_PIXELS as usize {
+    if total < min_width {
         return false;
     }
     let unit = total as f32 / 7.0;
@@ -490,6 +584,19 @@ fn detect(
     scale: f32,
     pass: &'static str,
 ) -> Vec<FoundCode> {
+    detect_at(original, image, binary, scale, [0.0, 0.0], pass)
+}
+
+/// [`detect`] on an image whose pixel `(x, y)` is the original's `offset + scale × (x, y)`
+/// (a scaled crop).
+fn detect_at(
+    original: &GrayImage,
+    image: &GrayImage,
+    binary: bool,
+    scale: f32,
+    offset: [f32; 2],
+    pass: &'static str,
+) -> Vec<FoundCode> {
     let (w, h) = (image.width() as usize, image.height() as usize);
     if w == 0 || h == 0 {
         return Vec::new();
@@ -503,7 +610,7 @@ fn detect(
         let mut out = Vec::new();
         for grid in prepared.detect_grids() {
             let size = rqrr::BitGrid::size(&grid.grid);
-            let raw = grid.bounds.map(|p| [p.x as f32 * scale, p.y as f32 * scale]);
+            let raw = grid.bounds.map(|p| [p.x as f32 * scale + offset[0], p.y as f32 * scale + offset[1]]);
             let bounds = outer_corners(raw, size).unwrap_or(raw);
             let mut bounds = bounds;
             let decoded = decode_grid(&grid).or_else(|| {
@@ -591,8 +698,8 @@ fn resample(image: &GrayImage, bounds: [[f32; 2]; 4], size: usize) -> Option<Vec
 }
 
 /// The modules every QR code of `size` modules has in the same place, as `(x, y, dark)`:
-/// finder patterns with their separators, timing patterns, the bottom-right alignment pattern
-/// (version 2 and up) and the first row and column of the quiet zone around the code.
+/// finder patterns with their separators, timing patterns, the alignment patterns (version 2
+/// and up) and the first row and column of the quiet zone around the code.
 fn function_modules(size: usize) -> Vec<(i32, i32, bool)> {
     let n = size as i32;
     let mut modules = Vec::with_capacity(4 * size + 220);
@@ -615,15 +722,39 @@ fn function_modules(size: usize) -> Vec<(i32, i32, bool)> {
         modules.push((i, n, false));
         modules.push((n, i, false));
     }
-    if size >= 25 {
-        let c = n - 7;
-        for dy in -2..=2i32 {
-            for dx in -2..=2i32 {
-                modules.push((c + dx, c + dy, dx.abs().max(dy.abs()) != 1));
+    let centres = alignment_centres(size);
+    for &cy in &centres {
+        for &cx in &centres {
+            // The three corners with finder patterns have none.
+            let on_finder = (cx == 6 && (cy == 6 || cy == n - 7)) || (cx == n - 7 && cy == 6);
+            if on_finder {
+                continue;
+            }
+            for dy in -2..=2i32 {
+                for dx in -2..=2i32 {
+                    modules.push((cx + dx, cy + dy, dx.abs().max(dy.abs()) != 1));
+                }
             }
         }
     }
     modules
+}
+
+/// Row/column coordinates of the alignment patterns' centres of a `size`-module code (ISO/IEC
+/// 18004 annex E, in its closed form): none for version 1, then 6 and evenly spaced positions
+/// ending at `size − 7`. Every alignment pattern pins the fit where the data is densest, which
+/// matters on large versions, where a fit from the corners alone drifts by modules.
+fn alignment_centres(size: usize) -> Vec<i32> {
+    let version = (size.saturating_sub(17) / 4) as i32;
+    if version < 2 {
+        return Vec::new();
+    }
+    let count = version / 7 + 2;
+    let step = if version == 32 { 26 } else { (version * 4 + count * 2 + 1) / (count * 2 - 2) * 2 };
+    let mut centres = vec![6];
+    let last = size as i32 - 7;
+    centres.extend((0..count - 1).rev().map(|i| last - i * step));
+    centres
 }
 
 /// Fits a QR grid's corners to the image when rqrr's estimate is off (it places the fourth
@@ -763,6 +894,28 @@ pub fn downscale(image: &GrayImage, factor: u32) -> GrayImage {
 /// Nearest-neighbour 2× upscale (gives rqrr more pixels per module on tiny codes).
 pub fn upscale2(image: &GrayImage) -> GrayImage {
     GrayImage::from_fn(image.width() * 2, image.height() * 2, |x, y| *image.get_pixel(x / 2, y / 2))
+}
+
+/// Bilinear upscale by an integer factor: unlike [`upscale2`] it interpolates module edges
+/// between pixels, so a code of 1.5–2.5 px per module keeps its shape for rqrr's
+/// thresholding and finder-pattern scan.
+pub fn upscale_smooth(image: &GrayImage, factor: u32) -> GrayImage {
+    let factor = factor.max(1);
+    let (w, h) = (image.width(), image.height());
+    let raw = image.as_raw();
+    let stride = w as usize;
+    let at = |x: u32, y: u32| f32::from(raw[y as usize * stride + x as usize]);
+    let f = factor as f32;
+    GrayImage::from_fn(w * factor, h * factor, |x, y| {
+        let sx = ((x as f32 + 0.5) / f - 0.5).clamp(0.0, (w - 1) as f32);
+        let sy = ((y as f32 + 0.5) / f - 0.5).clamp(0.0, (h - 1) as f32);
+        let (x0, y0) = (sx as u32, sy as u32);
+        let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+        let (tx, ty) = (sx - x0 as f32, sy - y0 as f32);
+        let top = at(x0, y0) * (1.0 - tx) + at(x1, y0) * tx;
+        let bottom = at(x0, y1) * (1.0 - tx) + at(x1, y1) * tx;
+        Luma([(top * (1.0 - ty) + bottom * ty).round() as u8])
+    })
 }
 
 /// Stretches the 1st–99th percentile of gray levels to 0–255.
@@ -1032,6 +1185,18 @@ mod tests {
         for (corner, want) in refined.iter().zip([[q, q], [e, q], [e, e], [q, e]]) {
             assert!((corner[0] - want[0]).abs() <= 2.0 && (corner[1] - want[1]).abs() <= 2.0, "{refined:?}");
         }
+    }
+
+    #[test]
+    fn alignment_centres_follow_the_standard_table() {
+        let centres = |version: usize| alignment_centres(version * 4 + 17);
+        assert!(centres(1).is_empty());
+        assert_eq!(centres(2), [6, 18]);
+        assert_eq!(centres(7), [6, 22, 38]);
+        assert_eq!(centres(14), [6, 26, 46, 66]);
+        assert_eq!(centres(20), [6, 34, 62, 90]);
+        assert_eq!(centres(32), [6, 34, 60, 86, 112, 138]);
+        assert_eq!(centres(40), [6, 30, 58, 86, 114, 142, 170]);
     }
 
     #[test]
