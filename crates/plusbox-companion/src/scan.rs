@@ -306,11 +306,12 @@ const PASSES: [Pass; 16] = [
     },
 ];
 
-/// Number of extra passes [`scan_image`] may try after the direct one.
-pub const EXTRA_PASSES: usize = PASSES.len();
+/// Number of extra passes in one [`FrameScanner`] turn: each retry pass of [`scan_image`] and
+/// one zoom into the most code-like region.
+pub const EXTRA_PASSES: usize = PASSES.len() + 1;
 
 /// Scans a stream of camera frames cheaply: each frame gets the direct pass plus one extra pass,
-/// taking the extra passes in turn, so a code that needs, say, thresholding is found within a
+/// taking the extra passes (and a zoom into the most code-like region) in turn, so a code that needs, say, thresholding is found within a
 /// few frames while each frame costs about two passes instead of a dozen.
 #[derive(Debug, Clone, Default)]
 pub struct FrameScanner {
@@ -334,10 +335,19 @@ impl FrameScanner {
         if !has_finder_candidates(&image) {
             return Ok(Vec::new());
         }
-        // Skip passes that do not apply to this frame size, at most one full turn.
-        for _ in 0..PASSES.len() {
-            let pass = &PASSES[self.next_pass % PASSES.len()];
-            self.next_pass = (self.next_pass + 1) % PASSES.len();
+        // The turn is every pass of `PASSES` and then a zoom into the most finder-like region
+        // (small codes); passes that do not apply to this frame size are skipped, at most one
+        // full turn.
+        let turn = PASSES.len() + 1;
+        for _ in 0..turn {
+            let slot = self.next_pass % turn;
+            self.next_pass = (slot + 1) % turn;
+            let Some(pass) = PASSES.get(slot) else {
+                return Ok(zoom_regions(&image)
+                    .first()
+                    .map(|region| zoom(&image, *region))
+                    .unwrap_or_default());
+            };
             if let Some(transformed) = (pass.transform)(&image) {
                 return Ok(detect(&image, &transformed, pass.binary, pass.scale, pass.name));
             }
@@ -394,7 +404,205 @@ pub fn scan_image(image: &GrayImage, options: &ScanOptions) -> Vec<FoundCode> {
             return found;
         }
     }
-    Vec::new()
+    match start.checked_add(options.budget) {
+        Some(deadline) if Instant::now() < deadline => finder_fit(image, deadline),
+        _ => Vec::new(),
+    }
+}
+
+/// A finder pattern located in the frame: its centre and the module size along the row.
+#[derive(Debug, Clone, Copy)]
+struct Finder {
+    x: f32,
+    y: f32,
+    module: f32,
+    /// Row crossings merged into it (more is surer).
+    votes: u32,
+}
+
+/// Most finder patterns [`finder_fit`] combines into candidate codes.
+const MAX_FIT_FINDERS: usize = 6;
+
+/// The last resort, for codes rqrr finds no grid for (large versions under strong
+/// perspective, where its timing-pattern and alignment-pattern steps give up): finder patterns
+/// located by row and column scans of a local-mean binarisation, every three of them taken as
+/// a code's corners, the version estimated from their spacing, the corners fitted to the code's
+/// fixed patterns ([`refine_bounds`]) and the grid sampled and decoded.
+fn finder_fit(image: &GrayImage, deadline: Instant) -> Vec<FoundCode> {
+    let binary = adaptive(image);
+    let finders = locate_finders(&binary);
+    let mut out = Vec::new();
+    for a in 0..finders.len() {
+        for b in a + 1..finders.len() {
+            for c in b + 1..finders.len() {
+                if Instant::now() >= deadline {
+                    return out;
+                }
+                if let Some(code) = fit_triple(image, [finders[a], finders[b], finders[c]]) {
+                    if !out.iter().any(|o: &FoundCode| o.bytes == code.bytes) {
+                        out.push(code);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Finder-pattern centres in a binarised image (0 = dark): 1:1:3:1:1 crossings along rows,
+/// confirmed along their column, merged when closer than a module pitch, strongest first.
+fn locate_finders(binary: &GrayImage) -> Vec<Finder> {
+    let (w, h) = (binary.width() as usize, binary.height() as usize);
+    let raw = binary.as_raw();
+    let dark = |x: usize, y: usize| raw[y * w + x] < 128;
+    let mut found: Vec<Finder> = Vec::new();
+    let mut runs: Vec<(usize, usize)> = Vec::with_capacity(w);
+    for y in 0..h {
+        runs.clear();
+        let mut x = 0;
+        while x < w {
+            let (start, colour) = (x, dark(x, y));
+            while x < w && dark(x, y) == colour {
+                x += 1;
+            }
+            runs.push((start, x - start));
+        }
+        let first = usize::from(!runs.first().is_some_and(|r| dark(r.0, y)));
+        for i in (first..runs.len().saturating_sub(4)).step_by(2) {
+            let window = &runs[i..i + 5];
+            let lengths: Vec<(usize, u32)> = window.iter().map(|r| (r.1, 0)).collect();
+            if !proportions_1_1_3_1_1(&lengths, 7) {
+                continue;
+            }
+            let cx = window[2].0 + window[2].1 / 2;
+            let total: usize = window.iter().map(|r| r.1).sum();
+            let Some(cy) = column_centre(binary, cx, y, total) else {
+                continue;
+            };
+            let module = total as f32 / 7.0;
+            let (fx, fy) = (cx as f32, cy);
+            match found.iter_mut().find(|f| (f.x - fx).abs() < f.module * 2.0 && (f.y - fy).abs() < f.module * 2.0) {
+                Some(f) => {
+                    let n = f.votes as f32;
+                    f.x = (f.x * n + fx) / (n + 1.0);
+                    f.y = (f.y * n + fy) / (n + 1.0);
+                    f.module = (f.module * n + module) / (n + 1.0);
+                    f.votes += 1;
+                }
+                None => found.push(Finder { x: fx, y: fy, module, votes: 1 }),
+            }
+        }
+    }
+    found.retain(|f| f.votes >= 2);
+    found.sort_by_key(|f| std::cmp::Reverse(f.votes));
+    found.truncate(MAX_FIT_FINDERS);
+    found
+}
+
+/// Whether five run lengths are in 1:1:3:1:1 proportion, `min` pixels in all.
+fn proportions_1_1_3_1_1(runs: &[(usize, u32)], min: usize) -> bool {
+    let total: usize = runs.iter().map(|r| r.0).sum();
+    if total < min {
+        return false;
+    }
+    let unit = total as f32 / 7.0;
+    let near = |run: usize, modules: f32| (run as f32 - unit * modules).abs() <= unit * modules * 0.6 + 0.5;
+    near(runs[0].0, 1.0) && near(runs[1].0, 1.0) && near(runs[2].0, 3.0) && near(runs[3].0, 1.0) && near(runs[4].0, 1.0)
+}
+
+/// The vertical centre of a finder pattern crossed at `(x, y)`, when its column also crosses
+/// it in 1:1:3:1:1 proportion with a similar size.
+fn column_centre(binary: &GrayImage, x: usize, y: usize, row_total: usize) -> Option<f32> {
+    let (w, h) = (binary.width() as usize, binary.height() as usize);
+    let raw = binary.as_raw();
+    let dark = |y: usize| raw[y * w + x] < 128;
+    if !dark(y) {
+        return None;
+    }
+    let limit = row_total * 2;
+    // From the centre run outwards: centre dark, light, dark on each side.
+    let mut up = [0usize; 3];
+    let mut yy = y as isize;
+    for (i, colour) in [true, false, true].into_iter().enumerate() {
+        while yy >= 0 && dark(yy as usize) == colour && up[i] < limit {
+            up[i] += 1;
+            yy -= 1;
+        }
+    }
+    let mut down = [0usize; 3];
+    let mut yy = y + 1;
+    for (i, colour) in [true, false, true].into_iter().enumerate() {
+        while yy < h && dark(yy) == colour && down[i] < limit {
+            down[i] += 1;
+            yy += 1;
+        }
+    }
+    let runs = [(up[2], 0), (up[1], 0), (up[0] + down[0], 0), (down[1], 0), (down[2], 0)];
+    let total: usize = runs.iter().map(|r| r.0).sum();
+    if !proportions_1_1_3_1_1(&runs, 7) || total * 2 < row_total || total > row_total * 2 {
+        return None;
+    }
+    Some(y as f32 - up[0] as f32 + (up[0] + down[0]) as f32 / 2.0)
+}
+
+/// Tries three finder patterns as one code's corners: orders them (the corner one has the
+/// right angle), estimates the size from their spacing, fits and decodes.
+fn fit_triple(image: &GrayImage, finders: [Finder; 3]) -> Option<FoundCode> {
+    let module = finders.iter().map(|f| f.module).sum::<f32>() / 3.0;
+    if finders.iter().any(|f| f.module > module * 1.6 || f.module * 1.6 < module) {
+        return None;
+    }
+    let d = |a: &Finder, b: &Finder| (a.x - b.x).hypot(a.y - b.y);
+    // The corner finder is opposite the longest side.
+    let sides = [d(&finders[1], &finders[2]), d(&finders[0], &finders[2]), d(&finders[0], &finders[1])];
+    let corner = (0..3).max_by(|a, b| sides[*a].total_cmp(&sides[*b]))?;
+    let tl = finders[corner];
+    let (mut tr, mut bl) = (finders[(corner + 1) % 3], finders[(corner + 2) % 3]);
+    // Clockwise in image coordinates (y down): TR is to the right of TL→BL.
+    if (tr.x - tl.x) * (bl.y - tl.y) - (tr.y - tl.y) * (bl.x - tl.x) < 0.0 {
+        std::mem::swap(&mut tr, &mut bl);
+    }
+    let (top, left) = (d(&tl, &tr), d(&tl, &bl));
+    if top.min(left) < module * 10.0 || top.max(left) > top.min(left) * 1.8 {
+        return None;
+    }
+    // The corner's angle stays within 90° ± 30° under any perspective a code is readable at.
+    let cos = ((tr.x - tl.x) * (bl.x - tl.x) + (tr.y - tl.y) * (bl.y - tl.y)) / (top * left);
+    if cos.abs() > 0.5 {
+        return None;
+    }
+    // A row crosses a finder pattern turned by θ over 7 modules / max(|cos θ|, |sin θ|):
+    // correct the row-measured module size by the code's angle.
+    let angle = (tr.y - tl.y).atan2(tr.x - tl.x);
+    let module = module * angle.cos().abs().max(angle.sin().abs());
+    let estimate = (top + left) / 2.0 / module + 7.0;
+    let version = ((estimate - 17.0) / 4.0).round().clamp(1.0, 40.0) as i32;
+    for v in [version, version - 1, version + 1, version - 2, version + 2] {
+        if !(1..=40).contains(&v) {
+            continue;
+        }
+        let size = (v * 4 + 17) as usize;
+        let span = size as f32 - 7.0;
+        let (ex, ey) = ([(tr.x - tl.x) / span, (tr.y - tl.y) / span], [(bl.x - tl.x) / span, (bl.y - tl.y) / span]);
+        let at = |u: f32, v: f32| [tl.x + (u - 3.5) * ex[0] + (v - 3.5) * ey[0], tl.y + (u - 3.5) * ex[1] + (v - 3.5) * ey[1]];
+        let n = size as f32;
+        let start = [at(0.0, 0.0), at(n, 0.0), at(n, n), at(0.0, n)];
+        let bounds = fit_bounds(image, start, size, true).unwrap_or(start);
+        let bits = resample(image, bounds, size)?;
+        let grid = rqrr::Grid::new(rqrr::SimpleGrid::from_func(size, |x, y| bits[y * size + x]));
+        if let Some((meta, content)) = catch_unwind(AssertUnwindSafe(|| decode_grid(&grid))).ok().flatten() {
+            let (text, encoding) = content_text(&content);
+            return Some(FoundCode {
+                text,
+                bytes: content.bytes,
+                encoding,
+                bounds: bounds.map(|[x, y]| [x.round() as i32, y.round() as i32]),
+                version: meta.version.0,
+                pass: "finder-fit",
+            });
+        }
+    }
+    None
 }
 
 /// A rectangle of the frame, `[x0, y0, x1, y1)` in pixels, and the factor to enlarge it by.
@@ -763,6 +971,13 @@ fn alignment_centres(size: usize) -> Vec<i32> {
 /// coordinates that maximises the contrast between the modules that must be dark and those
 /// that must be light ([`function_modules`]), sampled from the grayscale image.
 fn refine_bounds(image: &GrayImage, bounds: [[f32; 2]; 4], size: usize) -> Option<[[f32; 2]; 4]> {
+    fit_bounds(image, bounds, size, false)
+}
+
+/// [`refine_bounds`], optionally preceded by a coarse search for the bottom-right corner (the
+/// one without a finder pattern) over ±16 modules, for corners guessed as a parallelogram
+/// where strong perspective moves that corner by many modules.
+fn fit_bounds(image: &GrayImage, bounds: [[f32; 2]; 4], size: usize, far: bool) -> Option<[[f32; 2]; 4]> {
     if !(21..=177).contains(&size) {
         return None;
     }
@@ -782,15 +997,16 @@ fn refine_bounds(image: &GrayImage, bounds: [[f32; 2]; 4], size: usize) -> Optio
         Some(top * (1.0 - ty) + bottom * ty)
     };
     let n = size as f32;
-    let score = |q: [[f32; 2]; 4]| -> f32 {
+    // Four points a quarter module from the centre: robust to noise and to a screen's pixel
+    // grid, still inside the module when the fit is half a module off.
+    const QUARTERS: [(f32, f32); 4] = [(0.3, 0.3), (0.7, 0.3), (0.3, 0.7), (0.7, 0.7)];
+    let score_with = |q: [[f32; 2]; 4], points: &[(f32, f32)]| -> f32 {
         let Some(map) = square_to_quad(q) else {
             return f32::NEG_INFINITY;
         };
         let (mut dark, mut dark_n, mut light, mut light_n) = (0.0, 0u32, 0.0, 0u32);
         for &(x, y, is_dark) in &modules {
-            // Four points a quarter module from the centre: robust to noise and to a
-            // screen's pixel grid, still inside the module when the fit is half a module off.
-            for (ox, oy) in [(0.3, 0.3), (0.7, 0.3), (0.3, 0.7), (0.7, 0.7)] {
+            for &(ox, oy) in points {
                 let (px, py) = map((x as f32 + ox) / n, (y as f32 + oy) / n);
                 if let Some(v) = pixel(px, py) {
                     if is_dark {
@@ -808,11 +1024,32 @@ fn refine_bounds(image: &GrayImage, bounds: [[f32; 2]; 4], size: usize) -> Optio
         }
         light / light_n as f32 - dark / dark_n as f32
     };
+    let score = |q| score_with(q, &QUARTERS);
     let side = (bounds[1][0] - bounds[0][0]).hypot(bounds[1][1] - bounds[0][1]) / n;
     if !side.is_finite() || side < 1.0 {
         return None;
     }
     let mut best = bounds;
+    if far {
+        // Module steps along the code's own axes, centre samples only: cheap enough for a
+        // 33 × 33 search.
+        let (ex, ey) = (
+            [(bounds[1][0] - bounds[0][0]) / n, (bounds[1][1] - bounds[0][1]) / n],
+            [(bounds[3][0] - bounds[0][0]) / n, (bounds[3][1] - bounds[0][1]) / n],
+        );
+        let mut coarse = f32::NEG_INFINITY;
+        for i in -16..=16 {
+            for j in -16..=16 {
+                let mut q = bounds;
+                let (i, j) = (i as f32, j as f32);
+                q[2] = [bounds[2][0] + i * ex[0] + j * ey[0], bounds[2][1] + i * ex[1] + j * ey[1]];
+                let s = score_with(q, &[(0.5, 0.5)]);
+                if s > coarse {
+                    (coarse, best) = (s, q);
+                }
+            }
+        }
+    }
     let mut best_score = score(best);
     for step in [0.5, 0.25, 0.12] {
         let delta = step * side;
@@ -1185,6 +1422,35 @@ mod tests {
         for (corner, want) in refined.iter().zip([[q, q], [e, q], [e, e], [q, e]]) {
             assert!((corner[0] - want[0]).abs() <= 2.0 && (corner[1] - want[1]).abs() <= 2.0, "{refined:?}");
         }
+    }
+
+    #[test]
+    fn small_codes_are_found_by_zooming_into_finder_like_regions() {
+        let text = "251001020123456789012345";
+        let code = crate::render::qr_image(text, 4).unwrap();
+        // 1.6 px per module, smoothed as a lens and sensor would.
+        let (w, h) = (code.width() * 2 / 5, code.height() * 2 / 5);
+        let small = image::imageops::resize(&code, w, h, image::imageops::FilterType::Triangle);
+        let mut frame = GrayImage::from_fn(960, 720, |x, y| Luma([(150 + (x + 2 * y) / 40) as u8]));
+        image::imageops::overlay(&mut frame, &small, 700, 120);
+        assert!(
+            scan_image(&frame, &ScanOptions::fast()).is_empty(),
+            "the test needs a code too small for one pass"
+        );
+        let regions = zoom_regions(&frame);
+        assert!(regions
+            .iter()
+            .any(|r| (r[0]..r[2]).contains(&(700 + w / 2)) && (r[1]..r[3]).contains(&(120 + h / 2))));
+        let found: Vec<_> = regions.iter().flat_map(|r| zoom(&frame, *r)).collect();
+        assert_eq!(found.first().map(|c| c.text.as_str()), Some(text));
+        // Bounds come back in frame coordinates.
+        let [x, y] = found[0].bounds[0];
+        assert!((690..=720).contains(&x) && (110..=140).contains(&y), "{:?}", found[0].bounds);
+        let mut scanner = FrameScanner::new();
+        let frames = (0..EXTRA_PASSES)
+            .take_while(|_| scanner.scan(960, 720, frame.as_raw()).unwrap().is_empty())
+            .count();
+        assert!(frames < EXTRA_PASSES, "the camera path finds it within one turn");
     }
 
     #[test]
