@@ -421,7 +421,7 @@ struct Finder {
 }
 
 /// Most finder patterns [`finder_fit`] combines into candidate codes.
-const MAX_FIT_FINDERS: usize = 6;
+const MAX_FIT_FINDERS: usize = 5;
 
 /// The last resort, for codes rqrr finds no grid for (large versions under strong
 /// perspective, where its timing-pattern and alignment-pattern steps give up): finder patterns
@@ -438,7 +438,7 @@ fn finder_fit(image: &GrayImage, deadline: Instant) -> Vec<FoundCode> {
                 if Instant::now() >= deadline {
                     return out;
                 }
-                if let Some(code) = fit_triple(image, [finders[a], finders[b], finders[c]]) {
+                if let Some(code) = fit_triple(image, [finders[a], finders[b], finders[c]], deadline) {
                     if !out.iter().any(|o: &FoundCode| o.bytes == code.bytes) {
                         out.push(code);
                     }
@@ -481,7 +481,10 @@ fn locate_finders(binary: &GrayImage) -> Vec<Finder> {
             };
             let module = total as f32 / 7.0;
             let (fx, fy) = (cx as f32, cy);
-            match found.iter_mut().find(|f| (f.x - fx).abs() < f.module * 2.0 && (f.y - fy).abs() < f.module * 2.0) {
+            match found
+                .iter_mut()
+                .find(|f| (f.x - fx).abs() < f.module * 2.0 && (f.y - fy).abs() < f.module * 2.0)
+            {
                 Some(f) => {
                     let n = f.votes as f32;
                     f.x = (f.x * n + fx) / (n + 1.0);
@@ -507,7 +510,11 @@ fn proportions_1_1_3_1_1(runs: &[(usize, u32)], min: usize) -> bool {
     }
     let unit = total as f32 / 7.0;
     let near = |run: usize, modules: f32| (run as f32 - unit * modules).abs() <= unit * modules * 0.6 + 0.5;
-    near(runs[0].0, 1.0) && near(runs[1].0, 1.0) && near(runs[2].0, 3.0) && near(runs[3].0, 1.0) && near(runs[4].0, 1.0)
+    near(runs[0].0, 1.0)
+        && near(runs[1].0, 1.0)
+        && near(runs[2].0, 3.0)
+        && near(runs[3].0, 1.0)
+        && near(runs[4].0, 1.0)
 }
 
 /// The vertical centre of a finder pattern crossed at `(x, y)`, when its column also crosses
@@ -546,8 +553,9 @@ fn column_centre(binary: &GrayImage, x: usize, y: usize, row_total: usize) -> Op
 }
 
 /// Tries three finder patterns as one code's corners: orders them (the corner one has the
-/// right angle), estimates the size from their spacing, fits and decodes.
-fn fit_triple(image: &GrayImage, finders: [Finder; 3]) -> Option<FoundCode> {
+/// right angle), estimates the size from their spacing, fits and decodes; gives up at
+/// `deadline`.
+fn fit_triple(image: &GrayImage, finders: [Finder; 3], deadline: Instant) -> Option<FoundCode> {
     let module = finders.iter().map(|f| f.module).sum::<f32>() / 3.0;
     if finders.iter().any(|f| f.module > module * 1.6 || f.module * 1.6 < module) {
         return None;
@@ -577,14 +585,19 @@ fn fit_triple(image: &GrayImage, finders: [Finder; 3]) -> Option<FoundCode> {
     let module = module * angle.cos().abs().max(angle.sin().abs());
     let estimate = (top + left) / 2.0 / module + 7.0;
     let version = ((estimate - 17.0) / 4.0).round().clamp(1.0, 40.0) as i32;
-    for v in [version, version - 1, version + 1, version - 2, version + 2] {
-        if !(1..=40).contains(&v) {
+    // Perspective shrinks the far finder patterns' spacing more than their size: the estimate
+    // errs small more often than large.
+    for v in [version, version + 1, version - 1, version + 2] {
+        if !(1..=40).contains(&v) || Instant::now() >= deadline {
             continue;
         }
         let size = (v * 4 + 17) as usize;
         let span = size as f32 - 7.0;
-        let (ex, ey) = ([(tr.x - tl.x) / span, (tr.y - tl.y) / span], [(bl.x - tl.x) / span, (bl.y - tl.y) / span]);
-        let at = |u: f32, v: f32| [tl.x + (u - 3.5) * ex[0] + (v - 3.5) * ey[0], tl.y + (u - 3.5) * ex[1] + (v - 3.5) * ey[1]];
+        let (ex, ey) =
+            ([(tr.x - tl.x) / span, (tr.y - tl.y) / span], [(bl.x - tl.x) / span, (bl.y - tl.y) / span]);
+        let at = |u: f32, v: f32| {
+            [tl.x + (u - 3.5) * ex[0] + (v - 3.5) * ey[0], tl.y + (u - 3.5) * ex[1] + (v - 3.5) * ey[1]]
+        };
         let n = size as f32;
         let start = [at(0.0, 0.0), at(n, 0.0), at(n, n), at(0.0, n)];
         let bounds = fit_bounds(image, start, size, true).unwrap_or(start);
@@ -975,7 +988,7 @@ fn refine_bounds(image: &GrayImage, bounds: [[f32; 2]; 4], size: usize) -> Optio
 }
 
 /// [`refine_bounds`], optionally preceded by a coarse search for the bottom-right corner (the
-/// one without a finder pattern) over ±16 modules, for corners guessed as a parallelogram
+/// one without a finder pattern) over ±12 modules, for corners guessed as a parallelogram
 /// where strong perspective moves that corner by many modules.
 fn fit_bounds(image: &GrayImage, bounds: [[f32; 2]; 4], size: usize, far: bool) -> Option<[[f32; 2]; 4]> {
     if !(21..=177).contains(&size) {
@@ -1032,14 +1045,14 @@ fn fit_bounds(image: &GrayImage, bounds: [[f32; 2]; 4], size: usize, far: bool) 
     let mut best = bounds;
     if far {
         // Module steps along the code's own axes, centre samples only: cheap enough for a
-        // 33 × 33 search.
+        // 25 × 25 search.
         let (ex, ey) = (
             [(bounds[1][0] - bounds[0][0]) / n, (bounds[1][1] - bounds[0][1]) / n],
             [(bounds[3][0] - bounds[0][0]) / n, (bounds[3][1] - bounds[0][1]) / n],
         );
         let mut coarse = f32::NEG_INFINITY;
-        for i in -16..=16 {
-            for j in -16..=16 {
+        for i in -12..=12 {
+            for j in -12..=12 {
                 let mut q = bounds;
                 let (i, j) = (i as f32, j as f32);
                 q[2] = [bounds[2][0] + i * ex[0] + j * ey[0], bounds[2][1] + i * ex[1] + j * ey[1]];

@@ -69,3 +69,19 @@ fn non_utf8_photos_are_reported_with_their_bytes() {
     let read = entries.iter().zip(&ours).filter(|(e, r)| e.read_by(r)).count();
     assert!(read * 10 >= entries.len() * 9, "only {read} of {} non-UTF-8 photos read", entries.len());
 }
+
+#[test]
+fn a_large_code_under_strong_perspective_is_read_by_fitting_its_finder_patterns() {
+    // dense-03: a version-18 code at about 3 px per module, tilted so hard that rqrr finds no
+    // grid in any pass; zxing-cpp reads it.
+    let dir = Path::new(photos::DEFAULT_DIR);
+    let manifest = photos::load(dir).unwrap();
+    let entry = manifest.images.iter().find(|e| e.file == "images/dense-03.jpg").unwrap();
+    let image = plusbox_companion::scan::load_image(&std::fs::read(dir.join(&entry.file)).unwrap()).unwrap();
+    assert!(plusbox_companion::scan::scan_image(&image, &ScanOptions::fast()).is_empty());
+    let found = plusbox_companion::scan::scan_image(&image, &unbounded());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].pass, "finder-fit");
+    assert_eq!(found[0].version, 18);
+    assert_eq!(found[0].bytes_hex(), entry.bytes_hex);
+}
