@@ -3,9 +3,12 @@
 //! A first pass runs `rqrr` on the frame as it is. When it finds nothing and `try_harder` is
 //! set, further passes run within a time budget — downscaled, contrast-stretched, globally
 //! (Otsu) and locally (local mean, half the local maximum) thresholded, blurred, inverted and
-//! upscaled — and stop at the first pass that finds a code. When rqrr finds a grid it cannot
-//! decode, the grid is sampled again from the grayscale frame, first at rqrr's corners and then
-//! at corners fitted to the code's fixed patterns. Every code found in a pass is reported, with
+//! upscaled, with zooms into regions holding finder-like shapes (cropped, enlarged smoothly)
+//! for small codes, and last a grid fitted to finder patterns located here (large codes under
+//! strong perspective, where rqrr finds no grid) — and stop at the first pass that finds a
+//! code. When rqrr finds a grid it cannot decode, the grid is sampled again from the grayscale
+//! frame, first at rqrr's corners and then at corners fitted to the code's fixed patterns
+//! (finder, timing and alignment patterns). Every code found in a pass is reported, with
 //! its corners mapped back to the frame's coordinates. Before the extra passes, a cheap row scan
 //! for finder-pattern-like shapes ([`has_finder_candidates`]) ends the search early on frames
 //! with nothing that could be a code, so a still image without a code costs about one pass.
@@ -383,9 +386,20 @@ pub fn scan_image(image: &GrayImage, options: &ScanOptions) -> Vec<FoundCode> {
         return Vec::new();
     }
     let start = Instant::now();
-    for pass in &PASSES {
+    let regions = zoom_regions(image);
+    for (index, pass) in PASSES.iter().enumerate() {
         if start.elapsed() >= options.budget {
             break;
+        }
+        // The most code-like region is zoomed into early: a code too small for the
+        // whole-image passes needs that and nothing else, and it costs about one pass.
+        if index == EARLY_ZOOM {
+            if let Some(region) = regions.first() {
+                let found = zoom(image, *region);
+                if !found.is_empty() {
+                    return found;
+                }
+            }
         }
         let Some(transformed) = (pass.transform)(image) else {
             continue;
@@ -395,11 +409,11 @@ pub fn scan_image(image: &GrayImage, options: &ScanOptions) -> Vec<FoundCode> {
             return found;
         }
     }
-    for region in zoom_regions(image) {
+    for region in regions.iter().skip(1) {
         if start.elapsed() >= options.budget {
             break;
         }
-        let found = zoom(image, region);
+        let found = zoom(image, *region);
         if !found.is_empty() {
             return found;
         }
@@ -409,6 +423,9 @@ pub fn scan_image(image: &GrayImage, options: &ScanOptions) -> Vec<FoundCode> {
         _ => Vec::new(),
     }
 }
+
+/// After how many whole-image retry passes [`scan_image`] zooms into the most code-like region.
+const EARLY_ZOOM: usize = 4;
 
 /// A finder pattern located in the frame: its centre and the module size along the row.
 #[derive(Debug, Clone, Copy)]
