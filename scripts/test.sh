@@ -42,6 +42,17 @@ if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); proce
   echo "  install it from https://nodejs.org or your distribution's nodejs 20+ packages" >&2
   exit 1
 fi
+# zxing-cpp (and zbar through pyzbar) are the reference readers the QR scanner is measured
+# against on the photo corpus, in process (crates/plusbox-companion/tests/photo_corpus.rs).
+if ! python3 -c 'import zxingcpp, pyzbar.pyzbar, PIL' 2>/dev/null; then
+  if [ "$(id -u)" = 0 ] || [ -n "${VIRTUAL_ENV:-}" ]; then
+    step "installing Python zxing-cpp, pyzbar and Pillow (reference QR readers for the photo corpus)"
+    python3 -m pip install --quiet zxing-cpp pyzbar pillow
+  else
+    echo "missing Python packages; install them with: python3 -m pip install --user zxing-cpp pyzbar pillow" >&2
+    exit 1
+  fi
+fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "cargo-nextest is missing; install it with: cargo install --locked cargo-nextest" >&2
   exit 1

@@ -26,6 +26,9 @@ pub enum BenchCommand {
     /// Sustained load: pay + inquiry pairs at a fixed rate (every Nth also refunded, every pay
     /// notified to a signing receiver); prints WAL size, RSS and p50/p99 per interval.
     Soak(SoakArgs),
+    /// QR scanning on the camera-photo corpus: images read per category and median decode time,
+    /// ours beside zxing-cpp and zbar (in process), and the camera path's cost per frame.
+    Scan(super::bench_scan::ScanBenchArgs),
 }
 
 /// Options of `plusbox bench sandbox`.
@@ -60,6 +63,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(soak(args))
         }
+        BenchCommand::Scan(args) => super::bench_scan::run(args),
     }
 }
 

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 pub mod acquirer;
 pub mod bench;
+pub mod bench_scan;
 pub mod bench_suite;
 pub mod clock;
 pub mod code;

@@ -17,7 +17,8 @@ pub struct ScanArgs {
     /// PNG or JPEG files.
     #[arg(required = true)]
     pub images: Vec<PathBuf>,
-    /// Print JSON: one entry per code found, with file, text, bounds and classification.
+    /// Print JSON: one entry per code found, with file, text (null for binary content),
+    /// bytesHex, encoding, bounds and classification (null for binary content).
     #[arg(long)]
     pub json: bool,
     /// Only the direct pass (no preprocessing retries).
@@ -49,17 +50,34 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(found) => {
                 for code in found {
-                    let scanned = identify_scanned(&code.text, &context);
+                    // Binary content (neither UTF-8 nor kanji-mode Shift_JIS) is still a code
+                    // found: reported with its bytes, and no payment code can be binary.
+                    let (classification, description) = match code.exact_text() {
+                        Some(text) => {
+                            let scanned = identify_scanned(text, &context);
+                            (classification_json(&scanned)?, format!("{text} — {}", describe(&scanned)))
+                        }
+                        None => (
+                            serde_json::Value::Null,
+                            format!(
+                                "binary content, {} bytes: {} — not a payment code",
+                                code.bytes.len(),
+                                code.bytes_hex()
+                            ),
+                        ),
+                    };
                     if !args.json {
-                        println!("{}: {} — {}", path.display(), code.text, describe(&scanned));
+                        println!("{}: {description}", path.display());
                     }
                     entries.push(json!({
                         "file": path.display().to_string(),
-                        "text": code.text,
+                        "text": code.exact_text(),
+                        "bytesHex": code.bytes_hex(),
+                        "encoding": code.encoding,
                         "bounds": code.bounds,
                         "version": code.version,
                         "pass": code.pass,
-                        "classification": classification_json(&scanned)?,
+                        "classification": classification,
                     }));
                 }
             }

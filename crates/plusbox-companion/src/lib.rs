@@ -3,8 +3,9 @@
 //! API with [`client::CompanionClient`]; errors are [`error::CommandError`]), `/rpc` for browsers
 //! ([`rpc`], feature `rpc`), what a scanned code is ([`classify`]), and the IO half of payment
 //! codes — rendering QR and Code 128 images ([`render`]) and decoding QR codes from images and
-//! camera frames ([`scan`]) — plus a generated robustness corpus ([`corpus`]) and a driver for
-//! the independent `zbarimg` reader ([`zbar`]) used by tests and the benchmark.
+//! camera frames ([`scan`]) — plus a generated robustness corpus ([`corpus`]), the committed camera-photo corpus and its
+//! comparison with zxing-cpp and zbar ([`photos`]), and a driver for the independent `zbarimg`
+//! reader ([`zbar`]) used by tests and the benchmark.
 //!
 //! Pure code logic (formats, classification) is in `plusbox_core::codes`.
 
@@ -14,6 +15,7 @@ pub mod commands;
 pub mod corpus;
 pub mod error;
 pub mod host;
+pub mod photos;
 pub mod render;
 #[cfg(feature = "rpc")]
 pub mod rpc;

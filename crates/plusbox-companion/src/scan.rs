@@ -3,9 +3,12 @@
 //! A first pass runs `rqrr` on the frame as it is. When it finds nothing and `try_harder` is
 //! set, further passes run within a time budget — downscaled, contrast-stretched, globally
 //! (Otsu) and locally (local mean, half the local maximum) thresholded, blurred, inverted and
-//! upscaled — and stop at the first pass that finds a code. When rqrr finds a grid it cannot
-//! decode, the grid is sampled again from the grayscale frame, first at rqrr's corners and then
-//! at corners fitted to the code's fixed patterns. Every code found in a pass is reported, with
+//! upscaled, with zooms into regions holding finder-like shapes (cropped, enlarged smoothly)
+//! for small codes, and last a grid fitted to finder patterns located here (large codes under
+//! strong perspective, where rqrr finds no grid) — and stop at the first pass that finds a
+//! code. When rqrr finds a grid it cannot decode, the grid is sampled again from the grayscale
+//! frame, first at rqrr's corners and then at corners fitted to the code's fixed patterns
+//! (finder, timing and alignment patterns). Every code found in a pass is reported, with
 //! its corners mapped back to the frame's coordinates. Before the extra passes, a cheap row scan
 //! for finder-pattern-like shapes ([`has_finder_candidates`]) ends the search early on frames
 //! with nothing that could be a code, so a still image without a code costs about one pass.
@@ -82,18 +85,108 @@ impl ScanOptions {
     }
 }
 
+/// The character encoding a code's content was read as text in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum TextEncoding {
+    /// UTF-8 (also plain ASCII, numeric and alphanumeric modes).
+    #[serde(rename = "UTF-8")]
+    Utf8,
+    /// Shift_JIS, because the code holds kanji-mode segments.
+    #[serde(rename = "Shift_JIS")]
+    ShiftJis,
+}
+
 /// A QR code found in an image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FoundCode {
-    /// The decoded text.
+    /// The content as text. Exact when [`FoundCode::encoding`] is set; for binary content (not
+    /// UTF-8, no kanji mode) it is the bytes with invalid sequences replaced by U+FFFD, kept so
+    /// callers that only handle text still see something — use [`FoundCode::exact_text`] or
+    /// [`FoundCode::bytes`] to tell the two apart.
     pub text: String,
+    /// The content's bytes exactly as the code holds them (kanji mode as Shift_JIS bytes).
+    #[serde(serialize_with = "hex_bytes", rename = "bytesHex")]
+    pub bytes: Vec<u8>,
+    /// How the bytes read as text; `None` for binary content.
+    pub encoding: Option<TextEncoding>,
     /// Corners in image pixels: top-left, top-right, bottom-right, bottom-left of the code.
     pub bounds: [[i32; 2]; 4],
     /// QR version (1–40).
     pub version: usize,
     /// The pass that found it (`direct`, `downscale2`, `otsu`, …).
     pub pass: &'static str,
+}
+
+impl FoundCode {
+    /// The content as text when it is text (UTF-8, or Shift_JIS from kanji mode), else `None`.
+    pub fn exact_text(&self) -> Option<&str> {
+        self.encoding.map(|_| self.text.as_str())
+    }
+
+    /// The content's bytes as lowercase hex.
+    pub fn bytes_hex(&self) -> String {
+        hex(&self.bytes)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+fn hex_bytes<S: serde::Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&hex(bytes))
+}
+
+/// What rqrr wrote while decoding: the content bytes, and whether a kanji-mode segment was
+/// among them. rqrr writes kanji characters as two Shift_JIS bytes per call (lead byte
+/// 0x81–0xEB), byte mode one byte per call and the other modes ASCII only, so a two-byte write
+/// with a high lead byte marks kanji mode.
+#[derive(Default)]
+struct Content {
+    bytes: Vec<u8>,
+    kanji: bool,
+}
+
+impl std::io::Write for Content {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() == 2 && buf[0] >= 0x81 {
+            self.kanji = true;
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Decodes a sampled grid to its content: the bytes and, when they are text, the text.
+fn decode_grid<G: rqrr::BitGrid>(grid: &rqrr::Grid<G>) -> Option<(rqrr::MetaData, Content)> {
+    let mut content = Content::default();
+    let meta = grid.decode_to(&mut content).ok()?;
+    Some((meta, content))
+}
+
+/// Reads decoded content as text: Shift_JIS when the code used kanji mode, else UTF-8; `None`
+/// when the bytes are neither (binary content).
+fn content_text(content: &Content) -> (String, Option<TextEncoding>) {
+    if content.kanji {
+        if let Some(text) =
+            encoding_rs::SHIFT_JIS.decode_without_bom_handling_and_without_replacement(&content.bytes)
+        {
+            return (text.into_owned(), Some(TextEncoding::ShiftJis));
+        }
+    }
+    match std::str::from_utf8(&content.bytes) {
+        Ok(text) => (text.to_string(), Some(TextEncoding::Utf8)),
+        Err(_) => (String::from_utf8_lossy(&content.bytes).into_owned(), None),
+    }
 }
 
 /// Decodes PNG or JPEG bytes to an 8-bit grayscale image, with size limits so a hostile file
@@ -197,7 +290,7 @@ const PASSES: [Pass; 16] = [
         name: "upscale2",
         scale: 0.5,
         binary: false,
-        transform: |i| (i.width().max(i.height()) <= 1400).then(|| upscale2(i)),
+        transform: |i| (i.width().max(i.height()) <= 1400).then(|| upscale_smooth(i, 2)),
     },
     Pass { name: "blur-adaptive", scale: 1.0, binary: true, transform: |i| Some(adaptive(&box_blur(i, 1))) },
     Pass { name: "stretch", scale: 1.0, binary: false, transform: |i| Some(stretch(i)) },
@@ -216,11 +309,12 @@ const PASSES: [Pass; 16] = [
     },
 ];
 
-/// Number of extra passes [`scan_image`] may try after the direct one.
-pub const EXTRA_PASSES: usize = PASSES.len();
+/// Number of extra passes in one [`FrameScanner`] turn: each retry pass of [`scan_image`] and
+/// one zoom into the most code-like region.
+pub const EXTRA_PASSES: usize = PASSES.len() + 1;
 
 /// Scans a stream of camera frames cheaply: each frame gets the direct pass plus one extra pass,
-/// taking the extra passes in turn, so a code that needs, say, thresholding is found within a
+/// taking the extra passes (and a zoom into the most code-like region) in turn, so a code that needs, say, thresholding is found within a
 /// few frames while each frame costs about two passes instead of a dozen.
 #[derive(Debug, Clone, Default)]
 pub struct FrameScanner {
@@ -244,10 +338,19 @@ impl FrameScanner {
         if !has_finder_candidates(&image) {
             return Ok(Vec::new());
         }
-        // Skip passes that do not apply to this frame size, at most one full turn.
-        for _ in 0..PASSES.len() {
-            let pass = &PASSES[self.next_pass % PASSES.len()];
-            self.next_pass = (self.next_pass + 1) % PASSES.len();
+        // The turn is every pass of `PASSES` and then a zoom into the most finder-like region
+        // (small codes); passes that do not apply to this frame size are skipped, at most one
+        // full turn.
+        let turn = PASSES.len() + 1;
+        for _ in 0..turn {
+            let slot = self.next_pass % turn;
+            self.next_pass = (slot + 1) % turn;
+            let Some(pass) = PASSES.get(slot) else {
+                return Ok(zoom_regions(&image)
+                    .first()
+                    .map(|region| zoom(&image, *region))
+                    .unwrap_or_default());
+            };
             if let Some(transformed) = (pass.transform)(&image) {
                 return Ok(detect(&image, &transformed, pass.binary, pass.scale, pass.name));
             }
@@ -283,9 +386,20 @@ pub fn scan_image(image: &GrayImage, options: &ScanOptions) -> Vec<FoundCode> {
         return Vec::new();
     }
     let start = Instant::now();
-    for pass in &PASSES {
+    let regions = zoom_regions(image);
+    for (index, pass) in PASSES.iter().enumerate() {
         if start.elapsed() >= options.budget {
             break;
+        }
+        // The most code-like region is zoomed into early: a code too small for the
+        // whole-image passes needs that and nothing else, and it costs about one pass.
+        if index == EARLY_ZOOM {
+            if let Some(region) = regions.first() {
+                let found = zoom(image, *region);
+                if !found.is_empty() {
+                    return found;
+                }
+            }
         }
         let Some(transformed) = (pass.transform)(image) else {
             continue;
@@ -295,7 +409,303 @@ pub fn scan_image(image: &GrayImage, options: &ScanOptions) -> Vec<FoundCode> {
             return found;
         }
     }
-    Vec::new()
+    for region in regions.iter().skip(1) {
+        if start.elapsed() >= options.budget {
+            break;
+        }
+        let found = zoom(image, *region);
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    match start.checked_add(options.budget) {
+        Some(deadline) if Instant::now() < deadline => finder_fit(image, deadline),
+        _ => Vec::new(),
+    }
+}
+
+/// After how many whole-image retry passes [`scan_image`] zooms into the most code-like region.
+const EARLY_ZOOM: usize = 4;
+
+/// A finder pattern located in the frame: its centre and the module size along the row.
+#[derive(Debug, Clone, Copy)]
+struct Finder {
+    x: f32,
+    y: f32,
+    module: f32,
+    /// Row crossings merged into it (more is surer).
+    votes: u32,
+}
+
+/// Most finder patterns [`finder_fit`] combines into candidate codes.
+const MAX_FIT_FINDERS: usize = 5;
+
+/// The last resort, for codes rqrr finds no grid for (large versions under strong
+/// perspective, where its timing-pattern and alignment-pattern steps give up): finder patterns
+/// located by row and column scans of a local-mean binarisation, every three of them taken as
+/// a code's corners, the version estimated from their spacing, the corners fitted to the code's
+/// fixed patterns ([`refine_bounds`]) and the grid sampled and decoded.
+fn finder_fit(image: &GrayImage, deadline: Instant) -> Vec<FoundCode> {
+    let binary = adaptive(image);
+    let finders = locate_finders(&binary);
+    let mut out = Vec::new();
+    for a in 0..finders.len() {
+        for b in a + 1..finders.len() {
+            for c in b + 1..finders.len() {
+                if Instant::now() >= deadline {
+                    return out;
+                }
+                if let Some(code) = fit_triple(image, [finders[a], finders[b], finders[c]], deadline) {
+                    if !out.iter().any(|o: &FoundCode| o.bytes == code.bytes) {
+                        out.push(code);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Finder-pattern centres in a binarised image (0 = dark): 1:1:3:1:1 crossings along rows,
+/// confirmed along their column, merged when closer than a module pitch, strongest first.
+fn locate_finders(binary: &GrayImage) -> Vec<Finder> {
+    let (w, h) = (binary.width() as usize, binary.height() as usize);
+    let raw = binary.as_raw();
+    let dark = |x: usize, y: usize| raw[y * w + x] < 128;
+    let mut found: Vec<Finder> = Vec::new();
+    let mut runs: Vec<(usize, usize)> = Vec::with_capacity(w);
+    for y in 0..h {
+        runs.clear();
+        let mut x = 0;
+        while x < w {
+            let (start, colour) = (x, dark(x, y));
+            while x < w && dark(x, y) == colour {
+                x += 1;
+            }
+            runs.push((start, x - start));
+        }
+        let first = usize::from(!runs.first().is_some_and(|r| dark(r.0, y)));
+        for i in (first..runs.len().saturating_sub(4)).step_by(2) {
+            let window = &runs[i..i + 5];
+            let lengths: Vec<(usize, u32)> = window.iter().map(|r| (r.1, 0)).collect();
+            if !proportions_1_1_3_1_1(&lengths, 7) {
+                continue;
+            }
+            let cx = window[2].0 + window[2].1 / 2;
+            let total: usize = window.iter().map(|r| r.1).sum();
+            let Some(cy) = column_centre(binary, cx, y, total) else {
+                continue;
+            };
+            let module = total as f32 / 7.0;
+            let (fx, fy) = (cx as f32, cy);
+            match found
+                .iter_mut()
+                .find(|f| (f.x - fx).abs() < f.module * 2.0 && (f.y - fy).abs() < f.module * 2.0)
+            {
+                Some(f) => {
+                    let n = f.votes as f32;
+                    f.x = (f.x * n + fx) / (n + 1.0);
+                    f.y = (f.y * n + fy) / (n + 1.0);
+                    f.module = (f.module * n + module) / (n + 1.0);
+                    f.votes += 1;
+                }
+                None => found.push(Finder { x: fx, y: fy, module, votes: 1 }),
+            }
+        }
+    }
+    found.retain(|f| f.votes >= 2);
+    found.sort_by_key(|f| std::cmp::Reverse(f.votes));
+    found.truncate(MAX_FIT_FINDERS);
+    found
+}
+
+/// Whether five run lengths are in 1:1:3:1:1 proportion, `min` pixels in all.
+fn proportions_1_1_3_1_1(runs: &[(usize, u32)], min: usize) -> bool {
+    let total: usize = runs.iter().map(|r| r.0).sum();
+    if total < min {
+        return false;
+    }
+    let unit = total as f32 / 7.0;
+    let near = |run: usize, modules: f32| (run as f32 - unit * modules).abs() <= unit * modules * 0.6 + 0.5;
+    near(runs[0].0, 1.0)
+        && near(runs[1].0, 1.0)
+        && near(runs[2].0, 3.0)
+        && near(runs[3].0, 1.0)
+        && near(runs[4].0, 1.0)
+}
+
+/// The vertical centre of a finder pattern crossed at `(x, y)`, when its column also crosses
+/// it in 1:1:3:1:1 proportion with a similar size.
+fn column_centre(binary: &GrayImage, x: usize, y: usize, row_total: usize) -> Option<f32> {
+    let (w, h) = (binary.width() as usize, binary.height() as usize);
+    let raw = binary.as_raw();
+    let dark = |y: usize| raw[y * w + x] < 128;
+    if !dark(y) {
+        return None;
+    }
+    let limit = row_total * 2;
+    // From the centre run outwards: centre dark, light, dark on each side.
+    let mut up = [0usize; 3];
+    let mut yy = y as isize;
+    for (i, colour) in [true, false, true].into_iter().enumerate() {
+        while yy >= 0 && dark(yy as usize) == colour && up[i] < limit {
+            up[i] += 1;
+            yy -= 1;
+        }
+    }
+    let mut down = [0usize; 3];
+    let mut yy = y + 1;
+    for (i, colour) in [true, false, true].into_iter().enumerate() {
+        while yy < h && dark(yy) == colour && down[i] < limit {
+            down[i] += 1;
+            yy += 1;
+        }
+    }
+    let runs = [(up[2], 0), (up[1], 0), (up[0] + down[0], 0), (down[1], 0), (down[2], 0)];
+    let total: usize = runs.iter().map(|r| r.0).sum();
+    if !proportions_1_1_3_1_1(&runs, 7) || total * 2 < row_total || total > row_total * 2 {
+        return None;
+    }
+    Some(y as f32 - up[0] as f32 + (up[0] + down[0]) as f32 / 2.0)
+}
+
+/// Tries three finder patterns as one code's corners: orders them (the corner one has the
+/// right angle), estimates the size from their spacing, fits and decodes; gives up at
+/// `deadline`.
+fn fit_triple(image: &GrayImage, finders: [Finder; 3], deadline: Instant) -> Option<FoundCode> {
+    let module = finders.iter().map(|f| f.module).sum::<f32>() / 3.0;
+    if finders.iter().any(|f| f.module > module * 1.6 || f.module * 1.6 < module) {
+        return None;
+    }
+    let d = |a: &Finder, b: &Finder| (a.x - b.x).hypot(a.y - b.y);
+    // The corner finder is opposite the longest side.
+    let sides = [d(&finders[1], &finders[2]), d(&finders[0], &finders[2]), d(&finders[0], &finders[1])];
+    let corner = (0..3).max_by(|a, b| sides[*a].total_cmp(&sides[*b]))?;
+    let tl = finders[corner];
+    let (mut tr, mut bl) = (finders[(corner + 1) % 3], finders[(corner + 2) % 3]);
+    // Clockwise in image coordinates (y down): TR is to the right of TL→BL.
+    if (tr.x - tl.x) * (bl.y - tl.y) - (tr.y - tl.y) * (bl.x - tl.x) < 0.0 {
+        std::mem::swap(&mut tr, &mut bl);
+    }
+    let (top, left) = (d(&tl, &tr), d(&tl, &bl));
+    if top.min(left) < module * 10.0 || top.max(left) > top.min(left) * 1.8 {
+        return None;
+    }
+    // The corner's angle stays within 90° ± 30° under any perspective a code is readable at.
+    let cos = ((tr.x - tl.x) * (bl.x - tl.x) + (tr.y - tl.y) * (bl.y - tl.y)) / (top * left);
+    if cos.abs() > 0.5 {
+        return None;
+    }
+    // A row crosses a finder pattern turned by θ over 7 modules / max(|cos θ|, |sin θ|):
+    // correct the row-measured module size by the code's angle.
+    let angle = (tr.y - tl.y).atan2(tr.x - tl.x);
+    let module = module * angle.cos().abs().max(angle.sin().abs());
+    let estimate = (top + left) / 2.0 / module + 7.0;
+    let version = ((estimate - 17.0) / 4.0).round().clamp(1.0, 40.0) as i32;
+    // Perspective shrinks the far finder patterns' spacing more than their size: the estimate
+    // errs small more often than large.
+    for v in [version, version + 1, version - 1, version + 2] {
+        if !(1..=40).contains(&v) || Instant::now() >= deadline {
+            continue;
+        }
+        let size = (v * 4 + 17) as usize;
+        let span = size as f32 - 7.0;
+        let (ex, ey) =
+            ([(tr.x - tl.x) / span, (tr.y - tl.y) / span], [(bl.x - tl.x) / span, (bl.y - tl.y) / span]);
+        let at = |u: f32, v: f32| {
+            [tl.x + (u - 3.5) * ex[0] + (v - 3.5) * ey[0], tl.y + (u - 3.5) * ex[1] + (v - 3.5) * ey[1]]
+        };
+        let n = size as f32;
+        let start = [at(0.0, 0.0), at(n, 0.0), at(n, n), at(0.0, n)];
+        let bounds = fit_bounds(image, start, size, true).unwrap_or(start);
+        let bits = resample(image, bounds, size)?;
+        let grid = rqrr::Grid::new(rqrr::SimpleGrid::from_func(size, |x, y| bits[y * size + x]));
+        if let Some((meta, content)) = catch_unwind(AssertUnwindSafe(|| decode_grid(&grid))).ok().flatten() {
+            let (text, encoding) = content_text(&content);
+            return Some(FoundCode {
+                text,
+                bytes: content.bytes,
+                encoding,
+                bounds: bounds.map(|[x, y]| [x.round() as i32, y.round() as i32]),
+                version: meta.version.0,
+                pass: "finder-fit",
+            });
+        }
+    }
+    None
+}
+
+/// A rectangle of the frame, `[x0, y0, x1, y1)` in pixels, and the factor to enlarge it by.
+type Region = [u32; 5];
+
+/// Most regions [`zoom_regions`] proposes.
+const MAX_ZOOM_REGIONS: usize = 4;
+
+/// Regions around clusters of finder-pattern-like row crossings, largest cluster first: where
+/// a code too small for rqrr at the frame's resolution may be. Each spans about six finder
+/// widths each way, enough for the whole code whichever finder pattern the cluster is on.
+fn zoom_regions(image: &GrayImage) -> Vec<Region> {
+    const CELL: u32 = 32;
+    let (w, h) = (image.width(), image.height());
+    let (cw, ch) = (w.div_ceil(CELL) as usize, h.div_ceil(CELL) as usize);
+    // Per cell: crossings and the sum of their widths.
+    let mut cells = vec![(0u32, 0u32); cw * ch];
+    scan_finder_rows(image, 9, |x, y, width| {
+        let cell = &mut cells[(y / CELL) as usize * cw + (x / CELL) as usize];
+        cell.0 += 1;
+        cell.1 = cell.1.saturating_add(width);
+        false
+    });
+    let mut ranked: Vec<(usize, (u32, u32))> =
+        cells.into_iter().enumerate().filter(|(_, (count, _))| *count >= 2).collect();
+    ranked.sort_by_key(|cell| std::cmp::Reverse(cell.1 .0));
+    let mut regions: Vec<Region> = Vec::new();
+    for (index, (count, sum)) in ranked {
+        let width = sum / count;
+        let cx = (index % cw) as u32 * CELL + CELL / 2;
+        let cy = (index / cw) as u32 * CELL + CELL / 2;
+        if regions.iter().any(|r| cx >= r[0] && cx < r[2] && cy >= r[1] && cy < r[3]) {
+            continue;
+        }
+        let reach = (width * 6).clamp(48, 200);
+        // Enough to give the finder pattern about 5 px per module (35 px across).
+        let factor = 35u32.div_ceil(width.max(1)).clamp(2, 4);
+        regions.push([
+            cx.saturating_sub(reach),
+            cy.saturating_sub(reach),
+            (cx + reach).min(w),
+            (cy + reach).min(h),
+            factor,
+        ]);
+        if regions.len() == MAX_ZOOM_REGIONS {
+            break;
+        }
+    }
+    regions
+}
+
+/// Crops `region`, enlarges it smoothly by its factor and looks for codes
+/// there, directly and after a local threshold.
+fn zoom(image: &GrayImage, region: Region) -> Vec<FoundCode> {
+    let [x0, y0, x1, y1, factor] = region;
+    if x1 <= x0 + 16 || y1 <= y0 + 16 {
+        return Vec::new();
+    }
+    let crop = image::imageops::crop_imm(image, x0, y0, x1 - x0, y1 - y0).to_image();
+    let enlarged = upscale_smooth(&crop, factor);
+    // The enlarged crop is also what a failed grid is resampled from: interpolated, it gives
+    // sub-pixel module centres that the frame's 1.5–2 px modules do not have.
+    let mut found = detect(&enlarged, &enlarged, false, 1.0, "zoom");
+    if found.is_empty() {
+        found = detect(&enlarged, &local_max_threshold(&enlarged), true, 1.0, "zoom-local-max");
+    }
+    let scale = 1.0 / factor as f32;
+    for code in &mut found {
+        code.bounds = code.bounds.map(|[x, y]| {
+            [(x as f32 * scale + x0 as f32).round() as i32, (y as f32 * scale + y0 as f32).round() as i32]
+        });
+    }
+    found
 }
 
 /// Whether the image may hold a QR code: some row, at full size or box-averaged down by 2 or 4,
@@ -324,13 +734,19 @@ const MIN_FINDER_PIXELS: u32 = 14;
 
 /// The row scan of [`has_finder_candidates`] at one scale.
 fn rows_have_finder(image: &GrayImage) -> bool {
+    scan_finder_rows(image, MIN_FINDER_PIXELS as usize, |_, _, _| true)
+}
+
+/// Calls `hit(centre x, y, width)` for each finder-pattern-like crossing of a row at least
+/// `min_width` pixels wide, until it returns `true`; returns whether it did.
+fn scan_finder_rows(image: &GrayImage, min_width: usize, mut hit: impl FnMut(u32, u32, u32) -> bool) -> bool {
     let (w, h) = (image.width() as usize, image.height() as usize);
     // The local mean over a window wide enough to span a finder pattern and its quiet zone.
     let radius = (w / 16).max(8);
     let mut prefix = vec![0u32; w + 1];
     let mut dark = vec![false; w];
     let mut runs: Vec<(usize, u32)> = Vec::with_capacity(w);
-    for row in image.as_raw().chunks_exact(w).take(h) {
+    for (y, row) in image.as_raw().chunks_exact(w).take(h).enumerate() {
         for (x, v) in row.iter().enumerate() {
             prefix[x + 1] = prefix[x] + u32::from(*v);
         }
@@ -342,7 +758,8 @@ fn rows_have_finder(image: &GrayImage) -> bool {
         }
         // Runs of equal colour as (length, sum of values), starting with the first dark run.
         runs.clear();
-        let mut x = dark.iter().position(|d| *d).unwrap_or(w);
+        let first_dark = dark.iter().position(|d| *d).unwrap_or(w);
+        let mut x = first_dark;
         while x < w {
             let colour = dark[x];
             let (start, mut sum) = (x, 0u32);
@@ -353,19 +770,24 @@ fn rows_have_finder(image: &GrayImage) -> bool {
             runs.push((x - start, sum));
         }
         // Dark runs sit at even indices.
-        for window in runs.windows(5).step_by(2) {
-            if finder_like(window) {
-                return true;
+        let mut x = first_dark;
+        for (i, window) in runs.windows(5).enumerate() {
+            if i % 2 == 0 && finder_like(window, min_width) {
+                let width: usize = window.iter().map(|r| r.0).sum();
+                if hit((x + width / 2) as u32, y as u32, width as u32) {
+                    return true;
+                }
             }
+            x += window[0].0;
         }
     }
     false
 }
 
 /// Whether five runs (dark, light, dark, light, dark) look like a finder pattern's cross-section.
-fn finder_like(runs: &[(usize, u32)]) -> bool {
+fn finder_like(runs: &[(usize, u32)], min_width: usize) -> bool {
     let total: usize = runs.iter().map(|r| r.0).sum();
-    if total < MIN_FINDER_PIXELS as usize {
+    if total < min_width {
         return false;
     }
     let unit = total as f32 / 7.0;
@@ -400,6 +822,19 @@ fn detect(
     scale: f32,
     pass: &'static str,
 ) -> Vec<FoundCode> {
+    detect_at(original, image, binary, scale, [0.0, 0.0], pass)
+}
+
+/// [`detect`] on an image whose pixel `(x, y)` is the original's `offset + scale × (x, y)`
+/// (a scaled crop).
+fn detect_at(
+    original: &GrayImage,
+    image: &GrayImage,
+    binary: bool,
+    scale: f32,
+    offset: [f32; 2],
+    pass: &'static str,
+) -> Vec<FoundCode> {
     let (w, h) = (image.width() as usize, image.height() as usize);
     if w == 0 || h == 0 {
         return Vec::new();
@@ -413,15 +848,15 @@ fn detect(
         let mut out = Vec::new();
         for grid in prepared.detect_grids() {
             let size = rqrr::BitGrid::size(&grid.grid);
-            let raw = grid.bounds.map(|p| [p.x as f32 * scale, p.y as f32 * scale]);
+            let raw = grid.bounds.map(|p| [p.x as f32 * scale + offset[0], p.y as f32 * scale + offset[1]]);
             let bounds = outer_corners(raw, size).unwrap_or(raw);
             let mut bounds = bounds;
-            let decoded = grid.decode().ok().or_else(|| {
+            let decoded = decode_grid(&grid).or_else(|| {
                 let from = |bounds| {
                     let bits = resample(original, bounds, size)?;
-                    rqrr::Grid::new(rqrr::SimpleGrid::from_func(size, |x, y| bits[y * size + x]))
-                        .decode()
-                        .ok()
+                    decode_grid(&rqrr::Grid::new(rqrr::SimpleGrid::from_func(size, |x, y| {
+                        bits[y * size + x]
+                    })))
                 };
                 from(bounds).or_else(|| {
                     let refined = refine_bounds(original, bounds, size)?;
@@ -430,9 +865,12 @@ fn detect(
                     Some(decoded)
                 })
             });
-            if let Some((meta, text)) = decoded {
+            if let Some((meta, content)) = decoded {
+                let (text, encoding) = content_text(&content);
                 out.push(FoundCode {
                     text,
+                    bytes: content.bytes,
+                    encoding,
                     bounds: bounds.map(|[x, y]| [x.round() as i32, y.round() as i32]),
                     version: meta.version.0,
                     pass,
@@ -498,8 +936,8 @@ fn resample(image: &GrayImage, bounds: [[f32; 2]; 4], size: usize) -> Option<Vec
 }
 
 /// The modules every QR code of `size` modules has in the same place, as `(x, y, dark)`:
-/// finder patterns with their separators, timing patterns, the bottom-right alignment pattern
-/// (version 2 and up) and the first row and column of the quiet zone around the code.
+/// finder patterns with their separators, timing patterns, the alignment patterns (version 2
+/// and up) and the first row and column of the quiet zone around the code.
 fn function_modules(size: usize) -> Vec<(i32, i32, bool)> {
     let n = size as i32;
     let mut modules = Vec::with_capacity(4 * size + 220);
@@ -522,15 +960,39 @@ fn function_modules(size: usize) -> Vec<(i32, i32, bool)> {
         modules.push((i, n, false));
         modules.push((n, i, false));
     }
-    if size >= 25 {
-        let c = n - 7;
-        for dy in -2..=2i32 {
-            for dx in -2..=2i32 {
-                modules.push((c + dx, c + dy, dx.abs().max(dy.abs()) != 1));
+    let centres = alignment_centres(size);
+    for &cy in &centres {
+        for &cx in &centres {
+            // The three corners with finder patterns have none.
+            let on_finder = (cx == 6 && (cy == 6 || cy == n - 7)) || (cx == n - 7 && cy == 6);
+            if on_finder {
+                continue;
+            }
+            for dy in -2..=2i32 {
+                for dx in -2..=2i32 {
+                    modules.push((cx + dx, cy + dy, dx.abs().max(dy.abs()) != 1));
+                }
             }
         }
     }
     modules
+}
+
+/// Row/column coordinates of the alignment patterns' centres of a `size`-module code (ISO/IEC
+/// 18004 annex E, in its closed form): none for version 1, then 6 and evenly spaced positions
+/// ending at `size − 7`. Every alignment pattern pins the fit where the data is densest, which
+/// matters on large versions, where a fit from the corners alone drifts by modules.
+fn alignment_centres(size: usize) -> Vec<i32> {
+    let version = (size.saturating_sub(17) / 4) as i32;
+    if version < 2 {
+        return Vec::new();
+    }
+    let count = version / 7 + 2;
+    let step = if version == 32 { 26 } else { (version * 4 + count * 2 + 1) / (count * 2 - 2) * 2 };
+    let mut centres = vec![6];
+    let last = size as i32 - 7;
+    centres.extend((0..count - 1).rev().map(|i| last - i * step));
+    centres
 }
 
 /// Fits a QR grid's corners to the image when rqrr's estimate is off (it places the fourth
@@ -539,6 +1001,13 @@ fn function_modules(size: usize) -> Vec<(i32, i32, bool)> {
 /// coordinates that maximises the contrast between the modules that must be dark and those
 /// that must be light ([`function_modules`]), sampled from the grayscale image.
 fn refine_bounds(image: &GrayImage, bounds: [[f32; 2]; 4], size: usize) -> Option<[[f32; 2]; 4]> {
+    fit_bounds(image, bounds, size, false)
+}
+
+/// [`refine_bounds`], optionally preceded by a coarse search for the bottom-right corner (the
+/// one without a finder pattern) over ±12 modules, for corners guessed as a parallelogram
+/// where strong perspective moves that corner by many modules.
+fn fit_bounds(image: &GrayImage, bounds: [[f32; 2]; 4], size: usize, far: bool) -> Option<[[f32; 2]; 4]> {
     if !(21..=177).contains(&size) {
         return None;
     }
@@ -558,15 +1027,16 @@ fn refine_bounds(image: &GrayImage, bounds: [[f32; 2]; 4], size: usize) -> Optio
         Some(top * (1.0 - ty) + bottom * ty)
     };
     let n = size as f32;
-    let score = |q: [[f32; 2]; 4]| -> f32 {
+    // Four points a quarter module from the centre: robust to noise and to a screen's pixel
+    // grid, still inside the module when the fit is half a module off.
+    const QUARTERS: [(f32, f32); 4] = [(0.3, 0.3), (0.7, 0.3), (0.3, 0.7), (0.7, 0.7)];
+    let score_with = |q: [[f32; 2]; 4], points: &[(f32, f32)]| -> f32 {
         let Some(map) = square_to_quad(q) else {
             return f32::NEG_INFINITY;
         };
         let (mut dark, mut dark_n, mut light, mut light_n) = (0.0, 0u32, 0.0, 0u32);
         for &(x, y, is_dark) in &modules {
-            // Four points a quarter module from the centre: robust to noise and to a
-            // screen's pixel grid, still inside the module when the fit is half a module off.
-            for (ox, oy) in [(0.3, 0.3), (0.7, 0.3), (0.3, 0.7), (0.7, 0.7)] {
+            for &(ox, oy) in points {
                 let (px, py) = map((x as f32 + ox) / n, (y as f32 + oy) / n);
                 if let Some(v) = pixel(px, py) {
                     if is_dark {
@@ -584,11 +1054,32 @@ fn refine_bounds(image: &GrayImage, bounds: [[f32; 2]; 4], size: usize) -> Optio
         }
         light / light_n as f32 - dark / dark_n as f32
     };
+    let score = |q| score_with(q, &QUARTERS);
     let side = (bounds[1][0] - bounds[0][0]).hypot(bounds[1][1] - bounds[0][1]) / n;
     if !side.is_finite() || side < 1.0 {
         return None;
     }
     let mut best = bounds;
+    if far {
+        // Module steps along the code's own axes, centre samples only: cheap enough for a
+        // 25 × 25 search.
+        let (ex, ey) = (
+            [(bounds[1][0] - bounds[0][0]) / n, (bounds[1][1] - bounds[0][1]) / n],
+            [(bounds[3][0] - bounds[0][0]) / n, (bounds[3][1] - bounds[0][1]) / n],
+        );
+        let mut coarse = f32::NEG_INFINITY;
+        for i in -12..=12 {
+            for j in -12..=12 {
+                let mut q = bounds;
+                let (i, j) = (i as f32, j as f32);
+                q[2] = [bounds[2][0] + i * ex[0] + j * ey[0], bounds[2][1] + i * ex[1] + j * ey[1]];
+                let s = score_with(q, &[(0.5, 0.5)]);
+                if s > coarse {
+                    (coarse, best) = (s, q);
+                }
+            }
+        }
+    }
     let mut best_score = score(best);
     for step in [0.5, 0.25, 0.12] {
         let delta = step * side;
@@ -670,6 +1161,28 @@ pub fn downscale(image: &GrayImage, factor: u32) -> GrayImage {
 /// Nearest-neighbour 2× upscale (gives rqrr more pixels per module on tiny codes).
 pub fn upscale2(image: &GrayImage) -> GrayImage {
     GrayImage::from_fn(image.width() * 2, image.height() * 2, |x, y| *image.get_pixel(x / 2, y / 2))
+}
+
+/// Bilinear upscale by an integer factor: unlike [`upscale2`] it interpolates module edges
+/// between pixels, so a code of 1.5–2.5 px per module keeps its shape for rqrr's
+/// thresholding and finder-pattern scan.
+pub fn upscale_smooth(image: &GrayImage, factor: u32) -> GrayImage {
+    let factor = factor.max(1);
+    let (w, h) = (image.width(), image.height());
+    let raw = image.as_raw();
+    let stride = w as usize;
+    let at = |x: u32, y: u32| f32::from(raw[y as usize * stride + x as usize]);
+    let f = factor as f32;
+    GrayImage::from_fn(w * factor, h * factor, |x, y| {
+        let sx = ((x as f32 + 0.5) / f - 0.5).clamp(0.0, (w - 1) as f32);
+        let sy = ((y as f32 + 0.5) / f - 0.5).clamp(0.0, (h - 1) as f32);
+        let (x0, y0) = (sx as u32, sy as u32);
+        let (x1, y1) = ((x0 + 1).min(w - 1), (y0 + 1).min(h - 1));
+        let (tx, ty) = (sx - x0 as f32, sy - y0 as f32);
+        let top = at(x0, y0) * (1.0 - tx) + at(x1, y0) * tx;
+        let bottom = at(x0, y1) * (1.0 - tx) + at(x1, y1) * tx;
+        Luma([(top * (1.0 - ty) + bottom * ty).round() as u8])
+    })
 }
 
 /// Stretches the 1st–99th percentile of gray levels to 0–255.
@@ -939,6 +1452,47 @@ mod tests {
         for (corner, want) in refined.iter().zip([[q, q], [e, q], [e, e], [q, e]]) {
             assert!((corner[0] - want[0]).abs() <= 2.0 && (corner[1] - want[1]).abs() <= 2.0, "{refined:?}");
         }
+    }
+
+    #[test]
+    fn small_codes_are_found_by_zooming_into_finder_like_regions() {
+        let text = "251001020123456789012345";
+        let code = crate::render::qr_image(text, 4).unwrap();
+        // 1.6 px per module, smoothed as a lens and sensor would.
+        let (w, h) = (code.width() * 2 / 5, code.height() * 2 / 5);
+        let small = image::imageops::resize(&code, w, h, image::imageops::FilterType::Triangle);
+        let mut frame = GrayImage::from_fn(960, 720, |x, y| Luma([(150 + (x + 2 * y) / 40) as u8]));
+        image::imageops::overlay(&mut frame, &small, 700, 120);
+        assert!(
+            scan_image(&frame, &ScanOptions::fast()).is_empty(),
+            "the test needs a code too small for one pass"
+        );
+        let regions = zoom_regions(&frame);
+        assert!(regions
+            .iter()
+            .any(|r| (r[0]..r[2]).contains(&(700 + w / 2)) && (r[1]..r[3]).contains(&(120 + h / 2))));
+        let found: Vec<_> = regions.iter().flat_map(|r| zoom(&frame, *r)).collect();
+        assert_eq!(found.first().map(|c| c.text.as_str()), Some(text));
+        // Bounds come back in frame coordinates.
+        let [x, y] = found[0].bounds[0];
+        assert!((690..=720).contains(&x) && (110..=140).contains(&y), "{:?}", found[0].bounds);
+        let mut scanner = FrameScanner::new();
+        let frames = (0..EXTRA_PASSES)
+            .take_while(|_| scanner.scan(960, 720, frame.as_raw()).unwrap().is_empty())
+            .count();
+        assert!(frames < EXTRA_PASSES, "the camera path finds it within one turn");
+    }
+
+    #[test]
+    fn alignment_centres_follow_the_standard_table() {
+        let centres = |version: usize| alignment_centres(version * 4 + 17);
+        assert!(centres(1).is_empty());
+        assert_eq!(centres(2), [6, 18]);
+        assert_eq!(centres(7), [6, 22, 38]);
+        assert_eq!(centres(14), [6, 26, 46, 66]);
+        assert_eq!(centres(20), [6, 34, 62, 90]);
+        assert_eq!(centres(32), [6, 34, 60, 86, 112, 138]);
+        assert_eq!(centres(40), [6, 30, 58, 86, 114, 142, 170]);
     }
 
     #[test]
