@@ -883,7 +883,11 @@ pub mod handlers {
         let bytes = decode_base64(&args.image, "image")?;
         let (width, height) = image_dimensions(&bytes)?;
         let found = scan::scan_bytes(&bytes, &scan::ScanOptions::default()).map_err(scan_error)?;
-        let codes = classify::classify_all(&host, found.iter().map(|f| f.text.as_bytes())).await;
+        let codes = classify::classify_all(
+            &host,
+            found.iter().map(|f| f.exact_text().map_or(f.bytes.as_slice(), str::as_bytes)),
+        )
+        .await;
         Ok(ScanReport { codes, width, height })
     }
 
@@ -899,7 +903,11 @@ pub mod handlers {
         let grey = decode_base64(&args.grey, "grey")?;
         let found = scan::scan_frame(args.width, args.height, &grey, &scan::ScanOptions::fast())
             .map_err(scan_error)?;
-        let codes = classify::classify_all(&host, found.iter().map(|f| f.text.as_bytes())).await;
+        let codes = classify::classify_all(
+            &host,
+            found.iter().map(|f| f.exact_text().map_or(f.bytes.as_slice(), str::as_bytes)),
+        )
+        .await;
         Ok(ScanReport { codes, width: args.width, height: args.height })
     }
 
