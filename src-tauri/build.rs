@@ -30,10 +30,43 @@ const APP_COMMANDS: &[&str] = &[
     "pos_charge",
 ];
 
+/// The newest modification time under `dir` (files only).
+fn newest(dir: &std::path::Path) -> Option<std::time::SystemTime> {
+    let mut newest = None;
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        let path = entry.path();
+        let time =
+            if path.is_dir() { newest(&path) } else { entry.metadata().ok().and_then(|m| m.modified().ok()) };
+        newest = newest.max(time);
+    }
+    newest
+}
+
+/// The app embeds `ui/dist`: refuse to build without it, and say so when `ui/src` is newer.
+fn check_ui() {
+    let ui = std::path::Path::new("../ui");
+    let index = ui.join("dist/index.html");
+    println!("cargo:rerun-if-changed=../ui/dist");
+    println!("cargo:rerun-if-changed=../ui/src");
+    let Ok(built) = std::fs::metadata(&index).and_then(|m| m.modified()) else {
+        eprintln!(
+            "the companion UI is not built ({} is missing); run: npm --prefix ui ci && npm --prefix ui run build",
+            index.display()
+        );
+        std::process::exit(1);
+    };
+    if newest(&ui.join("src")).is_some_and(|source| source > built) {
+        println!(
+            "cargo:warning=ui/src is newer than ui/dist: the app would embed a stale UI; run npm --prefix ui run build"
+        );
+    }
+}
+
 fn main() {
+    check_ui();
     println!("cargo:rustc-env=PLUSBOX_APP_COMMANDS={}", APP_COMMANDS.join(","));
-    let attributes = tauri_build::Attributes::new()
-        .app_manifest(tauri_build::AppManifest::new().commands(APP_COMMANDS));
+    let attributes =
+        tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(APP_COMMANDS));
     if let Err(e) = tauri_build::try_build(attributes) {
         eprintln!("cannot build the Tauri context: {e:#}");
         std::process::exit(1);

@@ -1,39 +1,30 @@
 // The real Plusbox app end to end: tauri-driver + WebKitWebDriver (Debian webkit2gtk-driver)
 // under Xvfb launch the built app on a fresh data dir, so it starts in embedded mode and pairs
-// itself; the Pay screen shows a code; the reference acquirer (`plusbox acquirer serve`, set up
-// from the app's own sandbox data) charges it with `plusbox pos charge`; History shows the
-// payment as a success. Screenshots of the real window are kept in target/app-e2e/.
+// itself; the Pay screen shows a code; the reference acquirer started from the app (Settings →
+// This app; plusbox-acquirer in-process, wired to the built-in sandbox over HTTP and signatures
+// like any acquirer) charges it from the app's POS form; History shows the payment as a success.
+// Screenshots of the real window are kept in target/app-e2e/.
 //
-// Run: PLUSBOX_APP_BIN=target/debug/plusbox-app PLUSBOX_BIN=target/debug/plusbox \
-//        node --test src-tauri/e2e/app.test.mjs
+// Run: PLUSBOX_APP_BIN=target/debug/plusbox-app node --test src-tauri/e2e/app.test.mjs
 
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 
-import { ensureDisplay, freePort, Session, startDriver } from './webdriver.mjs';
+import { ensureDisplay, Session, startDriver } from './webdriver.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const APP = resolve(ROOT, process.env.PLUSBOX_APP_BIN ?? 'target/debug/plusbox-app');
-const PLUSBOX = resolve(ROOT, process.env.PLUSBOX_BIN ?? 'target/debug/plusbox');
 const RESULTS = resolve(ROOT, 'target/app-e2e');
 
 /** @type {{display: string, stop: () => void}} */ let display;
 /** @type {{url: string, stop: () => void}} */ let driver;
 /** @type {Session} */ let session;
-/** @type {import('node:child_process').ChildProcess | undefined} */ let acquirer;
 const dir = mkdtempSync(join(tmpdir(), 'plusbox-app-e2e-'));
 const data = join(dir, 'app-data');
-
-/** Runs the plusbox CLI in the test dir. @param {string[]} args */
-function plusbox(args) {
-  return execFileSync(PLUSBOX, args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-}
 
 /** Opens a screen from the navigation and waits for its heading. @param {string} id */
 async function open(id) {
@@ -42,9 +33,7 @@ async function open(id) {
 }
 
 before(async () => {
-  for (const [what, path] of [['app', APP], ['plusbox', PLUSBOX]]) {
-    assert.ok(existsSync(path), `the ${what} binary is missing at ${path}; build it first (cargo build -p plusbox-app -p plusbox)`);
-  }
+  assert.ok(existsSync(APP), `the app binary is missing at ${APP}; build it first (cargo build -p plusbox-app)`);
   mkdirSync(RESULTS, { recursive: true });
   display = await ensureDisplay();
   driver = await startDriver({ ...process.env, DISPLAY: display.display, PLUSBOX_APP_DATA: data, RUST_LOG: 'warn' });
@@ -55,7 +44,6 @@ after(async () => {
   await session?.close();
   driver?.stop();
   display?.stop();
-  acquirer?.kill();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -70,29 +58,24 @@ describe('the Plusbox app (Tauri, WebKitGTK) in embedded mode', { timeout: 300_0
     assert.equal(await session.execute('return typeof window.__TAURI_INTERNALS__'), 'object', 'the UI runs inside Tauri');
   });
 
-  it('a code shown on Pay, charged by the reference acquirer, appears in History as a success', async () => {
+  it('a code shown on Pay, charged by the reference acquirer started in the app, appears in History as a success', async () => {
     await open('pay');
     const code = await session.attribute('.digits[data-code]', 'data-code');
     assert.match(code, /^\d{24}$/);
     writeFileSync(join(RESULTS, 'pay.png'), await session.screenshot());
 
-    // The reference acquirer, configured from the app's own sandbox data (key and notify URL
-    // registered there), charges the code over HTTP like any acquirer on the machine would.
-    const port = await freePort();
-    plusbox([
-      'acquirer', 'init', '--from-sandbox', join(data, 'embedded/sandbox'),
-      '--notify-url', `http://127.0.0.1:${port}/notify`, '--out', 'acq.toml',
-    ]);
-    acquirer = spawn(PLUSBOX, ['acquirer', 'serve', '--config', 'acq.toml'], { cwd: dir, stdio: 'ignore' });
-    const acquirerUrl = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 100; i += 1) {
-      if (await fetch(`${acquirerUrl}/health`).then((r) => r.ok, () => false)) break;
-      await sleep(100);
-    }
-    const charged = JSON.parse(
-      plusbox(['pos', 'charge', '--acquirer', acquirerUrl, '--code', code, '--amount', '12.50 USD', '--json']),
-    );
-    assert.equal(charged.state, 'SUCCESS', JSON.stringify(charged));
+    // Settings → This app: the reference acquirer (plusbox-acquirer, in-process, its key and
+    // notify URL registered with the built-in sandbox) and its POS form charge the code.
+    await open('settings');
+    await session.click('button.start-acquirer');
+    await session.waitFor('input[name=charge-code]');
+    writeFileSync(join(RESULTS, 'settings.png'), await session.screenshot());
+    await session.type('input[name=charge-code]', code);
+    await session.clear('input[name=charge-amount]');
+    await session.type('input[name=charge-amount]', '12.50 USD');
+    await session.click('form.pos button[type=submit]');
+    const result = await session.waitFor('p.charged', 120_000);
+    assert.match(await session.call('GET', `/element/${result}/text`), /SUCCESS/);
 
     await open('history');
     const entry = await session.waitFor('li.entry[data-kind=payment]');
@@ -101,4 +84,5 @@ describe('the Plusbox app (Tauri, WebKitGTK) in embedded mode', { timeout: 300_0
     assert.match(text, /Succeeded/);
     writeFileSync(join(RESULTS, 'history.png'), await session.screenshot());
   });
+});
 });

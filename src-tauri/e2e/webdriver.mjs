@@ -51,6 +51,8 @@ export async function ensureDisplay() {
  * @param {NodeJS.ProcessEnv} env
  */
 export async function startDriver(env) {
+  // Software rendering: under Xvfb (no GPU) WebKitGTK's DMA-BUF renderer leaves the window blank.
+  env = { WEBKIT_DISABLE_DMABUF_RENDERER: '1', ...env };
   const port = await freePort();
   const nativePort = await freePort();
   const driver = spawn('tauri-driver', ['--port', String(port), '--native-port', String(nativePort)], {
@@ -122,6 +124,16 @@ export class Session {
   /** @param {string} css */
   async click(css) {
     await this.call('POST', `/element/${await this.waitFor(css)}/click`, {});
+  }
+
+  /** Types text into a field. @param {string} css @param {string} text */
+  async type(css, text) {
+    await this.call('POST', `/element/${await this.waitFor(css)}/value`, { text });
+  }
+
+  /** Empties a field. @param {string} css */
+  async clear(css) {
+    await this.call('POST', `/element/${await this.waitFor(css)}/clear`, {});
   }
 
   /** @param {string} css @param {string} name */

@@ -70,7 +70,8 @@ struct NoArgs {}
 
 fn parse<T: serde::de::DeserializeOwned>(command: &str, args: Value) -> Result<T, CommandError> {
     let args = if args.is_null() { Value::Object(Default::default()) } else { args };
-    serde_json::from_value(args).map_err(|e| CommandError::bad_request(format!("arguments of {command}: {e}")))
+    serde_json::from_value(args)
+        .map_err(|e| CommandError::bad_request(format!("arguments of {command}: {e}")))
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Result<Value, CommandError> {
@@ -111,7 +112,12 @@ pub async fn run_command<R: Runtime>(
             shell.link(&link)?;
             let code = code.filter(|c| !c.trim().is_empty()).unwrap_or_else(|| link.clone());
             let pair = companion::PairWithCodeArgs { code, device_name };
-            let paired = companion::dispatch(AppHost::new(app.clone(), Arc::clone(&shell)), "pair_with_code", json(&pair)?).await;
+            let paired = companion::dispatch(
+                AppHost::new(app.clone(), Arc::clone(&shell)),
+                "pair_with_code",
+                json(&pair)?,
+            )
+            .await;
             if let Err(e) = paired {
                 // A failed link leaves the app where it was.
                 match previous.mode {
@@ -130,7 +136,9 @@ pub async fn run_command<R: Runtime>(
             let ChargeArgs { code, amount } = parse(name, args)?;
             return json(&shell.pos_charge(&code, &amount).await?);
         }
-        other => return Err(CommandError::new(ErrorCode::NotFound, format!("there is no command {other:?}"))),
+        other => {
+            return Err(CommandError::new(ErrorCode::NotFound, format!("there is no command {other:?}")))
+        }
     }
     json(&shell.state().await?)
 }
@@ -142,7 +150,9 @@ fn args_of<R: Runtime>(invoke: &Invoke<R>) -> Result<Value, CommandError> {
     match invoke.message.payload() {
         InvokeBody::Json(Value::Object(map)) => Ok(map.get("args").cloned().unwrap_or(Value::Null)),
         InvokeBody::Json(Value::Null) => Ok(Value::Null),
-        InvokeBody::Json(_) => Err(CommandError::bad_request("the arguments must be an object {args: {...}}")),
+        InvokeBody::Json(_) => {
+            Err(CommandError::bad_request("the arguments must be an object {args: {...}}"))
+        }
         InvokeBody::Raw(bytes) if invoke.message.command() == "scan_frame" => {
             use base64::Engine as _;
             let header = |name: &str| -> Result<u32, CommandError> {

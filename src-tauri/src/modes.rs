@@ -267,7 +267,10 @@ impl Shell {
     /// Uses the shared sandbox linked before.
     pub fn use_linked(&self) -> Result<(), CommandError> {
         let url = read_line(&self.mode_dir(Mode::Linked).join("url")).ok_or_else(|| {
-            CommandError::new(ErrorCode::NotPaired, "no shared sandbox linked yet: scan or type its pairing link")
+            CommandError::new(
+                ErrorCode::NotPaired,
+                "no shared sandbox linked yet: scan or type its pairing link",
+            )
         })?;
         self.set_current(Current { mode: Mode::Linked, sandbox_url: url })
     }
@@ -337,8 +340,10 @@ impl Shell {
             .map_err(|e| internal("cannot keep the acquirer key", e))?;
         let public = key.public_key().map_err(|e| internal("cannot derive the acquirer public key", e))?;
         let now = time::OffsetDateTime::now_utc();
-        store.set_acqp_key(&public.to_base64(), 1, now).map_err(|e| internal("cannot register the acquirer key", e))?;
-        store.set_notify_url(Some(&notify_url)).map_err(|e| internal("cannot set the notify URL", e))?;
+        store
+            .set_acqp_key(&public.to_base64(), 1, now)
+            .map_err(|e| internal("cannot register the acquirer key", e))?;
+        store.set_notify_url(Some(notify_url.as_str())).map_err(|e| internal("cannot set the notify URL", e))?;
         let app = store.app_view().map_err(|e| internal("cannot read the sandbox", e))?;
         let config = AcquirerConfig {
             // The acquirer talks to the sandbox on loopback whatever the sandbox advertises.
@@ -355,7 +360,7 @@ impl Shell {
             merchant: MerchantConfig::default(),
             timing: Timing::default(),
         };
-        let acquirer = Acquirer::new(config, [], Arc::new(SystemClock))
+        let acquirer = Acquirer::new(config, Vec::<plusbox_acquirer::Fault>::new(), Arc::new(SystemClock))
             .map_err(|e| internal("cannot start the acquirer", e))?;
         let serving = acquirer.clone();
         let task = tokio::spawn(async move {
@@ -374,7 +379,10 @@ impl Shell {
             match &running.acquirer {
                 Some((acquirer, _, _)) => acquirer.clone(),
                 None => {
-                    return Err(CommandError::new(ErrorCode::InvalidState, "start the reference acquirer first"))
+                    return Err(CommandError::new(
+                        ErrorCode::InvalidState,
+                        "start the reference acquirer first",
+                    ))
                 }
             }
         };
@@ -402,7 +410,10 @@ impl Shell {
 
     /// Follows the current sandbox's live events for `host` (restarted after a mode switch or
     /// a broken stream, with a growing pause).
-    pub async fn watch_events<H: Host + Send + Sync + 'static>(self: &Arc<Self>, make_host: impl Fn() -> H + Send + 'static) {
+    pub async fn watch_events<H: Host + Send + Sync + 'static>(
+        self: &Arc<Self>,
+        make_host: impl Fn() -> H + Send + 'static,
+    ) {
         let mut running = self.running.lock().await;
         if let Some(task) = running.events.take() {
             task.abort();
@@ -413,10 +424,10 @@ impl Shell {
                 let host = make_host();
                 let paired = host.device_token().is_some();
                 if paired {
-                    match plusbox_companion::commands::watch_events(host.clone()).await {
-                        // The stream ended cleanly (sandbox restarted): reconnect at once.
-                        Ok(()) => pause = Duration::from_millis(250),
-                        Err(_) => {}
+                    // A stream that ended cleanly (sandbox restarted) reconnects at once; a
+                    // broken one (sandbox down) waits longer each time.
+                    if plusbox_companion::commands::watch_events(host.clone()).await.is_ok() {
+                        pause = Duration::from_millis(250);
                     }
                     // Whatever changed while disconnected: the pending list again.
                     if let Ok(list) = host.client().pending().await {
@@ -493,8 +504,14 @@ mod tests {
 
     #[test]
     fn a_pairing_link_gives_the_sandbox_base_url() {
-        assert_eq!(sandbox_base_url("http://10.0.0.2:8787/#pair=pair_abc").ok().as_deref(), Some("http://10.0.0.2:8787"));
-        assert_eq!(sandbox_base_url(" HTTPS://box.local:8443/x?y ").ok().as_deref(), Some("https://box.local:8443"));
+        assert_eq!(
+            sandbox_base_url("http://10.0.0.2:8787/#pair=pair_abc").ok().as_deref(),
+            Some("http://10.0.0.2:8787")
+        );
+        assert_eq!(
+            sandbox_base_url(" HTTPS://box.local:8443/x?y ").ok().as_deref(),
+            Some("https://box.local:8443")
+        );
     }
 
     #[test]

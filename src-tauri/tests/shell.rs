@@ -166,8 +166,12 @@ fn every_command_through_the_shell_gives_the_same_json_as_rpc() {
 
     // Top-ups change state, so each path adds 1.00 and sees the other's too.
     check("top_up");
-    let first = f.ipc("top_up", json!({"accountId": account, "amount": "1.00 USD"})).unwrap_or_else(|e| panic!("{e}"));
-    let second = f.rpc("top_up", json!({"accountId": account, "amount": "1.00 USD"})).unwrap_or_else(|e| panic!("{e}"));
+    let first = f
+        .ipc("top_up", json!({"accountId": account, "amount": "1.00 USD"}))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let second = f
+        .rpc("top_up", json!({"accountId": account, "amount": "1.00 USD"}))
+        .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(minor_units(&second) - minor_units(&first), 100);
     assert_eq!((&first["currency"], &first["exponent"]), (&second["currency"], &second["exponent"]));
     let bad = f.same("top_up", json!({"accountId": account, "amount": "lots"}), nothing);
@@ -240,7 +244,8 @@ fn every_command_through_the_shell_gives_the_same_json_as_rpc() {
     assert_eq!(wrong.err().map(|e| e["code"].clone()), Some(json!("PAIRING_CODE_INVALID")));
 
     check("pair_loopback");
-    f.same("pair_loopback", json!({"deviceName": "again"}), remove(&["device"])).unwrap_or_else(|e| panic!("{e}"));
+    f.same("pair_loopback", json!({"deviceName": "again"}), remove(&["device"]))
+        .unwrap_or_else(|e| panic!("{e}"));
 
     check("unpair");
     f.same("unpair", json!({}), nothing).unwrap_or_else(|e| panic!("{e}"));
@@ -339,8 +344,7 @@ fn a_bad_link_leaves_the_app_in_embedded_mode() {
 #[test]
 fn the_permission_list_names_every_command_the_shell_handles() {
     let declared: BTreeSet<&str> = env!("PLUSBOX_APP_COMMANDS").split(',').collect();
-    let handled: BTreeSet<&str> =
-        COMMANDS.iter().chain(plusbox_app_lib::SHELL_COMMANDS).copied().collect();
+    let handled: BTreeSet<&str> = COMMANDS.iter().chain(plusbox_app_lib::SHELL_COMMANDS).copied().collect();
     assert_eq!(declared, handled);
 }
 
