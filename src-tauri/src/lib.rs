@@ -109,6 +109,7 @@ pub async fn run_command<R: Runtime>(
         "link_sandbox" => {
             let LinkArgs { link, code, device_name } = parse(name, args)?;
             let previous = shell.current();
+            let previous_link = shell.linked_url();
             shell.link(&link)?;
             let code = code.filter(|c| !c.trim().is_empty()).unwrap_or_else(|| link.clone());
             let pair = companion::PairWithCodeArgs { code, device_name };
@@ -119,10 +120,11 @@ pub async fn run_command<R: Runtime>(
             )
             .await;
             if let Err(e) = paired {
-                // A failed link leaves the app where it was.
+                // A failed link leaves the app where it was, with the shared sandbox it knew.
+                shell.restore_linked_url(previous_link.as_deref())?;
                 match previous.mode {
                     Mode::Embedded => shell.use_embedded().await?,
-                    Mode::Linked => shell.use_linked().or_else(|_| shell.link(&previous.sandbox_url))?,
+                    Mode::Linked => shell.use_linked()?,
                 }
                 return Err(e);
             }

@@ -284,6 +284,24 @@ impl Shell {
         self.set_current(Current { mode: Mode::Linked, sandbox_url: url })
     }
 
+    /// The shared sandbox's URL, once linked.
+    pub fn linked_url(&self) -> Option<String> {
+        read_line(&self.mode_dir(Mode::Linked).join("url"))
+    }
+
+    /// Puts back the linked URL known before a failed link (none: forgets it).
+    pub fn restore_linked_url(&self, url: Option<&str>) -> Result<(), CommandError> {
+        let path = self.mode_dir(Mode::Linked).join("url");
+        let result = match url {
+            Some(url) => std::fs::write(&path, url),
+            None => std::fs::remove_file(&path).or_else(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Ok(()),
+                _ => Err(e),
+            }),
+        };
+        result.map_err(|e| internal("cannot restore the linked sandbox URL", e))
+    }
+
     /// What the app-mode screen shows.
     pub async fn state(&self) -> Result<AppState, CommandError> {
         let running = self.running.lock().await;
@@ -310,7 +328,7 @@ impl Shell {
         Ok(AppState {
             mode: self.current().mode,
             embedded,
-            linked_url: read_line(&self.mode_dir(Mode::Linked).join("url")),
+            linked_url: self.linked_url(),
             acquirer_url: running.acquirer.as_ref().map(|(_, url, _)| url.clone()),
         })
     }
@@ -343,7 +361,9 @@ impl Shell {
         store
             .set_acqp_key(&public.to_base64(), 1, now)
             .map_err(|e| internal("cannot register the acquirer key", e))?;
-        store.set_notify_url(Some(notify_url.as_str())).map_err(|e| internal("cannot set the notify URL", e))?;
+        store
+            .set_notify_url(Some(notify_url.as_str()))
+            .map_err(|e| internal("cannot set the notify URL", e))?;
         let app = store.app_view().map_err(|e| internal("cannot read the sandbox", e))?;
         let config = AcquirerConfig {
             // The acquirer talks to the sandbox on loopback whatever the sandbox advertises.

@@ -338,6 +338,7 @@ fn a_bad_link_leaves_the_app_in_embedded_mode() {
     assert_eq!(wrong.err().map(|e| e["code"].clone()), Some(json!("PAIRING_CODE_INVALID")));
     let state = f.ipc("app_state", json!({})).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(state["mode"], "embedded");
+    assert!(state.get("linkedUrl").is_none(), "a failed link is not remembered: {state}");
     assert_eq!(f.ipc("session", json!({})).unwrap_or_else(|e| panic!("{e}"))["paired"], true);
 }
 
@@ -352,4 +353,45 @@ fn the_permission_list_names_every_command_the_shell_handles() {
 fn a_command_outside_the_table_is_not_handled() {
     let f = fixture();
     assert!(f.ipc("open_shell", json!({})).is_err());
+}
+
+#[test]
+fn linking_a_shared_sandbox_pairs_with_its_link_and_each_mode_keeps_its_pairing() {
+    let f = fixture();
+    // A second, shared sandbox (what `plusbox serve` runs), with a pairing ticket from its store.
+    let shared_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let config = plusbox_sandbox::SandboxConfig::new(
+        shared_dir.path(),
+        "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}")),
+    );
+    let shared = tauri::async_runtime::block_on(plusbox_sandbox::Sandbox::start(config))
+        .unwrap_or_else(|e| panic!("shared sandbox: {e}"));
+    let ticket = shared
+        .store()
+        .create_pairing("phone", time::OffsetDateTime::now_utc())
+        .unwrap_or_else(|e| panic!("pairing ticket: {e}"));
+    let link = format!("{}/#pair={}", shared.base_url(), ticket.link_token.expose());
+
+    let linked = f.ipc("link_sandbox", json!({"link": link})).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(linked["mode"], "linked");
+    assert_eq!(linked["linkedUrl"], json!(shared.base_url()));
+    let session = f.ipc("session", json!({})).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (session["paired"].clone(), session["sandbox"]["url"].clone()),
+        (json!(true), json!(shared.base_url()))
+    );
+    assert!(f.data.join("linked/device-token").exists());
+
+    // Back to the built-in sandbox: still paired there; and linked again: still paired there.
+    f.ipc("use_mode", json!({"mode": "embedded"})).unwrap_or_else(|e| panic!("{e}"));
+    let embedded = f.ipc("session", json!({})).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(embedded["paired"], true);
+    assert_ne!(embedded["sandbox"]["url"], json!(shared.base_url()));
+    f.ipc("use_mode", json!({"mode": "linked"})).unwrap_or_else(|e| panic!("{e}"));
+    let again = f.ipc("session", json!({})).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (again["paired"].clone(), again["sandbox"]["url"].clone()),
+        (json!(true), json!(shared.base_url()))
+    );
+    tauri::async_runtime::block_on(shared.shutdown());
 }
