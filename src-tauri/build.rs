@@ -32,14 +32,14 @@ const APP_COMMANDS: &[&str] = &[
 
 /// The newest modification time under `dir` (files only).
 fn newest(dir: &std::path::Path) -> Option<std::time::SystemTime> {
-    let mut newest = None;
+    let mut latest = None;
     for entry in std::fs::read_dir(dir).ok()?.flatten() {
         let path = entry.path();
         let time =
             if path.is_dir() { newest(&path) } else { entry.metadata().ok().and_then(|m| m.modified().ok()) };
-        newest = newest.max(time);
+        latest = latest.max(time);
     }
-    newest
+    latest
 }
 
 /// The app embeds `ui/dist`: refuse to build without it, and say so when `ui/src` is newer.

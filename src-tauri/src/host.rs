@@ -14,7 +14,6 @@ use tauri::{AppHandle, Emitter as _, Runtime};
 use crate::modes::Shell;
 
 /// The host one command runs with: the app handle and the shell's state at the time of the call.
-#[derive(Clone)]
 pub struct AppHost<R: Runtime> {
     app: AppHandle<R>,
     shell: Arc<Shell>,
@@ -25,6 +24,19 @@ pub struct AppHost<R: Runtime> {
     mode_dir: PathBuf,
     /// The embedded sandbox runs in this process: the app is on its machine.
     loopback: bool,
+}
+
+// By hand: a derive would ask for `R: Clone`, which runtimes are not.
+impl<R: Runtime> Clone for AppHost<R> {
+    fn clone(&self) -> Self {
+        AppHost {
+            app: self.app.clone(),
+            shell: Arc::clone(&self.shell),
+            sandbox_url: self.sandbox_url.clone(),
+            mode_dir: self.mode_dir.clone(),
+            loopback: self.loopback,
+        }
+    }
 }
 
 impl<R: Runtime> AppHost<R> {

@@ -260,6 +260,12 @@ pub fn configure<R: Runtime>(builder: tauri::Builder<R>, data_dir: Option<PathBu
         let shell = Shell::new(self::data_dir(&handle, data_dir.clone())?)?;
         app.manage(Arc::clone(&shell));
         tauri::async_runtime::block_on(start(&handle, &shell))?;
+        #[cfg(target_os = "linux")]
+        if let Some(window) = app.get_webview_window("main") {
+            if let Err(e) = camera::enable(&window) {
+                eprintln!("plusbox-app: the camera stays off: {e}");
+            }
+        }
         Ok(())
     })
 }
@@ -274,12 +280,6 @@ pub fn run() {
             std::process::exit(1);
         }
     };
-    #[cfg(target_os = "linux")]
-    if let Some(window) = app.get_webview_window("main") {
-        if let Err(e) = camera::enable(&window) {
-            eprintln!("plusbox-app: the camera stays off: {e}");
-        }
-    }
     app.run(|handle, event| {
         if let tauri::RunEvent::Exit = event {
             if let Some(shell) = handle.try_state::<Arc<Shell>>() {
@@ -295,7 +295,9 @@ pub fn run() {
 #[cfg(target_os = "linux")]
 mod camera {
     use webkit2gtk::glib::prelude::Cast as _;
-    use webkit2gtk::{PermissionRequestExt as _, SettingsExt as _, WebViewExt as _};
+    use webkit2gtk::{
+        PermissionRequestExt as _, SettingsExt as _, UserMediaPermissionRequestExt as _, WebViewExt as _,
+    };
 
     /// Enables the media stream and answers permission requests: video capture yes, the rest no.
     pub fn enable<R: tauri::Runtime>(window: &tauri::WebviewWindow<R>) -> tauri::Result<()> {

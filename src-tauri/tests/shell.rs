@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
-use tauri::{Manager as _, WebviewWindow, WebviewWindowBuilder};
+use tauri::{Manager as _, WebviewWindow};
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -31,12 +31,14 @@ struct Fixture {
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
     let data = dir.path().join("app");
-    let app = plusbox_app_lib::configure(mock_builder(), Some(data.clone()))
+    let mut app = plusbox_app_lib::configure(mock_builder(), Some(data.clone()))
         .build(tauri::generate_context!())
-        .unwrap_or_else(|e| panic!("the app does not start: {e}"));
-    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .unwrap_or_else(|e| panic!("window: {e}"));
+        .unwrap_or_else(|e| panic!("the app does not build: {e}"));
+    // Setup (the config's "main" window, the embedded sandbox, self-pairing) runs with the first
+    // event-loop iteration, as in the real app.
+    #[allow(deprecated)]
+    app.run_iteration(|_, _| {});
+    let window = app.get_webview_window("main").unwrap_or_else(|| panic!("no main window"));
     let shell = Arc::clone(&*app.state::<Arc<Shell>>());
     let sandbox_url = shell.current().sandbox_url;
 
