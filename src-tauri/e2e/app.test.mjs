@@ -85,4 +85,3 @@ describe('the Plusbox app (Tauri, WebKitGTK) in embedded mode', { timeout: 300_0
     writeFileSync(join(RESULTS, 'history.png'), await session.screenshot());
   });
 });
-});

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** W3C element reference key. */
-const ELEMENT = 'element-6066-11e4-a021-4a6b-6e03-0a1f';
+const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
 
 /** A free loopback TCP port (bound and released; the driver binds it right after). */
 export async function freePort() {
@@ -123,7 +123,10 @@ export class Session {
 
   /** @param {string} css */
   async click(css) {
-    await this.call('POST', `/element/${await this.waitFor(css)}/click`, {});
+    const element = await this.waitFor(css);
+    // Out of view or under the fixed navigation bar, a click lands on something else.
+    await this.execute('document.querySelector(arguments[0]).scrollIntoView({ block: "center" })', [css]);
+    await this.call('POST', `/element/${element}/click`, {});
   }
 
   /** Types text into a field. @param {string} css @param {string} text */
