@@ -9,12 +9,16 @@ step() { printf '\n==> %s\n' "$*"; }
 
 # Debian packages the tests need, as "command:package" (chromium drives the companion UI tests).
 NEEDED_TOOLS=(openssl:openssl zbarimg:zbar-tools qrencode:qrencode chromium:chromium)
+# The Tauri app (src-tauri) builds against WebKitGTK; its end-to-end test drives the real window
+# with WebKitWebDriver under Xvfb.
+NEEDED_TOOLS+=(WebKitWebDriver:webkit2gtk-driver Xvfb:xvfb)
 missing=()
 for entry in "${NEEDED_TOOLS[@]}"; do
   command -v "${entry%%:*}" >/dev/null 2>&1 || missing+=("${entry##*:}")
 done
 # Chinese glyphs for the zh-CN screens of the companion UI.
 [ -e /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing+=(fonts-noto-cjk)
+pkg-config --exists webkit2gtk-4.1 2>/dev/null || missing+=(pkg-config libwebkit2gtk-4.1-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     step "installing ${missing[*]}"
@@ -80,6 +84,14 @@ cargo nextest run --workspace --locked --no-fail-fast
 
 step "companion UI end to end (Chromium against the debug plusbox built by the tests above)"
 (cd ui && PLUSBOX_BIN="$PWD/../target/debug/plusbox" npm run --silent e2e)
+
+step "companion app end to end (tauri-driver + WebKitWebDriver under Xvfb, the debug plusbox-app built above)"
+if ! command -v tauri-driver >/dev/null 2>&1; then
+  step "installing tauri-driver (once)"
+  cargo install --locked tauri-driver --version '^2'
+fi
+PLUSBOX_APP_BIN=target/debug/plusbox-app \
+  node --test --test-concurrency=1 --test-reporter=spec src-tauri/e2e/app.test.mjs
 
 step "doc tests"
 cargo test --workspace --locked --doc
