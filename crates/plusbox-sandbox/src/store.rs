@@ -1318,7 +1318,7 @@ impl Store {
     /// Everything the gateway needs before the body, in one read transaction: the calling
     /// application, the default one (it signs answers to callers it cannot identify), the
     /// caller's ACQP key for `key_version` (latest when `None`), and whether any mock rule for
-    /// `api` is active (only then does [`Store::take_mock`] need the write lock).
+    /// `api` is active (only then does [`Store::take_mock_for`] need the write lock).
     pub fn envelope(
         &self,
         client_id: Option<&str>,
@@ -2963,45 +2963,6 @@ impl Store {
     /// Deletes every mock rule.
     pub fn clear_mocks(&self) -> Result<usize> {
         self.write(|tx| Ok(tx.execute_cached("DELETE FROM mock", [])?))
-    }
-
-    /// Consumes one use of the oldest active rule for `api`, if any.
-    pub fn take_mock(&self, api: &str, now: OffsetDateTime) -> Result<Option<(i64, MockAction)>> {
-        let now_ms = to_millis(now);
-        // Almost every request finds no rule; check under a read transaction first so the
-        // common path takes no write lock.
-        let any: bool = self.read(|tx| {
-            Ok(tx
-                .query_row_cached(
-                    "SELECT 1 FROM mock WHERE api = ?1 AND (remaining IS NULL OR remaining > 0) AND (until IS NULL OR until > ?2) LIMIT 1",
-                    params![api, now_ms],
-                    |r| r.get::<_, i64>(0),
-                )
-                .optional()?
-                .is_some())
-        })?;
-        if !any {
-            return Ok(None);
-        }
-        self.write(|tx| {
-            let rule: Option<(i64, String, Option<String>)> = tx
-                .query_row_cached(
-                    "SELECT id, result_code, tamper FROM mock WHERE api = ?1 AND (remaining IS NULL OR remaining > 0) AND (until IS NULL OR until > ?2) ORDER BY id LIMIT 1",
-                    params![api, now_ms],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
-            let Some((id, code, tamper)) = rule else { return Ok(None) };
-            tx.execute_cached(
-                "UPDATE mock SET hits = hits + 1, remaining = CASE WHEN remaining IS NULL THEN NULL ELSE remaining - 1 END WHERE id = ?1",
-                params![id],
-            )?;
-            let action = match tamper.as_deref().map(str::parse::<Tamper>) {
-                Some(Ok(tamper)) => Some(MockAction::Tamper(tamper)),
-                _ => ResultCode::from_wire(&code).map(MockAction::Force),
-            };
-            Ok(action.map(|a| (id, a)))
-        })
     }
 }
 
