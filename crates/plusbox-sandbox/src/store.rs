@@ -1981,7 +1981,8 @@ fn settle_if_due(tx: &Connection, payment: PaymentRecord, now: OffsetDateTime) -
     Ok(closed)
 }
 
-fn fail_payment(
+/// Closes a payment as failed with its result code; callers decide whether it is notified.
+fn mark_failed(
     tx: &Connection,
     payment: &PaymentRecord,
     code: ResultCode,
@@ -1992,6 +1993,17 @@ fn fail_payment(
         "UPDATE payment SET state = 'FAILED', fail_code = ?1, fail_message = ?2, closed_at = ?3 WHERE id = ?4",
         params![code.as_str(), message, to_millis(now), payment.row],
     )?;
+    Ok(())
+}
+
+fn fail_payment(
+    tx: &Connection,
+    payment: &PaymentRecord,
+    code: ResultCode,
+    message: &str,
+    now: OffsetDateTime,
+) -> Result<()> {
+    mark_failed(tx, payment, code, message, now)?;
     let failed = load_payment_by_row(tx, payment.row)?;
     enqueue_notification(tx, &failed, now)
 }

@@ -265,9 +265,5 @@ pub(super) fn refuse_code(
     message: &str,
     now: OffsetDateTime,
 ) -> Result<()> {
-    tx.execute(
-        "UPDATE payment SET state = 'FAILED', fail_code = ?1, fail_message = ?2, closed_at = ?3 WHERE id = ?4",
-        params![code.as_str(), message, to_millis(now), payment.row],
-    )?;
-    Ok(())
+    super::mark_failed(tx, payment, code, message, now)
 }
