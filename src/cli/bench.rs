@@ -77,6 +77,29 @@ struct Client {
 }
 
 impl Client {
+    /// A signing client for `sandbox`'s application, keeping up to `pool` idle connections.
+    fn new(
+        sandbox: &Sandbox,
+        app: &plusbox_sandbox::store::AppRecord,
+        key: PrivateKey,
+        pool: usize,
+        codes: Vec<String>,
+    ) -> anyhow::Result<Arc<Client>> {
+        Ok(Arc::new(Client {
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(pool)
+                // Below the server's keep-alive wait (its header timeout, 10 s): a pooled
+                // connection is never reused just as the server closes it.
+                .pool_idle_timeout(Duration::from_secs(5))
+                .build()?,
+            base: sandbox.base_url().to_string(),
+            client_id: app.client_id.clone(),
+            key,
+            sandbox_key: app.private_key()?.public_key()?,
+            codes: Mutex::new(codes),
+        }))
+    }
+
     async fn call(&self, api: &str, body: &Value) -> anyhow::Result<Value> {
         let path = format!("/aps/api/v1/payments/{api}");
         let body = body.to_string();
@@ -173,19 +196,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         codes.push(store.issue_code("buyer-1", now)?.code);
     }
     let app = store.app()?;
-    let client = Arc::new(Client {
-        http: reqwest::Client::builder()
-            .pool_max_idle_per_host(256)
-            // Below the server's keep-alive wait (its header timeout, 10 s): a pooled connection is
-            // never reused just as the server closes it.
-            .pool_idle_timeout(Duration::from_secs(5))
-            .build()?,
-        base: sandbox.base_url().to_string(),
-        client_id: app.client_id.clone(),
-        key,
-        sandbox_key: app.private_key()?.public_key()?,
-        codes: Mutex::new(codes),
-    });
+    let client = Client::new(&sandbox, &app, key, 256, codes)?;
 
     // Signing ceiling: one pay+inquiry costs 4 signatures (2 requests, 2 answers) and 4
     // verifications; measured here, single-threaded.
@@ -475,17 +486,7 @@ async fn soak(args: SoakArgs) -> anyhow::Result<ExitCode> {
     let (notify_url, notified) = ack_receiver(PrivateKey::parse(key.to_base64().expose())?).await?;
     store.set_notify_url(Some(&notify_url))?;
     let app = store.app()?;
-    let client = Arc::new(Client {
-        http: reqwest::Client::builder()
-            .pool_max_idle_per_host(512)
-            .pool_idle_timeout(Duration::from_secs(5))
-            .build()?,
-        base: sandbox.base_url().to_string(),
-        client_id: app.client_id.clone(),
-        key,
-        sandbox_key: app.private_key()?.public_key()?,
-        codes: Mutex::new(Vec::new()),
-    });
+    let client = Client::new(&sandbox, &app, key, 512, Vec::new())?;
     let window = Arc::new(std::sync::Mutex::new(Window::default()));
     let interval = Duration::from_secs_f64(1.0 / f64::from(args.rate));
     let total = Duration::from_secs_f64(args.minutes * 60.0);
