@@ -325,3 +325,66 @@ async fn skip_response_verification_trusts_a_tampered_response() {
         env.stop().await;
     }
 }
+
+/// The POS driver's `/clock` sets only the acquirer's clock: a sale at 07:59:30 UTC+8 voided at
+/// 08:20:30 UTC+8 is within the window (00:15 UTC+8 the next day). Computed in UTC the window
+/// would have closed at 00:15 UTC, so `cancel-window-utc` refuses the legal void itself, before
+/// asking Alipay+.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_window_computed_in_utc_refuses_a_legal_void_of_a_morning_sale() {
+    let http = reqwest::Client::new();
+    for fault in [None, Some(Fault::CancelWindowUtc)] {
+        let env = Env::start(&fault.into_iter().collect::<Vec<_>>(), fast_timing()).await;
+        let today = time::OffsetDateTime::now_utc().date();
+        let sale_at = today.with_hms(23, 59, 30).unwrap().assume_utc();
+        let set = |at: time::OffsetDateTime| {
+            let body = serde_json::json!({"at": plusbox_core::protocol::time::format_instant(at)});
+            http.put(format!("{}/clock", env.base_url)).json(&body).send()
+        };
+        let answer: serde_json::Value = set(sale_at).await.unwrap().json().await.unwrap();
+        let reads = plusbox_core::protocol::time::parse_instant(answer["now"].as_str().unwrap()).unwrap();
+        assert!((reads - sale_at).abs() < time::Duration::seconds(2), "{answer}");
+        let code = env.code_for("buyer-1", "success");
+        let paid = env.charge(&code, "3.00 USD").await;
+        assert_eq!(paid.state, OrderState::Success);
+        set(sale_at + time::Duration::minutes(21)).await.unwrap();
+        let result = env.acquirer.cancel(CancelRequest { payment: paid.payment_request_id.clone() }).await;
+        match fault {
+            None => {
+                assert_eq!(result.unwrap().state, OrderState::Cancelled);
+                assert_eq!(env.calls("cancelPayment")[0].result_code.as_deref(), Some("SUCCESS"));
+            }
+            Some(_) => {
+                let error = result.unwrap_err();
+                assert_eq!(error.code(), "CANCEL_WINDOW_EXCEED", "refused locally: {error}");
+                assert!(env.calls("cancelPayment").is_empty(), "never asked Alipay+");
+            }
+        }
+        // Back to the acquirer's own clock.
+        let reset: serde_json::Value =
+            http.delete(format!("{}/clock", env.base_url)).send().await.unwrap().json().await.unwrap();
+        assert_eq!(reset["shiftMs"], 0, "{reset}");
+        env.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clock_endpoint_refuses_what_it_cannot_take_and_keeps_its_time() {
+    let env = Env::start(&[], fast_timing()).await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/clock", env.base_url);
+    for (body, says) in [
+        (serde_json::json!({"at": "yesterday"}), "not an RFC 3339 time"),
+        (serde_json::json!({"at": "2099-01-01T00:00:00Z"}), "400 days"),
+        (serde_json::json!({"when": "2026-01-01T00:00:00Z"}), "request body"),
+    ] {
+        let response = http.put(&url).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+        let error: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(error["code"], "BAD_REQUEST", "{error}");
+        assert!(error["message"].as_str().unwrap().contains(says), "{error}");
+    }
+    let now: serde_json::Value = http.get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(now["shiftMs"], 0, "{now}");
+    env.stop().await;
+}

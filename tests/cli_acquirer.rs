@@ -223,6 +223,7 @@ fn faults_list_names_every_switch_with_its_rule() {
         "wrong-key",
         "refund-over-amount",
         "cancel-after-window",
+        "cancel-window-utc",
         "numbers-not-strings",
         "omit-store",
         "omit-terminal",
@@ -238,7 +239,7 @@ fn faults_list_names_every_switch_with_its_rule() {
     ] {
         assert!(listing.lines().any(|l| l.starts_with(name)), "{name} missing from:\n{listing}");
     }
-    assert_eq!(listing.matches("rule:").count(), 24);
+    assert_eq!(listing.matches("rule:").count(), 25);
 }
 
 #[test]

@@ -13,6 +13,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::client::{read_result, wire_time, Answer, Api, Gateway, Outcome};
 use crate::clock::{to_std, SharedClock};
+use crate::clock_control::ShiftedClock;
 use crate::config::{ms_to_duration, AcquirerConfig};
 use crate::error::AcquirerError;
 use crate::faults::{Fault, Faults};
@@ -91,6 +92,8 @@ struct Inner {
     store: Store,
     gateway: Gateway,
     clock: SharedClock,
+    /// The same clock as `clock`, with the shift the POS driver's `/clock` sets.
+    shifted: Arc<ShiftedClock>,
     key: Arc<PrivateKey>,
     gateway_key: PublicKey,
 }
@@ -134,6 +137,14 @@ pub fn cancel_window_end(created: OffsetDateTime) -> OffsetDateTime {
     let local = created.to_offset(plus8);
     let next = local.date().next_day().unwrap_or(local.date());
     next.with_hms(0, 15, 0).map(|t| t.assume_offset(plus8)).unwrap_or(local + Duration::days(1))
+}
+
+/// The `cancel-window-utc` mistake: the same rule computed in UTC (00:15 UTC the day after the
+/// payment's UTC date).
+fn cancel_window_end_in_utc(created: OffsetDateTime) -> OffsetDateTime {
+    let utc = created.to_offset(time::UtcOffset::UTC);
+    let next = utc.date().next_day().unwrap_or(utc.date());
+    next.with_hms(0, 15, 0).map(|t| t.assume_utc()).unwrap_or(utc + Duration::days(1))
 }
 
 fn details_from(body: &Value) -> PaymentDetails {
@@ -199,7 +210,11 @@ impl Acquirer {
             !faults.has(Fault::SkipResponseVerification),
         )?
         .with_wire_faults(faults.has(Fault::RequestTimeLocalZ), faults.has(Fault::SignUtf8SendEscaped));
-        Ok(Acquirer { inner: Arc::new(Inner { config, faults, store, gateway, clock, key, gateway_key }) })
+        let shifted = ShiftedClock::new(clock);
+        let clock: SharedClock = shifted.clone();
+        Ok(Acquirer {
+            inner: Arc::new(Inner { config, faults, store, gateway, clock, shifted, key, gateway_key }),
+        })
     }
 
     /// The configuration in use.
@@ -215,6 +230,27 @@ impl Acquirer {
     /// The order table.
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// The acquirer's own clock (what its time rules read), shift included.
+    pub fn clock_now(&self) -> OffsetDateTime {
+        self.now()
+    }
+
+    /// Sets the acquirer's clock to read `at` now (the POS driver's `PUT /clock`); returns the
+    /// shift from the base clock.
+    pub fn set_clock(&self, at: OffsetDateTime) -> Result<Duration, AcquirerError> {
+        self.inner.shifted.set(at)
+    }
+
+    /// Returns the acquirer's clock to its base (`DELETE /clock`).
+    pub fn reset_clock(&self) {
+        self.inner.shifted.reset();
+    }
+
+    /// The shift the POS driver set (zero when none).
+    pub fn clock_shift(&self) -> Duration {
+        self.inner.shifted.shift()
     }
 
     fn has(&self, fault: Fault) -> bool {
@@ -640,7 +676,12 @@ impl Acquirer {
             return Ok(record);
         }
         let created = crate::store::parse_rfc3339(&record.created_at).unwrap_or_else(|| self.now());
-        if self.now() >= cancel_window_end(created) {
+        let window_end = if self.has(Fault::CancelWindowUtc) {
+            cancel_window_end_in_utc(created)
+        } else {
+            cancel_window_end(created)
+        };
+        if self.now() >= window_end {
             return Err(AcquirerError::Refused {
                 code: "CANCEL_WINDOW_EXCEED",
                 message: "the cancel window closed at 00:15 UTC+8 the day after the payment; refund instead"
@@ -880,6 +921,15 @@ impl Acquirer {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn the_utc_mistake_closes_the_window_hours_early_for_a_morning_sale() {
+        // 07:59:30 UTC+8 on the 11th (23:59:30 UTC on the 10th): the window runs to 00:15 UTC+8
+        // on the 12th; computed in UTC it would close at 00:15 UTC on the 11th.
+        let created = datetime!(2025-03-10 23:59:30 UTC);
+        assert_eq!(cancel_window_end(created), datetime!(2025-03-11 16:15 UTC));
+        assert_eq!(cancel_window_end_in_utc(created), datetime!(2025-03-11 00:15 UTC));
+    }
 
     #[test]
     fn cancel_window_closes_at_0015_next_day_utc8() {

@@ -92,6 +92,10 @@ faults! {
     CancelAfterWindow = "cancel-after-window", "§8, §9",
         "Cancel only until 00:15 UTC+8 on T+1; a cancel refused with CANCEL_WINDOW_EXCEED did not happen: tell the cashier and refund instead.",
         "Marks the order cancelled and reports the void as done when cancelPayment is refused with CANCEL_WINDOW_EXCEED.";
+    /// Computes the cancel window in UTC instead of UTC+8.
+    CancelWindowUtc = "cancel-window-utc", "§8",
+        "The cancel window ends 00:15 UTC+8 on the day after the payment's UTC+8 date.",
+        "Computes the window end as 00:15 UTC on the day after the payment's UTC date, so a void of a sale made between 00:00 and 08:00 UTC+8 is refused locally hours before the window closes.";
     /// Sends numbers and booleans where strings are required.
     NumbersNotStrings = "numbers-not-strings", "§2, §2.1",
         "Every non-array field is a JSON string: amounts as \"1250\", flags as \"true\".",
@@ -230,7 +234,7 @@ mod tests {
             assert_eq!(Fault::from_name(fault.name()), Some(*fault));
             assert!(!fault.rule().is_empty() && !fault.section().is_empty());
         }
-        assert_eq!(Fault::ALL.len(), 24);
+        assert_eq!(Fault::ALL.len(), 25);
         assert!(Fault::from_name("nope").is_none());
     }
 

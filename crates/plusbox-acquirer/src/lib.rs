@@ -15,6 +15,7 @@
 pub mod acquirer;
 pub mod client;
 pub mod clock;
+pub mod clock_control;
 pub mod config;
 pub mod error;
 pub mod faults;

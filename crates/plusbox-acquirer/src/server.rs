@@ -19,7 +19,7 @@ use crate::acquirer::{Acquirer, CancelRequest, ChargeRequest, IncomingNotify, Re
 use crate::error::AcquirerError;
 
 /// The API paths the notify URL must not collide with.
-const RESERVED: &[&str] = &["/charge", "/refund", "/cancel", "/payments", "/faults", "/health"];
+const RESERVED: &[&str] = &["/charge", "/refund", "/cancel", "/payments", "/faults", "/clock", "/health"];
 
 /// Builds the router: POS-driver API plus the notify endpoint at the notify URL's path.
 pub fn router(acquirer: Acquirer) -> Result<Router, AcquirerError> {
@@ -39,6 +39,7 @@ pub fn router(acquirer: Acquirer) -> Result<Router, AcquirerError> {
         .route("/payments", get(recent))
         .route("/payments/{id}", get(payment))
         .route("/faults", get(faults))
+        .route("/clock", get(clock_get).put(clock_put).delete(clock_delete))
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
         .route(&notify_path, post(notify))
         .fallback(|| async { error(&AcquirerError::NotFound("no such endpoint".to_owned())) })
@@ -133,6 +134,42 @@ async fn faults(State(acq): State<Acquirer>) -> Response {
         .map(|f| json!({"name": f.name(), "section": f.section(), "rule": f.rule(), "behaviour": f.behaviour()}))
         .collect();
     Json(json!({"faults": list})).into_response()
+}
+
+/// `{now, shiftMs}`: the acquirer's clock as its time rules read it.
+fn clock_view(acq: &Acquirer) -> Response {
+    let now = plusbox_core::protocol::time::format_instant(acq.clock_now());
+    let shift = i64::try_from(acq.clock_shift().whole_milliseconds()).unwrap_or(i64::MAX);
+    Json(json!({"now": now, "shiftMs": shift})).into_response()
+}
+
+async fn clock_get(State(acq): State<Acquirer>) -> Response {
+    clock_view(&acq)
+}
+
+/// `PUT /clock {"at": RFC 3339}`: the acquirer's clock reads `at` from now on (window tests).
+async fn clock_put(State(acq): State<Acquirer>, body: Bytes) -> Response {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct SetClock {
+        at: String,
+    }
+    let set = parse::<SetClock>(&body).and_then(|req| {
+        let at = plusbox_core::protocol::time::parse_instant(&req.at).map_err(|e| {
+            AcquirerError::BadRequest(format!("at: {:?} is not an RFC 3339 time with offset: {e}", req.at))
+        })?;
+        acq.set_clock(at)
+    });
+    match set {
+        Ok(_) => clock_view(&acq),
+        Err(e) => error(&e),
+    }
+}
+
+/// `DELETE /clock`: back to the acquirer's own clock.
+async fn clock_delete(State(acq): State<Acquirer>) -> Response {
+    acq.reset_clock();
+    clock_view(&acq)
 }
 
 async fn notify(State(acq): State<Acquirer>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {

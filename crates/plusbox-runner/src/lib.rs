@@ -39,8 +39,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use plusbox_core::catalogue::{
-    evaluate, Api, Case, CaseAmount, CodeKind, Outcome, PaymentSnapshot, PaymentState, PosAction, PosOutcome,
-    RefundAmount, RefundSnapshot, ResultStatus, RunInput, RunMode, Step, TrafficEntry, Wait, WalletAction,
+    evaluate, AcquirerClock, Api, Capability, Case, CaseAmount, CodeKind, Outcome, PaymentSnapshot,
+    PaymentState, PosAction, PosOutcome, RefundAmount, RefundSnapshot, ResultStatus, RunInput, RunMode, Step,
+    TrafficEntry, Verdict, Wait, WalletAction,
 };
 use plusbox_core::money::Amount;
 use plusbox_core::protocol::time::format_instant;
@@ -162,8 +163,27 @@ struct Trace {
 
 /// Cases that present a fixed sample code: the sandbox routes those to the wallet's default test
 /// buyer whoever runs them, so in a parallel run they must not share that buyer with another case.
+/// A case that sets the acquirer's clock runs alone too: the clock is the whole acquirer's.
 fn runs_alone(case: &Case) -> bool {
-    case.setup.code.sample().is_some() && case.setup.code != CodeKind::Invalid
+    (case.setup.code.sample().is_some() && case.setup.code != CodeKind::Invalid) || !case.requires.is_empty()
+}
+
+/// The report of a case the POS driver cannot run: SKIPPED with the reason, no checks judged.
+fn skipped(case: &Case, reason: String) -> CaseReport {
+    let verdict = Verdict {
+        id: case.id.to_string(),
+        title: case.title.clone(),
+        verdict: Outcome::Skipped,
+        checks: Vec::new(),
+        errors: Vec::new(),
+    };
+    let step = StepReport {
+        step: 0,
+        instruction: "before the case: check what the POS driver supports".into(),
+        note: reason,
+        timed_out: false,
+    };
+    CaseReport::new(&verdict, 0, vec![step], RunInput { finished: true, ..RunInput::default() })
 }
 
 /// The request-target of a URL: path and query (what a receiver verifies a signature over).
@@ -200,6 +220,9 @@ struct RunState {
     scenario_before: Option<String>,
     /// A POS call failed on its side (unreachable, 5xx): waiting for its traffic is pointless.
     pos_failed: bool,
+    /// What the run last set the acquirer's clock to (`acquirer_clock` steps); the clock is put
+    /// back when the case ends.
+    acquirer_clock: Option<time::OffsetDateTime>,
 }
 
 impl RunState {
@@ -215,6 +238,7 @@ impl RunState {
             held: false,
             scenario_before: None,
             pos_failed: false,
+            acquirer_clock: None,
             stamp: format!("{:x}", now.unix_timestamp_nanos() / 1_000_000),
         }
     }
@@ -340,6 +364,11 @@ impl Runner {
         }
         let mut out = Report::default();
         for (mut report, trace) in traced {
+            if report.verdict == Outcome::Skipped {
+                // Never ran: nothing to audit.
+                out.cases.push(report);
+                continue;
+            }
             let Some(case) = cases.iter().find(|c| c.id.as_str() == report.id) else {
                 out.cases.push(report);
                 continue;
@@ -380,6 +409,12 @@ impl Runner {
         let started = Instant::now();
         let now = self.config.clock.now();
         let mut state = RunState::new(now);
+        if let Some(missing) = self.missing_capability(case).await {
+            let report = skipped(case, missing);
+            observer.case_finished(&report);
+            let trace = Trace { account: self.config.account.clone(), started: now, state };
+            return (report, trace);
+        }
         let mut steps = Vec::new();
         match self.arrange(case, &mut state) {
             Ok(after) => {
@@ -402,6 +437,11 @@ impl Runner {
             Err(e) => state.errors.push(e),
         }
         self.unarrange(&mut state);
+        if state.acquirer_clock.take().is_some() {
+            if let Err(e) = self.pos.reset_clock().await {
+                state.errors.push(format!("POS driver: put the acquirer's clock back: {e}"));
+            }
+        }
         let input = self.gather(case, &mut state, now);
         let verdict = evaluate(case, &input);
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -550,10 +590,51 @@ impl Runner {
         }
     }
 
-    /// What a step does before its POS and wallet actions: age the run's payments, send a
-    /// forged notification.
+    /// Why the POS driver cannot run `case` (a capability it lacks), or `None` when it can.
+    async fn missing_capability(&self, case: &Case) -> Option<String> {
+        for capability in &case.requires {
+            match capability {
+                Capability::AcquirerClock => {
+                    if let Err(why) = self.pos.clock().await {
+                        return Some(format!(
+                            "not run: the case needs the POS driver's acquirer-clock capability (PUT /clock, docs/pos-driver.md) and {why}"
+                        ));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Sets the acquirer's clock as the step says (today's date in UTC at a time of day, or the
+    /// last setting plus a duration).
+    async fn set_acquirer_clock(&self, clock: AcquirerClock, state: &mut RunState) -> Result<String, String> {
+        let at = match clock {
+            AcquirerClock::Utc(t) => {
+                let time = time::Time::from_hms(t.hour, t.minute, t.second)
+                    .map_err(|e| format!("acquirer_clock {t}: {e}"))?;
+                time::OffsetDateTime::now_utc().date().with_time(time).assume_utc()
+            }
+            AcquirerClock::Advance(by) => state
+                .acquirer_clock
+                .ok_or("acquirer_clock.advance: no earlier step set the acquirer's clock")?
+                .checked_add(to_time(by.0))
+                .ok_or("acquirer_clock.advance: out of range")?,
+        };
+        // Set before the call: if the driver took it and the answer was lost, the case end still
+        // puts the clock back.
+        state.acquirer_clock = Some(at);
+        let now = self.pos.set_clock(at).await?;
+        Ok(format!("acquirer clock set to {at} (the acquirer reads {now})"))
+    }
+
+    /// What a step does before its POS and wallet actions: set the acquirer's clock, age the
+    /// run's payments, send a forged notification.
     async fn before_step(&self, step: &Step, state: &mut RunState) -> Result<Vec<String>, String> {
         let mut notes = Vec::new();
+        if let Some(clock) = step.acquirer_clock {
+            notes.push(self.set_acquirer_clock(clock, state).await?);
+        }
         if let Some(by) = step.age_payments {
             // The charge must have reached its end, so the sandbox holds the payment to age.
             let charges: Vec<PosTask> = {

@@ -57,6 +57,15 @@ impl Runner {
         let mut finished = true;
         person.say(&format!("{} — {}", case.id, case.title));
         person.say(&format!("Proves: {}", case.proves));
+        if let Some(capability) = case.requires.first() {
+            // A person at a real POS cannot set the acquirer's clock on cue.
+            let why = format!(
+                "not run: the case needs the POS driver's {} capability, which a guided run at a real POS does not have; run it headless with `plusbox run --pos URL`",
+                capability.name()
+            );
+            person.say(&format!("{}: SKIPPED ({why})", case.id));
+            return crate::skipped(case, why);
+        }
         match self.arrange(case, &mut state) {
             Ok(after) => {
                 state.after = after;

@@ -86,6 +86,48 @@ impl PosClient {
         self.post("/cancel", json!({"payment": payment}), "paymentRequestId").await
     }
 
+    /// `GET /clock`: the acquirer's clock as its time rules read it. An error says why the
+    /// driver cannot be asked (no such endpoint: the capability is missing).
+    pub async fn clock(&self) -> Result<String, String> {
+        let url = format!("{}/clock", self.base);
+        let response = self
+            .http
+            .get(&url)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .map_err(|e| format!("GET {url} failed: {e}"))?;
+        clock_answer(&url, response).await
+    }
+
+    /// `PUT /clock {"at"}`: the acquirer's clock reads `at` from now on; returns what it reads.
+    pub async fn set_clock(&self, at: time::OffsetDateTime) -> Result<String, String> {
+        let url = format!("{}/clock", self.base);
+        let at = plusbox_core::protocol::time::format_instant(at);
+        let response = self
+            .http
+            .put(&url)
+            .timeout(Duration::from_secs(5))
+            .json(&json!({"at": at}))
+            .send()
+            .await
+            .map_err(|e| format!("PUT {url} failed: {e}"))?;
+        clock_answer(&url, response).await
+    }
+
+    /// `DELETE /clock`: the acquirer's clock back to its own time.
+    pub async fn reset_clock(&self) -> Result<String, String> {
+        let url = format!("{}/clock", self.base);
+        let response = self
+            .http
+            .delete(&url)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .map_err(|e| format!("DELETE {url} failed: {e}"))?;
+        clock_answer(&url, response).await
+    }
+
     async fn post(&self, path: &str, body: Value, reference_key: &str) -> PosAnswer {
         let url = format!("{}{path}", self.base);
         let response = match self.http.post(&url).json(&body).send().await {
@@ -132,4 +174,23 @@ impl PosClient {
 
 fn error(detail: String) -> PosAnswer {
     PosAnswer { status: "ERROR".into(), reference: None, detail: Some(detail), body: Value::Null }
+}
+
+/// Reads a `/clock` answer: `{now}` on 2xx; otherwise says what the driver answered.
+async fn clock_answer(url: &str, response: reqwest::Response) -> Result<String, String> {
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    if status.is_success() {
+        return value
+            .get("now")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| format!("{url} answered {status} without a \"now\" field"));
+    }
+    let mut said: String = text.chars().take(200).collect();
+    if said.is_empty() {
+        said = "an empty body".into();
+    }
+    Err(format!("{url} answered HTTP {}: {said}", status.as_u16()))
 }

@@ -109,9 +109,15 @@ impl Report {
         (n(Outcome::Pass), n(Outcome::Fail), n(Outcome::Incomplete), n(Outcome::Error))
     }
 
-    /// True when every case passed.
+    /// Number of cases the POS driver could not run (SKIPPED; never counted as passed).
+    pub fn skipped(&self) -> usize {
+        self.cases.iter().filter(|c| c.verdict == Outcome::Skipped).count()
+    }
+
+    /// True when every case that ran passed (a SKIPPED case did not run: it neither passes nor
+    /// fails the run, and the summary names it).
     pub fn all_passed(&self) -> bool {
-        self.cases.iter().all(|c| c.verdict == Outcome::Pass)
+        self.cases.iter().all(|c| matches!(c.verdict, Outcome::Pass | Outcome::Skipped))
     }
 
     /// A plain-text table: id, verdict, duration, failed checks.
@@ -130,8 +136,15 @@ impl Report {
                 writeln!(out, "{:<width$}  {:<10}  {:>8}  {tail}", c.id, c.verdict.as_str(), c.duration_ms);
         }
         let (p, f, i, e) = self.counts();
-        let _ =
-            writeln!(out, "{} cases: {p} passed, {f} failed, {i} incomplete, {e} errors", self.cases.len());
+        let skipped = match self.skipped() {
+            0 => String::new(),
+            n => format!(", {n} skipped (not run)"),
+        };
+        let _ = writeln!(
+            out,
+            "{} cases: {p} passed, {f} failed, {i} incomplete, {e} errors{skipped}",
+            self.cases.len()
+        );
         out
     }
 
@@ -139,6 +152,7 @@ impl Report {
     /// `<skipped>`; every check's reason in the body.
     pub fn junit(&self, suite: &str) -> String {
         let (_, f, i, e) = self.counts();
+        let i = i + self.skipped();
         let total_ms: u64 = self.cases.iter().map(|c| c.duration_ms).sum();
         let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
         let _ = writeln!(
@@ -165,8 +179,16 @@ impl Report {
                 .collect();
             let failed = c.failed().join(", ");
             match c.verdict {
-                Outcome::Pass | Outcome::Skipped => {
+                Outcome::Pass => {
                     let _ = writeln!(out, ">\n    <system-out>{}</system-out>\n  </testcase>", xml(&body));
+                }
+                Outcome::Skipped => {
+                    let why: String = c.steps.iter().map(|s| s.note.as_str()).collect::<Vec<_>>().join("; ");
+                    let _ = writeln!(
+                        out,
+                        ">\n    <skipped message=\"not run\">{}</skipped>\n  </testcase>",
+                        xml(&why)
+                    );
                 }
                 Outcome::Fail => {
                     let _ = writeln!(

@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use super::model::{Api, Case, Check, PosAction, RefundAmount, Wait};
+use super::model::{AcquirerClock, Api, Capability, Case, Check, PosAction, RefundAmount, Wait};
 
 /// One problem with one case file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -331,6 +331,7 @@ impl Validator<'_> {
         }
         let currency = case.setup.amount.0.currency;
         let mut charged = false;
+        let mut clock_set = false;
         for (i, step) in case.steps.iter().enumerate() {
             let line = self.step_line(i);
             let at = |f: &str| format!("steps[{i}].{f}");
@@ -396,6 +397,23 @@ impl Validator<'_> {
                     at("forge_notify"),
                     "needs an earlier charge whose payment it claims to settle",
                 );
+            }
+            match step.acquirer_clock {
+                Some(_) if !case.requires.contains(&Capability::AcquirerClock) => {
+                    self.err(line, at("acquirer_clock"), "needs requires = [\"acquirer-clock\"] on the case");
+                }
+                Some(AcquirerClock::Advance(by)) if by.0.is_zero() => {
+                    self.err(line, at("acquirer_clock.advance"), "must be longer than zero");
+                }
+                Some(AcquirerClock::Advance(_)) if !clock_set => {
+                    self.err(
+                        line,
+                        at("acquirer_clock.advance"),
+                        "needs an earlier step that sets the acquirer clock with { utc = \"HH:MM:SS\" }",
+                    );
+                }
+                Some(AcquirerClock::Utc(_)) => clock_set = true,
+                _ => {}
             }
             match &step.wait {
                 Wait::Api { within, .. } | Wait::State { within, .. } if within.0.is_zero() => {

@@ -592,6 +592,85 @@ impl PosAction {
     }
 }
 
+/// What a case needs from the POS driver beyond `/charge`, `/refund` and `/cancel`. A driver
+/// without it cannot run the case: the runner reports the case SKIPPED, naming what is missing,
+/// and never counts it as passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    /// `PUT /clock`: the driver sets the acquirer's own clock (`docs/pos-driver.md`), so a case
+    /// can put a sale at a chosen time of day without moving the sandbox's clock or anyone
+    /// else's.
+    AcquirerClock,
+}
+
+impl Capability {
+    /// `acquirer-clock`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Capability::AcquirerClock => "acquirer-clock",
+        }
+    }
+}
+
+/// A time of day in UTC written `HH:MM:SS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct UtcTimeOfDay {
+    /// Hour, 0–23.
+    pub hour: u8,
+    /// Minute, 0–59.
+    pub minute: u8,
+    /// Second, 0–59.
+    pub second: u8,
+}
+
+impl TryFrom<String> for UtcTimeOfDay {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
+impl FromStr for UtcTimeOfDay {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("{text:?} is not a UTC time of day; write HH:MM:SS, e.g. \"23:59:30\"");
+        let parts: Vec<&str> = text.trim().split(':').collect();
+        let [h, m, s] = parts.as_slice() else { return Err(bad()) };
+        let field = |t: &str, max: u8| -> Result<u8, String> {
+            if t.len() != 2 || !t.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            t.parse::<u8>().ok().filter(|v| *v <= max).ok_or_else(bad)
+        };
+        Ok(UtcTimeOfDay { hour: field(h, 23)?, minute: field(m, 59)?, second: field(s, 59)? })
+    }
+}
+
+impl From<UtcTimeOfDay> for String {
+    fn from(t: UtcTimeOfDay) -> String {
+        t.to_string()
+    }
+}
+
+impl fmt::Display for UtcTimeOfDay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02}:{:02}:{:02}", self.hour, self.minute, self.second)
+    }
+}
+
+/// How a step sets the acquirer's clock through the POS driver (`PUT /clock`); the runner puts
+/// it back to real time when the case ends, whatever happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub enum AcquirerClock {
+    /// Today's date (UTC) at this time of day.
+    Utc(UtcTimeOfDay),
+    /// The time an earlier step set, plus this much.
+    Advance(CaseDuration),
+}
+
 /// What the buyer does in the companion during a step (the headless runner does it itself).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -663,6 +742,11 @@ pub struct Step {
     /// ACQP verifies the signature and ignores it.
     #[serde(default)]
     pub forge_notify: Option<ResultStatus>,
+    /// Before the step, the runner sets the acquirer's clock through the POS driver (the case
+    /// must list `acquirer-clock` in `requires`). Neither the sandbox's clock nor its records
+    /// move: this tests the ACQP's own time rules, such as its cancel-window check.
+    #[serde(default)]
+    pub acquirer_clock: Option<AcquirerClock>,
     /// What the engine waits for.
     pub wait: Wait,
 }
@@ -1001,6 +1085,9 @@ pub struct Case {
     /// Fault switches of the reference acquirer this case is designed to catch (coverage matrix).
     #[serde(default)]
     pub targets: Vec<String>,
+    /// What the POS driver must support for this case to run (e.g. `acquirer-clock`).
+    #[serde(default)]
+    pub requires: Vec<Capability>,
     /// How the scenario is arranged.
     pub setup: Setup,
     /// The steps, in order.
