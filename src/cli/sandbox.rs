@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context};
 use clap::{Args, Subcommand};
 use plusbox_core::money::Amount;
-use plusbox_sandbox::store::{MockRule, Store, Tamper, TrafficView};
+use plusbox_sandbox::store::{MockAction, MockRule, MockScope, Store, Tamper, TrafficView};
 use plusbox_sandbox::{ResultCode, Sandbox, SandboxConfig, ScaledClock, Scenario};
 use time::OffsetDateTime;
 
@@ -666,6 +666,13 @@ pub enum MockCommand {
         /// Minutes from now.
         #[arg(long)]
         minutes: Option<u32>,
+        /// Only calls about this merchant's payments (`order.merchant.referenceMerchantId`), so
+        /// the rule cannot disturb other merchants testing on the same sandbox.
+        #[arg(long, value_name = "REFERENCE_MERCHANT_ID")]
+        merchant: Option<String>,
+        /// Only calls about this buyer account's payments.
+        #[arg(long, value_name = "ACCOUNT")]
+        account: Option<String>,
     },
     /// List mock rules.
     List {
@@ -691,32 +698,45 @@ fn mock_effect(rule: &MockRule) -> String {
     }
 }
 
+/// Whose calls a rule catches, for people: `for every call`, or the merchant and/or buyer.
+fn mock_scope(rule: &MockRule) -> String {
+    match (&rule.merchant, &rule.account) {
+        (None, None) => "for every call".into(),
+        (Some(m), None) => format!("for merchant {}", safe(m)),
+        (None, Some(a)) => format!("for buyer {}", safe(a)),
+        (Some(m), Some(a)) => {
+            format!("for merchant {} and buyer {}", safe(m), safe(a))
+        }
+    }
+}
+
 /// Runs `plusbox mock …`.
 pub fn run_mock(command: MockCommand) -> anyhow::Result<ExitCode> {
     match command {
-        MockCommand::Add { data, api, result_code, tamper, count, minutes } => {
+        MockCommand::Add { data, api, result_code, tamper, count, minutes, merchant, account } => {
             let store = data.open()?;
-            let rule = match (result_code, tamper) {
+            let action = match (result_code, tamper) {
                 (_, Some(tamper)) => {
-                    let tamper: Tamper = tamper.parse().map_err(|e: String| anyhow!(e))?;
-                    store.add_tamper_mock(&api, tamper, count, minutes, now())?
+                    MockAction::Tamper(tamper.parse::<Tamper>().map_err(|e: String| anyhow!(e))?)
                 }
-                (Some(result_code), None) => {
-                    let code = ResultCode::from_wire(&result_code)
-                        .ok_or_else(|| anyhow!("{result_code:?} is not a result code Plusbox knows"))?;
-                    store.add_mock(&api, code, count, minutes, now())?
-                }
+                (Some(result_code), None) => MockAction::Force(
+                    ResultCode::from_wire(&result_code)
+                        .ok_or_else(|| anyhow!("{result_code:?} is not a result code Plusbox knows"))?,
+                ),
                 (None, None) => return Err(anyhow!("give --result-code CODE or --tamper signature|body")),
             };
+            let scope = MockScope { merchant, account };
+            let rule = store.add_scoped_mock(&api, action, count, minutes, &scope, now())?;
             println!(
-                "mock #{}: {} → {} ({}{})",
+                "mock #{}: {} → {} ({}{}), {}",
                 rule.id,
                 rule.api,
                 mock_effect(&rule),
                 rule.remaining
                     .map(|n| format!("{n} call(s)"))
                     .unwrap_or_else(|| "any number of calls".into()),
-                rule.until.as_deref().map(|u| format!(", until {u}")).unwrap_or_default()
+                rule.until.as_deref().map(|u| format!(", until {u}")).unwrap_or_default(),
+                mock_scope(&rule)
             );
         }
         MockCommand::List { data, json } => {
@@ -726,14 +746,15 @@ pub fn run_mock(command: MockCommand) -> anyhow::Result<ExitCode> {
             }
             for rule in rules {
                 println!(
-                    "#{} {} → {} remaining={} until={} hits={} {}",
+                    "#{} {} → {} remaining={} until={} hits={} {} {}",
                     rule.id,
                     rule.api,
                     mock_effect(&rule),
                     rule.remaining.map(|n| n.to_string()).unwrap_or("-".into()),
                     rule.until.as_deref().unwrap_or("-"),
                     rule.hits,
-                    if rule.active { "active" } else { "spent" }
+                    if rule.active { "active" } else { "spent" },
+                    mock_scope(&rule)
                 );
             }
         }

@@ -35,7 +35,8 @@ impl MockScope {
         MockScope { merchant: None, account: Some(account.to_owned()) }
     }
 
-    fn is_global(&self) -> bool {
+    /// True when the rule catches every call.
+    pub fn is_global(&self) -> bool {
         self.merchant.is_none() && self.account.is_none()
     }
 }
@@ -91,17 +92,16 @@ impl Store {
         scope: &MockScope,
         now: OffsetDateTime,
     ) -> Result<MockRule> {
-        let rule = self.insert_mock(api, action, count, minutes, now)?;
-        if !scope.is_global() {
-            self.write(|tx| {
-                tx.execute(
-                    "UPDATE mock SET scope_merchant = ?1, scope_account = ?2 WHERE id = ?3",
-                    params![scope.merchant, scope.account, rule.id],
-                )?;
-                Ok(())
-            })?;
+        if let Some(account) = &scope.account {
+            // A rule for a buyer who does not exist would never catch anything.
+            self.account(account)?;
         }
-        Ok(rule)
+        if scope.merchant.as_deref().is_some_and(|m| m.trim().is_empty() || m.chars().count() > 64) {
+            return Err(StoreError::Invalid(
+                "a merchant scope is a referenceMerchantId of 1 to 64 characters".into(),
+            ));
+        }
+        self.insert_mock(api, action, count, minutes, scope, now)
     }
 
     /// Consumes one use of the oldest active rule for `api` that covers this call: an unscoped

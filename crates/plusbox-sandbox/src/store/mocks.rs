@@ -23,6 +23,10 @@ pub struct MockRule {
     pub hits: i64,
     /// Whether it still applies.
     pub active: bool,
+    /// Scope: only calls about this merchant's (`referenceMerchantId`) payments; `None`: any.
+    pub merchant: Option<String>,
+    /// Scope: only calls about this buyer account's payments; `None`: any.
+    pub account: Option<String>,
 }
 
 /// APIs a mock rule can target.
@@ -79,7 +83,7 @@ impl Store {
         minutes: Option<u32>,
         now: OffsetDateTime,
     ) -> Result<MockRule> {
-        self.insert_mock(api, MockAction::Force(code), count, minutes, now)
+        self.insert_mock(api, MockAction::Force(code), count, minutes, &MockScope::default(), now)
     }
 
     /// Adds a tamper rule: the next answers of `api` go out with a signature that does not match
@@ -92,7 +96,7 @@ impl Store {
         minutes: Option<u32>,
         now: OffsetDateTime,
     ) -> Result<MockRule> {
-        self.insert_mock(api, MockAction::Tamper(tamper), count, minutes, now)
+        self.insert_mock(api, MockAction::Tamper(tamper), count, minutes, &MockScope::default(), now)
     }
 
     pub(super) fn insert_mock(
@@ -101,6 +105,7 @@ impl Store {
         action: MockAction,
         count: Option<u32>,
         minutes: Option<u32>,
+        scope: &MockScope,
         now: OffsetDateTime,
     ) -> Result<MockRule> {
         if !MOCKABLE_APIS.contains(&api) {
@@ -121,9 +126,11 @@ impl Store {
                 MockAction::Force(code) => (code.as_str(), None),
                 MockAction::Tamper(tamper) => ("", Some(tamper.as_str())),
             };
+            // Rule and scope in one insert: a scoped rule is never global, not even for a moment.
             tx.execute_cached(
-                "INSERT INTO mock (api, result_code, tamper, remaining, until, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![api, code, tamper, remaining, until, to_millis(now)],
+                "INSERT INTO mock (api, result_code, tamper, remaining, until, created_at, scope_merchant, scope_account)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![api, code, tamper, remaining, until, to_millis(now), scope.merchant, scope.account],
             )?;
             Ok(tx.last_insert_rowid())
         })?;
@@ -138,7 +145,8 @@ impl Store {
         let now_ms = to_millis(now);
         self.read(|tx| {
             let mut stmt = tx.prepare_cached(
-                "SELECT id, api, result_code, remaining, until, hits, tamper FROM mock ORDER BY id",
+                "SELECT id, api, result_code, remaining, until, hits, tamper, scope_merchant, scope_account
+                 FROM mock ORDER BY id",
             )?;
             let rows = stmt
                 .query_map([], |r| {
@@ -153,6 +161,8 @@ impl Store {
                         until: until.map(|u| format_instant(from_millis(u))),
                         hits: r.get(5)?,
                         active: remaining.is_none_or(|n| n > 0) && until.is_none_or(|u| now_ms < u),
+                        merchant: r.get(7)?,
+                        account: r.get(8)?,
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
