@@ -55,12 +55,12 @@ pub struct BenchArgs {
 pub fn run(command: BenchCommand) -> anyhow::Result<ExitCode> {
     match command {
         BenchCommand::Sandbox(args) => {
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let runtime = plusbox_sandbox::runtime()?;
             runtime.block_on(bench(args))
         }
         BenchCommand::Suite(args) => super::bench_suite::run(args),
         BenchCommand::Soak(args) => {
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let runtime = plusbox_sandbox::runtime()?;
             runtime.block_on(soak(args))
         }
         BenchCommand::Scan(args) => super::bench_scan::run(args),
@@ -417,15 +417,7 @@ struct Window {
 
 /// Resident set size of this process in bytes (Linux `/proc/self/status`; 0 elsewhere).
 fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map(|kb| kb * 1024)
-        .unwrap_or(0)
+    proc_status_number("VmRSS:").saturating_mul(1024)
 }
 
 /// A notify receiver that acknowledges with a signature by the ACQP key; counts what it got.
@@ -508,7 +500,7 @@ async fn soak(args: SoakArgs) -> anyhow::Result<ExitCode> {
             if args.wal_bound_mb == 0 { "off".to_string() } else { format!("{} MiB", args.wal_bound_mb) }
         );
         println!(
-            "{:>6} {:>8} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8}",
+            "{:>6} {:>8} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>8} {:>6}",
             "min",
             "pairs/s",
             "errors",
@@ -519,7 +511,9 @@ async fn soak(args: SoakArgs) -> anyhow::Result<ExitCode> {
             "notified",
             "WAL MB",
             "DB MB",
-            "RSS MB"
+            "RSS MB",
+            "threads",
+            "load"
         );
     }
     loop {
@@ -676,13 +670,35 @@ fn report_row(
         "walMb": store.wal_bytes() as f64 / 1_048_576.0,
         "dbMb": db as f64 / 1_048_576.0,
         "rssMb": rss_bytes() as f64 / 1_048_576.0,
+        "threads": proc_status_number("Threads:"),
+        "loadAverage": load_average(),
     })
+}
+
+/// The number of a `/proc/self/status` field (`VmRSS:` is in kB; Linux; 0 elsewhere).
+fn proc_status_number(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// The one-minute load average (Linux; 0 elsewhere): how busy the machine was besides us.
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(0.0)
 }
 
 fn print_row(row: &Value) {
     let f = |k: &str| row[k].as_f64().unwrap_or_default();
     println!(
-        "{:>6.1} {:>8.0} {:>6} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9} {:>8.1} {:>8.1} {:>8.1}",
+        "{:>6.1} {:>8.0} {:>6} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9} {:>8.1} {:>8.1} {:>8.1} {:>8} {:>6.1}",
         f("minute"),
         f("pairsPerSec"),
         row["errors"],
@@ -693,7 +709,9 @@ fn print_row(row: &Value) {
         row["notified"],
         f("walMb"),
         f("dbMb"),
-        f("rssMb")
+        f("rssMb"),
+        row["threads"],
+        f("loadAverage")
     );
     if let Some(error) = row["firstError"].as_str() {
         println!("       first error: {error}");

@@ -129,7 +129,7 @@ const MAX_TIME_SCALE: f64 = 1_000_000.0;
 /// Runs the sandbox until Ctrl-C (or SIGTERM).
 pub fn run_serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = plusbox_sandbox::runtime()?;
     runtime.block_on(serve(args))
 }
 
