@@ -254,7 +254,11 @@ pub(super) fn payment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Paymen
 
 /// An amount from a currency column and a minor-units column. A currency the table does not
 /// know can only come from a hand-edited database; it surfaces as a conversion error, not a panic.
-fn amount_from_row(r: &rusqlite::Row<'_>, currency: usize, value: usize) -> rusqlite::Result<Amount> {
+pub(super) fn amount_from_row(
+    r: &rusqlite::Row<'_>,
+    currency: usize,
+    value: usize,
+) -> rusqlite::Result<Amount> {
     let code: String = r.get(currency)?;
     let currency = Currency::from_code(&code).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(currency, rusqlite::types::Type::Text, Box::new(e))
