@@ -71,6 +71,11 @@ struct Caller {
     scope: DeviceScope,
 }
 
+/// Sandbox time as milliseconds since the epoch (a remote runner measures the sandbox's pace with it).
+fn unix_ms(at: time::OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
 fn bad(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
 }
@@ -158,6 +163,7 @@ async fn sandbox(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> ApiRe
         "notifyUrl": view.notify_url,
         "gatewayUrl": view.gateway_url,
         "now": format_instant(shared.now()),
+        "nowMs": unix_ms(shared.now()),
         "clockOffsetMs": offset.whole_milliseconds(),
     }))
     .into_response())
@@ -582,6 +588,7 @@ async fn clock(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> ApiResu
     let caller = caller(&shared, &headers).await?;
     Ok(Json(json!({
         "now": format_instant(shared.now()),
+        "nowMs": unix_ms(shared.now()),
         "offsetMs": shared.clock.offset().whole_milliseconds(),
         "clockControl": caller.scope.clock_control,
     }))

@@ -23,7 +23,8 @@ pub enum PayState {
 }
 
 impl PayState {
-    pub(super) fn as_str(self) -> &'static str {
+    /// The state as the sandbox stores and shows it (`SUCCESS`, …), as serialised.
+    pub fn as_str(self) -> &'static str {
         match self {
             PayState::Processing => "PROCESSING",
             PayState::Success => "SUCCESS",
