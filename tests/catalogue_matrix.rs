@@ -18,7 +18,11 @@ use std::collections::BTreeMap;
 use acquirer_common::Env;
 use plusbox_acquirer::{Fault, Timing};
 use plusbox_core::catalogue::{Case, Catalogue, Outcome};
-use plusbox_runner::{CaseReport, Quiet, Report, Runner, RunnerConfig};
+use std::sync::Arc;
+
+use plusbox_runner::{CaseReport, HttpPort, Quiet, Report, Runner, RunnerConfig};
+use plusbox_runner_local::LocalPort;
+use plusbox_sandbox::store::DeviceScope;
 
 /// How much faster than the wall clock sandbox (and acquirer) time runs. 10× rather than the
 /// benchmark's 20×: the tightest races then keep about 200 ms of real-time margin on a busy CI
@@ -37,17 +41,55 @@ async fn env(faults: &[Fault]) -> Env {
     Env::start_compressed(faults, Timing::default(), SCALE).await
 }
 
+/// How the runner reaches the sandbox: its store, or its test-control API with a device token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Store,
+    Api,
+}
+
 fn runner(env: &Env) -> Runner {
-    let mut config = RunnerConfig::new(env.base_url.clone(), "buyer-1", env.sandbox.clock());
     // The buyer's actions go straight to the store: wake the notification worker at once, as
     // the companion API does, instead of at its next re-read (5 s of compressed time).
-    config.poke = Some(env.sandbox.poker());
-    Runner::new(env.sandbox.store(), config).unwrap()
+    let port = LocalPort::new(env.sandbox.store(), env.sandbox.clock()).with_poke(env.sandbox.poker());
+    Runner::new(Arc::new(port), RunnerConfig::new(env.base_url.clone(), "buyer-1")).unwrap()
+}
+
+/// A device token with `scope` (the owner's, unscoped, when default).
+fn device(env: &Env, name: &str, scope: &DeviceScope) -> String {
+    let store = env.sandbox.store();
+    if let Some(account) = &scope.account {
+        store.ensure_buyer_like(account, "buyer-1", time::OffsetDateTime::now_utc()).unwrap();
+    }
+    let token = store.create_device(name, time::OffsetDateTime::now_utc()).unwrap();
+    let id = store.device_id_by_name(name).unwrap().unwrap();
+    store.set_device_scope(id, scope).unwrap();
+    token.expose().to_owned()
+}
+
+/// A runner over the sandbox's HTTP test-control API, as `plusbox run --sandbox URL --token T`.
+async fn runner_over_api(env: &Env, pos_url: &str, token: &str, account: &str) -> Runner {
+    let port = HttpPort::connect(env.sandbox.base_url(), token).await.unwrap();
+    Runner::new(Arc::new(port), RunnerConfig::new(pos_url.to_owned(), account.to_owned())).unwrap()
+}
+
+async fn runner_via(env: &Env, via: Via) -> Runner {
+    match via {
+        Via::Store => runner(env),
+        Via::Api => {
+            let token = device(
+                env,
+                &format!("owner-{}", env.sandbox.store().devices().unwrap().len()),
+                &DeviceScope::default(),
+            );
+            runner_over_api(env, &env.base_url, &token, "buyer-1").await
+        }
+    }
 }
 
 /// Runs cases the way `plusbox run` does: one after another, then the late-effects audit.
-async fn run_all(env: &Env, cases: &[&Case]) -> Report {
-    runner(env).run_all(cases, &Quiet).await
+async fn run_all(env: &Env, cases: &[&Case], via: Via) -> Report {
+    runner_via(env, via).await.run_all(cases, &Quiet).await
 }
 
 /// The seed of the random case order: `PLUSBOX_MATRIX_SEED` to replay one, else the time.
@@ -109,12 +151,14 @@ async fn correct_acquirer_passes_every_case_in_any_order_serial_and_parallel() {
     // First pass: one case after another, in a random order.
     let first = shuffled(&all, seed);
     println!("serial order: {}", first.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(" "));
-    let serial = run_all(&env, &first).await;
+    let serial = run_all(&env, &first, Via::Store).await;
     // Second pass on the same sandbox: another order, up to four cases at once on separate buyers.
     let second = shuffled(&all, seed.rotate_left(17) ^ 0x9E37_79B9_7F4A_7C15);
     println!("parallel order: {}", second.iter().map(|c| c.id.as_str()).collect::<Vec<_>>().join(" "));
     let accounts: Vec<String> = ["buyer-1", "buyer-2", "buyer-3", "buyer-4"].map(String::from).to_vec();
-    let parallel = runner(&env).run_parallel(&second, &accounts, &Quiet).await;
+    // Over the test-control API (the owner's device, which may arrange every buyer): the same
+    // verdicts as through the store.
+    let parallel = runner_via(&env, Via::Api).await.run_parallel(&second, &accounts, &Quiet).await;
     // Nothing the runner did moved the sandbox's clock.
     let offset = env.sandbox.clock().offset();
     env.stop().await;
@@ -154,9 +198,11 @@ async fn every_targeted_fault_fails_its_case_the_same_way_every_time() {
     for chunk in pairs.chunks(3) {
         let runs = chunk.iter().map(|(case, fault)| async move {
             let mut reports = Vec::new();
-            for _ in 0..REPEATS {
+            for repeat in 0..REPEATS {
+                // Every other repeat over the test-control API: the same verdict either way.
+                let via = if repeat % 2 == 1 { Via::Api } else { Via::Store };
                 let env = env(&[*fault]).await;
-                let mut report = run_all(&env, &[case]).await;
+                let mut report = run_all(&env, &[case], via).await;
                 env.stop().await;
                 reports.push(report.cases.remove(0));
             }
@@ -340,4 +386,68 @@ async fn manual_run_guides_a_person_and_judges_their_answers() {
     assert!(!ok);
     assert!(out.contains("UPM-PAY-001: INCOMPLETE"), "{out}");
     env.stop().await;
+}
+
+/// One suite's cases and where its POS is.
+struct Suite {
+    merchant: &'static str,
+    buyer: &'static str,
+    pos: String,
+    cases: &'static [&'static str],
+}
+
+async fn run_suite(env: &Env, suite: &Suite, catalogue: &Catalogue) -> Report {
+    let token = device(
+        env,
+        &format!("{}-{}", suite.merchant, env.sandbox.store().devices().unwrap().len()),
+        &DeviceScope {
+            merchant: Some(suite.merchant.into()),
+            account: Some(suite.buyer.into()),
+            clock_control: false,
+        },
+    );
+    let cases: Vec<&Case> = suite.cases.iter().map(|id| catalogue.get(id).unwrap()).collect();
+    runner_over_api(env, &suite.pos, &token, suite.buyer).await.run_all(&cases, &Quiet).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_merchants_run_suites_at_once_on_one_sandbox_and_get_the_verdicts_they_get_alone() {
+    let catalogue = catalogue();
+    let env = env(&[]).await;
+    // Merchant B's acquirer skips verifying the sandbox's signatures: its tamper case FAILs.
+    let pos_b = env.add_acquirer("M-B", &[Fault::SkipResponseVerification], Timing::default(), SCALE).await;
+    // Both suites carry mock rules (forced UNKNOWN_EXCEPTION, a tampered answer, a held
+    // notification) scoped to their own buyer; each would break the other's cases if it leaked.
+    let a = Suite {
+        merchant: "M0001",
+        buyer: "shop-a",
+        pos: env.base_url.clone(),
+        cases: &["UPM-INQ-001", "UPM-TMP-001", "UPM-PAY-001", "UPM-NTF-001"],
+    };
+    let b = Suite {
+        merchant: "M-B",
+        buyer: "shop-b",
+        pos: pos_b,
+        cases: &["UPM-UNK-002", "UPM-TMP-001", "UPM-PIN-001", "UPM-CAN-002"],
+    };
+    let alone_a = run_suite(&env, &a, &catalogue).await;
+    let alone_b = run_suite(&env, &b, &catalogue).await;
+    let (together_a, together_b) =
+        tokio::join!(run_suite(&env, &a, &catalogue), run_suite(&env, &b, &catalogue));
+    // Nobody's run moved the shared clock.
+    let offset = env.sandbox.clock().offset();
+    env.stop().await;
+
+    for report in [&alone_a, &alone_b, &together_a, &together_b] {
+        for case in &report.cases {
+            println!("{}", explain(case));
+        }
+    }
+    assert_eq!(offset, time::Duration::ZERO);
+    assert!(alone_a.cases.iter().all(|c| c.verdict == Outcome::Pass), "merchant A's correct acquirer passes");
+    let tamper_b = alone_b.cases.iter().find(|c| c.id == "UPM-TMP-001").unwrap();
+    assert_eq!(tamper_b.verdict, Outcome::Fail, "merchant B's acquirer does not verify signatures");
+    assert!(alone_b.cases.iter().filter(|c| c.id != "UPM-TMP-001").all(|c| c.verdict == Outcome::Pass));
+    assert_eq!(verdicts(&together_a), verdicts(&alone_a), "merchant A's verdicts changed beside B's run");
+    assert_eq!(verdicts(&together_b), verdicts(&alone_b), "merchant B's verdicts changed beside A's run");
 }

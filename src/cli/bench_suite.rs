@@ -152,9 +152,10 @@ async fn bench(
     let acquirer = Acquirer::new(acquirer_config, args.fault.iter().copied(), acquirer_clock)?;
     let server = tokio::spawn(server::serve(acquirer, listener));
 
-    let mut runner_config = RunnerConfig::new(format!("http://{addr}"), "buyer-1", sandbox.clock());
-    runner_config.poke = Some(sandbox.poker());
-    let runner = Runner::new(Arc::clone(&store), runner_config)?;
+    let runner_config = RunnerConfig::new(format!("http://{addr}"), "buyer-1");
+    let port =
+        plusbox_runner_local::LocalPort::new(Arc::clone(&store), sandbox.clock()).with_poke(sandbox.poker());
+    let runner = Runner::new(Arc::new(port), runner_config)?;
     let started = Instant::now();
     let report = if args.parallel > 1 {
         let accounts: Vec<String> = (1..=args.parallel).map(|n| format!("buyer-{n}")).collect();

@@ -14,7 +14,10 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use plusbox_companion::render::Symbology;
 use plusbox_core::catalogue::{Case, Catalogue, Outcome, Step};
-use plusbox_runner::{CaseReport, Observer, Person, Report, Runner, RunnerConfig, StepReport};
+use plusbox_runner::{
+    CaseReport, HttpPort, Observer, Person, Report, Runner, RunnerConfig, SharedPort, StepReport,
+};
+use plusbox_runner_local::LocalPort;
 use plusbox_sandbox::OffsetClock;
 
 use super::sandbox::DataArg;
@@ -36,9 +39,18 @@ pub struct RunArgs {
     /// Directory holding the case files, instead of the catalogue built into plusbox.
     #[arg(long, value_name = "DIR")]
     pub testcases: Option<PathBuf>,
-    /// The sandbox buyer account that pays.
-    #[arg(long, default_value = "buyer-1")]
-    pub account: String,
+    /// The sandbox buyer account that pays (default: the device's buyer with --sandbox, else
+    /// buyer-1).
+    #[arg(long)]
+    pub account: Option<String>,
+    /// Reach the sandbox over its test-control API at this URL (e.g. http://192.168.1.20:8787)
+    /// instead of opening its data directory; needs --token. --data then only says where runs
+    /// are stored.
+    #[arg(long, value_name = "URL", requires = "token")]
+    pub sandbox: Option<String>,
+    /// Device token for --sandbox, from `plusbox app pair --token [--merchant M --account A]`.
+    #[arg(long, value_name = "TOKEN", env = "PLUSBOX_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// Run up to N cases at once, each paying with its own buyer account (the --account buyer,
     /// then <account>-2 … <account>-N, made like it when missing), so the real-clock suite takes
     /// about as long as its longest case. What a case arranges is scoped to its buyer.
@@ -216,16 +228,32 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let cases = select(&catalogue, &args)?;
     let dir = args.data.dir()?;
-    let store = Arc::new(args.data.open()?);
-    // Sandbox time: the wall clock plus the jump ahead kept in the store, the same time line a
-    // `plusbox serve` on this data directory runs on. The runner only reads it.
-    let clock = OffsetClock::new(Arc::new(plusbox_sandbox::SystemClock), Arc::clone(&store));
-    let config = RunnerConfig::new(args.pos.clone().unwrap_or_default(), args.account.clone(), clock);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let runner = Runner::new(store, config)?;
+    let (port, account): (SharedPort, String) = match (&args.sandbox, &args.token) {
+        (Some(url), Some(token)) => {
+            let port =
+                runtime.block_on(HttpPort::connect(url, token)).map_err(|e| anyhow!("--sandbox: {e}"))?;
+            let scope = runtime.block_on(port.scope()).map_err(|e| anyhow!("--sandbox: {e}"))?;
+            let account = match (&args.account, scope.get("account").and_then(serde_json::Value::as_str)) {
+                (Some(account), _) => account.clone(),
+                (None, Some(own)) => own.to_owned(),
+                (None, None) => "buyer-1".to_owned(),
+            };
+            (Arc::new(port), account)
+        }
+        _ => {
+            let store = Arc::new(args.data.open()?);
+            // Sandbox time: the wall clock plus the jump ahead kept in the store, the same time
+            // line a `plusbox serve` on this data directory runs on. The runner only reads it.
+            let clock = OffsetClock::new(Arc::new(plusbox_sandbox::SystemClock), Arc::clone(&store));
+            (Arc::new(LocalPort::new(store, clock)), args.account.clone().unwrap_or_else(|| "buyer-1".into()))
+        }
+    };
+    let config = RunnerConfig::new(args.pos.clone().unwrap_or_default(), account.clone());
+    let runner = Runner::new(port, config)?;
     let runs = dir.join("runs");
     let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
 
@@ -253,7 +281,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let started = std::time::Instant::now();
         let report = if args.parallel > 1 {
             let accounts: Vec<String> = (1..=args.parallel)
-                .map(|n| if n == 1 { args.account.clone() } else { format!("{}-{n}", args.account) })
+                .map(|n| if n == 1 { account.clone() } else { format!("{account}-{n}") })
                 .collect();
             println!(
                 "Running {} case(s), up to {} at once on buyers {}.",

@@ -357,6 +357,17 @@ pub enum AppCommand {
         /// Print {link, shortCode, expiresAt} as JSON (no QR).
         #[arg(long)]
         json: bool,
+        /// Test control: the device's merchant (referenceMerchantId); it sees only this
+        /// merchant's traffic and payments (with --token).
+        #[arg(long, requires = "token")]
+        merchant: Option<String>,
+        /// Test control: the device's buyer account (made like buyer-1 if new); the only buyer it
+        /// arranges and runs with (with --token).
+        #[arg(long, requires = "token")]
+        account: Option<String>,
+        /// Test control: the device may jump the sandbox clock (while no other device runs).
+        #[arg(long, requires = "token")]
+        clock: bool,
     },
     /// List paired companion devices (revoked ones included).
     Devices {
@@ -408,7 +419,10 @@ pub fn run_app(command: AppCommand) -> anyhow::Result<ExitCode> {
             data.open()?.set_magic_amounts(on)?;
             println!("magic amounts {}", if on { "on" } else { "off" });
         }
-        AppCommand::Pair { data, name, url, token, json } => return pair(&data, &name, url, token, json),
+        AppCommand::Pair { data, name, url, token, json, merchant, account, clock } => {
+            let scope = plusbox_sandbox::store::DeviceScope { merchant, account, clock_control: clock };
+            return pair(&data, &name, url, token, json, scope);
+        }
         AppCommand::Devices { data, json } => {
             let devices = data.open()?.devices()?;
             if json {
@@ -443,10 +457,19 @@ fn pair(
     url: Option<String>,
     token: bool,
     json: bool,
+    scope: plusbox_sandbox::store::DeviceScope,
 ) -> anyhow::Result<ExitCode> {
     let store = data.open()?;
     if token {
+        if let Some(account) = &scope.account {
+            store.ensure_buyer_like(account, "buyer-1", now())?;
+        }
         let token = store.create_device(name, now())?;
+        if scope != plusbox_sandbox::store::DeviceScope::default() {
+            let id =
+                store.device_id_by_name(name)?.ok_or_else(|| anyhow!("the new device {name:?} vanished"))?;
+            store.set_device_scope(id, &scope)?;
+        }
         println!("{}", token.expose());
         eprintln!("Device token for {name:?}; send it as `Authorization: Bearer <token>` to /app/v1/. It is shown only once.");
         return Ok(ExitCode::SUCCESS);

@@ -211,6 +211,49 @@ impl Env {
         store.notification_status(payment_id).unwrap()
     }
 
+    /// A second reference acquirer on this sandbox for another merchant (`referenceMerchantId`
+    /// `merchant`): the same application and key, its own order table, notify URL and clock (set
+    /// from the sandbox's and running at `scale`). Returns its POS-driver base URL; it stops with
+    /// the runtime.
+    pub async fn add_acquirer(&self, merchant: &str, faults: &[Fault], timing: Timing, scale: u32) -> String {
+        let real = |ms: u64| (ms / u64::from(scale.max(1))).max(1);
+        let timing = Timing {
+            pay_timeout_ms: real(timing.pay_timeout_ms),
+            refund_timeout_ms: real(timing.refund_timeout_ms),
+            cancel_timeout_ms: real(timing.cancel_timeout_ms),
+            inquiry_timeout_ms: real(timing.inquiry_timeout_ms),
+            ..timing
+        };
+        let clock: plusbox_acquirer::SharedClock = Arc::new(plusbox_acquirer::ScaledClock::anchored(
+            plusbox_sandbox::Clock::now(&self.sandbox.clock()),
+            std::time::Instant::now(),
+            f64::from(scale),
+        ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = self.sandbox.store().app_view().unwrap();
+        let config = AcquirerConfig {
+            gateway_url: self.sandbox.base_url().to_owned(),
+            client_id: app.client_id.clone(),
+            acquirer_id: Some(app.acquirer_id.clone()),
+            private_key_file: self._dir.path().join("acquirer_key.pem"),
+            key_version: 1,
+            gateway_public_key: app.sandbox_public_key.clone(),
+            notify_url: format!("http://{addr}/notify"),
+            listen: addr.to_string(),
+            database: self._dir.path().join(format!("acquirer-{merchant}.sqlite3")),
+            faults: Default::default(),
+            merchant: MerchantConfig {
+                reference_merchant_id: merchant.to_owned(),
+                ..MerchantConfig::default()
+            },
+            timing,
+        };
+        let acquirer = Acquirer::new(config, faults.iter().copied(), clock).unwrap();
+        tokio::spawn(server::serve(acquirer, listener));
+        format!("http://{addr}")
+    }
+
     pub async fn stop(self) {
         self.server.abort();
         self.sandbox.shutdown().await;

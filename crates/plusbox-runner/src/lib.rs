@@ -1,13 +1,14 @@
 //! The Plusbox acceptance-test engine.
 //!
-//! A run binds a catalogue case to a sandbox (its store: buyer account, scenario, traffic log)
+//! A run binds a catalogue case to a sandbox (reached through a [`SandboxPort`]: buyer account,
+//! scenario, traffic log)
 //! and a POS reached over HTTP through the POS-driver contract (`docs/pos-driver.md`). It
 //! arranges the scenario, walks the steps — driving the POS, playing the buyer, waiting for
 //! traffic, states or time — then gathers the run's traffic and final states and judges them
 //! with [`plusbox_core::catalogue::evaluate`]. The engine never talks to the acquirer except
 //! through the POS-driver contract, so any acquirer's test POS can be run.
 //!
-//! Waits are in the sandbox's clock (compressed time shortens them); the engine polls the store
+//! Waits are in the sandbox's clock (compressed time shortens them); the engine polls the sandbox
 //! at a small real-time interval. The engine never moves any clock: a case that needs time to
 //! have passed ages its own objects (a code issued already lapsed, a payment backdated behind the
 //! cancel window), so the ACQP's own clock stays right and other merchants see nothing.
@@ -19,7 +20,9 @@
 //! its expiry and judges each case again, so a late effect (a stale timer's cancel a minute
 //! later) fails the case that caused it.
 
+mod http_port;
 mod manual;
+pub mod port;
 mod pos;
 mod report;
 
@@ -34,10 +37,10 @@ pub mod embedded {
 }
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use plusbox_clock::SharedClock;
 use plusbox_core::catalogue::{
     evaluate, AcquirerClock, Api, Capability, Case, CaseAmount, CodeKind, Outcome, PaymentSnapshot,
     PaymentState, PosAction, PosOutcome, RefundAmount, RefundSnapshot, ResultStatus, RunInput, RunMode, Step,
@@ -45,12 +48,13 @@ use plusbox_core::catalogue::{
 };
 use plusbox_core::money::Amount;
 use plusbox_core::protocol::time::format_instant;
-use plusbox_sandbox::store::{MockAction, MockScope, Tamper, DEFAULT_PIN};
-use plusbox_sandbox::{Clock, OffsetClock, ResultCode, Scenario, Store};
+use plusbox_core::result_code::ResultCode;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
+pub use http_port::HttpPort;
 pub use manual::Person;
+pub use port::{PortError, SandboxPort, SharedPort};
 pub use pos::{PosAnswer, PosClient};
 pub use report::{CaseReport, CheckReport, Report, StepReport};
 
@@ -62,8 +66,8 @@ pub enum RunnerError {
     Http(#[from] reqwest::Error),
 }
 
-/// Wakes the sandbox's background worker after the store or the clock changed.
-pub type Poke = Arc<dyn Fn() + Send + Sync>;
+/// PIN of the buyer accounts the sandbox provisions (and of the buyers made like them).
+pub const BUYER_PIN: &str = "1234";
 
 /// How to run cases.
 #[derive(Clone)]
@@ -72,11 +76,7 @@ pub struct RunnerConfig {
     pub pos_url: String,
     /// The buyer account the cases pay with.
     pub account: String,
-    /// The sandbox's clock: waits and timestamps run on it. The runner only reads it.
-    pub clock: OffsetClock,
-    /// Wakes the sandbox worker (in-process sandboxes); external ones poll the store themselves.
-    pub poke: Option<Poke>,
-    /// Real time between looks at the store while waiting.
+    /// Real time between looks at the sandbox while waiting.
     pub poll: std::time::Duration,
     /// Real-time limit of one POS-driver call (`/charge` blocks until final).
     pub pos_timeout: std::time::Duration,
@@ -99,12 +99,10 @@ impl std::fmt::Debug for RunnerConfig {
 
 impl RunnerConfig {
     /// Defaults: 10 ms polling, 5 min per POS call, 2 s settle.
-    pub fn new(pos_url: impl Into<String>, account: impl Into<String>, clock: OffsetClock) -> RunnerConfig {
+    pub fn new(pos_url: impl Into<String>, account: impl Into<String>) -> RunnerConfig {
         RunnerConfig {
             pos_url: pos_url.into(),
             account: account.into(),
-            clock,
-            poke: None,
             poll: std::time::Duration::from_millis(10),
             pos_timeout: std::time::Duration::from_secs(300),
             settle: time::Duration::seconds(2),
@@ -133,7 +131,9 @@ impl Observer for Quiet {}
 
 /// Runs cases.
 pub struct Runner {
-    store: Arc<Store>,
+    port: SharedPort,
+    /// The sandbox's clock, from the port.
+    clock: SharedClock,
     config: RunnerConfig,
     pos: PosClient,
     /// For the forged notifications a case may send the ACQP.
@@ -245,18 +245,25 @@ impl RunState {
 }
 
 impl Runner {
-    /// A runner against `store` (the sandbox the POS's acquirer talks to).
-    pub fn new(store: Arc<Store>, config: RunnerConfig) -> Result<Runner, RunnerError> {
+    /// A runner against the sandbox behind `port` (the sandbox the POS's acquirer talks to).
+    pub fn new(port: SharedPort, config: RunnerConfig) -> Result<Runner, RunnerError> {
         let pos = PosClient::new(&config.pos_url, config.pos_timeout)?;
         let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build()?;
-        Ok(Runner { store, config, pos, http })
+        let clock = port.clock();
+        Ok(Runner { port, clock, config, pos, http })
     }
 
     /// The same runner paying with another buyer account (parallel runs give each its own).
     pub fn with_account(&self, account: &str) -> Runner {
         let mut config = self.config.clone();
         config.account = account.to_owned();
-        Runner { store: Arc::clone(&self.store), config, pos: self.pos.clone(), http: self.http.clone() }
+        Runner {
+            port: Arc::clone(&self.port),
+            clock: Arc::clone(&self.clock),
+            config,
+            pos: self.pos.clone(),
+            http: self.http.clone(),
+        }
     }
 
     /// Checks that the POS answers at all; `plusbox run` calls it first so a POS that is down
@@ -287,14 +294,12 @@ impl Runner {
     ) -> Report {
         // Workers' buyers are made like the run's own buyer (same wallet persona and PIN).
         for account in accounts {
-            if let Err(e) =
-                self.store.ensure_buyer_like(account, &self.config.account, self.config.clock.now())
-            {
+            if let Err(e) = self.port.ensure_buyer_like(account, &self.config.account).await {
                 let mut report = Report::default();
                 for case in cases {
                     let input = RunInput {
                         finished: true,
-                        errors: vec![format!("sandbox store: buyer {account}: {e}")],
+                        errors: vec![format!("buyer {account}: {e}")],
                         ..RunInput::default()
                     };
                     report.cases.push(CaseReport::new(&evaluate(case, &input), 0, Vec::new(), input));
@@ -350,7 +355,7 @@ impl Runner {
         let mut latest: Option<time::OffsetDateTime> = None;
         for (report, _) in &traced {
             for p in &report.run.payments {
-                if let Ok(Some(record)) = self.store.payment_by_id(&p.payment_id) {
+                if let Ok(Some(record)) = self.port.payment(&p.payment_id).await {
                     latest = Some(
                         latest.map_or(record.expires_at, |l: time::OffsetDateTime| l.max(record.expires_at)),
                     );
@@ -359,8 +364,8 @@ impl Runner {
         }
         if let Some(latest) = latest {
             // Bounded: a payment expiring far in the future is not worth a wait of hours.
-            let until = (latest + grace).min(self.config.clock.now() + time::Duration::minutes(5));
-            self.config.clock.sleep_until(until).await;
+            let until = (latest + grace).min(self.clock.now() + time::Duration::minutes(5));
+            self.clock.sleep_until(until).await;
         }
         let mut out = Report::default();
         for (mut report, trace) in traced {
@@ -375,7 +380,7 @@ impl Runner {
             };
             let runner = self.with_account(&trace.account);
             let mut state = trace.state;
-            let mut input = runner.gather(case, &mut state, trace.started);
+            let mut input = runner.gather(case, &mut state, trace.started).await;
             input.errors.clone_from(&report.run.errors);
             let verdict = evaluate(case, &input);
             if verdict.verdict > report.verdict && verdict.verdict == Outcome::Fail {
@@ -407,7 +412,7 @@ impl Runner {
     async fn run_traced(&self, case: &Case, observer: &dyn Observer) -> (CaseReport, Trace) {
         observer.case_started(case);
         let started = Instant::now();
-        let now = self.config.clock.now();
+        let now = self.clock.now();
         let mut state = RunState::new(now);
         if let Some(missing) = self.missing_capability(case).await {
             let report = skipped(case, missing);
@@ -416,7 +421,12 @@ impl Runner {
             return (report, trace);
         }
         let mut steps = Vec::new();
-        match self.arrange(case, &mut state) {
+        let run = self.hold_buyer(&mut state).await;
+        let arranged = match run {
+            Some(_) => self.arrange(case, &mut state).await,
+            None => Err(String::new()),
+        };
+        match arranged {
             Ok(after) => {
                 state.after = after;
                 for (index, step) in case.steps.iter().enumerate() {
@@ -431,18 +441,20 @@ impl Runner {
                 self.finish_tasks(&mut state).await;
                 // Trailing traffic (notifications) only matters when the run went through.
                 if state.errors.is_empty() && !state.pos_failed {
-                    self.config.clock.sleep(self.config.settle).await;
+                    self.clock.sleep(self.config.settle).await;
                 }
             }
+            Err(e) if e.is_empty() => {}
             Err(e) => state.errors.push(e),
         }
-        self.unarrange(&mut state);
+        self.unarrange(&mut state).await;
+        self.let_go(run, &mut state).await;
         if state.acquirer_clock.take().is_some() {
             if let Err(e) = self.pos.reset_clock().await {
                 state.errors.push(format!("POS driver: put the acquirer's clock back: {e}"));
             }
         }
-        let input = self.gather(case, &mut state, now);
+        let input = self.gather(case, &mut state, now).await;
         let verdict = evaluate(case, &input);
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let report = CaseReport::new(&verdict, duration_ms, steps, input);
@@ -454,103 +466,104 @@ impl Runner {
     /// Sets the buyer's scenario and balance, switches magic amounts on when the case uses one,
     /// adds the case's mock and tamper rules (their ids go to `state.mocks`, so they are taken
     /// back afterwards); returns the traffic high-water mark.
-    fn arrange(&self, case: &Case, state: &mut RunState) -> Result<i64, String> {
+    async fn arrange(&self, case: &Case, state: &mut RunState) -> Result<i64, String> {
         let setup = &case.setup;
-        let store_err = |what: &str, e: plusbox_sandbox::StoreError| format!("sandbox store: {what}: {e}");
+        let port_err = |what: &str, e: PortError| format!("sandbox: {what}: {e}");
         if setup.magic {
             // Magic amounts are on by default but switchable per application (§10.2).
-            self.store.set_magic_amounts(true).map_err(|e| store_err("switch magic amounts on", e))?;
+            self.port.magic_amounts_on().await.map_err(|e| port_err("switch magic amounts on", e))?;
         }
         let account = &self.config.account;
-        let scenario = Scenario::from_str(setup.scenario.name())
-            .map_err(|e| format!("scenario {}: {e}", setup.scenario.name()))?;
-        let before = self.store.account(account).map_err(|e| store_err("read account", e))?.scenario;
-        self.store.set_scenario(account, &scenario).map_err(|e| store_err("set scenario", e))?;
+        let before = self.port.buyer(account).await.map_err(|e| port_err("read the buyer", e))?.scenario;
+        self.port
+            .set_scenario(account, setup.scenario.name())
+            .await
+            .map_err(|e| port_err("set the scenario", e))?;
         state.scenario_before = Some(before);
         let currency = setup.amount.0.currency.code();
         let target = setup.balance.map(|b| b.0.value).unwrap_or(setup.amount.0.value.saturating_mul(10));
-        let view = self.store.account(account).map_err(|e| store_err("read account", e))?;
-        let have: i64 = view
-            .balances
-            .iter()
-            .find(|b| b.currency == currency)
-            .and_then(|b| b.value.parse().ok())
-            .unwrap_or(0);
+        let view = self.port.buyer(account).await.map_err(|e| port_err("read the buyer", e))?;
+        let have: i64 = view.balances.iter().find(|(c, _)| c == currency).map(|(_, v)| *v).unwrap_or(0);
         if have < target {
-            let money = Amount::from_minor(setup.amount.0.currency, target - have);
-            self.store.topup(account, &money, self.config.clock.now()).map_err(|e| store_err("top up", e))?;
+            let money = Amount::from_minor(setup.amount.0.currency, target.saturating_sub(have));
+            self.port.topup(account, money).await.map_err(|e| port_err("top up", e))?;
         }
         for mock in &setup.mocks {
             let code = ResultCode::from_wire(mock.result.0.as_str())
                 .ok_or_else(|| format!("the sandbox does not know result code {}", mock.result.0.as_str()))?;
-            let rule = self
-                .store
-                .add_scoped_mock(
-                    mock.api.name(),
-                    MockAction::Force(code),
-                    Some(mock.count),
-                    Some(30),
-                    &MockScope::account(account),
-                    self.config.clock.now(),
-                )
-                .map_err(|e| store_err("add mock rule", e))?;
-            state.mocks.push(rule.id);
+            let rule = port::Rule::Force(code.as_str().to_owned());
+            let id = self
+                .port
+                .add_rule(account, mock.api.name(), rule, mock.count, 30)
+                .await
+                .map_err(|e| port_err("add a mock rule", e))?;
+            state.mocks.push(id);
         }
         if let Some(api) = setup.tamper {
             // The body is altered after signing (the result flipped): an ACQP that skips
             // verification acts on it, one that verifies must find the real result.
-            let rule = self
-                .store
-                .add_scoped_mock(
-                    api.name(),
-                    MockAction::Tamper(Tamper::Body),
-                    Some(1),
-                    Some(30),
-                    &MockScope::account(account),
-                    self.config.clock.now(),
-                )
-                .map_err(|e| store_err("add tamper rule", e))?;
-            state.mocks.push(rule.id);
+            let id = self
+                .port
+                .add_rule(account, api.name(), port::Rule::TamperBody, 1, 30)
+                .await
+                .map_err(|e| port_err("add a tamper rule", e))?;
+            state.mocks.push(id);
         }
         if let Some(delay) = setup.notify_delay {
             // Held for the case's own buyer only, and taken back when the case ends.
-            let until = self.config.clock.now() + time::Duration::minutes(30);
-            self.store
-                .hold_notifications(account, to_time(delay.0), until)
-                .map_err(|e| store_err("hold notifications", e))?;
+            self.port
+                .hold_notifications(account, to_time(delay.0), 30)
+                .await
+                .map_err(|e| port_err("hold notifications", e))?;
             state.held = true;
         }
         self.poke();
-        self.store.traffic_max_id().map_err(|e| store_err("traffic", e))
+        self.port.traffic_mark().await.map_err(|e| port_err("traffic", e))
+    }
+
+    /// Holds the run's buyer for this case alone (a second run on it is refused); `None`, with
+    /// the reason in the run's errors, when it cannot.
+    async fn hold_buyer(&self, state: &mut RunState) -> Option<i64> {
+        match self.port.begin_run(&self.config.account).await {
+            Ok(run) => Some(run),
+            Err(e) => {
+                state.errors.push(format!("cannot start the run on buyer {}: {e}", self.config.account));
+                None
+            }
+        }
+    }
+
+    /// Lets go of the buyer held by [`Runner::hold_buyer`].
+    async fn let_go(&self, run: Option<i64>, state: &mut RunState) {
+        if let Some(run) = run {
+            if let Err(e) = self.port.end_run(run).await {
+                state.errors.push(format!("cannot end run {run}: {e}"));
+            }
+        }
     }
 
     /// Takes back what this run arranged (rules used or not, a notification hold), so nothing
     /// leaks into the next case.
-    fn unarrange(&self, state: &mut RunState) {
+    async fn unarrange(&self, state: &mut RunState) {
         for id in std::mem::take(&mut state.mocks) {
-            if let Err(e) = self.store.remove_mock(id) {
-                state.errors.push(format!("sandbox store: remove mock rule {id}: {e}"));
+            if let Err(e) = self.port.remove_rule(id).await {
+                state.errors.push(format!("sandbox: remove mock rule {id}: {e}"));
             }
         }
         if let Some(before) = state.scenario_before.take() {
-            let restored = Scenario::from_str(&before)
-                .map_err(|e| e.to_string())
-                .and_then(|s| self.store.set_scenario(&self.config.account, &s).map_err(|e| e.to_string()));
-            if let Err(e) = restored {
-                state.errors.push(format!("sandbox store: put back the buyer's scenario {before}: {e}"));
+            if let Err(e) = self.port.set_scenario(&self.config.account, &before).await {
+                state.errors.push(format!("sandbox: put back the buyer's scenario {before}: {e}"));
             }
         }
         if std::mem::take(&mut state.held) {
-            if let Err(e) = self.store.release_notifications(&self.config.account) {
-                state.errors.push(format!("sandbox store: release the notification hold: {e}"));
+            if let Err(e) = self.port.release_notifications(&self.config.account).await {
+                state.errors.push(format!("sandbox: release the notification hold: {e}"));
             }
         }
     }
 
     fn poke(&self) {
-        if let Some(poke) = &self.config.poke {
-            poke();
-        }
+        self.port.poke();
     }
 
     async fn step(&self, case: &Case, index: usize, step: &Step, state: &mut RunState) -> StepReport {
@@ -561,7 +574,7 @@ impl Runner {
             Ok(done) => notes.extend(done),
             Err(e) => state.errors.push(format!("step {number}: {e}")),
         }
-        let mark = self.store.traffic_max_id().unwrap_or(state.after);
+        let mark = self.port.traffic_mark().await.unwrap_or(state.after);
         if let Some(action) = &step.pos {
             match self.pos_action(case, number, action, state).await {
                 Ok(note) => notes.push(note),
@@ -647,14 +660,15 @@ impl Runner {
                 let answer = self.join(task.handle).await;
                 state.done.push((task.step, task.action, answer));
             }
-            let pids: Vec<String> = self.run_ids(state).1.into_iter().collect();
+            let pids: Vec<String> = self.run_ids(state).await.1.into_iter().collect();
             if pids.is_empty() {
                 return Err("no payment of this run to age".into());
             }
             let aged = self
-                .store
+                .port
                 .age_payments(&pids, to_time(by.0))
-                .map_err(|e| format!("sandbox store: age payments: {e}"))?;
+                .await
+                .map_err(|e| format!("sandbox: age payments: {e}"))?;
             self.poke();
             notes.push(format!(
                 "aged {aged} payment(s) of this run by {by}: made {by} ago as far as the sandbox knows"
@@ -670,16 +684,17 @@ impl Runner {
     /// `status`, signed with a fresh key that is not the sandbox's. It is not in the sandbox's
     /// traffic log (the sandbox did not send it); the step note says what the ACQP answered.
     async fn forge_notify(&self, status: ResultStatus, state: &RunState) -> Result<String, String> {
-        let ours = self.run_ids(state);
+        let ours = self.run_ids(state).await;
         let pay = self
-            .traffic_since(state.after)?
+            .traffic_since(state.after)
+            .await?
             .into_iter()
             .rfind(|e| e.api == Api::Pay.name() && e.payment_id.is_some() && belongs(e, &ours, &state.codes))
             .ok_or(
                 "no pay of this run reached the sandbox, so there is nothing to forge a notification for",
             )?;
         let request = pay.request_json();
-        let app = self.store.app_view().map_err(|e| format!("sandbox store: app: {e}"))?;
+        let app = self.port.app().await.map_err(|e| format!("sandbox: app: {e}"))?;
         let url = request
             .get("paymentNotifyUrl")
             .and_then(Value::as_str)
@@ -706,7 +721,7 @@ impl Runner {
         })
         .to_string();
         let client_id = pay.client_id.clone().unwrap_or(app.client_id);
-        let time = format_instant(self.config.clock.now());
+        let time = format_instant(self.clock.now());
         let uri = request_target(&url);
         let forger =
             plusbox_core::signing::PrivateKey::generate().map_err(|e| format!("cannot make a key: {e}"))?;
@@ -833,16 +848,15 @@ impl Runner {
             None => {
                 // Codes are valid for 60 s (alipayplus-api.md §4.1): an expired one is issued
                 // 61 s ago, so it has lapsed without any clock moving.
-                let issued_at = if kind == CodeKind::Expired {
-                    self.config.clock.now() - time::Duration::seconds(61)
+                let age = if kind == CodeKind::Expired {
+                    time::Duration::seconds(61)
                 } else {
-                    self.config.clock.now()
+                    time::Duration::ZERO
                 };
-                let issued = self
-                    .store
-                    .issue_code(&self.config.account, issued_at)
-                    .map_err(|e| format!("sandbox store: issue code: {e}"))?;
-                issued.code
+                self.port
+                    .issue_code(&self.config.account, age)
+                    .await
+                    .map_err(|e| format!("sandbox: issue code: {e}"))?
             }
         };
         state.codes.push(code.clone());
@@ -892,24 +906,28 @@ impl Runner {
             return Ok(WalletDone::Acted("buyer walks away".into()));
         }
         // The payment may land a moment after the step starts; look for a while (sandbox time).
-        let deadline = self.config.clock.now() + time::Duration::seconds(15);
+        let deadline = self.clock.now() + time::Duration::seconds(15);
         loop {
-            let now = self.config.clock.now();
-            let pending = self.store.pending(now).map_err(|e| format!("sandbox store: pending: {e}"))?;
-            let ours = self.run_ids(state);
+            let now = self.clock.now();
+            let pending = self
+                .port
+                .pending(&self.config.account)
+                .await
+                .map_err(|e| format!("sandbox: pending: {e}"))?;
+            let ours = self.run_ids(state).await;
             if let Some(p) = pending
                 .iter()
                 .find(|p| p.account == self.config.account && ours.0.contains(&p.payment_request_id))
             {
                 let result = match action {
-                    WalletAction::ConfirmPin => self.store.confirm(&p.payment_id, DEFAULT_PIN, now),
-                    _ => self.store.decline(&p.payment_id, now),
+                    WalletAction::ConfirmPin => self.port.confirm(&p.payment_id, BUYER_PIN).await,
+                    _ => self.port.decline(&p.payment_id).await,
                 };
                 self.poke();
                 let verb = if action == WalletAction::ConfirmPin { "confirmed" } else { "declined" };
                 return result
                     .map(|_| WalletDone::Acted(format!("buyer {verb} {}", p.payment_id)))
-                    .map_err(|e| format!("sandbox store: buyer action: {e}"));
+                    .map_err(|e| format!("sandbox: buyer action: {e}"));
             }
             if now >= deadline {
                 return Ok(WalletDone::NothingWaiting);
@@ -949,39 +967,39 @@ impl Runner {
             Wait::Confirmation => return ("headless: no confirmation needed".into(), false),
             Wait::Timeout { duration } => {
                 // In slices, so a POS that fails meanwhile ends the wait early.
-                let deadline = self.config.clock.now() + to_time(duration.0);
-                while self.config.clock.now() < deadline {
+                let deadline = self.clock.now() + to_time(duration.0);
+                while self.clock.now() < deadline {
                     if self.reap(state).await {
                         return (format!("stopped waiting {duration}: the POS call failed"), true);
                     }
-                    let slice = (self.config.clock.now() + to_time(self.config.poll)).min(deadline);
-                    self.config.clock.sleep_until(slice).await;
+                    let slice = (self.clock.now() + to_time(self.config.poll)).min(deadline);
+                    self.clock.sleep_until(slice).await;
                 }
                 return (format!("waited {duration}"), false);
             }
             Wait::Api { within, api, .. } => (within, format!("{api}")),
             Wait::State { within, state, .. } => (within, format!("payment {state}")),
         };
-        let deadline = self.config.clock.now() + to_time(within.0).max(floor);
+        let deadline = self.clock.now() + to_time(within.0).max(floor);
         loop {
-            if let Some(note) = self.wait_met(wait, mark, state) {
+            if let Some(note) = self.wait_met(wait, mark, state).await {
                 return (note, false);
             }
             if self.reap(state).await {
                 return (format!("stopped waiting for {what}: the POS call failed"), true);
             }
-            if self.config.clock.now() >= deadline {
+            if self.clock.now() >= deadline {
                 return (format!("no {what} within {within}"), true);
             }
             tokio::time::sleep(self.config.poll).await;
         }
     }
 
-    fn wait_met(&self, wait: &Wait, mark: i64, state: &RunState) -> Option<String> {
+    async fn wait_met(&self, wait: &Wait, mark: i64, state: &RunState) -> Option<String> {
         match wait {
             Wait::Api { api, result_status, .. } => {
-                let entries = self.traffic_since(mark).ok()?;
-                let ours = self.run_ids(state);
+                let entries = self.traffic_since(mark).await.ok()?;
+                let ours = self.run_ids(state).await;
                 entries
                     .iter()
                     .find(|e| {
@@ -994,39 +1012,41 @@ impl Runner {
                     })
             }
             Wait::State { state: want, .. } => {
-                let ours = self.run_ids(state);
-                ours.1.iter().find_map(|pid| {
-                    let record = self.store.payment_by_id(pid).ok()??;
-                    let text = serde_json::to_value(record.state).ok()?.as_str()?.to_owned();
-                    (PaymentState::parse(&text) == Some(*want)).then(|| format!("payment {pid} is {text}"))
-                })
+                let ours = self.run_ids(state).await;
+                for pid in &ours.1 {
+                    let Ok(Some(record)) = self.port.payment(pid).await else { continue };
+                    if PaymentState::parse(&record.state) == Some(*want) {
+                        return Some(format!("payment {pid} is {}", record.state));
+                    }
+                }
+                None
             }
             Wait::Confirmation | Wait::Timeout { .. } => Some(String::new()),
         }
     }
 
     /// Traffic after `mark`, as the core's entries.
-    fn traffic_since(&self, mark: i64) -> Result<Vec<TrafficEntry>, String> {
+    async fn traffic_since(&self, mark: i64) -> Result<Vec<TrafficEntry>, String> {
         let mut out = Vec::new();
         let mut after = mark;
         loop {
-            let page = self.store.traffic(after, 500).map_err(|e| format!("sandbox store: traffic: {e}"))?;
-            let Some(last) = page.last() else { break };
-            after = last.id;
+            let (page, next) =
+                self.port.traffic(after, 500).await.map_err(|e| format!("sandbox: traffic: {e}"))?;
             let full = page.len() == 500;
             out.extend(page);
-            if !full {
+            if !full || next <= after {
                 break;
             }
+            after = next;
         }
         Ok(out)
     }
 
     /// (paymentRequestIds, paymentIds) of this run: pays that carried one of the run's codes.
-    fn run_ids(&self, state: &RunState) -> (BTreeSet<String>, BTreeSet<String>) {
+    async fn run_ids(&self, state: &RunState) -> (BTreeSet<String>, BTreeSet<String>) {
         let mut prids = BTreeSet::new();
         let mut pids = BTreeSet::new();
-        for e in self.traffic_since(state.after).unwrap_or_default() {
+        for e in self.traffic_since(state.after).await.unwrap_or_default() {
             if e.api != Api::Pay.name() {
                 continue;
             }
@@ -1046,10 +1066,10 @@ impl Runner {
         (prids, pids)
     }
 
-    fn gather(&self, case: &Case, state: &mut RunState, started: time::OffsetDateTime) -> RunInput {
-        let (prids, pids) = self.run_ids(state);
+    async fn gather(&self, case: &Case, state: &mut RunState, started: time::OffsetDateTime) -> RunInput {
+        let (prids, pids) = self.run_ids(state).await;
         let mut errors = std::mem::take(&mut state.errors);
-        let all = match self.traffic_since(state.after) {
+        let all = match self.traffic_since(state.after).await {
             Ok(all) => all,
             Err(e) => {
                 errors.push(e);
@@ -1071,24 +1091,20 @@ impl Runner {
         }
         let mut payments = Vec::new();
         for pid in order {
-            match self.store.payment_by_id(&pid) {
+            match self.port.payment(&pid).await {
                 Ok(Some(record)) => {
-                    let state_text = serde_json::to_value(record.state)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_else(|| "UNKNOWN".into());
                     payments.push(PaymentSnapshot {
-                        payment_request_id: record.payment_request_id.clone(),
-                        payment_id: record.payment_id.clone(),
-                        state: state_text,
-                        fail_code: record.fail_code.map(|c| c.as_str().to_owned()),
-                        value: record.amount.value,
-                        currency: record.amount.currency.code().to_owned(),
                         refunds: refunds_from(&traffic, &record.payment_request_id, &record.payment_id),
+                        payment_request_id: record.payment_request_id,
+                        payment_id: record.payment_id,
+                        state: record.state,
+                        fail_code: record.fail_code,
+                        value: record.value,
+                        currency: record.currency,
                     });
                 }
                 Ok(None) => {}
-                Err(e) => errors.push(format!("sandbox store: payment {pid}: {e}")),
+                Err(e) => errors.push(format!("sandbox: payment {pid}: {e}")),
             }
         }
         let mut pos: Vec<PosOutcome> = Vec::new();

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use plusbox_core::catalogue::{evaluate, Case, Check, Evidence, PosAction, RunMode, Wait, WalletAction};
-use plusbox_sandbox::Clock;
 
 use crate::{CaseReport, RunState, Runner, StepReport, WalletDone};
 
@@ -51,7 +50,7 @@ impl Runner {
         evidence_dir: &Path,
     ) -> CaseReport {
         let started = Instant::now();
-        let now = self.config.clock.now();
+        let now = self.clock.now();
         let mut state = RunState::new(now);
         let mut steps = Vec::new();
         let mut finished = true;
@@ -66,7 +65,12 @@ impl Runner {
             person.say(&format!("{}: SKIPPED ({why})", case.id));
             return crate::skipped(case, why);
         }
-        match self.arrange(case, &mut state) {
+        let run = self.hold_buyer(&mut state).await;
+        let arranged = match run {
+            Some(_) => self.arrange(case, &mut state).await,
+            None => Err(String::new()),
+        };
+        match arranged {
             Ok(after) => {
                 state.after = after;
                 for index in 0..case.steps.len() {
@@ -84,12 +88,14 @@ impl Runner {
                     }
                 }
                 if finished && state.errors.is_empty() {
-                    self.config.clock.sleep(self.config.settle).await;
+                    self.clock.sleep(self.config.settle).await;
                 }
             }
+            Err(e) if e.is_empty() => {}
             Err(e) => state.errors.push(e),
         }
-        self.unarrange(&mut state);
+        self.unarrange(&mut state).await;
+        self.let_go(run, &mut state).await;
 
         let mut answers = BTreeMap::new();
         let mut evidence: BTreeMap<String, Vec<Evidence>> = BTreeMap::new();
@@ -118,7 +124,7 @@ impl Runner {
             }
         }
 
-        let mut input = self.gather(case, &mut state, now);
+        let mut input = self.gather(case, &mut state, now).await;
         input.mode = RunMode::Manual;
         input.finished = finished;
         input.answers = answers;
@@ -154,7 +160,7 @@ impl Runner {
             }
             Err(e) => state.errors.push(format!("step {number}: {e}")),
         }
-        let mark = self.store.traffic_max_id().unwrap_or(state.after);
+        let mark = self.port.traffic_mark().await.unwrap_or(state.after);
         if let Some(PosAction::Charge { same_code, .. }) = &step.pos {
             // The person rings up the sale; we present the code the buyer shows.
             let code = if *same_code {

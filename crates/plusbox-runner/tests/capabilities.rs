@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use plusbox_core::catalogue::Outcome;
 use plusbox_runner::{Quiet, Report, Runner, RunnerConfig};
+use plusbox_runner_local::LocalPort;
 use plusbox_sandbox::{OffsetClock, Store, SystemClock};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -39,7 +40,8 @@ async fn a_case_needing_the_acquirer_clock_is_skipped_on_a_driver_without_it() {
     store.provision_if_empty(time::OffsetDateTime::now_utc(), "http://127.0.0.1:8787").unwrap();
     let clock = OffsetClock::new(Arc::new(SystemClock), Arc::clone(&store));
     let (url, seen) = driver_without_clock().await;
-    let runner = Runner::new(Arc::clone(&store), RunnerConfig::new(url, "buyer-1", clock)).unwrap();
+    let port = Arc::new(LocalPort::new(Arc::clone(&store), clock));
+    let runner = Runner::new(port, RunnerConfig::new(url, "buyer-1")).unwrap();
 
     let catalogue = plusbox_runner::embedded::catalogue().unwrap();
     let case = catalogue.get("UPM-CAN-004").unwrap();

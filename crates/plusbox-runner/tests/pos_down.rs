@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use plusbox_core::catalogue::Outcome;
 use plusbox_runner::{Quiet, Runner, RunnerConfig};
+use plusbox_runner_local::LocalPort;
 use plusbox_sandbox::{OffsetClock, Store, SystemClock};
 
 /// A port nothing listens on: bind, note it, close.
@@ -22,7 +23,8 @@ async fn a_dead_pos_is_reported_at_once() {
     let store = Arc::new(Store::open(dir.path()).unwrap());
     store.provision_if_empty(time::OffsetDateTime::now_utc(), "http://127.0.0.1:8787").unwrap();
     let clock = OffsetClock::new(Arc::new(SystemClock), Arc::clone(&store));
-    let runner = Runner::new(Arc::clone(&store), RunnerConfig::new(dead_url(), "buyer-1", clock)).unwrap();
+    let port = Arc::new(LocalPort::new(Arc::clone(&store), clock));
+    let runner = Runner::new(port, RunnerConfig::new(dead_url(), "buyer-1")).unwrap();
 
     let probe = runner.check_pos().await.unwrap_err();
     assert!(probe.contains("not reachable"), "{probe}");

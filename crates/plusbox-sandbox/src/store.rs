@@ -48,6 +48,8 @@ pub use mocks::*;
 mod traffic;
 pub use traffic::*;
 mod devices;
+mod test_control;
+pub use test_control::*;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "plusbox.sqlite";
@@ -240,6 +242,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // What a test run arranges stays its own (store/arrange.rs): mock rules scoped to a
     // merchant or buyer, and notifications held back per buyer.
     include_str!("../migrations/0006_scoped_arrangements.sql"),
+    // Test control over the companion API: what a device may see and arrange (a merchant, a
+    // buyer, clock jumps), and the one active run per buyer.
+    include_str!("../migrations/0007_device_scope.sql"),
 ];
 
 // ---------------------------------------------------------------------------------------------

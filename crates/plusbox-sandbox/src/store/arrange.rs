@@ -42,7 +42,11 @@ impl MockScope {
 }
 
 /// The merchant and buyer a call is about, read from its body and the sandbox's records.
-fn call_scope(tx: &Connection, api: &str, body: &[u8]) -> Result<(Option<String>, Option<String>)> {
+pub(super) fn call_scope(
+    tx: &Connection,
+    api: &str,
+    body: &[u8],
+) -> Result<(Option<String>, Option<String>)> {
     let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let text = |v: &Value, pointer: &str| v.pointer(pointer).and_then(Value::as_str).map(str::to_owned);
     if api == "pay" {

@@ -23,7 +23,8 @@ pub enum PayState {
 }
 
 impl PayState {
-    pub(super) fn as_str(self) -> &'static str {
+    /// The state as the sandbox stores and shows it (`SUCCESS`, …), as serialised.
+    pub fn as_str(self) -> &'static str {
         match self {
             PayState::Processing => "PROCESSING",
             PayState::Success => "SUCCESS",
@@ -254,7 +255,11 @@ pub(super) fn payment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Paymen
 
 /// An amount from a currency column and a minor-units column. A currency the table does not
 /// know can only come from a hand-edited database; it surfaces as a conversion error, not a panic.
-fn amount_from_row(r: &rusqlite::Row<'_>, currency: usize, value: usize) -> rusqlite::Result<Amount> {
+pub(super) fn amount_from_row(
+    r: &rusqlite::Row<'_>,
+    currency: usize,
+    value: usize,
+) -> rusqlite::Result<Amount> {
     let code: String = r.get(currency)?;
     let currency = Currency::from_code(&code).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(currency, rusqlite::types::Type::Text, Box::new(e))
