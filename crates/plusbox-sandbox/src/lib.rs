@@ -19,6 +19,7 @@ mod gateway;
 pub mod ids;
 mod listener;
 mod live;
+mod mpm;
 mod notify;
 pub mod scenario;
 pub mod store;
@@ -379,12 +380,15 @@ impl Sandbox {
             shutdown: shutdown.clone(),
             keys: std::sync::Mutex::new(KeyCache::default()),
         });
-        let mut router = Router::new().route("/healthz", get(|| async { "ok" })).nest(
-            "/app/v1",
-            companion::router()
-                .layer(axum::middleware::map_request_with_state(Arc::clone(&shared), sync_clock_first))
-                .layer(axum::middleware::map_response(edge::json_errors)),
-        );
+        let mut router = Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .route(mpm::IMAGE_PATH, get(mpm::image))
+            .nest(
+                "/app/v1",
+                companion::router()
+                    .layer(axum::middleware::map_request_with_state(Arc::clone(&shared), sync_clock_first))
+                    .layer(axum::middleware::map_response(edge::json_errors)),
+            );
         if let Some(extra) = extra_routes {
             router = router.merge(extra.with_state::<Arc<Shared>>(()));
         }

@@ -29,6 +29,8 @@ mod companion_app;
 pub use companion_app::*;
 mod arrange;
 pub use arrange::MockScope;
+mod order_codes;
+pub use order_codes::*;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "plusbox.sqlite";
@@ -442,6 +444,19 @@ CREATE TABLE pairing_failure (at INTEGER NOT NULL);
 ALTER TABLE mock ADD COLUMN scope_merchant TEXT;
 ALTER TABLE mock ADD COLUMN scope_account TEXT;
 CREATE TABLE notify_hold (account_id TEXT PRIMARY KEY, delay_ms INTEGER NOT NULL, until INTEGER NOT NULL);
+"#,
+    // Order codes (merchant-presented mode, store/order_codes.rs): one per order-code payment,
+    // with who scanned it.
+    r#"
+CREATE TABLE order_code (
+    code TEXT PRIMARY KEY,
+    payment_row INTEGER NOT NULL UNIQUE REFERENCES payment(id),
+    user_agent TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    scanned_by TEXT,
+    scanned_at INTEGER
+);
 "#,
 ];
 
