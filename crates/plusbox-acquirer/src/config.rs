@@ -132,7 +132,7 @@ pub struct Timing {
     /// How long an order code stays on the display (sent as its `paymentExpiryTime`) while the
     /// sale is polled; still U at its end → `cancelPayment` (§11: 180 s).
     pub order_code_window_ms: u64,
-    /// The pause between order-code inquiries (§11: 30–60 in 180 s, so 3–6 s; 4 s gives 45).
+    /// The pause between order-code inquiries (§11: 30–60 in 180 s, so 3–6 s; 3.5 s gives 51).
     pub order_code_poll_interval_ms: u64,
 }
 
@@ -153,7 +153,7 @@ impl Default for Timing {
             too_fast_interval_ms: 100,
             poll_forever_limit_ms: 180_000,
             order_code_window_ms: 180_000,
-            order_code_poll_interval_ms: 4_000,
+            order_code_poll_interval_ms: 3_500,
         }
     }
 }

@@ -20,6 +20,7 @@
 //! later) fails the case that caused it.
 
 mod manual;
+mod mpm;
 mod pos;
 mod report;
 
@@ -200,6 +201,8 @@ struct RunState {
     scenario_before: Option<String>,
     /// A POS call failed on its side (unreachable, 5xx): waiting for its traffic is pointless.
     pos_failed: bool,
+    /// paymentRequestIds the POS reported when a sale started (order codes, `mpm.rs`).
+    prids: BTreeSet<String>,
 }
 
 impl RunState {
@@ -215,6 +218,7 @@ impl RunState {
             held: false,
             scenario_before: None,
             pos_failed: false,
+            prids: BTreeSet::new(),
             stamp: format!("{:x}", now.unix_timestamp_nanos() / 1_000_000),
         }
     }
@@ -706,6 +710,17 @@ impl Runner {
                 state.tasks.push(PosTask { step, action: "refund", handle });
                 Ok(note)
             }
+            PosAction::OrderCode { amount, request_id, description } => {
+                self.order_code_action(
+                    case,
+                    step,
+                    *amount,
+                    request_id.as_deref(),
+                    description.as_deref(),
+                    state,
+                )
+                .await
+            }
             PosAction::Cancel => {
                 let payment = self.charged_payment(state).await?;
                 let pos = self.pos.clone();
@@ -721,7 +736,9 @@ impl Runner {
         case.steps
             .iter()
             .find_map(|s| match &s.pos {
-                Some(PosAction::Charge { amount, .. }) => Some(amount.unwrap_or(case.setup.amount)),
+                Some(PosAction::Charge { amount, .. } | PosAction::OrderCode { amount, .. }) => {
+                    Some(amount.unwrap_or(case.setup.amount))
+                }
                 _ => None,
             })
             .unwrap_or(case.setup.amount)
@@ -809,6 +826,9 @@ impl Runner {
     async fn wallet_action(&self, action: WalletAction, state: &RunState) -> Result<WalletDone, String> {
         if action == WalletAction::Abandon {
             return Ok(WalletDone::Acted("buyer walks away".into()));
+        }
+        if matches!(action, WalletAction::ScanConfirm | WalletAction::ScanDecline) {
+            return self.scan_order_code(action, state).await;
         }
         // The payment may land a moment after the step starts; look for a while (sandbox time).
         let deadline = self.config.clock.now() + time::Duration::seconds(15);
@@ -951,7 +971,8 @@ impl Runner {
             }
             let body = e.request_json();
             let code = body.pointer("/paymentMethod/paymentMethodId").and_then(Value::as_str).unwrap_or("");
-            if state.codes.iter().any(|c| c == code) {
+            let reported = e.payment_request_id.as_ref().is_some_and(|id| state.prids.contains(id));
+            if reported || state.codes.iter().any(|c| c == code) {
                 prids.extend(e.payment_request_id.clone());
                 pids.extend(e.payment_id.clone());
             }
