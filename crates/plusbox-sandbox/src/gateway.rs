@@ -645,7 +645,7 @@ fn finding_json(finding: &HygieneFinding) -> Value {
 }
 
 /// Parses a body with `plusbox-core`'s lenient intake, validates it, then applies the rules that
-/// are this sandbox's own (UPM only; the notify URL must have a host).
+/// are this sandbox's own (UPM and order codes; the notify URL must have a host).
 fn intake(api: Api, body: &[u8], options: ParseOptions) -> Intake {
     fn run<T: serde::de::DeserializeOwned + Validate>(
         body: &[u8],
@@ -705,7 +705,8 @@ fn intake(api: Api, body: &[u8], options: ParseOptions) -> Intake {
     }
 }
 
-/// The sandbox's rules on a valid `pay`: user-presented mode only, and a notify URL it can reach.
+/// The sandbox's rules on a valid `pay`: user-presented mode or an order code (`crate::mpm`), and
+/// a notify URL it can reach.
 fn pay_input(request: PayRequest, body: &[u8]) -> Result<Request_, FieldError> {
     let key_fields = canonical(&json!({
         "paymentAmount": request.payment_amount,
