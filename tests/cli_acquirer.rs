@@ -236,10 +236,13 @@ fn faults_list_names_every_switch_with_its_rule() {
         "request-time-local-z",
         "sign-utf8-send-escaped",
         "watchdog-cancels-paid",
+        "omit-user-agent",
+        "order-code-no-cancel",
+        "order-code-poll-too-slow",
     ] {
         assert!(listing.lines().any(|l| l.starts_with(name)), "{name} missing from:\n{listing}");
     }
-    assert_eq!(listing.matches("rule:").count(), 25);
+    assert_eq!(listing.matches("rule:").count(), 28);
 }
 
 #[test]

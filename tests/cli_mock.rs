@@ -30,7 +30,18 @@ fn a_rule_scoped_to_a_merchant_is_listed_so_and_catches_only_that_merchant() {
     let dir = tempfile::tempdir().unwrap();
     let out = run(
         dir.path(),
-        &["mock", "add", "--api", "pay", "--result-code", "RISK_REJECT", "--count", "5", "--merchant", "M-ALPHA"],
+        &[
+            "mock",
+            "add",
+            "--api",
+            "pay",
+            "--result-code",
+            "RISK_REJECT",
+            "--count",
+            "5",
+            "--merchant",
+            "M-ALPHA",
+        ],
     );
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("for merchant M-ALPHA"), "{}", text(&out));
@@ -56,13 +67,17 @@ fn a_rule_scoped_to_a_merchant_is_listed_so_and_catches_only_that_merchant() {
 #[test]
 fn a_scope_naming_no_buyer_or_an_impossible_merchant_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let out =
-        run(dir.path(), &["mock", "add", "--api", "pay", "--result-code", "RISK_REJECT", "--account", "nobody"]);
+    let out = run(
+        dir.path(),
+        &["mock", "add", "--api", "pay", "--result-code", "RISK_REJECT", "--account", "nobody"],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("nobody"), "{}", text(&out));
     let long = "M".repeat(65);
-    let out =
-        run(dir.path(), &["mock", "add", "--api", "pay", "--result-code", "RISK_REJECT", "--merchant", &long]);
+    let out = run(
+        dir.path(),
+        &["mock", "add", "--api", "pay", "--result-code", "RISK_REJECT", "--merchant", &long],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("1 to 64 characters"), "{}", text(&out));
     let list = run(dir.path(), &["mock", "list", "--json"]);

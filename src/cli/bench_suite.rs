@@ -21,9 +21,12 @@ use serde_json::json;
 /// Options of `plusbox bench suite`.
 #[derive(Debug, Args)]
 pub struct SuiteArgs {
-    /// Case ids to run (default: the whole UPM suite).
+    /// Case ids to run (default: the whole suite given by --suite).
     #[arg(value_name = "CASE")]
     pub cases: Vec<String>,
+    /// The suite to run when no case ids are given: `upm`, or `mpm` (the order-code cases).
+    #[arg(long, default_value = "upm")]
+    pub suite: String,
     /// How many times faster than the wall clock sandbox (and acquirer) time runs.
     #[arg(long, default_value_t = 20)]
     pub scale: u32,
@@ -46,7 +49,11 @@ pub fn run(args: SuiteArgs) -> anyhow::Result<ExitCode> {
     let catalogue = plusbox_runner::embedded::catalogue()
         .map_err(|e| anyhow!("the built-in catalogue has errors:\n{e}"))?;
     let cases: Vec<&Case> = if args.cases.is_empty() {
-        catalogue.suite("upm").collect()
+        let cases: Vec<&Case> = catalogue.suite(&args.suite).collect();
+        if cases.is_empty() {
+            bail!("no cases in suite {:?}; the suites are upm and mpm", args.suite);
+        }
+        cases
     } else {
         args.cases
             .iter()

@@ -66,6 +66,8 @@ fn demo_timing() -> Timing {
         refund_attempts: 3,
         too_fast_interval_ms: 20,
         poll_forever_limit_ms: 8_000,
+        order_code_window_ms: 12_000,
+        order_code_poll_interval_ms: 250,
     }
 }
 

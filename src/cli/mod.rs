@@ -13,6 +13,7 @@ pub mod code;
 pub mod demo;
 pub mod keys;
 pub mod pos;
+pub mod pos_mpm;
 pub mod run;
 pub mod sandbox;
 pub mod scan;

@@ -20,6 +20,8 @@ use plusbox_acquirer::{
 pub enum PosCommand {
     /// Charge a buyer's payment code (UPM): pay, poll, cancel if needed; prints a receipt.
     Charge(ChargeArgs),
+    /// Show an order code (MPM) for the buyer to scan, as QR and PNG, and follow the sale.
+    OrderCode(super::pos_mpm::OrderCodeArgs),
     /// Refund part or all of a paid payment.
     Refund(RefundArgs),
     /// Cancel a payment (full amount; until 00:15 UTC+8 the next day).
@@ -113,12 +115,12 @@ pub fn run(command: PosCommand) -> anyhow::Result<ExitCode> {
     runtime.block_on(run_async(command))
 }
 
-enum Target {
+pub(super) enum Target {
     Local(Acquirer),
     Remote(PosDriver),
 }
 
-fn target(args: &AcquirerArgs) -> anyhow::Result<Target> {
+pub(super) fn target(args: &AcquirerArgs) -> anyhow::Result<Target> {
     if let Some(url) = &args.acquirer {
         // A charge can last the payment expiry plus cancel retries; allow generously.
         return Ok(Target::Remote(PosDriver::new(url, Duration::from_secs(600))?));
@@ -194,6 +196,7 @@ async fn run_async(command: PosCommand) -> anyhow::Result<ExitCode> {
             print_payment(&record, args.acquirer.json)?;
             Ok(exit_for(&record))
         }
+        PosCommand::OrderCode(args) => super::pos_mpm::run(args).await,
         PosCommand::Refund(args) => {
             let refund = match target(&args.acquirer)? {
                 Target::Remote(driver) => {
@@ -235,7 +238,7 @@ async fn run_async(command: PosCommand) -> anyhow::Result<ExitCode> {
 }
 
 /// Exit status for a charge: 0 paid, 1 anything else (declined, cancelled, unknown).
-fn exit_for(record: &PaymentRecord) -> ExitCode {
+pub(super) fn exit_for(record: &PaymentRecord) -> ExitCode {
     if record.state == OrderState::Success {
         ExitCode::SUCCESS
     } else {
@@ -243,7 +246,7 @@ fn exit_for(record: &PaymentRecord) -> ExitCode {
     }
 }
 
-fn print_payment(record: &PaymentRecord, json: bool) -> anyhow::Result<()> {
+pub(super) fn print_payment(record: &PaymentRecord, json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(record)?);
     } else {

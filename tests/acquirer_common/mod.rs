@@ -28,6 +28,8 @@ pub fn fast_timing() -> Timing {
         refund_attempts: 3,
         too_fast_interval_ms: 10,
         poll_forever_limit_ms: 4_000,
+        order_code_window_ms: 9_000,
+        order_code_poll_interval_ms: 200,
     }
 }
 

@@ -1,9 +1,10 @@
 // The companion UI end to end, in Debian's Chromium against the real `plusbox serve` and the
 // reference acquirer: pairing, a charge seen in History and the balance, a PIN payment confirmed
-// on the phone, scanning through a fake camera and a photo, axe-core and phone layout on every
-// screen, with screenshots at 360×640 and 390×844 in light and dark.
+// on the phone, scanning through a fake camera and a photo, a merchant's order code shown by
+// `plusbox pos order-code` scanned through the fake camera and paid, axe-core and phone layout on
+// every screen, with screenshots at 360×640 and 390×844 in light and dark.
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -330,6 +331,50 @@ describe('scanning through a camera', { timeout: 300_000 }, () => {
       assert.match(text, new RegExp(code));
       assert.match(text, /buyer-2/);
       await inspectAllVariants(p, 'scan-camera-result');
+      assert.deepEqual(findings, []);
+    } finally {
+      await camera.close();
+    }
+  });
+});
+
+describe('paying a merchant’s order code', { timeout: 300_000 }, () => {
+  it('the POS shows an order code, the fake camera scans it, the buyer pays, the POS gets SUCCESS', async () => {
+    const png = join(stack.dir, 'order-code.png');
+    const y4m = join(stack.dir, 'order-code.y4m');
+    const sale = plusboxAsync(
+      ['pos', 'order-code', '--acquirer', stack.acquirer, '--amount', '9.50 USD', '--json', '--png', png],
+      stack.dir,
+    );
+    for (let i = 0; i < 300 && !existsSync(png); i++) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 200));
+    await pngToY4m(browser, png, y4m);
+    const camera = await launch({ fakeVideo: y4m });
+    try {
+      const context = await camera.newContext({ viewport: { width: 390, height: 844 }, locale: 'en-US', bypassCSP: true });
+      await context.grantPermissions(['camera'], { origin: stack.sandbox });
+      const p = await context.newPage();
+      await pairOnLoopback(p, stack.sandbox);
+      await open(p, 'Scan');
+      await p.getByRole('button', { name: 'Start camera' }).click();
+      const order = p.locator('section[data-order-code]');
+      await order.waitFor({ timeout: 30_000 });
+      assert.match(/** @type {string} */ (await order.getAttribute('data-order-code')), /^https:\/\/global\.alipay\.com\/28100204/);
+      await order.locator('[data-field=amount]').waitFor();
+      assert.match(await order.locator('[data-field=amount]').innerText(), /9\.50/);
+      assert.ok((await order.locator('[data-field=merchant]').innerText()).length > 0);
+      await inspectAllVariants(p, 'order-code-confirm');
+      if (await order.getByLabel('PIN').isVisible()) {
+        for (const digit of ['1', '2', '3', '4']) await order.getByRole('button', { name: digit, exact: true }).click();
+        await order.getByRole('button', { name: 'Pay', exact: true }).click();
+      } else {
+        await order.getByRole('button', { name: 'Approve', exact: true }).click();
+      }
+      await order.getByRole('heading', { name: 'Paid', exact: true }).waitFor();
+      await inspectAllVariants(p, 'order-code-paid');
+      const result = await sale;
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(JSON.parse(result.stdout).state, 'SUCCESS', result.stdout);
       assert.deepEqual(findings, []);
     } finally {
       await camera.close();

@@ -17,6 +17,9 @@ use crate::clock_control::ShiftedClock;
 use crate::config::{ms_to_duration, AcquirerConfig};
 use crate::error::AcquirerError;
 use crate::faults::{Fault, Faults};
+mod order_code;
+pub use order_code::{CodeImage, OrderCodeRequest, OrderCodeSale, OrderCodeShown, StartedSale};
+
 use crate::store::{
     rfc3339, NewPayment, NotificationRecord, OrderState, PaymentDetails, PaymentRecord, RefundRecord, Source,
     Store,

@@ -129,6 +129,11 @@ pub struct Timing {
     pub too_fast_interval_ms: u64,
     /// How long the `poll-forever` fault keeps inquiring before the process gives up anyway.
     pub poll_forever_limit_ms: u64,
+    /// How long an order code stays on the display (sent as its `paymentExpiryTime`) while the
+    /// sale is polled; still U at its end → `cancelPayment` (§11: 180 s).
+    pub order_code_window_ms: u64,
+    /// The pause between order-code inquiries (§11: 30–60 in 180 s, so 3–6 s; 3.5 s gives 51).
+    pub order_code_poll_interval_ms: u64,
 }
 
 impl Default for Timing {
@@ -147,6 +152,8 @@ impl Default for Timing {
             refund_attempts: 3,
             too_fast_interval_ms: 100,
             poll_forever_limit_ms: 180_000,
+            order_code_window_ms: 180_000,
+            order_code_poll_interval_ms: 3_500,
         }
     }
 }
@@ -168,6 +175,8 @@ impl Timing {
             retry_interval_ms: c(d.retry_interval_ms),
             too_fast_interval_ms: c(d.too_fast_interval_ms),
             poll_forever_limit_ms: c(d.poll_forever_limit_ms),
+            order_code_window_ms: c(d.order_code_window_ms),
+            order_code_poll_interval_ms: c(d.order_code_poll_interval_ms),
             ..d
         }
     }
@@ -200,6 +209,8 @@ impl Timing {
             ("cancel_timeout_ms", self.cancel_timeout_ms),
             ("inquiry_timeout_ms", self.inquiry_timeout_ms),
             ("payment_expiry_ms", self.payment_expiry_ms),
+            ("order_code_window_ms", self.order_code_window_ms),
+            ("order_code_poll_interval_ms", self.order_code_poll_interval_ms),
             ("max_inquiries", u64::from(self.max_inquiries)),
             ("pay_attempts", u64::from(self.pay_attempts)),
             ("max_cancel_attempts", u64::from(self.max_cancel_attempts)),

@@ -144,6 +144,18 @@ faults! {
     WatchdogCancelsPaid = "watchdog-cancels-paid", "§3, §8",
         "Once paid, only a merchant void cancels: a timer armed while pay was U must stand down when the payment succeeds.",
         "Arms an expiry watchdog on pay's U that calls cancelPayment at the expiry even after the payment succeeded.";
+    /// Sends the order-code `pay` without `order.env.userAgent`.
+    OmitUserAgent = "omit-user-agent", "§5",
+        "An order-code pay carries order.env.userAgent (required for OrderCode and EntryCode).",
+        "Sends the order-code pay without order.env.userAgent, which Alipay+ refuses with PARAM_ILLEGAL.";
+    /// Drops an expired order code without cancelling it.
+    OrderCodeNoCancel = "order-code-no-cancel", "§8, §11, §12",
+        "An order code still U when its 180 s window (its expiry) ends is cancelled with cancelPayment, retried until S.",
+        "Takes the order code off the display at the end of the window and marks the sale failed without calling cancelPayment.";
+    /// Polls an order code too rarely.
+    OrderCodePollTooSlow = "order-code-poll-too-slow", "§11, §12",
+        "While an order code is U, inquire 30 to 60 times within 180 s (every 3-6 s), then cancel.",
+        "Inquires at a third of the pace (timing.order_code_poll_interval_ms × 3, 10.5 s): 17 inquiries in 180 s.";
 }
 
 impl Fault {
@@ -234,7 +246,7 @@ mod tests {
             assert_eq!(Fault::from_name(fault.name()), Some(*fault));
             assert!(!fault.rule().is_empty() && !fault.section().is_empty());
         }
-        assert_eq!(Fault::ALL.len(), 25);
+        assert_eq!(Fault::ALL.len(), 28);
         assert!(Fault::from_name("nope").is_none());
     }
 

@@ -24,7 +24,10 @@ pub mod receipt;
 pub mod server;
 pub mod store;
 
-pub use acquirer::{Acquirer, CancelRequest, ChargeRequest, NotifyAck, RefundRequest};
+pub use acquirer::{
+    Acquirer, CancelRequest, ChargeRequest, CodeImage, NotifyAck, OrderCodeRequest, OrderCodeSale,
+    OrderCodeShown, RefundRequest,
+};
 pub use clock::{Clock, ScaledClock, SharedClock, SystemClock, TestClock};
 pub use config::{AcquirerConfig, MerchantConfig, Timing};
 pub use error::AcquirerError;

@@ -63,6 +63,12 @@ impl PosDriver {
         self.send(self.http.post(format!("{}/charge", self.base_url)).json(&body)).await
     }
 
+    /// `POST /order-code`: starts an order-code sale; answers at once with the code to display.
+    pub async fn order_code(&self, amount: &str) -> Result<crate::OrderCodeSale, DriverError> {
+        let body = json!({"amount": amount});
+        self.send(self.http.post(format!("{}/order-code", self.base_url)).json(&body)).await
+    }
+
     /// `POST /refund`.
     pub async fn refund(
         &self,

@@ -1,4 +1,5 @@
-//! `acquirer serve`: the POS-driver HTTP API (`/charge`, `/refund`, `/cancel`, `/payments/{id}`)
+//! `acquirer serve`: the POS-driver HTTP API (`/charge`, `/order-code`, `/refund`, `/cancel`,
+//! `/payments/{id}`)
 //! and the `notifyPayment` endpoint, on one listener. The contract is in `docs/pos-driver.md`.
 //!
 //! Every answer is JSON; errors are `{code, message}` with a 4xx status (503 when the acquirer
@@ -15,11 +16,14 @@ use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::acquirer::{Acquirer, CancelRequest, ChargeRequest, IncomingNotify, RefundRequest};
+use crate::acquirer::{
+    Acquirer, CancelRequest, ChargeRequest, IncomingNotify, OrderCodeRequest, RefundRequest,
+};
 use crate::error::AcquirerError;
 
 /// The API paths the notify URL must not collide with.
-const RESERVED: &[&str] = &["/charge", "/refund", "/cancel", "/payments", "/faults", "/clock", "/health"];
+const RESERVED: &[&str] =
+    &["/charge", "/order-code", "/refund", "/cancel", "/payments", "/faults", "/clock", "/health"];
 
 /// Builds the router: POS-driver API plus the notify endpoint at the notify URL's path.
 pub fn router(acquirer: Acquirer) -> Result<Router, AcquirerError> {
@@ -34,6 +38,7 @@ pub fn router(acquirer: Acquirer) -> Result<Router, AcquirerError> {
     }
     Ok(Router::new()
         .route("/charge", post(charge))
+        .route("/order-code", post(order_code))
         .route("/refund", post(refund))
         .route("/cancel", post(cancel))
         .route("/payments", get(recent))
@@ -87,6 +92,16 @@ fn reply<T: serde::Serialize>(result: Result<T, AcquirerError>) -> Response {
 async fn charge(State(acq): State<Acquirer>, body: Bytes) -> Response {
     match parse::<ChargeRequest>(&body) {
         Ok(req) => reply(acq.charge(req).await),
+        Err(e) => error(&e),
+    }
+}
+
+/// `POST /order-code`: starts an order-code sale and answers at once with the code to display
+/// (`orderCode`) and the order as it stands; the acquirer follows the sale to its end in the
+/// background (`GET /payments/{id}` shows how it ended).
+async fn order_code(State(acq): State<Acquirer>, body: Bytes) -> Response {
+    match parse::<OrderCodeRequest>(&body) {
+        Ok(req) => reply(acq.start_order_code(req).await.map(|(sale, _follow)| sale)),
         Err(e) => error(&e),
     }
 }

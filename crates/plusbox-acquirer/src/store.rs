@@ -497,6 +497,20 @@ impl Store {
         Ok(())
     }
 
+    /// Records the code shown for the order (an order code, known once `pay` answered).
+    pub fn set_code(
+        &self,
+        payment_request_id: &str,
+        code: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), AcquirerError> {
+        self.lock().execute(
+            "UPDATE payments SET code = ?2, updated_at = ?3 WHERE payment_request_id = ?1",
+            params![payment_request_id, code, rfc3339(now)],
+        )?;
+        Ok(())
+    }
+
     /// Sets the order's note.
     pub fn set_note(
         &self,

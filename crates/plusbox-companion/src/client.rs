@@ -261,7 +261,7 @@ impl CompanionClient {
         builder
     }
 
-    async fn call<T: DeserializeOwned>(
+    pub(crate) async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
@@ -418,7 +418,7 @@ impl CompanionClient {
         Ok(stream)
     }
 
-    fn require_token(&self) -> Result<(), CommandError> {
+    pub(crate) fn require_token(&self) -> Result<(), CommandError> {
         if self.token.is_none() {
             return Err(CommandError::new(
                 ErrorCode::NotPaired,
@@ -462,6 +462,10 @@ fn api_error(status: StatusCode, body: &[u8]) -> CommandError {
     };
     let code = match body.code.as_str() {
         "UNAUTHORIZED" => ErrorCode::NotPaired,
+        // A scanned order code the wallet refuses (merchant-presented mode, `crate::mpm`).
+        "INVALID_CODE" => ErrorCode::OrderCodeInvalid,
+        "EXPIRED_CODE" => ErrorCode::OrderCodeExpired,
+        "ORDER_IS_CLOSED" => ErrorCode::OrderClosed,
         "STORE_UNAVAILABLE" => ErrorCode::SandboxUnreachable,
         other => ErrorCode::from_wire(other).unwrap_or(match status.as_u16() {
             400 | 405 | 413 | 415 | 422 => ErrorCode::BadRequest,

@@ -19,6 +19,7 @@ use crate::classify;
 use crate::client::{WireAccount, WireBalance, WireDecision, WireDevice, WireEvent, WirePending};
 use crate::error::{CommandError, ErrorCode};
 use crate::host::Host;
+use crate::mpm::{ConfirmOrderCodeArgs, OrderCodeArgs, OrderCodeOrder};
 use crate::render::{render_svg, RenderSize, Symbology};
 use crate::scan;
 
@@ -572,6 +573,9 @@ commands! {
     pending(Empty) -> Vec<PendingPayment>;
     confirm_payment(ConfirmPaymentArgs) -> PaymentOutcome;
     decline_payment(PaymentArgs) -> PaymentOutcome;
+    decode_order_code(OrderCodeArgs) -> OrderCodeOrder;
+    confirm_order_code(ConfirmOrderCodeArgs) -> PaymentOutcome;
+    decline_order_code(OrderCodeArgs) -> PaymentOutcome;
     scan_image(ScanImageArgs) -> ScanReport;
     scan_frame(ScanFrameArgs) -> ScanReport;
     devices(Empty) -> Vec<Device>;
@@ -640,6 +644,9 @@ pub fn typescript_bindings() -> String {
         ScanImageArgs,
         ScanFrameArgs,
         RevokeDeviceArgs,
+        OrderCodeOrder,
+        OrderCodeArgs,
+        ConfirmOrderCodeArgs,
         PaymentChange,
         CompanionEvent,
     );
@@ -703,6 +710,7 @@ pub const MAX_FRAME_PIXELS: u64 = 4_000_000;
 /// The command bodies. Each takes the host and its typed arguments.
 pub mod handlers {
     use super::*;
+    pub use crate::mpm::{confirm_order_code, decline_order_code, decode_order_code};
 
     async fn session_for<H: Host>(host: &H, revoked: bool) -> Result<Session, CommandError> {
         let client = host.client();

@@ -42,6 +42,14 @@ pub enum ErrorCode {
     BadImage,
     /// The image is larger than the scanner accepts.
     ImageTooLarge,
+    /// The scanned order code was not issued by this sandbox.
+    OrderCodeInvalid,
+    /// The scanned order code has expired.
+    OrderCodeExpired,
+    /// The order behind the scanned code is closed: paid, cancelled or refused already.
+    OrderClosed,
+    /// This buyer confirms with a PIN; none was given (nothing changed).
+    PinRequired,
     /// Something failed inside; the message says what.
     Internal,
 }
@@ -66,6 +74,10 @@ impl ErrorCode {
         ErrorCode::PaymentExpired,
         ErrorCode::BadImage,
         ErrorCode::ImageTooLarge,
+        ErrorCode::OrderCodeInvalid,
+        ErrorCode::OrderCodeExpired,
+        ErrorCode::OrderClosed,
+        ErrorCode::PinRequired,
         ErrorCode::Internal,
     ];
 
@@ -89,6 +101,10 @@ impl ErrorCode {
             ErrorCode::PaymentExpired => "PAYMENT_EXPIRED",
             ErrorCode::BadImage => "BAD_IMAGE",
             ErrorCode::ImageTooLarge => "IMAGE_TOO_LARGE",
+            ErrorCode::OrderCodeInvalid => "ORDER_CODE_INVALID",
+            ErrorCode::OrderCodeExpired => "ORDER_CODE_EXPIRED",
+            ErrorCode::OrderClosed => "ORDER_CLOSED",
+            ErrorCode::PinRequired => "PIN_REQUIRED",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -103,8 +119,12 @@ impl ErrorCode {
         match self {
             ErrorCode::NotPaired | ErrorCode::DeviceRevoked => 401,
             ErrorCode::PairingNotLoopback => 403,
-            ErrorCode::NotFound => 404,
-            ErrorCode::InvalidState | ErrorCode::AlreadyDecided | ErrorCode::PaymentExpired => 409,
+            ErrorCode::NotFound | ErrorCode::OrderCodeInvalid => 404,
+            ErrorCode::InvalidState
+            | ErrorCode::AlreadyDecided
+            | ErrorCode::PaymentExpired
+            | ErrorCode::OrderCodeExpired
+            | ErrorCode::OrderClosed => 409,
             ErrorCode::ImageTooLarge => 413,
             ErrorCode::WrongPin
             | ErrorCode::PairingCodeInvalid
@@ -112,7 +132,8 @@ impl ErrorCode {
             | ErrorCode::BadAmount
             | ErrorCode::AmountTooLarge
             | ErrorCode::UnknownScenario
-            | ErrorCode::BadImage => 400,
+            | ErrorCode::BadImage
+            | ErrorCode::PinRequired => 400,
             ErrorCode::TooManyAttempts => 429,
             ErrorCode::SandboxUnreachable => 502,
             ErrorCode::Internal => 500,

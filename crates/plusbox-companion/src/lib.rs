@@ -15,6 +15,7 @@ pub mod commands;
 pub mod corpus;
 pub mod error;
 pub mod host;
+pub mod mpm;
 pub mod photos;
 pub mod render;
 #[cfg(feature = "rpc")]

@@ -55,14 +55,21 @@ fn every_case_in_testcases_loads_and_validates() {
     let catalogue = Catalogue::from_sources(files.iter().map(|(n, t)| (n.as_str(), t.as_str())))
         .unwrap_or_else(|e| panic!("catalogue errors:\n{e}"));
     assert_eq!(catalogue.len(), files.len());
-    assert_eq!(catalogue.suite("upm").count(), files.len());
+    let mpm = catalogue.suite("mpm").count();
+    assert!(mpm >= 10, "the merchant-presented (order code) cases load: {mpm}");
+    assert_eq!(catalogue.suite("upm").count() + mpm, files.len());
     for case in catalogue.cases() {
-        assert_eq!(case.product, Product::Upm);
-        assert!(
-            case.steps.iter().any(|s| matches!(s.pos, Some(PosAction::Charge { .. }))),
-            "{} charges",
-            case.id
-        );
+        // Each case rings up a sale: UPM by charging a code, MPM by showing an order code.
+        let (product, sells) = match case.product {
+            Product::Upm => {
+                ("UPM", case.steps.iter().any(|s| matches!(s.pos, Some(PosAction::Charge { .. }))))
+            }
+            Product::OrderCode => {
+                ("MPM", case.steps.iter().any(|s| matches!(s.pos, Some(PosAction::OrderCode { .. }))))
+            }
+        };
+        assert!(case.id.as_str().starts_with(product), "{} is a {product} case", case.id);
+        assert!(sells, "{} rings up a sale", case.id);
     }
 }
 

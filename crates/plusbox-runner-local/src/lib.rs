@@ -16,9 +16,10 @@ use plusbox_core::catalogue::TrafficEntry;
 use plusbox_core::money::Amount;
 use plusbox_core::result_code::ResultCode;
 use plusbox_runner::port::{
-    BuyerState, PaymentState, PendingPayment, PortError, PortResult, Rule, SandboxApp, SandboxPort,
+    BuyerState, OrderRefusal, PaymentState, PendingPayment, PortError, PortResult, Rule, SandboxApp,
+    SandboxPort, ScannedOrder,
 };
-use plusbox_sandbox::store::{MockAction, MockScope, Tamper};
+use plusbox_sandbox::store::{BuyerDecision, MockAction, MockScope, OrderCodeRefusal, Tamper};
 use plusbox_sandbox::{OffsetClock, Scenario, Store, StoreError};
 use time::Duration;
 
@@ -279,4 +280,44 @@ impl SandboxPort for LocalPort {
             notify_url: view.notify_url,
         })
     }
+
+    async fn decode_order_code(
+        &self,
+        account: &str,
+        code: &str,
+    ) -> PortResult<Result<ScannedOrder, OrderRefusal>> {
+        let (account, code, now) = (owned(account), owned(code), self.clock.now());
+        let decoded =
+            self.with("decode an order code", move |s| s.decode_order_code(&code, &account, now)).await?;
+        Ok(decoded
+            .map(|view| ScannedOrder {
+                merchant: view.merchant,
+                display_amount: view.display_amount,
+                pin_required: view.pin_required,
+            })
+            .map_err(refusal))
+    }
+
+    async fn answer_order_code(
+        &self,
+        account: &str,
+        code: &str,
+        confirm: bool,
+        pin: Option<&str>,
+    ) -> PortResult<Result<String, OrderRefusal>> {
+        let (account, code, pin, now) = (owned(account), owned(code), pin.map(owned), self.clock.now());
+        let answered = self
+            .with("answer an order code", move |s| {
+                let decision =
+                    if confirm { BuyerDecision::Confirm(pin.as_deref()) } else { BuyerDecision::Decline };
+                s.answer_order_code(&code, &account, decision, now)
+            })
+            .await?;
+        Ok(answered.map(|payment| payment.payment_result().result_code.to_string()).map_err(refusal))
+    }
+}
+
+/// The wallet's refusal in the port's terms.
+fn refusal(refused: OrderCodeRefusal) -> OrderRefusal {
+    OrderRefusal { code: refused.code.to_owned(), message: refused.message }
 }

@@ -16,7 +16,8 @@ use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
 use crate::port::{
-    BuyerState, PaymentState, PendingPayment, PortError, PortResult, Rule, SandboxApp, SandboxPort,
+    BuyerState, OrderRefusal, PaymentState, PendingPayment, PortError, PortResult, Rule, SandboxApp,
+    SandboxPort, ScannedOrder, ORDER_REFUSALS,
 };
 
 /// Real time between the two readings of the sandbox's clock that give its pace.
@@ -84,7 +85,19 @@ impl HttpPort {
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>, what: &str) -> PortResult<Value> {
-        let url = format!("{}/app/v1/test{path}", self.base);
+        self.call_app(method, &format!("/test{path}"), body, what).await
+    }
+
+    /// A call to the companion API outside the test-control part (`/app/v1{path}`), e.g. the
+    /// buyer's wallet scanning an order code.
+    async fn call_app(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        what: &str,
+    ) -> PortResult<Value> {
+        let url = format!("{}/app/v1{path}", self.base);
         let mut request = self.http.request(method, &url).header("authorization", &self.auth);
         if let Some(body) = body {
             request = request.header("content-type", "application/json").body(body.to_string());
@@ -118,6 +131,17 @@ impl HttpPort {
             }),
             _ => Err(garbage(what, &format!("HTTP {status} without {{code, message}}: {value}"))),
         }
+    }
+}
+
+/// A wallet refusal of an order code, told apart from a failure of the port.
+fn order_refusal(result: PortResult<Value>) -> PortResult<Result<Value, OrderRefusal>> {
+    match result {
+        Ok(value) => Ok(Ok(value)),
+        Err(PortError::Refused { code, message, .. }) if ORDER_REFUSALS.contains(&code.as_str()) => {
+            Ok(Err(OrderRefusal { code, message }))
+        }
+        Err(other) => Err(other),
     }
 }
 
@@ -331,6 +355,55 @@ impl SandboxPort for HttpPort {
             client_id: text(&answer, "clientId", what)?,
             acquirer_id: text(&answer, "acquirerId", what)?,
             notify_url: answer.get("notifyUrl").and_then(Value::as_str).map(str::to_owned),
+        })
+    }
+
+    async fn decode_order_code(
+        &self,
+        account: &str,
+        code: &str,
+    ) -> PortResult<Result<ScannedOrder, OrderRefusal>> {
+        let what = "POST /app/v1/order-codes/decode";
+        let body = json!({"code": code, "account": account});
+        let answer =
+            order_refusal(self.call_app(Method::POST, "/order-codes/decode", Some(body), what).await)?;
+        Ok(match answer {
+            Ok(view) => Ok(ScannedOrder {
+                merchant: view.get("merchant").and_then(Value::as_str).map(str::to_owned),
+                display_amount: text(&view, "displayAmount", what)?,
+                pin_required: view
+                    .get("pinRequired")
+                    .and_then(Value::as_bool)
+                    .ok_or_else(|| garbage(what, "no `pinRequired`"))?,
+            }),
+            Err(refusal) => Err(refusal),
+        })
+    }
+
+    async fn answer_order_code(
+        &self,
+        account: &str,
+        code: &str,
+        confirm: bool,
+        pin: Option<&str>,
+    ) -> PortResult<Result<String, OrderRefusal>> {
+        let (path, what) = if confirm {
+            ("/order-codes/confirm", "POST /app/v1/order-codes/confirm")
+        } else {
+            ("/order-codes/decline", "POST /app/v1/order-codes/decline")
+        };
+        let mut body = json!({"code": code, "account": account});
+        if let Some(pin) = pin {
+            body["pin"] = json!(pin);
+        }
+        let answer = order_refusal(self.call_app(Method::POST, path, Some(body), what).await)?;
+        Ok(match answer {
+            Ok(done) => Ok(done
+                .pointer("/paymentResult/resultCode")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| garbage(what, "no `paymentResult.resultCode`"))?),
+            Err(refusal) => Err(refusal),
         })
     }
 }

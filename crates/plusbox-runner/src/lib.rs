@@ -22,6 +22,7 @@
 
 mod http_port;
 mod manual;
+mod mpm;
 pub mod port;
 mod pos;
 mod report;
@@ -54,7 +55,7 @@ use tokio::task::JoinHandle;
 
 pub use http_port::HttpPort;
 pub use manual::Person;
-pub use port::{PortError, SandboxPort, SharedPort};
+pub use port::{OrderRefusal, PortError, SandboxPort, ScannedOrder, SharedPort, ORDER_REFUSALS};
 pub use pos::{PosAnswer, PosClient};
 pub use report::{CaseReport, CheckReport, Report, StepReport};
 
@@ -223,6 +224,8 @@ struct RunState {
     /// What the run last set the acquirer's clock to (`acquirer_clock` steps); the clock is put
     /// back when the case ends.
     acquirer_clock: Option<time::OffsetDateTime>,
+    /// paymentRequestIds the POS reported when a sale started (order codes, `mpm.rs`).
+    prids: BTreeSet<String>,
 }
 
 impl RunState {
@@ -239,6 +242,7 @@ impl RunState {
             scenario_before: None,
             pos_failed: false,
             acquirer_clock: None,
+            prids: BTreeSet::new(),
             stamp: format!("{:x}", now.unix_timestamp_nanos() / 1_000_000),
         }
     }
@@ -802,6 +806,17 @@ impl Runner {
                 state.tasks.push(PosTask { step, action: "refund", handle });
                 Ok(note)
             }
+            PosAction::OrderCode { amount, request_id, description } => {
+                self.order_code_action(
+                    case,
+                    step,
+                    *amount,
+                    request_id.as_deref(),
+                    description.as_deref(),
+                    state,
+                )
+                .await
+            }
             PosAction::Cancel => {
                 let payment = self.charged_payment(state).await?;
                 let pos = self.pos.clone();
@@ -817,7 +832,9 @@ impl Runner {
         case.steps
             .iter()
             .find_map(|s| match &s.pos {
-                Some(PosAction::Charge { amount, .. }) => Some(amount.unwrap_or(case.setup.amount)),
+                Some(PosAction::Charge { amount, .. } | PosAction::OrderCode { amount, .. }) => {
+                    Some(amount.unwrap_or(case.setup.amount))
+                }
                 _ => None,
             })
             .unwrap_or(case.setup.amount)
@@ -904,6 +921,9 @@ impl Runner {
     async fn wallet_action(&self, action: WalletAction, state: &RunState) -> Result<WalletDone, String> {
         if action == WalletAction::Abandon {
             return Ok(WalletDone::Acted("buyer walks away".into()));
+        }
+        if matches!(action, WalletAction::ScanConfirm | WalletAction::ScanDecline) {
+            return self.scan_order_code(action, state).await;
         }
         // The payment may land a moment after the step starts; look for a while (sandbox time).
         let deadline = self.clock.now() + time::Duration::seconds(15);
@@ -1052,7 +1072,8 @@ impl Runner {
             }
             let body = e.request_json();
             let code = body.pointer("/paymentMethod/paymentMethodId").and_then(Value::as_str).unwrap_or("");
-            if state.codes.iter().any(|c| c == code) {
+            let reported = e.payment_request_id.as_ref().is_some_and(|id| state.prids.contains(id));
+            if reported || state.codes.iter().any(|c| c == code) {
                 prids.extend(e.payment_request_id.clone());
                 pids.extend(e.payment_id.clone());
             }

@@ -271,5 +271,7 @@ fn describe(action: WalletAction) -> &'static str {
         WalletAction::ConfirmPin => "enter the PIN and confirm",
         WalletAction::Decline => "decline the payment",
         WalletAction::Abandon => "walk away without confirming",
+        WalletAction::ScanConfirm => "scan the order code the POS shows and confirm the payment",
+        WalletAction::ScanDecline => "scan the order code the POS shows and decline the payment",
     }
 }

@@ -100,6 +100,30 @@ pub struct SandboxApp {
     pub notify_url: Option<String>,
 }
 
+/// An order code as the buyer's wallet reads it when scanned (merchant-presented mode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScannedOrder {
+    /// The merchant's name, when the order gives one.
+    pub merchant: Option<String>,
+    /// The amount as shown, e.g. `12.50 USD`.
+    pub display_amount: String,
+    /// Whether confirming needs the buyer's PIN.
+    pub pin_required: bool,
+}
+
+/// The wallet refused an order code: `INVALID_CODE`, `EXPIRED_CODE`, `ORDER_IS_CLOSED` or
+/// `PIN_REQUIRED`, with what the buyer is told. A verdict on the ACQP, not a port failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRefusal {
+    /// The refusal's code.
+    pub code: String,
+    /// What the wallet says.
+    pub message: String,
+}
+
+/// The wallet's refusal codes for order codes (a refusal, not a failure of the port).
+pub const ORDER_REFUSALS: [&str; 4] = ["INVALID_CODE", "EXPIRED_CODE", "ORDER_IS_CLOSED", "PIN_REQUIRED"];
+
 /// What a rule does to the call it catches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rule {
@@ -166,6 +190,21 @@ pub trait SandboxPort: Send + Sync {
     async fn traffic(&self, after: i64, limit: u32) -> PortResult<(Vec<TrafficEntry>, i64)>;
     /// The sandbox application.
     async fn app(&self) -> PortResult<SandboxApp>;
+    /// The buyer `account` scans order code `code`: the order, or the wallet's refusal.
+    async fn decode_order_code(
+        &self,
+        account: &str,
+        code: &str,
+    ) -> PortResult<Result<ScannedOrder, OrderRefusal>>;
+    /// The buyer confirms (with `pin` when asked) or declines a scanned order code: the payment's
+    /// result code, or the wallet's refusal.
+    async fn answer_order_code(
+        &self,
+        account: &str,
+        code: &str,
+        confirm: bool,
+        pin: Option<&str>,
+    ) -> PortResult<Result<String, OrderRefusal>>;
 }
 
 /// A shared port.

@@ -19,5 +19,8 @@ fn embedded_catalogue_matches_the_testcases_directory() {
         plusbox_runner::embedded::EMBEDDED.iter().map(|(n, t)| ((*n).to_owned(), (*t).to_owned())).collect();
     assert_eq!(embedded, on_disk);
     let catalogue = plusbox_runner::embedded::catalogue().unwrap();
-    assert_eq!(catalogue.suite("upm").count(), on_disk.len());
+    // Every case belongs to a suite: user-presented (`upm`) or the order codes (`mpm`).
+    let (upm, mpm) = (catalogue.suite("upm").count(), catalogue.suite("mpm").count());
+    assert!(upm > 0 && mpm > 0, "upm {upm}, mpm {mpm}");
+    assert_eq!(upm + mpm, on_disk.len());
 }

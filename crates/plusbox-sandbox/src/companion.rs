@@ -75,6 +75,9 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/pending/stream", get(pending_stream))
         .route("/payments/{id}/confirm", post(confirm))
         .route("/payments/{id}/decline", post(decline))
+        .route("/order-codes/decode", post(crate::mpm::decode))
+        .route("/order-codes/confirm", post(crate::mpm::confirm))
+        .route("/order-codes/decline", post(crate::mpm::decline))
         .merge(app::router())
         .merge(test_control::router())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such companion API") })
@@ -108,6 +111,12 @@ async fn authorize(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<DeviceVi
             "unknown device token; pair with `plusbox app pair`",
         )),
     }
+}
+
+/// [`authorize`] for handlers outside this module (merchant-presented mode, `crate::mpm`):
+/// the refusal as a ready `{code, message}` response.
+pub(crate) async fn authorized(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<(), Response> {
+    authorize(shared, headers).await.map(|_| ()).map_err(IntoResponse::into_response)
 }
 
 /// The token of an `Authorization: Bearer <token>` value; the scheme is case-insensitive

@@ -513,6 +513,16 @@ fn process(
 
     match request {
         Request_::Pay(input) => pay(shared, exchange, &uri, app, input),
+        Request_::OrderCode(input) => {
+            match crate::mpm::pay_order_code(shared, &app, &input, |p, paid| payment_fields(&app, p, paid)) {
+                Ok(reply) => {
+                    exchange.record.payment_id = reply.payment_id;
+                    exchange.record.note = Some(reply.note);
+                    answer(shared, exchange, &uri, reply.result, reply.extra).into()
+                }
+                Err(error) => internal(shared, exchange, &uri, error).into(),
+            }
+        }
         Request_::Lookup { payment_request_id, payment_id } => {
             let app_id = app.id;
             if api == Api::Inquiry {
@@ -598,6 +608,8 @@ fn process(
 /// A validated request.
 enum Request_ {
     Pay(PayInput),
+    /// `pay` with `OrderCode` (merchant-presented mode, `crate::mpm`).
+    OrderCode(crate::store::OrderCodeInput),
     Lookup {
         payment_request_id: Option<String>,
         payment_id: Option<String>,
@@ -633,7 +645,7 @@ fn finding_json(finding: &HygieneFinding) -> Value {
 }
 
 /// Parses a body with `plusbox-core`'s lenient intake, validates it, then applies the rules that
-/// are this sandbox's own (UPM only; the notify URL must have a host).
+/// are this sandbox's own (UPM and order codes; the notify URL must have a host).
 fn intake(api: Api, body: &[u8], options: ParseOptions) -> Intake {
     fn run<T: serde::de::DeserializeOwned + Validate>(
         body: &[u8],
@@ -693,20 +705,29 @@ fn intake(api: Api, body: &[u8], options: ParseOptions) -> Intake {
     }
 }
 
-/// The sandbox's rules on a valid `pay`: user-presented mode only, and a notify URL it can reach.
+/// The sandbox's rules on a valid `pay`: user-presented mode or an order code (`crate::mpm`), and
+/// a notify URL it can reach.
 fn pay_input(request: PayRequest, body: &[u8]) -> Result<Request_, FieldError> {
+    let key_fields = canonical(&json!({
+        "paymentAmount": request.payment_amount,
+        "paymentFactor": request.payment_factor,
+        "settlementStrategy": request.settlement_strategy,
+        "paymentMethodType": request.payment_method.payment_method_type,
+    }));
     match request.scenario() {
         Some(InStoreScenario::PaymentCode) => {}
+        Some(InStoreScenario::OrderCode) => {
+            return crate::mpm::order_code_input(request, key_fields, body).map(Request_::OrderCode)
+        }
         Some(other) => {
             let name = match other {
-                InStoreScenario::OrderCode => "OrderCode",
                 InStoreScenario::EntryCode => "EntryCode",
-                InStoreScenario::Other(_) | InStoreScenario::PaymentCode => "this scenario",
+                _ => "this scenario",
             };
             return Err(FieldError::new(
                 "paymentFactor.inStorePaymentScenario",
                 Problem::Invalid(format!(
-                    "{name} is not supported by this sandbox yet; use PaymentCode (user-presented mode)"
+                    "{name} is not supported by this sandbox yet; use PaymentCode or OrderCode"
                 )),
             ));
         }
@@ -730,12 +751,6 @@ fn pay_input(request: PayRequest, body: &[u8]) -> Result<Request_, FieldError> {
     if let Some(url) = &request.payment_notify_url {
         validate_url(url).map_err(|reason| FieldError::new("paymentNotifyUrl", Problem::Invalid(reason)))?;
     }
-    let key_fields = canonical(&json!({
-        "paymentAmount": request.payment_amount,
-        "paymentFactor": request.payment_factor,
-        "settlementStrategy": request.settlement_strategy,
-        "paymentMethodType": request.payment_method.payment_method_type,
-    }));
     Ok(Request_::Pay(PayInput {
         payment_request_id: request.payment_request_id,
         key_fields,

@@ -19,6 +19,7 @@ mod gateway;
 pub mod ids;
 mod listener;
 mod live;
+mod mpm;
 mod notify;
 pub mod scenario;
 pub mod store;
@@ -47,7 +48,10 @@ pub const MAX_BLOCKING_THREADS: usize = 32;
 /// The multi-threaded runtime a sandbox runs on (`plusbox serve`, the benchmarks), with blocking
 /// threads capped at [`MAX_BLOCKING_THREADS`].
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(MAX_BLOCKING_THREADS).build()
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
+        .build()
 }
 pub use plusbox_core::result_code::ResultCode;
 pub use scenario::Scenario;
@@ -391,12 +395,15 @@ impl Sandbox {
             shutdown: shutdown.clone(),
             keys: std::sync::Mutex::new(KeyCache::default()),
         });
-        let mut router = Router::new().route("/healthz", get(|| async { "ok" })).nest(
-            "/app/v1",
-            companion::router()
-                .layer(axum::middleware::map_request_with_state(Arc::clone(&shared), sync_clock_first))
-                .layer(axum::middleware::map_response(edge::json_errors)),
-        );
+        let mut router = Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .route(mpm::IMAGE_PATH, get(mpm::image))
+            .nest(
+                "/app/v1",
+                companion::router()
+                    .layer(axum::middleware::map_request_with_state(Arc::clone(&shared), sync_clock_first))
+                    .layer(axum::middleware::map_response(edge::json_errors)),
+            );
         if let Some(extra) = extra_routes {
             router = router.merge(extra.with_state::<Arc<Shared>>(()));
         }

@@ -50,6 +50,8 @@ pub use traffic::*;
 mod devices;
 mod test_control;
 pub use test_control::*;
+mod order_codes;
+pub use order_codes::*;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "plusbox.sqlite";
@@ -245,6 +247,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // Test control over the companion API: what a device may see and arrange (a merchant, a
     // buyer, clock jumps), and the one active run per buyer.
     include_str!("../migrations/0007_device_scope.sql"),
+    // Order codes (merchant-presented mode, store/order_codes.rs): one per order-code payment,
+    // with who scanned it.
+    include_str!("../migrations/0008_order_codes.sql"),
 ];
 
 // ---------------------------------------------------------------------------------------------

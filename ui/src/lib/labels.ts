@@ -22,6 +22,10 @@ const ERROR_KEYS: Record<ErrorCode, Key> = {
   PAYMENT_EXPIRED: 'error.PAYMENT_EXPIRED',
   BAD_IMAGE: 'error.BAD_IMAGE',
   IMAGE_TOO_LARGE: 'error.IMAGE_TOO_LARGE',
+  ORDER_CODE_INVALID: 'error.ORDER_CODE_INVALID',
+  ORDER_CODE_EXPIRED: 'error.ORDER_CODE_EXPIRED',
+  ORDER_CLOSED: 'error.ORDER_CLOSED',
+  PIN_REQUIRED: 'error.PIN_REQUIRED',
   INTERNAL: 'error.INTERNAL',
   SERVER_UNREACHABLE: 'error.SERVER_UNREACHABLE',
   BAD_RESPONSE: 'error.BAD_RESPONSE',
@@ -76,7 +80,7 @@ export function scenarioSummary(name: string, serverSummary: string): string {
 
 const KIND_KEYS: Record<string, { label: Key; why: Key; icon: string }> = {
   'alipayplus-code': { label: 'scan.kind.alipayplus', why: 'scan.why.alipayplus', icon: '▣' },
-  'order-code': { label: 'scan.kind.order', why: 'scan.why.merchant', icon: '▤' },
+  'order-code': { label: 'scan.kind.order', why: 'scan.why.order', icon: '▤' },
   'entry-code': { label: 'scan.kind.entry', why: 'scan.why.merchant', icon: '⌂' },
   'private-order-code': { label: 'scan.kind.privateOrder', why: 'scan.why.merchant', icon: '▤' },
   emvco: { label: 'scan.kind.emvco', why: 'scan.why.emvco', icon: '▦' },

@@ -15,6 +15,7 @@ export type {
   Events,
   HistoryEntry,
   Money,
+  OrderCodeOrder,
   PaymentCode,
   PaymentOutcome,
   PendingPayment,

@@ -6,7 +6,9 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use super::model::{AcquirerClock, Api, Capability, Case, Check, PosAction, RefundAmount, Wait};
+use super::model::{
+    AcquirerClock, Api, Capability, Case, Check, PosAction, RefundAmount, Wait, WalletAction,
+};
 
 /// One problem with one case file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -363,6 +365,25 @@ impl Validator<'_> {
                     }
                     charged = true;
                 }
+                Some(PosAction::OrderCode { amount, request_id, description }) => {
+                    if description.as_deref().is_some_and(|d| d.trim().is_empty() || d.chars().count() > 256)
+                    {
+                        self.err(
+                            line,
+                            at("pos.description"),
+                            "1 to 256 characters (orderDescription, alipayplus-api.md §2.3)",
+                        );
+                    }
+                    if let Some(a) = amount {
+                        if a.0.currency != currency || !a.0.is_positive() {
+                            self.err(line, at("pos.amount"), "a positive amount in the sale currency");
+                        }
+                    }
+                    if request_id.as_deref().is_some_and(|l| !is_kebab(l)) {
+                        self.err(line, at("pos.request_id"), "a kebab-case label, e.g. \"sale-1\"");
+                    }
+                    charged = true;
+                }
                 Some(PosAction::Refund { amount, request_id }) => {
                     if !charged {
                         self.err(line, at("pos"), "a refund needs an earlier charge step");
@@ -384,6 +405,10 @@ impl Validator<'_> {
                     self.err(line, at("pos"), "a cancel needs an earlier charge step");
                 }
                 _ => {}
+            }
+            if matches!(step.wallet, Some(WalletAction::ScanConfirm | WalletAction::ScanDecline)) && !charged
+            {
+                self.err(line, at("wallet"), "scanning an order code needs an earlier order-code step");
             }
             if step.age_payments.is_some_and(|d| d.0.is_zero()) {
                 self.err(line, at("age_payments"), "must be longer than zero");

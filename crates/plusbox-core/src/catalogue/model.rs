@@ -65,6 +65,10 @@ pub enum Product {
     /// User-presented mode: the merchant scans the buyer's payment code.
     #[serde(rename = "UPM")]
     Upm,
+    /// Merchant-presented mode with an order code: the buyer scans the code the POS shows
+    /// (alipayplus-api.md §5).
+    #[serde(rename = "Order Code")]
+    OrderCode,
 }
 
 impl Product {
@@ -72,6 +76,7 @@ impl Product {
     pub const fn suite(self) -> &'static str {
         match self {
             Product::Upm => "upm",
+            Product::OrderCode => "mpm",
         }
     }
 }
@@ -515,6 +520,8 @@ pub enum Shows {
     PinPrompt,
     /// The payment's result as the wallet sees it.
     Result,
+    /// The scanner, ready for the order code the POS shows (merchant-presented mode).
+    OrderCode,
 }
 
 /// Which refund amount a POS refund asks for.
@@ -579,6 +586,19 @@ pub enum PosAction {
     },
     /// `POST /cancel` of the charged payment.
     Cancel,
+    /// `POST /order-code`: ring up a sale paid by the buyer scanning the order code the POS
+    /// shows (merchant-presented mode). It counts as the run's charge.
+    OrderCode {
+        /// The amount; the setup's sale amount by default.
+        #[serde(default)]
+        amount: Option<CaseAmount>,
+        /// A label for the `paymentRequestId` (as for `charge`).
+        #[serde(default)]
+        request_id: Option<String>,
+        /// The order text (`order.orderDescription`).
+        #[serde(default)]
+        description: Option<String>,
+    },
 }
 
 impl PosAction {
@@ -588,6 +608,7 @@ impl PosAction {
             PosAction::Charge { .. } => "charge",
             PosAction::Refund { .. } => "refund",
             PosAction::Cancel => "cancel",
+            PosAction::OrderCode { .. } => "order-code",
         }
     }
 }
@@ -681,6 +702,11 @@ pub enum WalletAction {
     Decline,
     /// Walk away: neither confirm nor decline.
     Abandon,
+    /// Scan the order code the POS shows, check the order, and confirm it (with the PIN when the
+    /// wallet asks for one).
+    ScanConfirm,
+    /// Scan the order code the POS shows and decline it.
+    ScanDecline,
 }
 
 /// What the engine waits for before it moves to the next step.

@@ -412,6 +412,6 @@ fn set_meta(tx: &Connection, key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-fn get_meta(tx: &Connection, key: &str) -> Result<Option<String>> {
+pub(super) fn get_meta(tx: &Connection, key: &str) -> Result<Option<String>> {
     Ok(tx.query_row_cached("SELECT value FROM meta WHERE key = ?1", params![key], |r| r.get(0)).optional()?)
 }

@@ -5,7 +5,7 @@
 /**
  * What went wrong, as the UI branches on it.
  */
-export type ErrorCode = "NOT_PAIRED" | "DEVICE_REVOKED" | "PAIRING_CODE_INVALID" | "PAIRING_NOT_LOOPBACK" | "TOO_MANY_ATTEMPTS" | "SANDBOX_UNREACHABLE" | "NOT_FOUND" | "BAD_REQUEST" | "BAD_AMOUNT" | "AMOUNT_TOO_LARGE" | "UNKNOWN_SCENARIO" | "INVALID_STATE" | "WRONG_PIN" | "ALREADY_DECIDED" | "PAYMENT_EXPIRED" | "BAD_IMAGE" | "IMAGE_TOO_LARGE" | "INTERNAL";
+export type ErrorCode = "NOT_PAIRED" | "DEVICE_REVOKED" | "PAIRING_CODE_INVALID" | "PAIRING_NOT_LOOPBACK" | "TOO_MANY_ATTEMPTS" | "SANDBOX_UNREACHABLE" | "NOT_FOUND" | "BAD_REQUEST" | "BAD_AMOUNT" | "AMOUNT_TOO_LARGE" | "UNKNOWN_SCENARIO" | "INVALID_STATE" | "WRONG_PIN" | "ALREADY_DECIDED" | "PAYMENT_EXPIRED" | "BAD_IMAGE" | "IMAGE_TOO_LARGE" | "ORDER_CODE_INVALID" | "ORDER_CODE_EXPIRED" | "ORDER_CLOSED" | "PIN_REQUIRED" | "INTERNAL";
 
 /**
  * A command's error: `{code, message}` on the wire.
@@ -509,6 +509,81 @@ export type RevokeDeviceArgs = {
 deviceId: number, };
 
 /**
+ * The order behind a scanned order code, as the confirm screen shows it.
+ */
+export type OrderCodeOrder = { 
+/**
+ * The code value scanned (what `confirm_order_code` takes back).
+ */
+code: string, 
+/**
+ * Alipay+ paymentId.
+ */
+paymentId: string, 
+/**
+ * The ACQP's paymentRequestId.
+ */
+paymentRequestId: string, 
+/**
+ * Merchant name (or `Merchant` when the order gives none).
+ */
+merchantName: string, 
+/**
+ * The merchant's id at the acquirer.
+ */
+merchantId?: string, 
+/**
+ * Store name.
+ */
+storeName?: string, 
+/**
+ * What is being bought (`orderDescription`).
+ */
+description?: string, 
+/**
+ * Amount.
+ */
+amount: Money, 
+/**
+ * When the code expires.
+ */
+expiresAt: string, 
+/**
+ * Confirming needs the buyer's PIN.
+ */
+needsPin: boolean, };
+
+/**
+ * `decode_order_code` and `decline_order_code` arguments.
+ */
+export type OrderCodeArgs = { 
+/**
+ * The scanned text.
+ */
+code: string, 
+/**
+ * The buyer account paying.
+ */
+accountId: string, };
+
+/**
+ * `confirm_order_code` arguments.
+ */
+export type ConfirmOrderCodeArgs = { 
+/**
+ * The scanned text.
+ */
+code: string, 
+/**
+ * The buyer account paying.
+ */
+accountId: string, 
+/**
+ * The buyer's PIN, when the order asks for one.
+ */
+pin?: string, };
+
+/**
  * A payment of one of the wallet's accounts changed state.
  */
 export type PaymentChange = { 
@@ -545,6 +620,9 @@ export type Commands = {
   pending: { args: Empty; result: Array<PendingPayment> };
   confirm_payment: { args: ConfirmPaymentArgs; result: PaymentOutcome };
   decline_payment: { args: PaymentArgs; result: PaymentOutcome };
+  decode_order_code: { args: OrderCodeArgs; result: OrderCodeOrder };
+  confirm_order_code: { args: ConfirmOrderCodeArgs; result: PaymentOutcome };
+  decline_order_code: { args: OrderCodeArgs; result: PaymentOutcome };
   scan_image: { args: ScanImageArgs; result: ScanReport };
   scan_frame: { args: ScanFrameArgs; result: ScanReport };
   devices: { args: Empty; result: Array<Device> };
@@ -570,6 +648,9 @@ export const COMMAND_NAMES: readonly CommandName[] = [
   "pending",
   "confirm_payment",
   "decline_payment",
+  "decode_order_code",
+  "confirm_order_code",
+  "decline_order_code",
   "scan_image",
   "scan_frame",
   "devices",
@@ -596,6 +677,10 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   "PAYMENT_EXPIRED",
   "BAD_IMAGE",
   "IMAGE_TOO_LARGE",
+  "ORDER_CODE_INVALID",
+  "ORDER_CODE_EXPIRED",
+  "ORDER_CLOSED",
+  "PIN_REQUIRED",
   "INTERNAL",
 ];
 

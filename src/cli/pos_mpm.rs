@@ -1,0 +1,114 @@
+//! `plusbox pos order-code`: the POS side of merchant-presented mode with an order code
+//! (alipayplus-api.md §5): ring up a sale, show the order code Alipay+ issued as a QR code in the
+//! terminal and as a PNG file, then follow the sale to its end (polling, notification, cancel when
+//! the code's window ends) and print the receipt.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+use plusbox_acquirer::{server, OrderCodeRequest, OrderCodeSale, PaymentRecord, PosDriver};
+use plusbox_companion::render::{render_png, render_terminal, RenderSize, Symbology};
+
+use super::pos::{exit_for, print_payment, target, AcquirerArgs, Target};
+
+/// `plusbox pos order-code`
+#[derive(Debug, Args)]
+pub struct OrderCodeArgs {
+    /// Amount, e.g. "12.50 USD".
+    #[arg(long)]
+    pub amount: String,
+    /// Order description.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Where to write the order code as a PNG (for a customer display or a second screen).
+    #[arg(long, value_name = "FILE", default_value = "order-code.png")]
+    pub png: PathBuf,
+    /// Draw the terminal QR for a light-background terminal.
+    #[arg(long)]
+    pub invert: bool,
+    #[command(flatten)]
+    pub acquirer: AcquirerArgs,
+}
+
+/// Runs `pos order-code`.
+pub async fn run(args: OrderCodeArgs) -> anyhow::Result<ExitCode> {
+    let request = OrderCodeRequest {
+        amount: args.amount.clone(),
+        payment_request_id: None,
+        description: args.description.clone(),
+    };
+    let record = match target(&args.acquirer)? {
+        Target::Remote(driver) => {
+            let sale = driver.order_code(&args.amount).await?;
+            show(&sale, &args)?;
+            follow(&driver, &sale.payment).await?
+        }
+        Target::Local(acquirer) => {
+            // Listen for notifyPayment while the sale runs, as `pos charge` does.
+            let listen = acquirer.config().listen.clone();
+            let notify = match server::spawn(acquirer.clone(), &listen).await {
+                Ok((_, task)) => Some(task),
+                Err(e) => {
+                    eprintln!("note: not listening for notifications here ({e})");
+                    None
+                }
+            };
+            let mut shown = Ok(());
+            let result = acquirer.order_code(request, |sale| shown = show(sale, &args)).await;
+            if let Some(task) = notify {
+                task.abort();
+            }
+            shown?;
+            result?
+        }
+    };
+    print_payment(&record, args.acquirer.json)?;
+    Ok(exit_for(&record))
+}
+
+/// Shows the order code: QR in the terminal (stderr, so `--json` output stays clean) and PNG.
+fn show(sale: &OrderCodeSale, args: &OrderCodeArgs) -> anyhow::Result<()> {
+    let Some(code) = &sale.order_code else {
+        eprintln!(
+            "No order code to show: pay ended at once ({} {}).",
+            sale.payment.result_code.as_deref().unwrap_or("-"),
+            sale.payment.result_message.as_deref().unwrap_or("")
+        );
+        return Ok(());
+    };
+    let terminal = render_terminal(&code.code_value, Symbology::Qr, args.invert)
+        .context("cannot draw the order code for the terminal")?;
+    eprintln!("{terminal}");
+    eprintln!("Order code {}", code.code_value);
+    eprintln!(
+        "Amount {}, expires {}; ask the buyer to scan it with an Alipay+ wallet.",
+        sale.payment.amount,
+        code.expire_time.as_deref().unwrap_or("-")
+    );
+    write_png(&args.png, &code.code_value)?;
+    eprintln!("PNG written to {}", args.png.display());
+    Ok(())
+}
+
+fn write_png(path: &Path, code: &str) -> anyhow::Result<()> {
+    let png =
+        render_png(code, Symbology::Qr, RenderSize::Phone).context("cannot draw the order code as PNG")?;
+    std::fs::write(path, png).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Follows a remote sale until the acquirer reports it final (the acquirer bounds it: the code's
+/// window plus the cancel retries); gives up after 15 minutes.
+async fn follow(driver: &PosDriver, payment: &PaymentRecord) -> anyhow::Result<PaymentRecord> {
+    let mut record = payment.clone();
+    for _ in 0..900 {
+        if record.state.is_final() {
+            return Ok(record);
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        record = driver.payment(&payment.payment_request_id).await?;
+    }
+    Ok(record)
+}

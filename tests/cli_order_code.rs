@@ -1,0 +1,132 @@
+//! `plusbox pos order-code` through the real binary: `plusbox serve`, `acquirer init`, `acquirer
+//! serve`, then the POS shows an order code (terminal QR and a PNG that zbarimg reads back), the
+//! buyer pays it in the sandbox, and the POS prints the paid sale.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use plusbox_sandbox::store::{BuyerDecision, Store};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_plusbox");
+
+/// Kills the child when the test ends, pass or fail.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn ok(args: &[&str], dir: &Path) -> String {
+    let out: Output = Command::new(BIN).args(args).current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn wait_healthy(url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if reqwest::blocking::get(url).is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{url} never became healthy");
+}
+
+#[test]
+fn pos_order_code_shows_a_scannable_code_and_ends_paid() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sandbox = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data", "sb"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(sandbox.stdout.take().unwrap());
+    let mut line = String::new();
+    let mut gateway = None;
+    while reader.read_line(&mut line).unwrap() > 0 {
+        if let Some(rest) = line.strip_prefix("Gateway URL:") {
+            gateway = Some(rest.trim().to_owned());
+            break;
+        }
+        line.clear();
+    }
+    std::thread::spawn(move || for _ in reader.lines() {});
+    let _sandbox = Running(sandbox);
+    let gateway = gateway.expect("serve printed its gateway URL");
+    wait_healthy(&format!("{gateway}/healthz"));
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let acquirer_url = format!("http://127.0.0.1:{port}");
+    let notify_url = format!("{acquirer_url}/notify");
+    ok(
+        &["acquirer", "init", "--from-sandbox", "sb", "--notify-url", &notify_url, "--out", "acq.toml"],
+        dir.path(),
+    );
+    let _acquirer = Running(
+        Command::new(BIN)
+            .args(["acquirer", "serve", "--config", "acq.toml"])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_healthy(&format!("{acquirer_url}/health"));
+
+    let pos = Command::new(BIN)
+        .args([
+            "pos",
+            "order-code",
+            "--acquirer",
+            &acquirer_url,
+            "--amount",
+            "12.50 USD",
+            "--json",
+            "--png",
+            "oc.png",
+        ])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let png = dir.path().join("oc.png");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !png.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Written in one go; give the write a moment to finish before scanning.
+    std::thread::sleep(Duration::from_millis(200));
+    let scanned = Command::new("zbarimg").args(["-q", "--raw"]).arg(&png).output().unwrap();
+    let code = String::from_utf8(scanned.stdout).unwrap().trim().to_owned();
+    assert!(code.starts_with("https://global.alipay.com/28100204"), "scanned {code:?}");
+
+    // The buyer pays it: the sandbox process picks up the change from the shared database.
+    let store = Store::open(&dir.path().join("sb")).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let order = store.decode_order_code(&code, "buyer-1", now).unwrap().unwrap();
+    assert_eq!(order.display_amount, "12.50 USD");
+    store.answer_order_code(&code, "buyer-1", BuyerDecision::Confirm(None), now).unwrap().unwrap();
+
+    let out = pos.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("Order code {code}")), "{stderr}");
+    assert!(
+        stderr.contains('█') || stderr.contains('▀') || stderr.contains('▄'),
+        "terminal QR drawn: {stderr}"
+    );
+    let record: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(record["state"], "SUCCESS");
+    assert_eq!(record["code"], code.as_str());
+}
