@@ -13,6 +13,7 @@ pub mod code;
 pub mod demo;
 pub mod keys;
 pub mod pos;
+pub mod recon;
 pub mod run;
 pub mod sandbox;
 pub mod scan;
@@ -63,6 +64,9 @@ pub enum Command {
     /// The sandbox clock: show it, jump it ahead (`advance 25h`), reset it.
     #[command(subcommand)]
     Clock(clock::ClockCommand),
+    /// Reconciliation files: generate, list, validate, settlement settings.
+    #[command(subcommand)]
+    Recon(recon::ReconCommand),
     /// Run acceptance test cases against a POS (the POS-driver contract) and judge them.
     Run(run::RunArgs),
     /// Benchmarks: `bench sandbox` (pay+inquiry latency and throughput), `bench suite` (the UPM
@@ -106,6 +110,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Mock(command) => sandbox::run_mock(command),
         Command::Traffic(command) => sandbox::run_traffic(command),
         Command::Clock(command) => clock::run(command),
+        Command::Recon(command) => recon::run(command),
         Command::Run(args) => run::run(args),
         Command::Bench(command) => bench::run(command),
     }

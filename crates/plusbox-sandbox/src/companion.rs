@@ -22,6 +22,7 @@ use crate::Shared;
 use plusbox_core::money::Amount;
 
 mod app;
+mod recon;
 
 /// An app-edge error: `{code, message}`.
 struct ApiError {
@@ -75,6 +76,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/payments/{id}/confirm", post(confirm))
         .route("/payments/{id}/decline", post(decline))
         .merge(app::router())
+        .merge(recon::router())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such companion API") })
 }
 

@@ -29,6 +29,8 @@ mod companion_app;
 pub use companion_app::*;
 mod arrange;
 pub use arrange::MockScope;
+mod recon;
+pub use recon::{ReconSettings, SettledTransaction, SftpLogin, StoredReconFile};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "plusbox.sqlite";
@@ -442,6 +444,35 @@ CREATE TABLE pairing_failure (at INTEGER NOT NULL);
 ALTER TABLE mock ADD COLUMN scope_merchant TEXT;
 ALTER TABLE mock ADD COLUMN scope_account TEXT;
 CREATE TABLE notify_hold (account_id TEXT PRIMARY KEY, delay_ms INTEGER NOT NULL, until INTEGER NOT NULL);
+"#,
+    // Reconciliation (store/recon.rs): settlement settings and the SFTP password per
+    // application, configured settlement currencies, and the generated clearing files (kept, so
+    // SFTP and HTTP serve exactly what was generated). The indexes find a cycle's transactions.
+    r#"
+CREATE TABLE recon_setting (
+    app_id INTEGER PRIMARY KEY REFERENCES app(id),
+    default_currency TEXT,
+    sftp_password TEXT
+);
+CREATE TABLE recon_currency (
+    app_id INTEGER NOT NULL REFERENCES app(id),
+    currency TEXT NOT NULL,
+    agreement_id TEXT NOT NULL,
+    PRIMARY KEY (app_id, currency)
+);
+CREATE TABLE recon_file (
+    app_id INTEGER NOT NULL REFERENCES app(id),
+    clearing_date TEXT NOT NULL,
+    generation_date TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    name TEXT NOT NULL,
+    content BLOB NOT NULL,
+    generated_at INTEGER NOT NULL,
+    PRIMARY KEY (app_id, generation_date, name)
+);
+CREATE INDEX recon_file_date ON recon_file(app_id, clearing_date);
+CREATE INDEX payment_paid ON payment(app_id, paid_at);
+CREATE INDEX refund_created ON refund(app_id, created_at);
 "#,
 ];
 
