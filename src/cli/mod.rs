@@ -84,6 +84,7 @@ impl Command {
         matches!(
             self,
             Command::Acquirer(acquirer::AcquirerCommand::Serve { .. })
+                | Command::Acquirer(acquirer::AcquirerCommand::Reconcile { .. })
                 | Command::Pos(_)
                 | Command::Demo(_)
                 | Command::Serve(_)
