@@ -268,6 +268,12 @@ impl SftpSession {
 
     /// What `path` is in this application's tree.
     async fn node(&self, path: &str) -> Result<Node, StatusCode> {
+        let files = self.files().await?;
+        self.node_in(&files, path)
+    }
+
+    /// What `path` is, given the application's files (one read serves a whole listing).
+    fn node_in(&self, files: &[StoredReconFile], path: &str) -> Result<Node, StatusCode> {
         let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
         let root: Vec<&str> = CLEARING_ROOT.split('/').filter(|p| !p.is_empty()).collect();
         // Above the participant folder: the fixed chain /sandbox/settlements/clearing/<pid>.
@@ -282,7 +288,6 @@ impl SftpSession {
         if parts.get(..chain.len()) != Some(&chain[..]) {
             return Err(StatusCode::NoSuchFile);
         }
-        let files = self.files().await?;
         match parts.get(chain.len()..).unwrap_or(&[]) {
             [] => {
                 let mut dates: Vec<String> = files.iter().map(|f| f.generation_date.clone()).collect();
@@ -301,8 +306,9 @@ impl SftpSession {
                 }
             }
             [date, name] => files
-                .into_iter()
+                .iter()
                 .find(|f| f.generation_date == *date && f.name == *name)
+                .cloned()
                 .map(Node::File)
                 .ok_or(StatusCode::NoSuchFile),
             _ => Err(StatusCode::NoSuchFile),
@@ -389,11 +395,12 @@ impl russh_sftp::server::Handler for SftpSession {
 
     async fn opendir(&mut self, id: u32, path: String) -> Result<Handle, Self::Error> {
         let resolved = resolve(&self.home(), &path)?;
-        let Node::Dir(names) = self.node(&resolved).await? else { return Err(StatusCode::Failure) };
+        let files = self.files().await?;
+        let Node::Dir(names) = self.node_in(&files, &resolved)? else { return Err(StatusCode::Failure) };
         let mut entries = Vec::with_capacity(names.len());
         for name in names {
             let child = format!("{}/{name}", resolved.trim_end_matches('/'));
-            let node = self.node(&child).await?;
+            let node = self.node_in(&files, &child)?;
             entries.push(File::new(name, Self::attrs(&node)));
         }
         let handle = self.handle();
