@@ -47,6 +47,29 @@ pub enum AcquirerCommand {
         #[arg(long = "fault", value_name = "NAME")]
         fault: Vec<Fault>,
     },
+    /// Reconcile a clearing day: download the day's Transaction Detail Reports from the sandbox
+    /// with the application's SFTP login (`plusbox app show`), compare them with the order table,
+    /// print every difference. Exits 1 when the day does not reconcile.
+    Reconcile {
+        /// Acquirer configuration file (its order table and the sandbox's gateway URL).
+        #[arg(long, env = "PLUSBOX_ACQUIRER_CONFIG", default_value = "acquirer.toml")]
+        config: PathBuf,
+        /// Clearing date T, YYYYMMDD or YYYY-MM-DD (UTC+8).
+        #[arg(long)]
+        date: String,
+        /// SFTP username (the Participant ID).
+        #[arg(long, env = "PLUSBOX_SFTP_USER")]
+        username: String,
+        /// SFTP password.
+        #[arg(long, env = "PLUSBOX_SFTP_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Make a classic reconciliation mistake (recon-counts-cancelled, recon-ignores-refunds).
+        #[arg(long = "fault", value_name = "NAME")]
+        fault: Vec<plusbox_acquirer::reconcile::ReconFault>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the fault switches and the rule each one breaks.
     Faults {
         /// Print JSON: [{name, section, rule, behaviour}].
@@ -65,6 +88,44 @@ pub fn run(command: AcquirerCommand) -> anyhow::Result<ExitCode> {
         AcquirerCommand::Faults { json } => {
             print_faults(json)?;
             Ok(ExitCode::SUCCESS)
+        }
+        AcquirerCommand::Reconcile { config, date, username, password, fault, json } => {
+            let config = AcquirerConfig::load(&config)?;
+            let date = plusbox_core::recon::parse_date(&date)
+                .ok_or_else(|| anyhow::anyhow!("--date {date:?} is not a date (YYYYMMDD or YYYY-MM-DD)"))?;
+            let store = plusbox_acquirer::Store::open(&config.database)?;
+            let how = plusbox_acquirer::reconcile::Download {
+                base_url: config.gateway_url.clone(),
+                username,
+                password,
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let report =
+                runtime.block_on(plusbox_acquirer::reconcile::reconcile(&store, &how, date, &fault))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "clearing date {}: {} file(s), {} transaction(s) matched",
+                    report.clearing_date,
+                    report.files.len(),
+                    report.matched
+                );
+                for d in &report.differences {
+                    println!(
+                        "  {} {} {}: {}",
+                        d.kind, d.transaction_type, d.transaction_request_id, d.detail
+                    );
+                }
+                println!(
+                    "{}",
+                    if report.is_clean() { "reconciled: no differences" } else { "NOT reconciled" }
+                );
+            }
+            Ok(if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         AcquirerCommand::Serve { config, listen, fault } => {
             let mut config = AcquirerConfig::load(&config)?;

@@ -14,6 +14,7 @@ pub mod demo;
 pub mod keys;
 pub mod pos;
 pub mod pos_mpm;
+pub mod recon;
 pub mod run;
 pub mod sandbox;
 pub mod scan;
@@ -64,6 +65,9 @@ pub enum Command {
     /// The sandbox clock: show it, jump it ahead (`advance 25h`), reset it.
     #[command(subcommand)]
     Clock(clock::ClockCommand),
+    /// Reconciliation files: generate, list, validate, settlement settings.
+    #[command(subcommand)]
+    Recon(recon::ReconCommand),
     /// Run acceptance test cases against a POS (the POS-driver contract) and judge them.
     Run(run::RunArgs),
     /// Benchmarks: `bench sandbox` (pay+inquiry latency and throughput), `bench suite` (the UPM
@@ -81,6 +85,7 @@ impl Command {
         matches!(
             self,
             Command::Acquirer(acquirer::AcquirerCommand::Serve { .. })
+                | Command::Acquirer(acquirer::AcquirerCommand::Reconcile { .. })
                 | Command::Pos(_)
                 | Command::Demo(_)
                 | Command::Serve(_)
@@ -107,6 +112,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Mock(command) => sandbox::run_mock(command),
         Command::Traffic(command) => sandbox::run_traffic(command),
         Command::Clock(command) => clock::run(command),
+        Command::Recon(command) => recon::run(command),
         Command::Run(args) => run::run(args),
         Command::Bench(command) => bench::run(command),
     }

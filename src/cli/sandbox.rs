@@ -111,6 +111,10 @@ pub struct ServeArgs {
     /// start, reused later); prints its SHA-256 fingerprint and the phone URL as a QR code.
     #[arg(long)]
     pub tls: bool,
+    /// Also serve the clearing files over SFTP on this address, e.g. 127.0.0.1:2222 (login per
+    /// application: `plusbox app show`).
+    #[arg(long, value_name = "ADDR")]
+    pub sftp: Option<SocketAddr>,
     /// Most connections open at once (the Alipay+ API, the companion API and the UI together).
     #[arg(long, default_value_t = 256)]
     pub max_connections: usize,
@@ -166,6 +170,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.max_body_bytes = args.max_body_bytes;
     config.max_clock_skew = args.max_skew_seconds.map(time::Duration::seconds);
     config.seed = args.seed;
+    config.sftp = args.sftp;
     if (args.time_scale - 1.0).abs() > f64::EPSILON {
         config.clock = Arc::new(ScaledClock::new(args.time_scale));
     }
@@ -200,6 +205,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "Notify URL:         {}",
         app.notify_url.as_deref().unwrap_or("(not set; pay's paymentNotifyUrl is used)")
     );
+    if let Some(sftp) = sandbox.sftp_addr() {
+        let login = store.sftp_login(store.app()?.id)?;
+        println!(
+            "SFTP:               sftp -P {} {}@{} (password: plusbox app show)",
+            sftp.port(),
+            login.username,
+            sftp.ip()
+        );
+    }
     println!("Data:               {}", store.path().display());
     println!("Companion UI:       {ui_url}/ (open it in a browser on this machine)");
     if let Some(identity) = &identity {
@@ -386,14 +400,38 @@ pub enum AppCommand {
     },
 }
 
+/// The application's SFTP login and where `serve --sftp` listens (host and port null when no
+/// server was started with it), as Developer Center shows SFTP credentials.
+fn sftp_view(store: &Store) -> anyhow::Result<serde_json::Value> {
+    let login = store.sftp_login(store.app()?.id)?;
+    let address = store.sftp_address()?.and_then(|a| a.parse::<SocketAddr>().ok());
+    Ok(serde_json::json!({
+        "host": address.map(|a| a.ip().to_string()),
+        "port": address.map(|a| a.port()),
+        "username": login.username,
+        "password": login.password.expose(),
+    }))
+}
+
 /// Runs `plusbox app …`.
 pub fn run_app(command: AppCommand) -> anyhow::Result<ExitCode> {
     match command {
         AppCommand::Show { data, json } => {
-            let view = data.open()?.app_view()?;
+            let store = data.open()?;
+            let view = store.app_view()?;
+            let sftp = sftp_view(&store)?;
             if json {
-                return print_json(&view);
+                let mut value = serde_json::to_value(&view)?;
+                value["sftp"] = sftp;
+                return print_json(&value);
             }
+            println!(
+                "SFTP:               {}:{} user {} password {}",
+                sftp["host"].as_str().unwrap_or("(not serving; serve --sftp ADDR)"),
+                sftp["port"],
+                sftp["username"].as_str().unwrap_or(""),
+                sftp["password"].as_str().unwrap_or("")
+            );
             println!("Gateway URL:        {}", view.gateway_url);
             println!("Client-Id:          {}", view.client_id);
             println!("acquirerId:         {}", view.acquirer_id);

@@ -21,6 +21,7 @@ pub mod error;
 pub mod faults;
 pub mod pos_driver;
 pub mod receipt;
+pub mod reconcile;
 pub mod server;
 pub mod store;
 

@@ -6,6 +6,7 @@ pub mod catalogue;
 pub mod codes;
 pub mod money;
 pub mod protocol;
+pub mod recon;
 pub mod result_code;
 pub mod secret;
 pub mod signing;

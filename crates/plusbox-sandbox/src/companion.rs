@@ -22,6 +22,7 @@ use crate::Shared;
 use plusbox_core::money::Amount;
 
 mod app;
+mod recon;
 mod test_control;
 
 /// An app-edge error: `{code, message}`.
@@ -80,6 +81,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/order-codes/decline", post(crate::mpm::decline))
         .merge(app::router())
         .merge(test_control::router())
+        .merge(recon::router())
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such companion API") })
 }
 

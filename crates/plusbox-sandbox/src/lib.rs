@@ -21,7 +21,9 @@ mod listener;
 mod live;
 mod mpm;
 mod notify;
+pub mod recon;
 pub mod scenario;
+pub mod sftp;
 pub mod store;
 mod supervise;
 pub mod text;
@@ -78,6 +80,9 @@ pub enum SandboxError {
     /// The TLS certificate or key could not be used.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    /// The SFTP server could not start.
+    #[error(transparent)]
+    Sftp(#[from] sftp::SftpError),
 }
 
 /// How to run a sandbox.
@@ -118,6 +123,8 @@ pub struct SandboxConfig {
     pub max_connections: usize,
     /// Serve HTTPS with this certificate (`plusbox serve --tls`).
     pub tls: Option<TlsIdentity>,
+    /// Also serve the clearing files over SFTP on this address (`plusbox serve --sftp`).
+    pub sftp: Option<SocketAddr>,
     /// More routes served on the same port under the same timeouts and limits (the CLI mounts
     /// the companion UI and `/rpc` here). Paths they do not match go to the Alipay+ gateway,
     /// which answers `INVALID_API`; a fallback set on them is replaced by the gateway's.
@@ -161,6 +168,7 @@ impl SandboxConfig {
             idle_timeout: std::time::Duration::from_secs(75),
             max_connections: 256,
             tls: None,
+            sftp: None,
             extra_routes: None,
         }
     }
@@ -328,6 +336,7 @@ pub struct Sandbox {
     server: JoinHandle<()>,
     worker: JoinHandle<u32>,
     checkpoints: JoinHandle<u32>,
+    sftp_addr: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -421,12 +430,49 @@ impl Sandbox {
             tokio::spawn(supervise::supervise("WAL checkpoints", shutdown.clone(), move || {
                 checkpoint_loop(Arc::clone(&checkpoint_store), checkpoint_stop.clone())
             }));
+        let recon_shared = Arc::clone(&shared);
+        let recon_stop = shutdown.clone();
+        tokio::spawn(supervise::supervise("daily reconciliation files", shutdown.clone(), move || {
+            recon::run(Arc::clone(&recon_shared), recon_stop.clone())
+        }));
+        let sftp_addr = match shared.config.sftp {
+            Some(addr) => {
+                let (key, fingerprint) = sftp::load_or_create_host_key(&shared.config.data_dir)?;
+                let listener = sftp::bind(addr).await?;
+                let bound = listener.local_addr()?;
+                let store = Arc::clone(&shared.store);
+                let shown = bound.to_string();
+                tokio::task::spawn_blocking(move || store.set_sftp_address(Some(&shown)))
+                    .await
+                    .map_err(|e| SandboxError::Io(std::io::Error::other(e.to_string())))??;
+                tracing::info!(%bound, %fingerprint, "SFTP server listening");
+                tokio::spawn(sftp::serve(listener, Arc::clone(&shared), key, shutdown.clone()));
+                Some(bound)
+            }
+            None => {
+                // A file served earlier with --sftp must not advertise a server that is gone.
+                let store = Arc::clone(&shared.store);
+                let _ = tokio::task::spawn_blocking(move || store.set_sftp_address(None)).await;
+                None
+            }
+        };
         let feed_shared = Arc::clone(&shared);
         let feed_stop = shutdown.clone();
         tokio::spawn(supervise::supervise("live pending list", shutdown, move || {
             live::render(Arc::clone(&feed_shared), feed_stop.clone())
         }));
-        Ok(Sandbox { local_addr, base_url, shared, clock, provisioned, stop, server, worker, checkpoints })
+        Ok(Sandbox {
+            local_addr,
+            base_url,
+            shared,
+            clock,
+            provisioned,
+            stop,
+            server,
+            worker,
+            checkpoints,
+            sftp_addr,
+        })
     }
 
     /// The bound address (with the real port when `:0` was asked for).
@@ -437,6 +483,11 @@ impl Sandbox {
     /// The advertised base URL, e.g. `http://127.0.0.1:8787`.
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// Where the SFTP server listens, when started with [`SandboxConfig::sftp`].
+    pub fn sftp_addr(&self) -> Option<SocketAddr> {
+        self.sftp_addr
     }
 
     /// The store (blocking API; call from `spawn_blocking` in async code under load).

@@ -52,6 +52,8 @@ mod test_control;
 pub use test_control::*;
 mod order_codes;
 pub use order_codes::*;
+mod recon;
+pub use recon::{ReconSettings, SettledTransaction, SftpLogin, StoredReconFile};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "plusbox.sqlite";
@@ -250,6 +252,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // Order codes (merchant-presented mode, store/order_codes.rs): one per order-code payment,
     // with who scanned it.
     include_str!("../migrations/0008_order_codes.sql"),
+    // Reconciliation (store/recon.rs): settlement settings and the SFTP password per
+    // application, configured settlement currencies, and the generated clearing files (kept, so
+    // SFTP and HTTP serve exactly what was generated). The indexes find a cycle's transactions.
+    include_str!("../migrations/0009_reconciliation.sql"),
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -373,7 +373,7 @@ fn acqp_key(tx: &Connection, app_id: i64, key_version: Option<u32>) -> Result<Op
     Ok(row)
 }
 
-fn app_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AppRecord> {
+pub(super) fn app_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AppRecord> {
     Ok(AppRecord {
         id: row.get(0)?,
         client_id: row.get(1)?,
@@ -404,7 +404,7 @@ fn describe_jump(by: Duration) -> String {
     }
 }
 
-fn set_meta(tx: &Connection, key: &str, value: &str) -> Result<()> {
+pub(super) fn set_meta(tx: &Connection, key: &str, value: &str) -> Result<()> {
     tx.execute_cached(
         "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         params![key, value],
