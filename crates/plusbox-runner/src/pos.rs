@@ -141,6 +141,17 @@ impl PosClient {
         };
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         let s = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_owned);
+        if status.is_success() && !value.is_object() {
+            // Not the contract's answer (docs/pos-driver.md): say so rather than guess a state.
+            let shown: String = match &value {
+                Value::String(text) => text.chars().take(120).collect(),
+                other => other.to_string().chars().take(120).collect(),
+            };
+            return error(format!(
+                "POST {url}: HTTP {} but the answer is not a JSON object, so not a POS-driver answer: {shown}",
+                status.as_u16()
+            ));
+        }
         if status.is_success() {
             let detail = match (s("resultCode"), s("resultMessage")) {
                 (Some(c), Some(m)) => Some(format!("{c}: {m}")),
