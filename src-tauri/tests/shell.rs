@@ -223,6 +223,15 @@ fn every_command_through_the_shell_gives_the_same_json_as_rpc() {
     check("decline_payment");
     assert!(f.same("decline_payment", json!({"paymentId": "no-such-payment"}), nothing).is_err());
 
+    // An order code no sandbox issued: both paths refuse it the same way.
+    let stranger =
+        json!({"code": "https://global.alipay.com/28100204NOSUCHORDER000000000000", "accountId": account});
+    for command in ["decode_order_code", "confirm_order_code", "decline_order_code"] {
+        check(command);
+        let refused = f.same(command, stranger.clone(), nothing);
+        assert_eq!(refused.err().map(|e| e["code"].clone()), Some(json!("ORDER_CODE_INVALID")), "{command}");
+    }
+
     check("devices");
     let devices = f.same("devices", json!({}), |v| {
         for d in v.as_array_mut().into_iter().flatten() {
