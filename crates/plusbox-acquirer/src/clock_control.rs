@@ -72,6 +72,10 @@ impl Clock for ShiftedClock {
         let base_deadline = deadline.checked_sub(self.shift()).unwrap_or(deadline);
         self.base.sleep_until(base_deadline)
     }
+
+    fn pace(&self) -> f64 {
+        self.base.pace()
+    }
 }
 
 #[cfg(test)]

@@ -32,6 +32,11 @@ pub trait Clock: Send + Sync + 'static {
     fn sleep(&self, duration: Duration) -> Sleep {
         self.sleep_until(add_saturating(self.now(), duration))
     }
+    /// How many clock seconds pass per real second (1 for the wall clock, the scale of a
+    /// compressed clock), so a remote reader can follow it without guessing from samples.
+    fn pace(&self) -> f64 {
+        1.0
+    }
 }
 
 /// A shared clock handle.
@@ -93,6 +98,10 @@ impl Clock for ScaledClock {
         let wait = (deadline - self.now()).as_seconds_f64() / self.scale;
         let wait = Duration::checked_seconds_f64(wait).unwrap_or(Duration::MAX);
         Box::pin(tokio::time::sleep(to_std(wait)))
+    }
+
+    fn pace(&self) -> f64 {
+        self.scale
     }
 }
 
@@ -262,6 +271,10 @@ impl<S: OffsetStore> OffsetClock<S> {
 impl<S: OffsetStore> Clock for OffsetClock<S> {
     fn now(&self) -> OffsetDateTime {
         add_saturating(self.shared.inner.now(), self.shared.offset())
+    }
+
+    fn pace(&self) -> f64 {
+        self.shared.inner.pace()
     }
 
     fn sleep_until(&self, deadline: OffsetDateTime) -> Sleep {

@@ -52,16 +52,24 @@ impl HttpPort {
         };
         // Two readings of the sandbox's time a moment apart give its pace (compressed time runs
         // faster than the wall clock); the run's clock starts from the second at that pace.
-        let (first, first_at) = port.sandbox_ms().await?;
-        tokio::time::sleep(PACE_PROBE).await;
-        let (second, second_at) = port.sandbox_ms().await?;
-        let real = second_at.duration_since(first_at).as_secs_f64() * 1000.0;
-        let measured = second.saturating_sub(first) as f64 / real.max(1.0);
-        // Paces are whole numbers in practice (`serve --time-scale 10`); the probe's jitter is not.
-        let scale = if (measured - measured.round()).abs() < 0.1 * measured.max(1.0) {
-            measured.round()
-        } else {
-            measured
+        let (first, first_at, told) = port.sandbox_ms().await?;
+        // The sandbox says its pace (`timeScale`); measured from two readings only when an older
+        // sandbox does not, since on a busy machine the probe's jitter skews the measurement.
+        let (second, second_at, scale) = match told {
+            Some(scale) => (first, first_at, scale),
+            None => {
+                tokio::time::sleep(PACE_PROBE).await;
+                let (second, second_at, _) = port.sandbox_ms().await?;
+                let real = second_at.duration_since(first_at).as_secs_f64() * 1000.0;
+                let measured = second.saturating_sub(first) as f64 / real.max(1.0);
+                // Paces are whole numbers in practice (`serve --time-scale 10`).
+                let scale = if (measured - measured.round()).abs() < 0.1 * measured.max(1.0) {
+                    measured.round()
+                } else {
+                    measured
+                };
+                (second, second_at, scale)
+            }
         };
         let scale = if scale.is_finite() && scale >= 1.0 { scale } else { 1.0 };
         let now = OffsetDateTime::from_unix_timestamp_nanos(i128::from(second) * 1_000_000)
@@ -70,13 +78,14 @@ impl HttpPort {
         Ok(port)
     }
 
-    /// The sandbox's time in epoch milliseconds and the real instant it was read (the middle of
-    /// the call).
-    async fn sandbox_ms(&self) -> PortResult<(i64, Instant)> {
+    /// The sandbox's time in epoch milliseconds, the real instant it was read (the middle of
+    /// the call), and the pace the sandbox reports, when it does.
+    async fn sandbox_ms(&self) -> PortResult<(i64, Instant, Option<f64>)> {
         let sent = Instant::now();
         let answer = self.call(Method::GET, "/sandbox", None, "GET /sandbox").await?;
         let middle = sent + sent.elapsed() / 2;
-        Ok((int(&answer, "nowMs", "GET /sandbox")?, middle))
+        let pace = answer.get("timeScale").and_then(Value::as_f64).filter(|p| p.is_finite() && *p > 0.0);
+        Ok((int(&answer, "nowMs", "GET /sandbox")?, middle, pace))
     }
 
     /// The device's scope as the sandbox reports it (`GET /scope`).

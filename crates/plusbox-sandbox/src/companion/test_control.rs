@@ -165,6 +165,7 @@ async fn sandbox(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> ApiRe
         "now": format_instant(shared.now()),
         "nowMs": unix_ms(shared.now()),
         "clockOffsetMs": offset.whole_milliseconds(),
+        "timeScale": plusbox_clock::Clock::pace(&shared.clock),
     }))
     .into_response())
 }
