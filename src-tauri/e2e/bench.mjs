@@ -72,6 +72,10 @@ console.log(`binary            ${APP}`);
 console.log(`start→interactive first launch ${first.toFixed(0)} ms; next launches median ${median(next).toFixed(0)} ms (min ${Math.min(...next).toFixed(0)}, max ${Math.max(...next).toFixed(0)}, n=${next.length})  [target ≤ 1500 ms]`);
 if (rss) {
   console.log(`idle RSS          app ${mb(rss.appKb * 1024)} MB + WebKit processes ${mb(rss.webkitKb * 1024)} MB = ${mb(rss.totalKb * 1024)} MB  [target ≤ 200 MB]`);
+  console.log(`idle PSS / USS    ${mb(rss.pssKb * 1024)} MB proportional / ${mb(rss.ussKb * 1024)} MB private (anonymous ${mb(rss.anonKb * 1024)} MB): shared libraries counted once`);
+  for (const p of rss.processes) {
+    console.log(`  ${p.name.padEnd(16)} RSS ${mb(p.rssKb * 1024)}  PSS ${mb(p.pssKb * 1024)}  USS ${mb(p.ussKb * 1024)}  anonymous ${mb(p.anonKb * 1024)} MB`);
+  }
 } else {
   console.log('idle RSS          (the app process was not found)');
 }

@@ -193,9 +193,9 @@ async function request(method, url, body) {
  */
 export function residentMemory(exe) {
   const procs = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
-  const status = (pid) => {
+  const read = (path) => {
     try {
-      return readFileSync(`/proc/${pid}/status`, 'utf8');
+      return readFileSync(path, 'utf8');
     } catch {
       return '';
     }
@@ -209,8 +209,32 @@ export function residentMemory(exe) {
     }
   });
   if (!app) return null;
-  const children = procs.filter((pid) => field(status(pid), 'PPid') === Number(app));
-  const appKb = field(status(app), 'VmRSS');
-  const childKb = children.reduce((sum, pid) => sum + field(status(pid), 'VmRSS'), 0);
-  return { pid: Number(app), appKb, webkitKb: childKb, totalKb: appKb + childKb };
+  const children = procs.filter((pid) => field(read(`/proc/${pid}/status`), 'PPid') === Number(app));
+  // RSS counts a shared library's pages in every process that maps it, so the sum over the app
+  // and its WebKit processes counts libwebkit2gtk three times. PSS shares them out; USS is what
+  // each process alone holds (private pages).
+  const measure = (pid) => {
+    const rollup = read(`/proc/${pid}/smaps_rollup`);
+    return {
+      pid: Number(pid),
+      name: read(`/proc/${pid}/comm`).trim(),
+      rssKb: field(rollup, 'Rss'),
+      pssKb: field(rollup, 'Pss'),
+      ussKb: field(rollup, 'Private_Clean') + field(rollup, 'Private_Dirty'),
+      anonKb: field(rollup, 'Anonymous'),
+    };
+  };
+  const processes = [app, ...children].map(measure);
+  const sum = (key) => processes.reduce((total, p) => total + p[key], 0);
+  const appKb = processes[0].rssKb;
+  return {
+    pid: Number(app),
+    processes,
+    appKb,
+    webkitKb: sum('rssKb') - appKb,
+    totalKb: sum('rssKb'),
+    pssKb: sum('pssKb'),
+    ussKb: sum('ussKb'),
+    anonKb: sum('anonKb'),
+  };
 }

@@ -262,8 +262,8 @@ pub fn configure<R: Runtime>(builder: tauri::Builder<R>, data_dir: Option<PathBu
         tauri::async_runtime::block_on(start(&handle, &shell))?;
         #[cfg(target_os = "linux")]
         if let Some(window) = app.get_webview_window("main") {
-            if let Err(e) = camera::enable(&window) {
-                eprintln!("plusbox-app: the camera stays off: {e}");
+            if let Err(e) = webkit::configure(&window) {
+                eprintln!("plusbox-app: the webview keeps its defaults (no camera): {e}");
             }
         }
         Ok(())
@@ -290,21 +290,33 @@ pub fn run() {
     });
 }
 
-/// The camera in WebKitGTK: `getUserMedia` is off by default and its permission request goes
-/// unanswered, so turn the media stream on and allow camera requests (and nothing else).
+/// WebKitGTK settings for the companion's window: the camera, and memory.
+///
+/// The camera: `getUserMedia` is off by default and its permission request goes unanswered, so
+/// turn the media stream on and allow camera requests (and nothing else).
+///
+/// Memory: a phone-sized page of forms and codes needs neither GPU compositing nor a browser's
+/// caches. Accelerated compositing on a software GL stack (Mesa's llvmpipe, as under Xvfb or in
+/// a VM) cost the web process about 80 MB at idle; the `DocumentViewer` cache model keeps no
+/// back/forward or dead-resource caches for a single-page app that never navigates.
 #[cfg(target_os = "linux")]
-mod camera {
+mod webkit {
     use webkit2gtk::glib::prelude::Cast as _;
     use webkit2gtk::{
-        PermissionRequestExt as _, SettingsExt as _, UserMediaPermissionRequestExt as _, WebViewExt as _,
+        CacheModel, HardwareAccelerationPolicy, PermissionRequestExt as _, SettingsExt as _,
+        UserMediaPermissionRequestExt as _, WebContextExt as _, WebViewExt as _,
     };
 
-    /// Enables the media stream and answers permission requests: video capture yes, the rest no.
-    pub fn enable<R: tauri::Runtime>(window: &tauri::WebviewWindow<R>) -> tauri::Result<()> {
+    /// Applies the settings to the window's webview.
+    pub fn configure<R: tauri::Runtime>(window: &tauri::WebviewWindow<R>) -> tauri::Result<()> {
         window.with_webview(|webview| {
             let view = webview.inner();
             if let Some(settings) = view.settings() {
                 settings.set_enable_media_stream(true);
+                settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+            }
+            if let Some(context) = view.context() {
+                context.set_cache_model(CacheModel::DocumentViewer);
             }
             view.connect_permission_request(|_, request| {
                 let camera = request
