@@ -31,6 +31,16 @@ const ERROR_KEYS: Record<ErrorCode, Key> = {
   BAD_RESPONSE: 'error.BAD_RESPONSE',
 };
 
+/** The guided-run commands' codes (CONTRACT-RUNS.md), until the generated ErrorCode has them. */
+const RUN_ERROR_KEYS: Record<string, Key> = {
+  CASE_NOT_ASSIGNED: 'error.CASE_NOT_ASSIGNED',
+  UNKNOWN_CASE: 'error.UNKNOWN_CASE',
+  RUN_ACTIVE: 'error.RUN_ACTIVE',
+  INVALID_ARGUMENT: 'error.INVALID_ARGUMENT',
+  INVALID_IMAGE: 'error.INVALID_IMAGE',
+  TOO_LARGE: 'error.TOO_LARGE',
+};
+
 /** What to show for a failure: a sentence a cashier understands, and the technical line. */
 export interface ShownError {
   code: string;
@@ -44,7 +54,7 @@ export function describeError(error: unknown): ShownError {
     error instanceof CommandError
       ? error
       : new CommandError('INTERNAL', error instanceof Error ? error.message : String(error));
-  const key = (ERROR_KEYS as Record<string, Key | undefined>)[e.code];
+  const key = (ERROR_KEYS as Record<string, Key | undefined>)[e.code] ?? RUN_ERROR_KEYS[e.code];
   return {
     code: e.code,
     text: key ? t(key) : e.message,
