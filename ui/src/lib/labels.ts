@@ -36,9 +36,6 @@ const RUN_ERROR_KEYS: Record<string, Key> = {
   CASE_NOT_ASSIGNED: 'error.CASE_NOT_ASSIGNED',
   UNKNOWN_CASE: 'error.UNKNOWN_CASE',
   RUN_ACTIVE: 'error.RUN_ACTIVE',
-  INVALID_ARGUMENT: 'error.INVALID_ARGUMENT',
-  INVALID_IMAGE: 'error.INVALID_IMAGE',
-  TOO_LARGE: 'error.TOO_LARGE',
 };
 
 /** What to show for a failure: a sentence a cashier understands, and the technical line. */
