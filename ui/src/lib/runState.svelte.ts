@@ -3,7 +3,7 @@
 // survived a reload or a closed tab, the `run` event brings every change after that, and coming
 // back to a hidden tab asks again (phones suspend background tabs and their event streams).
 import { needsPairing } from './labels';
-import { follow, runCall, subscribeRun, type Followed } from './runs';
+import { follow, runCall, staleEarlier, subscribeRun, type Followed } from './runs';
 import type { RunView } from './runTypes';
 
 export const runs = $state<{ followed: Followed; attached: boolean; onRunner: boolean }>({
@@ -15,6 +15,16 @@ export const runs = $state<{ followed: Followed; attached: boolean; onRunner: bo
 /** Shows a run the screens got from a command (start, answer, cancel…) or an event. */
 export function showRun(run: RunView): void {
   runs.followed = follow(runs.followed, run);
+  // A series moved on before its previous case's final update arrived: ask for it.
+  for (const runId of staleEarlier(runs.followed)) {
+    runCall('run_view', { runId })
+      .then((view) => {
+        if (view.state !== 'running') showRun(view);
+      })
+      .catch(() => {
+        /* its verdict is still one tap away in Results */
+      });
+  }
 }
 
 /** Forgets what was followed (after unpairing). */

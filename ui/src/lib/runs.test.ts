@@ -21,6 +21,7 @@ import {
   resultsArgs,
   safeFileName,
   signatureLook,
+  staleEarlier,
   stepLook,
   verdictLook,
 } from './runs';
@@ -166,6 +167,15 @@ describe('following the live run', () => {
     const s3 = follow(s2, view('b', 'running'));
     expect(s3.run?.runId).toBe('b');
     expect(s3.earlier.map((r) => [r.runId, r.verdict])).toEqual([['a', 'FAIL']]);
+  });
+
+  it('the next case of the series ends the current one even when its final update was missed', () => {
+    const first = { ...view('a', 'running'), queue: ['case-b'] };
+    const s = follow({ run: first, earlier: [] }, view('b', 'running'));
+    expect(s.run?.runId).toBe('b');
+    expect(s.earlier.map((r) => r.runId)).toEqual(['a']);
+    expect(staleEarlier(s)).toEqual(['a']);
+    expect(staleEarlier(follow(s, view('a', 'finished', 'PASS')))).toEqual([]);
   });
 
   it('a late update of an earlier run updates it there and keeps the current run', () => {

@@ -159,8 +159,15 @@ export function follow(state: Followed, next: RunView): Followed {
   if (state.earlier.some((r) => r.runId === next.runId)) {
     return { run: current, earlier: state.earlier.map((r) => (r.runId === next.runId ? next : r)) };
   }
-  const earlier = isOver(current) ? [...state.earlier.filter((r) => r.runId !== current.runId), current] : state.earlier;
+  // The next case of the same series means this one ended, even if its last update was missed.
+  const ended = isOver(current) || current.queue.includes(next.caseId);
+  const earlier = ended ? [...state.earlier.filter((r) => r.runId !== current.runId), current] : state.earlier;
   return { run: next, earlier };
+}
+
+/** Runs listed as earlier whose last update still says running (fetch their final view). */
+export function staleEarlier(state: Followed): string[] {
+  return state.earlier.filter((r) => !isOver(r)).map((r) => r.runId);
 }
 
 /** Relative time of a message from the run's start: `+1.2 s`, `+1:05.3`. */
