@@ -54,7 +54,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 
 pub use http_port::HttpPort;
-pub use manual::Person;
+pub use manual::{Person, Photo, WalletPrompt};
 pub use port::{OrderRefusal, PortError, SandboxPort, ScannedOrder, SharedPort, ORDER_REFUSALS};
 pub use pos::{PosAnswer, PosClient};
 pub use report::{CaseReport, CheckReport, Report, StepReport};
@@ -226,9 +226,16 @@ struct RunState {
     acquirer_clock: Option<time::OffsetDateTime>,
     /// paymentRequestIds the POS reported when a sale started (order codes, `mpm.rs`).
     prids: BTreeSet<String>,
+    /// The person of a guided run, asked between polls whether they stopped (cancel).
+    person: Option<Arc<dyn Person>>,
 }
 
 impl RunState {
+    /// True when the person of a guided run has stopped it (waits end early).
+    fn stopped(&self) -> bool {
+        self.person.as_ref().is_some_and(|p| p.stopped())
+    }
+
     fn new(now: time::OffsetDateTime) -> RunState {
         RunState {
             after: 0,
@@ -243,6 +250,7 @@ impl RunState {
             pos_failed: false,
             acquirer_clock: None,
             prids: BTreeSet::new(),
+            person: None,
             stamp: format!("{:x}", now.unix_timestamp_nanos() / 1_000_000),
         }
     }
@@ -989,6 +997,9 @@ impl Runner {
                 // In slices, so a POS that fails meanwhile ends the wait early.
                 let deadline = self.clock.now() + to_time(duration.0);
                 while self.clock.now() < deadline {
+                    if state.stopped() {
+                        return (format!("stopped waiting {duration}: the person stopped the run"), true);
+                    }
                     if self.reap(state).await {
                         return (format!("stopped waiting {duration}: the POS call failed"), true);
                     }
@@ -1007,6 +1018,9 @@ impl Runner {
             }
             if self.reap(state).await {
                 return (format!("stopped waiting for {what}: the POS call failed"), true);
+            }
+            if state.stopped() {
+                return (format!("stopped waiting for {what}: the person stopped the run"), true);
             }
             if self.clock.now() >= deadline {
                 return (format!("no {what} within {within}"), true);
