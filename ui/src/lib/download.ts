@@ -1,7 +1,7 @@
 // Saves an exported report the way a browser saves any file: a Blob behind a temporary
 // `<a download>` (the Tauri webview handles the same download).
 import { safeFileName } from './runs';
-import type { ExportFile } from './runTypes';
+import type { ExportFile } from './types';
 
 /** Downloads `file`; `fallback` names it when the server's name has nothing usable. */
 export function download(file: ExportFile, fallback: string): void {

@@ -26,16 +26,12 @@ const ERROR_KEYS: Record<ErrorCode, Key> = {
   ORDER_CODE_EXPIRED: 'error.ORDER_CODE_EXPIRED',
   ORDER_CLOSED: 'error.ORDER_CLOSED',
   PIN_REQUIRED: 'error.PIN_REQUIRED',
-  INTERNAL: 'error.INTERNAL',
-  SERVER_UNREACHABLE: 'error.SERVER_UNREACHABLE',
-  BAD_RESPONSE: 'error.BAD_RESPONSE',
-};
-
-/** The guided-run commands' codes (CONTRACT-RUNS.md), until the generated ErrorCode has them. */
-const RUN_ERROR_KEYS: Record<string, Key> = {
   CASE_NOT_ASSIGNED: 'error.CASE_NOT_ASSIGNED',
   UNKNOWN_CASE: 'error.UNKNOWN_CASE',
   RUN_ACTIVE: 'error.RUN_ACTIVE',
+  INTERNAL: 'error.INTERNAL',
+  SERVER_UNREACHABLE: 'error.SERVER_UNREACHABLE',
+  BAD_RESPONSE: 'error.BAD_RESPONSE',
 };
 
 /** What to show for a failure: a sentence a cashier understands, and the technical line. */
@@ -51,7 +47,7 @@ export function describeError(error: unknown): ShownError {
     error instanceof CommandError
       ? error
       : new CommandError('INTERNAL', error instanceof Error ? error.message : String(error));
-  const key = (ERROR_KEYS as Record<string, Key | undefined>)[e.code] ?? RUN_ERROR_KEYS[e.code];
+  const key = (ERROR_KEYS as Record<string, Key | undefined>)[e.code];
   return {
     code: e.code,
     text: key ? t(key) : e.message,

@@ -3,8 +3,9 @@
 // survived a reload or a closed tab, the `run` event brings every change after that, and coming
 // back to a hidden tab asks again (phones suspend background tabs and their event streams).
 import { needsPairing } from './labels';
-import { follow, runCall, staleEarlier, subscribeRun, type Followed } from './runs';
-import type { RunView } from './runTypes';
+import { follow, isRunView, staleEarlier, type Followed } from './runs';
+import { call, subscribe } from './transport';
+import type { RunView } from './types';
 
 export const runs = $state<{ followed: Followed; attached: boolean; onRunner: boolean }>({
   followed: { run: null, earlier: [] },
@@ -17,7 +18,7 @@ export function showRun(run: RunView): void {
   runs.followed = follow(runs.followed, run);
   // A series moved on before its previous case's final update arrived: ask for it.
   for (const runId of staleEarlier(runs.followed)) {
-    runCall('run_view', { runId })
+    call('run_view', { runId })
       .then((view) => {
         if (view.state !== 'running') showRun(view);
       })
@@ -36,7 +37,7 @@ export function forgetRuns(): void {
 /** Asks the host for this device's live run and follows it. */
 export async function reattach(onUnpaired: (error?: unknown) => void): Promise<void> {
   try {
-    const active = await runCall('run_active', {});
+    const active = await call('run_active', {});
     if (active) showRun(active);
   } catch (e) {
     if (needsPairing(e)) onUnpaired(e);
@@ -48,7 +49,9 @@ export async function reattach(onUnpaired: (error?: unknown) => void): Promise<v
 
 /** Follows the device's run: attaches now and on return to the tab; returns the stopper. */
 export function followRuns(onUnpaired: (error?: unknown) => void): () => void {
-  const stop = subscribeRun(showRun);
+  const stop = subscribe('run', (run) => {
+    if (isRunView(run)) showRun(run); // a malformed event is dropped; the next one replaces it
+  });
   void reattach(onUnpaired);
   const onVisible = (): void => {
     if (document.visibilityState === 'visible') void reattach(onUnpaired);

@@ -25,7 +25,7 @@ import {
   stepLook,
   verdictLook,
 } from './runs';
-import type { Prompt, RunView, TestCaseInfo, TrafficView } from './runTypes';
+import type { Prompt, RunView, TestCaseInfo, TrafficView } from './types';
 
 function tc(id: string, product: 'upm' | 'mpm', required: boolean, lastVerdict: TestCaseInfo['lastVerdict'] = null): TestCaseInfo {
   return { id, title: id, product, required, proves: '', stepCount: 1, requires: [], lastVerdict, lastRunId: null, lastRunAt: null };

@@ -1,34 +1,9 @@
-// Guided test runs: the typed calls of the run commands and the pure logic the four screens share
-// (the catalogue by product, verdict and step looks, which panel a prompt needs, following the
-// live run through a queue, result filters, times, bodies and the POS-driver URL).
+// Guided test runs: the pure logic the four screens share (the catalogue by product, verdict and
+// step looks, which panel a prompt needs, following the live run through a queue, result filters,
+// times, bodies and the POS-driver URL).
 import type { Key } from './i18n/index.svelte';
 import type { Tone } from './labels';
-import type {
-  CheckView,
-  Prompt,
-  RunCommands,
-  RunView,
-  TestCaseInfo,
-  TrafficView,
-  Verdict,
-} from './runTypes';
-import { call, subscribe } from './transport';
-
-type RunCommand = keyof RunCommands;
-
-/** Runs one guided-run command (same transport as every other command). */
-export function runCall<C extends RunCommand>(command: C, args: RunCommands[C]['args']): Promise<RunCommands[C]['result']> {
-  const untyped = call as unknown as (command: string, args: object) => Promise<unknown>;
-  return untyped(command, args) as Promise<RunCommands[C]['result']>;
-}
-
-/** Listens to the `run` event (the active run changed); returns the function that stops. */
-export function subscribeRun(handler: (run: RunView) => void): () => void {
-  const untyped = subscribe as unknown as (event: string, handler: (data: unknown) => void) => () => void;
-  return untyped('run', (data) => {
-    if (isRunView(data)) handler(data);
-  });
-}
+import type { CheckView, Commands, Prompt, RunView, TestCaseInfo, TrafficView, Verdict } from './types';
 
 /** Whether an event's data has the shape of a RunView (a malformed event is dropped). */
 export function isRunView(data: unknown): data is RunView {
@@ -37,13 +12,13 @@ export function isRunView(data: unknown): data is RunView {
   return typeof r.runId === 'string' && typeof r.caseId === 'string' && Array.isArray(r.steps) && Array.isArray(r.live);
 }
 
-/** The two products of the catalogue. */
-export type Product = TestCaseInfo['product'];
+/** The two products of the catalogue (`TestCaseInfo.product`). */
+export type Product = 'upm' | 'mpm';
 export const PRODUCTS: Product[] = ['upm', 'mpm'];
 
 /** A product's cases: required first, then optional, each by id. */
 export function casesOf(cases: TestCaseInfo[], product: Product): { required: TestCaseInfo[]; optional: TestCaseInfo[] } {
-  const mine = cases.filter((c) => c.product === product).sort((a, b) => a.id.localeCompare(b.id));
+  const mine = cases.filter((c) => c.product.toLowerCase() === product).sort((a, b) => a.id.localeCompare(b.id));
   return { required: mine.filter((c) => c.required), optional: mine.filter((c) => !c.required) };
 }
 
@@ -225,8 +200,8 @@ export interface ResultsFilter {
 }
 
 /** The `results` arguments for a filter (an unset part is left out). */
-export function resultsArgs(filter: ResultsFilter): RunCommands['results']['args'] {
-  const args: RunCommands['results']['args'] = {};
+export function resultsArgs(filter: ResultsFilter): Commands['results']['args'] {
+  const args: Commands['results']['args'] = {};
   if (filter.verdict) args.verdict = filter.verdict;
   if (filter.caseId) args.caseId = filter.caseId;
   return args;
