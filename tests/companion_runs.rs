@@ -277,6 +277,28 @@ async fn bad_input_is_refused_by_name_and_a_cancelled_run_keeps_what_it_recorded
         code(companion.call("result", json!({"runId": "run-unknown"})).await),
         Some((404, "NOT_FOUND".into()))
     );
+
+    // A phone paired with a link from `plusbox app pair --cases UPM-PAY-001` may run only that.
+    let store = env.sandbox.store();
+    let ticket = store.create_pairing("shop phone", time::OffsetDateTime::now_utc()).unwrap();
+    store.set_pairing_cases(ticket.link_token.expose(), &["UPM-PAY-001".to_owned()]).unwrap();
+    let mut phone = Companion { cookie: String::new(), ..companion };
+    let paired = phone
+        .http
+        .post(format!("{}/rpc/pair_with_code", phone.base))
+        .json(&json!({"code": ticket.link_token.expose()}))
+        .send()
+        .await
+        .unwrap();
+    phone.cookie = paired.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let refused = phone.call("run_start", json!({"caseIds": ["UPM-PIN-001"]})).await;
+    let (status, message) = refused.unwrap_err();
+    assert_eq!(status, 403);
+    assert!(message.starts_with("CASE_NOT_ASSIGNED") && message.contains("UPM-PAY-001"), "{message}");
+    assert!(
+        phone.ok("results", json!({})).await.as_array().unwrap().is_empty(),
+        "another device's runs stay its own"
+    );
     env.stop().await;
 }
 
@@ -369,4 +391,114 @@ async fn a_run_whose_host_is_killed_mid_run_is_incomplete_after_restart_with_its
     assert!(call(base.clone(), "run_active", json!({})).await.is_null());
     again.kill().unwrap();
     again.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn at_a_real_pos_the_person_presents_the_code_answers_and_attaches_the_receipt_photo() {
+    let env = Env::start_compressed(&[], Timing::default(), SCALE).await;
+    let companion = Companion::start(env.sandbox.base_url(), tempfile::tempdir().unwrap()).await;
+    assert_eq!(companion.ok("run_settings", json!({})).await["posUrl"], Value::Null);
+    let view = companion.ok("run_start", json!({"caseIds": ["UPM-PAY-001"]})).await;
+    assert_eq!(view["posDriven"], false);
+    let run_id = view["runId"].as_str().unwrap().to_owned();
+
+    // The companion shows the code; the cashier scans it at the POS (here: the acquirer's charge).
+    let shown = companion.until("the payment code", |v| v["prompt"]["kind"] == "showCode").await;
+    let code = shown["prompt"]["code"].as_str().unwrap().to_owned();
+    assert!(shown["prompt"]["qrSvg"].as_str().unwrap().starts_with("<svg"));
+    let sale = env.charge(&code, "12.50 USD").await;
+    assert_eq!(sale.state.as_str(), "SUCCESS");
+    companion.until("Done", |v| v["prompt"]["kind"] == "proceed").await;
+    let early =
+        companion.call("run_answer", json!({"runId": run_id, "check": "pos-shows-success", "answer": true}));
+    assert!(early.await.is_err(), "a question not asked yet is refused");
+    companion.ok("run_proceed", json!({"runId": run_id})).await;
+
+    let asked = companion.until("the question", |v| v["prompt"]["kind"] == "question").await;
+    assert_eq!(asked["prompt"]["check"], "pos-shows-success");
+    companion.ok("run_answer", json!({"runId": run_id, "check": "pos-shows-success", "answer": true})).await;
+    let photo = companion.until("the photo", |v| v["prompt"]["kind"] == "photo").await;
+    assert_eq!(
+        (photo["prompt"]["check"].as_str(), photo["prompt"]["have"].as_u64()),
+        (Some("receipt-photo"), Some(0))
+    );
+    let png = plusbox_companion::render::render_png(
+        "receipt",
+        plusbox_companion::render::Symbology::Qr,
+        plusbox_companion::render::RenderSize::Phone,
+    )
+    .unwrap();
+    let image = base64::engine::general_purpose::STANDARD.encode(&png);
+    companion
+        .ok(
+            "run_photo",
+            json!({"runId": run_id, "check": "receipt-photo", "image": image, "mediaType": "image/png"}),
+        )
+        .await;
+    let done = companion.finished(&run_id).await;
+    assert_eq!(done["verdict"], "PASS", "{done}");
+
+    let result = companion.ok("result", json!({"runId": run_id})).await;
+    assert_eq!(check(&result, "pos-shows-success")["verdict"], "PASS");
+    assert_eq!(
+        check(&result, "pos-success")["verdict"],
+        "SKIPPED",
+        "a person's answers stand in for the driver"
+    );
+    assert_eq!(check(&result, "receipt-photo")["verdict"], "PASS");
+    assert_eq!(result["answers"], json!([{"check": "pos-shows-success", "answer": true}]));
+    let photo = &result["photos"][0];
+    assert_eq!(
+        (photo["check"].as_str(), photo["mediaType"].as_str()),
+        (Some("receipt-photo"), Some("image/png"))
+    );
+    let data = photo["dataUrl"].as_str().unwrap().strip_prefix("data:image/png;base64,").unwrap();
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD.decode(data).unwrap(),
+        png,
+        "the photo is kept byte for byte"
+    );
+    let html = companion.ok("export_results", json!({"runIds": [run_id], "format": "html"})).await;
+    assert!(
+        html["content"].as_str().unwrap().contains(photo["dataUrl"].as_str().unwrap()),
+        "the photo is embedded"
+    );
+    env.stop().await;
+}
+
+/// A "POS driver" that answers every call with an HTML page.
+async fn garbage_pos() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().fallback(|| async { "<html><body>It works!</body></html>" });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pos_driver_answering_garbage_or_a_sandbox_going_away_is_an_error_with_the_run_kept() {
+    let env = Env::start_compressed(&[], Timing::default(), SCALE).await;
+    let companion = Companion::start(env.sandbox.base_url(), tempfile::tempdir().unwrap()).await;
+    companion.ok("set_run_settings", json!({"posUrl": garbage_pos().await})).await;
+    let view = companion.ok("run_start", json!({"caseIds": ["UPM-PAY-001"]})).await;
+    let done = companion.finished(view["runId"].as_str().unwrap()).await;
+    assert_eq!(done["verdict"], "ERROR", "{done}");
+    let errors = done["errors"].to_string();
+    assert!(errors.contains("not a JSON object") && errors.contains("It works!"), "{errors}");
+    assert_eq!(done["steps"][0]["status"], "timedOut", "the step taken is kept: {done}");
+    let listed = companion.ok("results", json!({"verdict": "ERROR"})).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+
+    // The sandbox goes away while the run waits for the buyer.
+    companion.ok("set_run_settings", json!({"posUrl": env.base_url})).await;
+    let view = companion.ok("run_start", json!({"caseIds": ["UPM-PIN-001"]})).await;
+    let run_id = view["runId"].as_str().unwrap().to_owned();
+    companion.until("the PIN prompt", |v| v["prompt"]["kind"] == "pin").await;
+    env.stop().await;
+    let done = companion.finished(&run_id).await;
+    assert_eq!(done["verdict"], "ERROR", "{done}");
+    assert!(done["errors"].to_string().contains("is not reachable"), "{}", done["errors"]);
+    assert_eq!(done["steps"][0]["status"], "done", "{done}");
+    let result = companion.ok("result", json!({"runId": run_id})).await;
+    assert!(!result["traffic"].as_array().unwrap().is_empty(), "the traffic seen before is kept");
 }

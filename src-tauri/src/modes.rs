@@ -174,7 +174,10 @@ impl Shell {
 
     /// The guided-run registry of a mode directory (results in `<mode_dir>/results.sqlite`),
     /// opened on first use; `true` when it was opened just now (the caller relays its events).
-    pub fn runs(&self, mode_dir: &std::path::Path) -> Result<(plusbox_companion::runs::Runs, bool), CommandError> {
+    pub fn runs(
+        &self,
+        mode_dir: &std::path::Path,
+    ) -> Result<(plusbox_companion::runs::Runs, bool), CommandError> {
         let mut all = self.runs.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(runs) = all.get(mode_dir) {
             return Ok((runs.clone(), false));

@@ -551,6 +551,9 @@ pub const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
 /// Real time between looks at the sandbox's traffic for the live list.
 const LIVE_POLL: Duration = Duration::from_millis(300);
 
+/// Most traffic entries a session keeps from the live list as evidence.
+const SEEN_CAP: usize = 2_000;
+
 /// Real time between the engine's looks at the sandbox.
 const ENGINE_POLL: Duration = Duration::from_millis(25);
 
@@ -581,6 +584,8 @@ struct RunsInner {
     sessions: Mutex<Vec<Arc<Session>>>,
     events: broadcast::Sender<RunEvent>,
     catalogue: Catalogue,
+    /// Device tokens the sandbox confirmed on this host, and their device ids.
+    known: Mutex<std::collections::HashMap<String, i64>>,
 }
 
 fn store_error(e: ResultsError) -> CommandError {
@@ -610,6 +615,7 @@ impl Runs {
                 sessions: Mutex::new(Vec::new()),
                 events,
                 catalogue,
+                known: Mutex::new(std::collections::HashMap::new()),
             }),
         })
     }
@@ -661,6 +667,9 @@ struct Live {
     live: Vec<LiveEntry>,
     /// The instant of the first live message (relMs counts from it).
     first_at: Option<String>,
+    /// The traffic entries the live list was made from (kept for a run whose engine could not
+    /// read the traffic at the end, e.g. because the sandbox went away).
+    seen: Vec<TrafficEntry>,
     verdict: Option<Verdict>,
     errors: Vec<String>,
     /// Wallet prompts and answers, for the diagram.
@@ -1005,6 +1014,7 @@ async fn drive(session: Arc<Session>, cases: Vec<Case>, port: SharedPort, pos_ur
             live.steps = steps_of(case);
             live.prompt = None;
             live.live.clear();
+            live.seen.clear();
             live.first_at = None;
             live.verdict = None;
             live.errors.clear();
@@ -1016,7 +1026,7 @@ async fn drive(session: Arc<Session>, cases: Vec<Case>, port: SharedPort, pos_ur
         }
         let started = Instant::now();
         let person: Arc<dyn Person> = Arc::new(CompanionPerson(Arc::clone(&session)));
-        let report = match &runner {
+        let mut report = match &runner {
             Ok(runner) => {
                 runner.run_case_guided(case, person, &std::env::temp_dir(), session.pos_driven).await
             }
@@ -1031,6 +1041,11 @@ async fn drive(session: Arc<Session>, cases: Vec<Case>, port: SharedPort, pos_ur
         };
         let duration = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         let mut live = session.lock();
+        if report.run.traffic.is_empty() && !report.run.errors.is_empty() && !live.seen.is_empty() {
+            // The engine could not read the traffic at the end (the sandbox went away): keep what
+            // the live list saw as the run's evidence. The errors keep the verdict ERROR.
+            report.run.traffic = live.seen.clone();
+        }
         let cancelled = live.cancelled;
         let verdict = if cancelled { Verdict::Incomplete } else { Verdict::from(report.verdict) };
         live.phase = if cancelled { RunPhase::Cancelled } else { RunPhase::Finished };
@@ -1112,6 +1127,9 @@ async fn follow_traffic(session: Arc<Session>, port: SharedPort) {
         for e in &entries {
             let first = live.first_at.get_or_insert_with(|| e.at.clone()).clone();
             live.live.push(live_entry(e, &first));
+            if live.seen.len() < SEEN_CAP {
+                live.seen.push(e.clone());
+            }
         }
         let excess = live.live.len().saturating_sub(LIVE_CAP);
         live.live.drain(..excess);
@@ -1127,8 +1145,25 @@ fn runs_of<H: Host>(host: &H) -> Result<Runs, CommandError> {
     host.runs().ok_or_else(|| CommandError::internal("this companion host keeps no test runs"))
 }
 
+/// The device making the call, as the sandbox knows it. While the sandbox cannot be reached, a
+/// token it confirmed before on this host still reads its own stored runs.
 async fn device_of<H: Host>(host: &H) -> Result<i64, CommandError> {
-    Ok(host.client().session().await?.id)
+    let token = host.device_token().map(|t| t.expose().to_owned());
+    match host.client().session().await {
+        Ok(device) => {
+            if let (Some(token), Some(runs)) = (token, host.runs()) {
+                runs.inner.known.lock().unwrap_or_else(|e| e.into_inner()).insert(token, device.id);
+            }
+            Ok(device.id)
+        }
+        Err(e) if e.code == ErrorCode::SandboxUnreachable => {
+            let known = token.zip(host.runs()).and_then(|(token, runs)| {
+                runs.inner.known.lock().unwrap_or_else(|e| e.into_inner()).get(&token).copied()
+            });
+            known.ok_or(e)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn not_found(run_id: &str) -> CommandError {
@@ -1495,6 +1530,7 @@ pub async fn run_start<H: Host>(host: H, args: RunStartArgs) -> Result<RunView, 
             phase: RunPhase::Running,
             prompt: None,
             live: Vec::new(),
+            seen: Vec::new(),
             first_at: None,
             verdict: None,
             errors: Vec::new(),
