@@ -15,7 +15,6 @@ import {
   isRunView,
   prettyBody,
   promptPanel,
-  promptPaymentId,
   requiredIds,
   requiredPassed,
   resultsArgs,
@@ -143,14 +142,6 @@ describe('prompt mapping', () => {
 
   it('an unknown prompt kind from a newer engine shows the working panel, not a crash', () => {
     expect(promptPanel({ kind: 'hologram' } as unknown as Prompt, false).panel).toBe('working');
-  });
-
-  it('only PIN and decline prompts are about a payment', () => {
-    expect(promptPaymentId(prompts[2]?.[0])).toBe('p1');
-    expect(promptPaymentId(prompts[3]?.[0])).toBe('p2');
-    expect(promptPaymentId(prompts[1]?.[0])).toBeNull();
-    expect(promptPaymentId(null)).toBeNull();
-    expect(promptPaymentId(undefined)).toBeNull();
   });
 });
 

@@ -106,11 +106,6 @@ export function promptPanel(prompt: Prompt | null, posDriven: boolean): { panel:
   }
 }
 
-/** The payment a prompt is about (the PIN or decline panel answers it), if any. */
-export function promptPaymentId(prompt: Prompt | null | undefined): string | null {
-  return prompt && (prompt.kind === 'pin' || prompt.kind === 'decline') ? prompt.paymentId : null;
-}
-
 /** Whether a run has ended (nothing more will happen to it). */
 export function isOver(run: RunView): boolean {
   return run.state !== 'running';
