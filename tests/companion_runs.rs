@@ -502,3 +502,22 @@ async fn a_pos_driver_answering_garbage_or_a_sandbox_going_away_is_an_error_with
     let result = companion.ok("result", json!({"runId": run_id})).await;
     assert!(!result["traffic"].as_array().unwrap().is_empty(), "the traffic seen before is kept");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_order_code_case_prompts_the_buyer_to_scan_and_passes_once_they_confirm() {
+    let env = Env::start_compressed(&[], Timing::default(), SCALE).await;
+    let companion = Companion::start(env.sandbox.base_url(), tempfile::tempdir().unwrap()).await;
+    companion.ok("set_run_settings", json!({"posUrl": env.base_url})).await;
+    let view = companion.ok("run_start", json!({"caseIds": ["MPM-OC-001"]})).await;
+    let run_id = view["runId"].as_str().unwrap().to_owned();
+    let prompted = companion.until("the scan prompt", |v| v["prompt"]["kind"] == "scanOrder").await;
+    assert_eq!(prompted["prompt"]["confirm"], true);
+    let code = prompted["prompt"]["code"].as_str().unwrap().to_owned();
+    // The buyer scans it with the wallet's own order-code commands.
+    let order = companion.ok("decode_order_code", json!({"code": code, "accountId": "buyer-1"})).await;
+    assert_eq!(order["amount"]["value"], "1250", "{order}");
+    companion.ok("confirm_order_code", json!({"code": code, "accountId": "buyer-1"})).await;
+    let done = companion.finished(&run_id).await;
+    assert_eq!(done["verdict"], "PASS", "{done}");
+    env.stop().await;
+}

@@ -219,8 +219,14 @@ pub enum Prompt {
         /// Amount.
         amount: Money,
     },
-    /// Scan the order code the POS shows with the Scan flow.
-    ScanOrder {},
+    /// Scan the order code the POS shows with the Scan flow, then confirm (or decline) it with
+    /// `confirm_order_code` (`decline_order_code`).
+    ScanOrder {
+        /// Confirm (else decline) the order.
+        confirm: bool,
+        /// The code the POS shows, when a POS driver told the engine (else scan the POS).
+        code: Option<String>,
+    },
     /// Press Done when the step is done (`run_proceed`).
     Proceed {
         /// What to do.
@@ -886,7 +892,11 @@ impl Person for CompanionPerson {
                 format!("decline prompt for {}", p.payment_id),
                 Some(p.payment_id.clone()),
             ),
-            WalletPrompt::ScanOrder { .. } => (Prompt::ScanOrder {}, "scan the order code".into(), None),
+            WalletPrompt::ScanOrder { confirm, code } => (
+                Prompt::ScanOrder { confirm: *confirm, code: code.clone() },
+                "scan the order code".into(),
+                None,
+            ),
         };
         {
             let mut live = self.0.lock();
@@ -922,7 +932,7 @@ impl Person for CompanionPerson {
     fn wallet_done(&self) {
         let mut live = self.0.lock();
         let was = live.prompt.take();
-        if matches!(was, Some(Prompt::Pin { .. } | Prompt::Decline { .. } | Prompt::ScanOrder {}))
+        if matches!(was, Some(Prompt::Pin { .. } | Prompt::Decline { .. } | Prompt::ScanOrder { .. }))
             && !live.cancelled
         {
             self.0.wallet_event(&mut live, false, "the buyer answered".into());

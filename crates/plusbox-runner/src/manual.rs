@@ -37,6 +37,8 @@ pub enum WalletPrompt {
     ScanOrder {
         /// Confirm (else decline) once scanned.
         confirm: bool,
+        /// The code, when the engine knows it (a POS driver told it what the POS shows).
+        code: Option<String>,
     },
 }
 
@@ -374,7 +376,8 @@ impl Runner {
     ) -> Result<WalletDone, String> {
         if matches!(action, WalletAction::ScanConfirm | WalletAction::ScanDecline) {
             let confirm = action == WalletAction::ScanConfirm;
-            person.wallet(&WalletPrompt::ScanOrder { confirm });
+            let code = state.codes.iter().rev().find(|c| c.starts_with("https://")).cloned();
+            person.wallet(&WalletPrompt::ScanOrder { confirm, code });
             let deadline = self.clock.now() + HUMAN_WAIT;
             loop {
                 if state.stopped() {

@@ -734,7 +734,15 @@ merchantName: string,
 /**
  * Amount.
  */
-amount: Money, } | { "kind": "scanOrder", } | { "kind": "proceed", 
+amount: Money, } | { "kind": "scanOrder", 
+/**
+ * Confirm (else decline) the order.
+ */
+confirm: boolean, 
+/**
+ * The code the POS shows, when a POS driver told the engine (else scan the POS).
+ */
+code: string | null, } | { "kind": "proceed", 
 /**
  * What to do.
  */
