@@ -504,12 +504,29 @@ async fn a_pos_driver_answering_garbage_or_a_sandbox_going_away_is_an_error_with
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn an_order_code_case_prompts_the_buyer_to_scan_and_passes_once_they_confirm() {
+async fn an_order_code_case_prompts_the_buyer_to_scan_then_the_queue_runs_on_with_run_events() {
     let env = Env::start_compressed(&[], Timing::default(), SCALE).await;
     let companion = Companion::start(env.sandbox.base_url(), tempfile::tempdir().unwrap()).await;
+    // The browser's live events, collected as they come.
+    let mut stream = companion
+        .http
+        .get(format!("{}/rpc/events", companion.base))
+        .header("cookie", &companion.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let seen = Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = Arc::clone(&seen);
+    tokio::spawn(async move {
+        while let Ok(Some(chunk)) = stream.chunk().await {
+            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&chunk));
+        }
+    });
+
     companion.ok("set_run_settings", json!({"posUrl": env.base_url})).await;
-    let view = companion.ok("run_start", json!({"caseIds": ["MPM-OC-001"]})).await;
-    let run_id = view["runId"].as_str().unwrap().to_owned();
+    let view = companion.ok("run_start", json!({"caseIds": ["MPM-OC-001", "UPM-PAY-001"]})).await;
+    let first = view["runId"].as_str().unwrap().to_owned();
     let prompted = companion.until("the scan prompt", |v| v["prompt"]["kind"] == "scanOrder").await;
     assert_eq!(prompted["prompt"]["confirm"], true);
     let code = prompted["prompt"]["code"].as_str().unwrap().to_owned();
@@ -517,7 +534,70 @@ async fn an_order_code_case_prompts_the_buyer_to_scan_and_passes_once_they_confi
     let order = companion.ok("decode_order_code", json!({"code": code, "accountId": "buyer-1"})).await;
     assert_eq!(order["amount"]["value"], "1250", "{order}");
     companion.ok("confirm_order_code", json!({"code": code, "accountId": "buyer-1"})).await;
-    let done = companion.finished(&run_id).await;
-    assert_eq!(done["verdict"], "PASS", "{done}");
+    assert_eq!(companion.finished(&first).await["verdict"], "PASS");
+
+    // The queued case runs on as a run of its own (a POS driver needs nobody for it).
+    let next = companion.until("the queued case", |v| v["caseId"] == "UPM-PAY-001" || v.is_null()).await;
+    let second = match next["runId"].as_str() {
+        Some(id) => id.to_owned(),
+        None => companion.ok("results", json!({})).await[0]["runId"].as_str().unwrap().to_owned(),
+    };
+    assert_ne!(second, first);
+    assert_eq!(companion.finished(&second).await["verdict"], "PASS");
+    let listed = companion.ok("results", json!({"verdict": "PASS"})).await;
+    let cases: Vec<&str> = listed.as_array().unwrap().iter().map(|r| r["caseId"].as_str().unwrap()).collect();
+    assert_eq!(cases, ["UPM-PAY-001", "MPM-OC-001"], "newest first");
+    for _ in 0..100 {
+        if seen.lock().unwrap().contains(&format!("\"runId\":\"{second}\"")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let events = seen.lock().unwrap().clone();
+    assert!(events.contains("event: run"), "{events}");
+    assert!(events.contains(&format!("\"runId\":\"{first}\"")) && events.contains("\"kind\":\"scanOrder\""));
+    assert!(events.contains(&format!("\"runId\":\"{second}\"")), "the next case's run is announced");
     env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_phone_paired_with_a_case_list_may_run_only_those_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base) = serve(dir.path());
+    let pair = |cases: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_plusbox"))
+            .args(["app", "pair", "--data", "sb", "--name", "shop phone", "--json", "--cases", cases])
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let unknown = pair("UPM-PAY-001,UPM-NOPE-999");
+    assert!(!unknown.status.success());
+    let said = String::from_utf8_lossy(&unknown.stderr);
+    assert!(said.contains("UPM-NOPE-999"), "{said}");
+    let paired = pair("UPM-PAY-001, UPM-REF-001");
+    assert!(paired.status.success(), "{}", String::from_utf8_lossy(&paired.stderr));
+    let ticket: Value = serde_json::from_slice(&paired.stdout).unwrap();
+    let http = reqwest::Client::new();
+    let redeemed = http
+        .post(format!("{base}/rpc/pair_with_code"))
+        .json(&json!({"code": ticket["shortCode"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redeemed.status(), 200);
+    let cookie = redeemed.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let refused = http
+        .post(format!("{base}/rpc/run_start"))
+        .header("cookie", &cookie)
+        .json(&json!({"caseIds": ["UPM-PIN-001"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "CASE_NOT_ASSIGNED");
+    assert!(body["message"].as_str().unwrap().contains("UPM-PAY-001, UPM-REF-001"), "{body}");
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
