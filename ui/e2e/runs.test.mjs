@@ -136,7 +136,7 @@ async function finish(p) {
     await p.waitForTimeout(300);
   }
   assert.notEqual(await head.getAttribute('data-state'), 'running', 'the run ended within the deadline');
-  return /** @type {string} */ (await head.locator('[data-verdict]').first().getAttribute('data-verdict'));
+  return /** @type {string} */ (await p.locator('main .outcome [data-verdict]').first().getAttribute('data-verdict'));
 }
 
 before(async () => {
@@ -225,8 +225,8 @@ describe('guided test runs against the reference acquirer', { timeout: 600_000 }
     assert.ok(fit.loaded, 'the sequence diagram renders');
     assert.ok(fit.width <= fit.viewport, `diagram ${fit.width}px within ${fit.viewport}px`);
     await inspect(page, 'verdict-pass');
-    await diagram.scrollIntoViewIfNeeded();
     await page.setViewportSize(PHONE);
+    await diagram.evaluate((img) => img.scrollIntoView({ block: 'center' }));
     await page.screenshot({ path: join(RESULTS, 'screens', 'verdict-pass-diagram-360x640-light.png') });
     await page.setViewportSize({ width: 390, height: 844 });
   });
@@ -241,6 +241,7 @@ describe('guided test runs against the reference acquirer', { timeout: 600_000 }
     await failed.waitFor();
     assert.equal(await failed.getAttribute('data-verdict'), 'FAIL');
     assert.match(await failed.innerText(), /inquiry-while-processing[\s\S]*FAIL/);
+    assert.match(await page.locator('.failed-checks').innerText(), /inquiry-while-processing/, 'the top names the failed check');
     await inspect(page, 'verdict-fail');
     await stack.restartAcquirer([]);
   });
@@ -340,7 +341,7 @@ describe('guided test runs against the reference acquirer', { timeout: 600_000 }
     await page.getByRole('button', { name: 'Cancel the run' }).click();
     await page.getByRole('button', { name: 'Yes, cancel' }).click();
     await page.waitForFunction(() => document.querySelector('header.run-head')?.getAttribute('data-state') !== 'running');
-    assert.equal(await head.locator('[data-verdict]').first().getAttribute('data-verdict'), 'INCOMPLETE');
+    assert.equal(await page.locator('main .outcome [data-verdict]').first().getAttribute('data-verdict'), 'INCOMPLETE');
     await openTests(page, 'Results');
     await page.locator(`ol.results > li[data-run="${runId}"][data-verdict=INCOMPLETE]`).waitFor();
   });

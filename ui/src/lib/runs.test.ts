@@ -123,7 +123,7 @@ describe('prompt mapping', () => {
     [{ kind: 'showCode', code: '281012345678901234567890', qrSvg: '', barcodeSvg: '' }, 'code', 'runner.prompt.code'],
     [{ kind: 'pin', paymentId: 'p1', merchantName: 'Shop', amount: money }, 'pin', 'runner.prompt.pin'],
     [{ kind: 'decline', paymentId: 'p2', merchantName: 'Shop', amount: money }, 'decline', 'runner.prompt.decline'],
-    [{ kind: 'scanOrder' }, 'scan', 'runner.prompt.scan'],
+    [{ kind: 'scanOrder', confirm: true, code: null }, 'scan', 'runner.prompt.scan'],
     [{ kind: 'proceed', text: 'Press Done' }, 'proceed', 'runner.prompt.proceed'],
     [{ kind: 'question', check: 'c', question: 'Did it?' }, 'question', 'runner.prompt.question'],
     [{ kind: 'photo', check: 'c', what: 'receipt', min: 1, have: 0 }, 'photo', 'runner.prompt.photo'],
