@@ -228,6 +228,15 @@ describe('guided test runs against the reference acquirer', { timeout: 600_000 }
     await page.setViewportSize(PHONE);
     await diagram.evaluate((img) => img.scrollIntoView({ block: 'center' }));
     await page.screenshot({ path: join(RESULTS, 'screens', 'verdict-pass-diagram-360x640-light.png') });
+    // At full size the diagram scrolls sideways inside its own box, never the page.
+    await page.getByRole('button', { name: 'Show at full size' }).click();
+    const box = page.getByRole('region', { name: 'Sequence diagram' });
+    await box.waitFor();
+    assert.ok(await box.evaluate((el) => el.scrollWidth > el.clientWidth), 'the full-size diagram is wider than the phone');
+    assert.deepEqual(await layoutProblems(page), []);
+    await box.evaluate((el) => el.scrollIntoView({ block: 'center' }));
+    await page.screenshot({ path: join(RESULTS, 'screens', 'verdict-pass-diagram-full-360x640-light.png') });
+    await page.getByRole('button', { name: 'Fit to the screen' }).click();
     await page.setViewportSize({ width: 390, height: 844 });
   });
 

@@ -338,7 +338,7 @@ export const zhCN: Record<Key, string> = {
   'results.exportAll': '导出此设备上保存的全部运行。',
   'results.exportShown': '导出上面显示的运行。',
   'results.exportHtml': 'HTML 报告',
-  'results.exportJunit': 'JUnit XML 文件',
+  'results.exportJunit': 'JUnit 报告',
   'results.exportJson': 'JSON 文件',
 
   'settings.runs': '引导测试',
