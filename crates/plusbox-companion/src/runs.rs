@@ -554,9 +554,6 @@ pub const LIVE_CAP: usize = 200;
 /// Largest photo `run_photo` keeps, in bytes.
 pub const MAX_PHOTO_BYTES: usize = 10 * 1024 * 1024;
 
-/// Real time between looks at the sandbox's traffic for the live list.
-const LIVE_POLL: Duration = Duration::from_millis(300);
-
 /// Most traffic entries a session keeps from the live list as evidence.
 const SEEN_CAP: usize = 2_000;
 
@@ -671,8 +668,6 @@ struct Live {
     steps: Vec<StepView>,
     prompt: Option<Prompt>,
     live: Vec<LiveEntry>,
-    /// The instant of the first live message (relMs counts from it).
-    first_at: Option<String>,
     /// The traffic entries the live list was made from (kept for a run whose engine could not
     /// read the traffic at the end, e.g. because the sandbox went away).
     seen: Vec<TrafficEntry>,
@@ -944,6 +939,18 @@ impl Person for CompanionPerson {
         self.0.lock().cancelled
     }
 
+    fn traffic(&self, entries: &[TrafficEntry]) {
+        let mut live = self.0.lock();
+        let newest = entries.last().map(|e| e.id);
+        if live.seen.len() == entries.len() && live.seen.last().map(|e| e.id) == newest {
+            return;
+        }
+        let first = entries.first().map(|e| e.at.clone()).unwrap_or_default();
+        live.live = entries.iter().rev().take(LIVE_CAP).rev().map(|e| live_entry(e, &first)).collect();
+        live.seen = entries.iter().take(SEEN_CAP).cloned().collect();
+        self.0.emit(&live);
+    }
+
     fn ask_check(&self, check: &str, question: &str) -> Option<bool> {
         {
             let mut live = self.0.lock();
@@ -1000,7 +1007,6 @@ fn record_of(run_id: &str, device: i64, case: &Case, pos_driven: bool, account: 
 
 /// Runs the session's cases one after another, recording each.
 async fn drive(session: Arc<Session>, cases: Vec<Case>, port: SharedPort, pos_url: Option<String>) {
-    let live_task = tokio::spawn(follow_traffic(Arc::clone(&session), Arc::clone(&port)));
     let mut config = RunnerConfig::new(pos_url.clone().unwrap_or_default(), session.account.clone());
     config.poll = ENGINE_POLL;
     config.late_audit = None;
@@ -1025,7 +1031,6 @@ async fn drive(session: Arc<Session>, cases: Vec<Case>, port: SharedPort, pos_ur
             live.prompt = None;
             live.live.clear();
             live.seen.clear();
-            live.first_at = None;
             live.verdict = None;
             live.errors.clear();
             live.wallet.clear();
@@ -1102,7 +1107,6 @@ async fn drive(session: Arc<Session>, cases: Vec<Case>, port: SharedPort, pos_ur
             break;
         }
     }
-    live_task.abort();
     session.runs.sessions.lock().unwrap_or_else(|e| e.into_inner()).retain(|s| !Arc::ptr_eq(s, &session));
     let _ = session.done.send(true);
 }
@@ -1117,33 +1121,6 @@ fn live_entry(e: &TrafficEntry, first: &str) -> LiveEntry {
         to: to.code().to_owned(),
         api: e.api.clone(),
         summary: diagram::summary(e),
-    }
-}
-
-/// Follows the sandbox's traffic this device may see while the session runs (the live list).
-async fn follow_traffic(session: Arc<Session>, port: SharedPort) {
-    let mut after = port.traffic_mark().await.unwrap_or(0);
-    loop {
-        tokio::time::sleep(LIVE_POLL).await;
-        let Ok((entries, next)) = port.traffic(after, 200).await else { continue };
-        if entries.is_empty() {
-            continue;
-        }
-        after = next.max(entries.iter().map(|e| e.id).max().unwrap_or(after));
-        let mut live = session.lock();
-        if live.phase != RunPhase::Running {
-            continue;
-        }
-        for e in &entries {
-            let first = live.first_at.get_or_insert_with(|| e.at.clone()).clone();
-            live.live.push(live_entry(e, &first));
-            if live.seen.len() < SEEN_CAP {
-                live.seen.push(e.clone());
-            }
-        }
-        let excess = live.live.len().saturating_sub(LIVE_CAP);
-        live.live.drain(..excess);
-        session.emit(&live);
     }
 }
 
@@ -1541,7 +1518,6 @@ pub async fn run_start<H: Host>(host: H, args: RunStartArgs) -> Result<RunView, 
             prompt: None,
             live: Vec::new(),
             seen: Vec::new(),
-            first_at: None,
             verdict: None,
             errors: Vec::new(),
             wallet: Vec::new(),

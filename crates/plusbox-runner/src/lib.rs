@@ -67,6 +67,9 @@ pub enum RunnerError {
     Http(#[from] reqwest::Error),
 }
 
+/// Real time between showings of the run's traffic to a guided run's person.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// PIN of the buyer accounts the sandbox provisions (and of the buyers made like them).
 pub const BUYER_PIN: &str = "1234";
 
@@ -228,6 +231,8 @@ struct RunState {
     prids: BTreeSet<String>,
     /// The person of a guided run, asked between polls whether they stopped (cancel).
     person: Option<Arc<dyn Person>>,
+    /// When the person was last shown the run's traffic.
+    progressed: Option<Instant>,
 }
 
 impl RunState {
@@ -251,6 +256,7 @@ impl RunState {
             acquirer_clock: None,
             prids: BTreeSet::new(),
             person: None,
+            progressed: None,
             stamp: format!("{:x}", now.unix_timestamp_nanos() / 1_000_000),
         }
     }
@@ -1003,6 +1009,7 @@ impl Runner {
                     if self.reap(state).await {
                         return (format!("stopped waiting {duration}: the POS call failed"), true);
                     }
+                    self.progress(state, false).await;
                     let slice = (self.clock.now() + to_time(self.config.poll)).min(deadline);
                     self.clock.sleep_until(slice).await;
                 }
@@ -1022,11 +1029,27 @@ impl Runner {
             if state.stopped() {
                 return (format!("stopped waiting for {what}: the person stopped the run"), true);
             }
+            self.progress(state, false).await;
             if self.clock.now() >= deadline {
                 return (format!("no {what} within {within}"), true);
             }
             tokio::time::sleep(self.config.poll).await;
         }
+    }
+
+    /// Shows a guided run's person the run's own traffic so far (at most every
+    /// [`PROGRESS_EVERY`] unless `now`); nothing for a headless run.
+    async fn progress(&self, state: &mut RunState, now: bool) {
+        let Some(person) = state.person.clone() else { return };
+        if !now && state.progressed.is_some_and(|t| t.elapsed() < PROGRESS_EVERY) {
+            return;
+        }
+        state.progressed = Some(Instant::now());
+        let Ok(all) = self.traffic_since(state.after).await else { return };
+        let ours = self.run_ids(state).await;
+        let entries: Vec<TrafficEntry> =
+            all.into_iter().filter(|e| belongs(e, &ours, &state.codes)).collect();
+        person.traffic(&entries);
     }
 
     async fn wait_met(&self, wait: &Wait, mark: i64, state: &RunState) -> Option<String> {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use plusbox_core::catalogue::{
-    evaluate, Case, Check, Evidence, PaymentState, PosAction, RunMode, Step, Wait, WalletAction,
+    evaluate, Case, Check, Evidence, PaymentState, PosAction, RunMode, Step, TrafficEntry, Wait, WalletAction,
 };
 
 use crate::port::PendingPayment;
@@ -87,6 +87,8 @@ pub trait Person: Send + Sync {
     fn stopped(&self) -> bool {
         false
     }
+    /// The run's own traffic so far, oldest first (shown as the run goes).
+    fn traffic(&self, _entries: &[TrafficEntry]) {}
     /// The manual check `check` asks `question`; `None` when they stopped.
     fn ask_check(&self, _check: &str, question: &str) -> Option<bool> {
         self.ask(question)
@@ -164,6 +166,7 @@ impl Runner {
                 for index in 0..case.steps.len() {
                     let report = self.guided_step(case, index, &person, &mut state, pos_driven).await;
                     let stopped = report.is_none() || person.stopped();
+                    self.progress(&mut state, true).await;
                     if let Some(report) = report {
                         person.step_finished(&report);
                         steps.push(report);
@@ -361,7 +364,7 @@ impl Runner {
         &self,
         action: WalletAction,
         person: &Arc<dyn Person>,
-        state: &RunState,
+        state: &mut RunState,
     ) -> Result<WalletDone, String> {
         let done = self.person_wallet_inner(action, person, state).await;
         person.wallet_done();
@@ -372,7 +375,7 @@ impl Runner {
         &self,
         action: WalletAction,
         person: &Arc<dyn Person>,
-        state: &RunState,
+        state: &mut RunState,
     ) -> Result<WalletDone, String> {
         if matches!(action, WalletAction::ScanConfirm | WalletAction::ScanDecline) {
             let confirm = action == WalletAction::ScanConfirm;
@@ -400,6 +403,7 @@ impl Runner {
                 if self.clock.now() >= deadline {
                     return Ok(WalletDone::Acted(format!("the buyer did not scan within {HUMAN_WAIT}")));
                 }
+                self.progress(state, false).await;
                 tokio::time::sleep(WALLET_POLL).await;
             }
         }
@@ -458,6 +462,7 @@ impl Runner {
                     "asked the buyer to {asked} payment {pid}; no answer within {HUMAN_WAIT}"
                 )));
             }
+            self.progress(state, false).await;
             tokio::time::sleep(WALLET_POLL).await;
         }
     }
