@@ -184,6 +184,11 @@ async fn pin_001_from_the_companion_passes_after_the_person_confirms_and_agrees_
         checks.iter().map(|c| (c.name.clone(), c.verdict.as_str().to_owned())).collect()
     };
     assert_eq!(outcomes(&headless.checks), outcomes(&stored.checks));
+    println!(
+        "UPM-PIN-001 at 10x: guided from the companion {} ms (person answers at once), headless {} ms",
+        record.duration_ms.unwrap_or_default(),
+        headless.duration_ms
+    );
 
     // Exports: JSON through serde, JUnit through an XML parser, HTML self-contained.
     let json_file = companion.ok("export_results", json!({"runIds": [run_id], "format": "json"})).await;
