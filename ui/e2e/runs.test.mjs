@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { axeSerious, launch, layoutProblems, pairOnLoopback, RESULTS, screenshot, startStack } from './harness.mjs';
+import { axeSerious, launch, layoutProblems, pairOnLoopback, plusboxAsync, RESULTS, screenshot, startStack } from './harness.mjs';
 
 const PHONE = { width: 360, height: 640 };
 const SCHEMES = /** @type {const} */ (['light', 'dark']);
@@ -26,6 +26,8 @@ let context;
 let page;
 /** Serious/critical axe findings and layout problems of the new screens. */
 const findings = /** @type {string[]} */ ([]);
+/** Whether a yes/no question has been screenshotted yet. */
+let questionShot = false;
 /** Ids of the runs the tests made: the passing one, then the failing one. */
 const runIds = /** @type {{pass?: string, fail?: string}} */ ({});
 
@@ -130,7 +132,13 @@ async function finish(p) {
     if ((await head.getAttribute('data-state')) !== 'running') break;
     const prompt = await p.locator('section.prompt').getAttribute('data-prompt', { timeout: 1000 }).catch(() => null);
     const panel = p.locator('section.prompt');
-    if (prompt === 'question') await panel.getByRole('button', { name: 'Yes', exact: true }).click();
+    if (prompt === 'question') {
+      if (!questionShot) {
+        questionShot = true;
+        await inspect(p, 'runner-question');
+      }
+      await panel.getByRole('button', { name: 'Yes', exact: true }).click();
+    }
     else if (prompt === 'proceed') await panel.getByRole('button', { name: 'Done', exact: true }).click();
     else if (prompt === 'photo') await panel.getByRole('button', { name: 'Skip the photo' }).click();
     await p.waitForTimeout(300);
@@ -230,7 +238,7 @@ describe('guided test runs against the reference acquirer', { timeout: 600_000 }
     await page.screenshot({ path: join(RESULTS, 'screens', 'verdict-pass-diagram-360x640-light.png') });
     // At full size the diagram scrolls sideways inside its own box, never the page.
     await page.getByRole('button', { name: 'Show at full size' }).click();
-    const box = page.getByRole('region', { name: 'Sequence diagram' });
+    const box = page.getByRole('region', { name: 'Sequence diagram at full size: scroll sideways' });
     await box.waitFor();
     assert.ok(await box.evaluate((el) => el.scrollWidth > el.clientWidth), 'the full-size diagram is wider than the phone');
     assert.deepEqual(await layoutProblems(page), []);
@@ -353,6 +361,25 @@ describe('guided test runs against the reference acquirer', { timeout: 600_000 }
     assert.equal(await page.locator('main .outcome [data-verdict]').first().getAttribute('data-verdict'), 'INCOMPLETE');
     await openTests(page, 'Results');
     await page.locator(`ol.results > li[data-run="${runId}"][data-verdict=INCOMPLETE]`).waitFor();
+  });
+
+  it('at a real POS (no driver) the person charges the shown code, enters the PIN, answers the question: PASS', async () => {
+    const runId = await startCase(page, 'UPM-PIN-001');
+    const shown = page.locator('section.prompt[data-prompt=showCode] .digits[data-code]');
+    await shown.waitFor({ timeout: 60_000 });
+    const code = /** @type {string} */ (await shown.getAttribute('data-code'));
+    // The cashier rings up the sale on the POS and scans the code (the reference POS's CLI).
+    const sale = plusboxAsync(['pos', 'charge', '--acquirer', stack.acquirer, '--code', code, '--amount', '12.50 USD', '--json'], stack.dir);
+    const verdict = await followPinCase(page);
+    const charged = await sale;
+    assert.equal(charged.code, 0, charged.stderr);
+    assert.equal(JSON.parse(charged.stdout).state, 'SUCCESS', charged.stdout);
+    assert.equal(verdict, 'PASS', await page.locator('main').innerText());
+    await page.getByRole('link', { name: 'See the verdict' }).click();
+    const answered = page.locator('li.check[data-check=pos-shows-success]');
+    await answered.waitFor();
+    assert.equal(await answered.getAttribute('data-verdict'), 'PASS', 'the manual question counts when a person answers it');
+    assert.equal(await page.locator(`header.run-head[data-run="${runId}"]`).getAttribute('data-verdict'), 'PASS');
   });
 
   it('the new screens pass axe and the phone layout rules in light and dark, and in Chinese', async () => {

@@ -303,6 +303,7 @@ export const en = {
   'verdict.restsOn': 'Based on these messages:',
   'verdict.diagram': 'Sequence diagram',
   'verdict.diagramAlt': 'Sequence diagram of the {n} messages between POS/ACQP, sandbox and wallet, with times from the start',
+  'verdict.diagramScroll': 'Sequence diagram at full size: scroll sideways',
   'verdict.diagramFull': 'Show at full size',
   'verdict.diagramFit': 'Fit to the screen',
   'verdict.answers': 'Answers',

@@ -302,6 +302,7 @@ export const zhCN: Record<Key, string> = {
   'verdict.restsOn': '依据以下报文：',
   'verdict.diagram': '时序图',
   'verdict.diagramAlt': 'POS/ACQP、沙箱与钱包之间 {n} 条报文的时序图，时间从开始算起',
+  'verdict.diagramScroll': '原始大小的时序图：可左右滚动',
   'verdict.diagramFull': '按原始大小显示',
   'verdict.diagramFit': '适应屏幕',
   'verdict.answers': '回答',
