@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use plusbox_companion::commands::CompanionEvent;
 use plusbox_companion::host::Host;
+use plusbox_companion::runs::Runs;
 use plusbox_core::secret::SecretString;
 use tauri::{AppHandle, Emitter as _, Runtime};
 
@@ -86,10 +87,35 @@ impl<R: Runtime> Host for AppHost<R> {
         Some(self.mode_dir.clone())
     }
 
+    fn runs(&self) -> Option<Runs> {
+        let (runs, fresh) = match self.shell.runs(&self.mode_dir) {
+            Ok(opened) => opened,
+            Err(e) => {
+                eprintln!("plusbox-app: cannot open the results store in {}: {e}", self.mode_dir.display());
+                return None;
+            }
+        };
+        if fresh {
+            // The mode's runs are this app's own: relay every `run` event to the webview.
+            let (host, mut events) = (self.clone(), runs.subscribe());
+            tauri::async_runtime::spawn(async move {
+                loop {
+                    match events.recv().await {
+                        Ok(event) => host.emit(CompanionEvent::Run(Box::new(event.view))),
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                    }
+                }
+            });
+        }
+        Some(runs)
+    }
+
     fn emit(&self, event: CompanionEvent) {
         let result = match &event {
             CompanionEvent::Pending(list) => self.app.emit(event.name(), list),
             CompanionEvent::Payment(change) => self.app.emit(event.name(), change),
+            CompanionEvent::Run(view) => self.app.emit(event.name(), view),
         };
         if let Err(e) = result {
             eprintln!("plusbox-app: cannot send the {} event: {e}", event.name());

@@ -118,6 +118,8 @@ pub struct Shell {
     http: reqwest::Client,
     current: RwLock<Current>,
     running: Mutex<Running>,
+    /// The guided-run registry of each mode directory (its own results store).
+    runs: std::sync::Mutex<std::collections::BTreeMap<PathBuf, plusbox_companion::runs::Runs>>,
 }
 
 impl std::fmt::Debug for Shell {
@@ -148,6 +150,7 @@ impl Shell {
             http,
             current: RwLock::new(Current { mode, sandbox_url }),
             running: Mutex::new(Running::default()),
+            runs: std::sync::Mutex::new(std::collections::BTreeMap::new()),
         }))
     }
 
@@ -167,6 +170,21 @@ impl Shell {
     /// The directory of a mode (token file; the embedded sandbox's data below it).
     pub fn mode_dir(&self, mode: Mode) -> PathBuf {
         self.data_dir.join(mode.dir_name())
+    }
+
+    /// The guided-run registry of a mode directory (results in `<mode_dir>/results.sqlite`),
+    /// opened on first use; `true` when it was opened just now (the caller relays its events).
+    pub fn runs(
+        &self,
+        mode_dir: &std::path::Path,
+    ) -> Result<(plusbox_companion::runs::Runs, bool), CommandError> {
+        let mut all = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(runs) = all.get(mode_dir) {
+            return Ok((runs.clone(), false));
+        }
+        let runs = plusbox_companion::runs::Runs::open(Some(mode_dir))?;
+        all.insert(mode_dir.to_owned(), runs.clone());
+        Ok((runs, true))
     }
 
     /// The shared HTTP client.

@@ -250,6 +250,47 @@ fn every_command_through_the_shell_gives_the_same_json_as_rpc() {
     check("about");
     f.same("about", json!({}), remove(&["dataDir"])).unwrap_or_else(|e| panic!("{e}"));
 
+    // Guided runs: each side is its own device with its own results store, so before any run
+    // both give the same answers and the same refusals.
+    check("test_cases");
+    let cases = f.same("test_cases", json!({}), nothing).unwrap_or_else(|e| panic!("{e}"));
+    assert!(cases.as_array().is_some_and(|c| c.iter().any(|c| c["id"] == "UPM-PIN-001")), "{cases}");
+    check("run_settings");
+    assert_eq!(f.same("run_settings", json!({}), nothing).ok(), Some(json!({"posUrl": null})));
+    check("set_run_settings");
+    let set = f.same("set_run_settings", json!({"posUrl": "http://127.0.0.1:9/"}), nothing);
+    assert_eq!(set.ok(), Some(json!({"posUrl": "http://127.0.0.1:9"})));
+    let bad = f.same("set_run_settings", json!({"posUrl": "ftp://pos"}), nothing);
+    assert_eq!(bad.err().map(|e| e["code"].clone()), Some(json!("BAD_REQUEST")));
+    f.same("set_run_settings", json!({"posUrl": null}), nothing).unwrap_or_else(|e| panic!("{e}"));
+    check("run_start");
+    let unknown = f.same("run_start", json!({"caseIds": ["UPM-NOPE-999"]}), nothing);
+    assert_eq!(unknown.err().map(|e| e["code"].clone()), Some(json!("UNKNOWN_CASE")));
+    check("run_active");
+    assert_eq!(f.same("run_active", json!({}), nothing).ok(), Some(Value::Null));
+    check("results");
+    assert_eq!(f.same("results", json!({}), nothing).ok(), Some(json!([])));
+    let no_run = json!({"runId": "run-none"});
+    for command in ["run_view", "run_proceed", "run_cancel", "result"] {
+        check(command);
+        let missing = f.same(command, no_run.clone(), nothing);
+        assert_eq!(missing.err().map(|e| e["code"].clone()), Some(json!("NOT_FOUND")), "{command}");
+    }
+    check("run_answer");
+    let answer = f.same("run_answer", json!({"runId": "run-none", "check": "c", "answer": true}), nothing);
+    assert_eq!(answer.err().map(|e| e["code"].clone()), Some(json!("NOT_FOUND")));
+    check("run_skip_photo");
+    let skip = f.same("run_skip_photo", json!({"runId": "run-none", "check": "c"}), nothing);
+    assert_eq!(skip.err().map(|e| e["code"].clone()), Some(json!("NOT_FOUND")));
+    check("run_photo");
+    let photo = f.same("run_photo", json!({"runId": "run-none", "check": "c", "image": "aGVsbG8="}), nothing);
+    assert_eq!(photo.err().map(|e| e["code"].clone()), Some(json!("BAD_IMAGE")));
+    check("export_results");
+    let export = f
+        .same("export_results", json!({"runIds": [], "format": "json"}), remove(&["fileName"]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(export["mediaType"], "application/json");
+
     check("pair_with_code");
     let wrong = f.same("pair_with_code", json!({"code": "not-a-code"}), nothing);
     assert_eq!(wrong.err().map(|e| e["code"].clone()), Some(json!("PAIRING_CODE_INVALID")));

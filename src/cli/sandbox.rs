@@ -382,6 +382,10 @@ pub enum AppCommand {
         /// Test control: the device may jump the sandbox clock (while no other device runs).
         #[arg(long, requires = "token")]
         clock: bool,
+        /// The acceptance cases the device may run from the companion (e.g.
+        /// UPM-PIN-001,UPM-PAY-001); others are refused CASE_NOT_ASSIGNED. Default: every case.
+        #[arg(long, value_name = "ID,..", value_delimiter = ',')]
+        cases: Vec<String>,
     },
     /// List paired companion devices (revoked ones included).
     Devices {
@@ -457,9 +461,10 @@ pub fn run_app(command: AppCommand) -> anyhow::Result<ExitCode> {
             data.open()?.set_magic_amounts(on)?;
             println!("magic amounts {}", if on { "on" } else { "off" });
         }
-        AppCommand::Pair { data, name, url, token, json, merchant, account, clock } => {
+        AppCommand::Pair { data, name, url, token, json, merchant, account, clock, cases } => {
             let scope = plusbox_sandbox::store::DeviceScope { merchant, account, clock_control: clock };
-            return pair(&data, &name, url, token, json, scope);
+            let cases = known_cases(cases)?;
+            return pair(&data, &name, url, token, json, scope, &cases);
         }
         AppCommand::Devices { data, json } => {
             let devices = data.open()?.devices()?;
@@ -489,6 +494,24 @@ pub fn run_app(command: AppCommand) -> anyhow::Result<ExitCode> {
 }
 
 /// `plusbox app pair`: a pairing link and short code (or, with `--token`, a device token).
+/// The `--cases` ids, checked against the built-in catalogue (trimmed, de-duplicated).
+fn known_cases(cases: Vec<String>) -> anyhow::Result<Vec<String>> {
+    if cases.is_empty() {
+        return Ok(cases);
+    }
+    let catalogue = plusbox_runner::embedded::catalogue()
+        .map_err(|e| anyhow!("the built-in catalogue has errors:\n{e}"))?;
+    let mut out: Vec<String> = Vec::new();
+    for id in cases.iter().map(|c| c.trim()).filter(|c| !c.is_empty()) {
+        let case =
+            catalogue.get(id).ok_or_else(|| anyhow!("--cases: there is no case {id:?} in the catalogue"))?;
+        if !out.iter().any(|c| c == case.id.as_str()) {
+            out.push(case.id.to_string());
+        }
+    }
+    Ok(out)
+}
+
 fn pair(
     data: &DataArg,
     name: &str,
@@ -496,6 +519,7 @@ fn pair(
     token: bool,
     json: bool,
     scope: plusbox_sandbox::store::DeviceScope,
+    cases: &[String],
 ) -> anyhow::Result<ExitCode> {
     let store = data.open()?;
     if token {
@@ -503,10 +527,11 @@ fn pair(
             store.ensure_buyer_like(account, "buyer-1", now())?;
         }
         let token = store.create_device(name, now())?;
-        if scope != plusbox_sandbox::store::DeviceScope::default() {
+        if scope != plusbox_sandbox::store::DeviceScope::default() || !cases.is_empty() {
             let id =
                 store.device_id_by_name(name)?.ok_or_else(|| anyhow!("the new device {name:?} vanished"))?;
             store.set_device_scope(id, &scope)?;
+            store.set_device_cases(id, cases)?;
         }
         println!("{}", token.expose());
         eprintln!("Device token for {name:?}; send it as `Authorization: Bearer <token>` to /app/v1/. It is shown only once.");
@@ -521,6 +546,9 @@ fn pair(
     };
     let base = base.trim_end_matches('/').to_string();
     let ticket = store.create_pairing(name, now())?;
+    if !cases.is_empty() {
+        store.set_pairing_cases(ticket.link_token.expose(), cases)?;
+    }
     let link = format!("{base}/#pair={}", ticket.link_token.expose());
     let code = ticket.short_code.expose();
     let grouped = format!("{}-{}", &code[..4.min(code.len())], &code[4.min(code.len())..]);

@@ -108,7 +108,10 @@ export async function waitHealthy(url, timeoutMs = 30_000) {
 
 /**
  * The sandbox (`plusbox serve` on an ephemeral port, UI at `/`) and the reference acquirer.
- * @returns {Promise<{dir: string, sandbox: string, acquirer: string, stop: () => void}>}
+ * `restartAcquirer(faults)` replaces the acquirer by one with those fault switches on, at the
+ * same address with the same configuration and order table.
+ * @returns {Promise<{dir: string, sandbox: string, acquirer: string, stop: () => void,
+ *   restartAcquirer: (faults?: string[]) => Promise<void>}>}
  */
 export async function startStack() {
   checkPrerequisites();
@@ -144,10 +147,26 @@ export async function startStack() {
     const port = await freePort();
     const acquirer = `http://127.0.0.1:${port}`;
     plusbox(['acquirer', 'init', '--from-sandbox', 'sb', '--notify-url', `${acquirer}/notify`, '--out', 'acq.toml'], dir);
-    const acq = spawn(BIN, ['acquirer', 'serve', '--config', 'acq.toml'], { cwd: dir, stdio: 'ignore' });
-    children.push(acq);
-    await waitHealthy(`${acquirer}/health`);
-    return { dir, sandbox: /** @type {string} */ (sandbox), acquirer, stop };
+    /** @param {string[]} faults */
+    const startAcquirer = async (faults) => {
+      const args = ['acquirer', 'serve', '--config', 'acq.toml', '--listen', `127.0.0.1:${port}`];
+      for (const f of faults) args.push('--fault', f);
+      const child = spawn(BIN, args, { cwd: dir, stdio: 'ignore' });
+      children.push(child);
+      await waitHealthy(`${acquirer}/health`);
+      return child;
+    };
+    let acq = await startAcquirer([]);
+    /** @param {string[]} [faults] */
+    const restartAcquirer = async (faults = []) => {
+      if (acq.exitCode === null) {
+        const exited = new Promise((r) => acq.once('exit', r));
+        acq.kill('SIGTERM');
+        await exited;
+      }
+      acq = await startAcquirer(faults);
+    };
+    return { dir, sandbox: /** @type {string} */ (sandbox), acquirer, stop, restartAcquirer };
   } catch (e) {
     stop();
     throw e;

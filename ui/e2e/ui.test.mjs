@@ -27,6 +27,8 @@ const VIEWPORTS = [
 ];
 const SCHEMES = /** @type {const} */ (['light', 'dark']);
 const SCREENS = ['wallet', 'pay', 'scan', 'history', 'settings'];
+/** The navigation's entries in order (Tests: the guided runs, checked in e2e/runs.test.mjs). */
+const NAV_ORDER = ['wallet', 'pay', 'scan', 'history', 'tests', 'settings'];
 
 /** @type {Awaited<ReturnType<typeof startStack>>} */
 let stack;
@@ -118,7 +120,7 @@ describe('companion UI against plusbox serve', { timeout: 600_000 }, () => {
     await inspectAllVariants(page, 'pairing');
     await pairOnLoopback(page, stack.sandbox);
     const names = await page.getByRole('navigation', { name: 'Main' }).getByRole('link').allInnerTexts();
-    assert.deepEqual(names.map((n) => n.trim()), ['Wallet', 'Pay', 'Scan', 'History', 'Settings']);
+    assert.deepEqual(names.map((n) => n.trim()), ['Wallet', 'Pay', 'Scan', 'History', 'Tests', 'Settings']);
   });
 
   it('a shown code charged by the POS appears in History as a success and the balance drops', async () => {
@@ -277,14 +279,14 @@ describe('companion UI against plusbox serve', { timeout: 600_000 }, () => {
     await open(page, 'Settings');
     await page.getByRole('radio', { name: '简体中文' }).check();
     const zhNames = await page.getByRole('navigation', { name: '主导航' }).getByRole('link').allInnerTexts();
-    assert.deepEqual(zhNames.map((n) => n.trim()), ['钱包', '付款', '扫码', '记录', '设置']);
-    for (const [i, name] of SCREENS.entries()) {
-      await page.getByRole('navigation', { name: '主导航' }).getByRole('link').nth(i).click();
+    assert.deepEqual(zhNames.map((n) => n.trim()), ['钱包', '付款', '扫码', '记录', '测试', '设置']);
+    for (const name of SCREENS) {
+      await page.getByRole('navigation', { name: '主导航' }).getByRole('link').nth(NAV_ORDER.indexOf(name)).click();
       await page.waitForTimeout(300);
       await screenshot(page, `${name}-zh-CN-390x844-light`);
       for (const problem of await layoutProblems(page)) findings.push(`${name} zh-CN: ${problem}`);
     }
-    await page.getByRole('navigation', { name: '主导航' }).getByRole('link').nth(4).click();
+    await page.getByRole('navigation', { name: '主导航' }).getByRole('link').nth(NAV_ORDER.indexOf('settings')).click();
     await page.getByRole('radio', { name: 'English' }).check();
     assert.deepEqual(findings, []);
   });

@@ -21,6 +21,11 @@ use crate::error::{CommandError, ErrorCode};
 use crate::host::Host;
 use crate::mpm::{ConfirmOrderCodeArgs, OrderCodeArgs, OrderCodeOrder};
 use crate::render::{render_svg, RenderSize, Symbology};
+use crate::runs::{
+    AnswerView, CheckView, ExportArgs, ExportFile, ExportFormat, LiveEntry, PhotoView, Prompt, ResultsArgs,
+    RunAnswerArgs, RunArgs, RunCheckArgs, RunPhase, RunPhotoArgs, RunResult, RunSettings, RunStartArgs,
+    RunSummary, RunView, SignatureView, StepStatus, StepView, TestCaseInfo, TrafficView, Verdict,
+};
 use crate::scan;
 
 // ---------------------------------------------------------------------------------------------
@@ -500,6 +505,8 @@ pub enum CompanionEvent {
     Pending(Vec<PendingPayment>),
     /// A payment changed state.
     Payment(PaymentChange),
+    /// This device's guided run changed (step, prompt, live traffic, verdict).
+    Run(Box<RunView>),
 }
 
 impl CompanionEvent {
@@ -508,6 +515,7 @@ impl CompanionEvent {
         match self {
             CompanionEvent::Pending(_) => "pending",
             CompanionEvent::Payment(_) => "payment",
+            CompanionEvent::Run(_) => "run",
         }
     }
 
@@ -516,6 +524,7 @@ impl CompanionEvent {
         let data = match self {
             CompanionEvent::Pending(list) => serde_json::to_string(list),
             CompanionEvent::Payment(change) => serde_json::to_string(change),
+            CompanionEvent::Run(view) => serde_json::to_string(view),
         };
         data.unwrap_or_else(|_| "null".into())
     }
@@ -581,6 +590,20 @@ commands! {
     devices(Empty) -> Vec<Device>;
     revoke_device(RevokeDeviceArgs) -> Empty;
     about(Empty) -> About;
+    test_cases(Empty) -> Vec<TestCaseInfo>;
+    run_settings(Empty) -> RunSettings;
+    set_run_settings(RunSettings) -> RunSettings;
+    run_start(RunStartArgs) -> RunView;
+    run_view(RunArgs) -> RunView;
+    run_active(Empty) -> Option<RunView>;
+    run_proceed(RunArgs) -> RunView;
+    run_answer(RunAnswerArgs) -> RunView;
+    run_photo(RunPhotoArgs) -> RunView;
+    run_skip_photo(RunCheckArgs) -> RunView;
+    run_cancel(RunArgs) -> RunView;
+    results(ResultsArgs) -> Vec<RunSummary>;
+    result(RunArgs) -> RunResult;
+    export_results(ExportArgs) -> ExportFile;
 }
 
 fn parse_args<T: DeserializeOwned>(command: &str, args: Value) -> Result<T, CommandError> {
@@ -648,6 +671,31 @@ pub fn typescript_bindings() -> String {
         OrderCodeArgs,
         ConfirmOrderCodeArgs,
         PaymentChange,
+        Verdict,
+        TestCaseInfo,
+        RunSettings,
+        RunPhase,
+        StepStatus,
+        StepView,
+        Prompt,
+        LiveEntry,
+        RunView,
+        RunSummary,
+        CheckView,
+        SignatureView,
+        TrafficView,
+        PhotoView,
+        AnswerView,
+        RunResult,
+        RunStartArgs,
+        RunArgs,
+        RunAnswerArgs,
+        RunPhotoArgs,
+        RunCheckArgs,
+        ResultsArgs,
+        ExportFormat,
+        ExportArgs,
+        ExportFile,
         CompanionEvent,
     );
     out.push_str(&command_map(&cfg));
@@ -660,7 +708,7 @@ pub fn typescript_bindings() -> String {
     for code in ErrorCode::ALL {
         out.push_str(&format!("  \"{code}\",\n"));
     }
-    out.push_str("];\n\n/** Live event names and their data. */\nexport type Events = {\n  pending: PendingPayment[];\n  payment: PaymentChange;\n};\n");
+    out.push_str("];\n\n/** Live event names and their data. */\nexport type Events = {\n  pending: PendingPayment[];\n  payment: PaymentChange;\n  run: RunView;\n};\n");
     out
 }
 
@@ -711,6 +759,10 @@ pub const MAX_FRAME_PIXELS: u64 = 4_000_000;
 pub mod handlers {
     use super::*;
     pub use crate::mpm::{confirm_order_code, decline_order_code, decode_order_code};
+    pub use crate::runs::{
+        export_results, result, results, run_active, run_answer, run_cancel, run_photo, run_proceed,
+        run_settings, run_skip_photo, run_start, run_view, set_run_settings, test_cases,
+    };
 
     async fn session_for<H: Host>(host: &H, revoked: bool) -> Result<Session, CommandError> {
         let client = host.client();

@@ -50,6 +50,12 @@ pub enum ErrorCode {
     OrderClosed,
     /// This buyer confirms with a PIN; none was given (nothing changed).
     PinRequired,
+    /// The case is not in this device's list of cases.
+    CaseNotAssigned,
+    /// No such case in the catalogue.
+    UnknownCase,
+    /// This device or buyer already has a test run under way.
+    RunActive,
     /// Something failed inside; the message says what.
     Internal,
 }
@@ -78,6 +84,9 @@ impl ErrorCode {
         ErrorCode::OrderCodeExpired,
         ErrorCode::OrderClosed,
         ErrorCode::PinRequired,
+        ErrorCode::CaseNotAssigned,
+        ErrorCode::UnknownCase,
+        ErrorCode::RunActive,
         ErrorCode::Internal,
     ];
 
@@ -105,6 +114,9 @@ impl ErrorCode {
             ErrorCode::OrderCodeExpired => "ORDER_CODE_EXPIRED",
             ErrorCode::OrderClosed => "ORDER_CLOSED",
             ErrorCode::PinRequired => "PIN_REQUIRED",
+            ErrorCode::CaseNotAssigned => "CASE_NOT_ASSIGNED",
+            ErrorCode::UnknownCase => "UNKNOWN_CASE",
+            ErrorCode::RunActive => "RUN_ACTIVE",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -118,13 +130,14 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
             ErrorCode::NotPaired | ErrorCode::DeviceRevoked => 401,
-            ErrorCode::PairingNotLoopback => 403,
-            ErrorCode::NotFound | ErrorCode::OrderCodeInvalid => 404,
+            ErrorCode::PairingNotLoopback | ErrorCode::CaseNotAssigned => 403,
+            ErrorCode::NotFound | ErrorCode::OrderCodeInvalid | ErrorCode::UnknownCase => 404,
             ErrorCode::InvalidState
             | ErrorCode::AlreadyDecided
             | ErrorCode::PaymentExpired
             | ErrorCode::OrderCodeExpired
-            | ErrorCode::OrderClosed => 409,
+            | ErrorCode::OrderClosed
+            | ErrorCode::RunActive => 409,
             ErrorCode::ImageTooLarge => 413,
             ErrorCode::WrongPin
             | ErrorCode::PairingCodeInvalid

@@ -14,6 +14,7 @@ use plusbox_core::secret::SecretString;
 
 use crate::client::CompanionClient;
 use crate::commands::CompanionEvent;
+use crate::runs::Runs;
 
 /// Only `Clone` is required. `Send`/`Sync`/`'static` are deliberately not: a host may hold
 /// single-threaded state (a webview handle, an `Rc`), and a command does not need to cross
@@ -47,6 +48,11 @@ pub trait Host: Clone {
 
     /// Sends a live event to the client (pending list, payment state changes).
     fn emit(&self, event: CompanionEvent);
+
+    /// The guided-run registry of this host (results store, runs under way), if it keeps one.
+    fn runs(&self) -> Option<Runs> {
+        None
+    }
 
     /// The companion-API client for this host (derived; hosts do not override it).
     fn client(&self) -> CompanionClient {

@@ -5,7 +5,9 @@
 //! codes — rendering QR and Code 128 images ([`render`]) and decoding QR codes from images and
 //! camera frames ([`scan`]) — plus a generated robustness corpus ([`corpus`]), the committed camera-photo corpus and its
 //! comparison with zxing-cpp and zbar ([`photos`]), and a driver for the independent `zbarimg`
-//! reader ([`zbar`]) used by tests and the benchmark.
+//! reader ([`zbar`]) used by tests and the benchmark. Guided test runs ([`runs`]) keep their
+//! results in the companion's own SQLite ([`results`]), draw sequence diagrams ([`diagram`]) and
+//! export JSON, JUnit and HTML ([`export`]).
 //!
 //! Pure code logic (formats, classification) is in `plusbox_core::codes`.
 
@@ -13,13 +15,17 @@ pub mod classify;
 pub mod client;
 pub mod commands;
 pub mod corpus;
+pub mod diagram;
 pub mod error;
+pub mod export;
 pub mod host;
 pub mod mpm;
 pub mod photos;
 pub mod render;
+pub mod results;
 #[cfg(feature = "rpc")]
 pub mod rpc;
+pub mod runs;
 pub mod scan;
 pub mod zbar;
 

@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 use crate::commands::{self, CompanionEvent};
 use crate::error::{CommandError, ErrorCode};
 use crate::host::Host;
+use crate::runs::Runs;
 
 /// The device cookie's name.
 pub const COOKIE: &str = "plusbox_device";
@@ -45,6 +46,7 @@ struct Inner {
     http: reqwest::Client,
     secure_cookie: bool,
     data_dir: Option<PathBuf>,
+    runs: Runs,
 }
 
 impl std::fmt::Debug for Rpc {
@@ -58,7 +60,10 @@ impl Rpc {
     /// built before the sandbox binds its port. `secure_cookie` marks the cookie `Secure` (HTTPS).
     pub fn new(secure_cookie: bool, data_dir: Option<PathBuf>) -> Result<Rpc, CommandError> {
         let http = crate::client::http_client()?;
-        Ok(Rpc { inner: Arc::new(Inner { sandbox_url: RwLock::new(None), http, secure_cookie, data_dir }) })
+        let runs = Runs::open(data_dir.as_deref())?;
+        Ok(Rpc {
+            inner: Arc::new(Inner { sandbox_url: RwLock::new(None), http, secure_cookie, data_dir, runs }),
+        })
     }
 
     /// For a sandbox served over HTTPS with a self-signed certificate (`plusbox serve --tls`):
@@ -73,9 +78,21 @@ impl Rpc {
             .add_root_certificate(certificate)
             .build()
             .map_err(|e| CommandError::internal(format!("cannot build the HTTP client: {e}")))?;
+        let runs = Runs::open(data_dir.as_deref())?;
         Ok(Rpc {
-            inner: Arc::new(Inner { sandbox_url: RwLock::new(None), http, secure_cookie: true, data_dir }),
+            inner: Arc::new(Inner {
+                sandbox_url: RwLock::new(None),
+                http,
+                secure_cookie: true,
+                data_dir,
+                runs,
+            }),
         })
+    }
+
+    /// The guided runs of this host (its results store and the runs under way).
+    pub fn runs(&self) -> Runs {
+        self.inner.runs.clone()
     }
 
     /// Where commands reach the sandbox (its own loopback URL).
@@ -100,6 +117,7 @@ impl Rpc {
             token_changed: Arc::new(Mutex::new(false)),
             loopback: request_peer.is_some_and(|peer| peer.ip().is_loopback()),
             data_dir: self.inner.data_dir.clone(),
+            runs: self.inner.runs.clone(),
             events: None,
         }
     }
@@ -114,6 +132,7 @@ pub struct RpcHost {
     token_changed: Arc<Mutex<bool>>,
     loopback: bool,
     data_dir: Option<PathBuf>,
+    runs: Runs,
     events: Option<mpsc::Sender<(&'static str, String)>>,
 }
 
@@ -143,6 +162,10 @@ impl Host for RpcHost {
 
     fn data_dir(&self) -> Option<PathBuf> {
         self.data_dir.clone()
+    }
+
+    fn runs(&self) -> Option<Runs> {
+        Some(self.runs.clone())
     }
 
     fn emit(&self, event: CompanionEvent) {
@@ -232,8 +255,11 @@ async fn command(State(rpc): State<Rpc>, Path(name): Path<String>, request: Requ
     let body = match axum::body::to_bytes(request.into_body(), if too_long { 0 } else { MAX_BODY }).await {
         Ok(body) if !too_long => body,
         _ => {
-            let code =
-                if name.starts_with("scan_") { ErrorCode::ImageTooLarge } else { ErrorCode::BadRequest };
+            let code = if name.starts_with("scan_") || name == "run_photo" {
+                ErrorCode::ImageTooLarge
+            } else {
+                ErrorCode::BadRequest
+            };
             let mut response = error_response(&CommandError::new(
                 code,
                 format!("the request is larger than {} MB", MAX_BODY / (1024 * 1024)),
@@ -289,11 +315,29 @@ impl Drop for AbortOnDrop {
 async fn events(State(rpc): State<Rpc>, request: Request) -> Response {
     let mut host = rpc.host(request.headers(), peer(&request));
     // Refuse an unpaired or revoked browser with a plain error before opening a stream.
-    if let Err(error) = host.client().session().await {
-        return error_response(&error);
-    }
+    let device = match host.client().session().await {
+        Ok(device) => device.id,
+        Err(error) => return error_response(&error),
+    };
     let (sender, receiver) = mpsc::channel(64);
     host.events = Some(sender.clone());
+    // This device's guided runs, from the host's own run registry.
+    let mut run_events = rpc.inner.runs.subscribe();
+    let run_sender = sender.clone();
+    let runs_relay = tokio::spawn(async move {
+        loop {
+            match run_events.recv().await {
+                Ok(event) if event.device == device => {
+                    let data = CompanionEvent::Run(Box::new(event.view)).data_json();
+                    if run_sender.send(("run", data)).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
     let relay = tokio::spawn(async move {
         // When the sandbox's stream ends or breaks, say why in an `error` event and end this
         // stream; the browser's EventSource reconnects by itself.
@@ -304,7 +348,7 @@ async fn events(State(rpc): State<Rpc>, request: Request) -> Response {
         let data = json!({"code": error.code, "message": error.message}).to_string();
         let _ = sender.send(("error", data)).await;
     });
-    let stream = relay_stream(receiver, AbortOnDrop(relay));
+    let stream = relay_stream(receiver, (AbortOnDrop(relay), AbortOnDrop(runs_relay)));
     let mut response = Sse::new(stream).keep_alive(KeepAlive::default()).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
@@ -312,7 +356,7 @@ async fn events(State(rpc): State<Rpc>, request: Request) -> Response {
 
 fn relay_stream(
     receiver: mpsc::Receiver<(&'static str, String)>,
-    guard: AbortOnDrop,
+    guard: (AbortOnDrop, AbortOnDrop),
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     futures_util::stream::unfold((receiver, guard), |(mut receiver, guard)| async move {
         let (name, data) = receiver.recv().await?;

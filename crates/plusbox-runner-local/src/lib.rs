@@ -248,6 +248,8 @@ impl SandboxPort for LocalPort {
                 payment_id: p.payment_id,
                 payment_request_id: p.payment_request_id,
                 account: p.account,
+                value: p.amount.value.parse().unwrap_or(0),
+                currency: p.amount.currency,
             })
             .collect())
     }

@@ -40,10 +40,18 @@ impl HttpPort {
     /// sets the run's clock from the sandbox's: its time now, running at the wall clock's pace
     /// from here (the sandbox's compressed time is not followed over HTTP).
     pub async fn connect(base: &str, token: &str) -> PortResult<HttpPort> {
+        let http =
+            reqwest::Client::builder().timeout(CALL_TIMEOUT).build().map_err(|e| PortError::Unreachable {
+                at: base.to_owned(),
+                detail: format!("cannot build the HTTP client: {e}"),
+            })?;
+        HttpPort::connect_with(base, token, http).await
+    }
+
+    /// Like [`HttpPort::connect`] with a client of the caller's (the companion's, which may
+    /// trust the sandbox's own certificate); each call still has its time limit.
+    pub async fn connect_with(base: &str, token: &str, http: reqwest::Client) -> PortResult<HttpPort> {
         let base = base.trim_end_matches('/').to_owned();
-        let http = reqwest::Client::builder().timeout(CALL_TIMEOUT).build().map_err(|e| {
-            PortError::Unreachable { at: base.clone(), detail: format!("cannot build the HTTP client: {e}") }
-        })?;
         let mut port = HttpPort {
             base,
             auth: format!("Bearer {token}"),
@@ -107,7 +115,8 @@ impl HttpPort {
         what: &str,
     ) -> PortResult<Value> {
         let url = format!("{}/app/v1{path}", self.base);
-        let mut request = self.http.request(method, &url).header("authorization", &self.auth);
+        let mut request =
+            self.http.request(method, &url).timeout(CALL_TIMEOUT).header("authorization", &self.auth);
         if let Some(body) = body {
             request = request.header("content-type", "application/json").body(body.to_string());
         }
@@ -314,10 +323,15 @@ impl SandboxPort for HttpPort {
         let list = answer.as_array().ok_or_else(|| garbage(what, "not a list"))?;
         let mut out = Vec::new();
         for p in list {
+            let amount = p.get("amount").ok_or_else(|| garbage(what, "no `amount`"))?;
             let pending = PendingPayment {
                 payment_id: text(p, "paymentId", what)?,
                 payment_request_id: text(p, "paymentRequestId", what)?,
                 account: text(p, "account", what)?,
+                currency: text(amount, "currency", what)?,
+                value: text(amount, "value", what)?
+                    .parse()
+                    .map_err(|_| garbage(what, "the amount is not minor units"))?,
             };
             if pending.account == account {
                 out.push(pending);

@@ -54,7 +54,7 @@ use serde_json::Value;
 use tokio::task::JoinHandle;
 
 pub use http_port::HttpPort;
-pub use manual::Person;
+pub use manual::{Person, Photo, WalletPrompt};
 pub use port::{OrderRefusal, PortError, SandboxPort, ScannedOrder, SharedPort, ORDER_REFUSALS};
 pub use pos::{PosAnswer, PosClient};
 pub use report::{CaseReport, CheckReport, Report, StepReport};
@@ -66,6 +66,9 @@ pub enum RunnerError {
     #[error("cannot build the POS-driver client: {0}")]
     Http(#[from] reqwest::Error),
 }
+
+/// Real time between showings of the run's traffic to a guided run's person.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// PIN of the buyer accounts the sandbox provisions (and of the buyers made like them).
 pub const BUYER_PIN: &str = "1234";
@@ -226,9 +229,18 @@ struct RunState {
     acquirer_clock: Option<time::OffsetDateTime>,
     /// paymentRequestIds the POS reported when a sale started (order codes, `mpm.rs`).
     prids: BTreeSet<String>,
+    /// The person of a guided run, asked between polls whether they stopped (cancel).
+    person: Option<Arc<dyn Person>>,
+    /// When the person was last shown the run's traffic.
+    progressed: Option<Instant>,
 }
 
 impl RunState {
+    /// True when the person of a guided run has stopped it (waits end early).
+    fn stopped(&self) -> bool {
+        self.person.as_ref().is_some_and(|p| p.stopped())
+    }
+
     fn new(now: time::OffsetDateTime) -> RunState {
         RunState {
             after: 0,
@@ -243,6 +255,8 @@ impl RunState {
             pos_failed: false,
             acquirer_clock: None,
             prids: BTreeSet::new(),
+            person: None,
+            progressed: None,
             stamp: format!("{:x}", now.unix_timestamp_nanos() / 1_000_000),
         }
     }
@@ -989,9 +1003,13 @@ impl Runner {
                 // In slices, so a POS that fails meanwhile ends the wait early.
                 let deadline = self.clock.now() + to_time(duration.0);
                 while self.clock.now() < deadline {
+                    if state.stopped() {
+                        return (format!("stopped waiting {duration}: the person stopped the run"), true);
+                    }
                     if self.reap(state).await {
                         return (format!("stopped waiting {duration}: the POS call failed"), true);
                     }
+                    self.progress(state, false).await;
                     let slice = (self.clock.now() + to_time(self.config.poll)).min(deadline);
                     self.clock.sleep_until(slice).await;
                 }
@@ -1008,11 +1026,30 @@ impl Runner {
             if self.reap(state).await {
                 return (format!("stopped waiting for {what}: the POS call failed"), true);
             }
+            if state.stopped() {
+                return (format!("stopped waiting for {what}: the person stopped the run"), true);
+            }
+            self.progress(state, false).await;
             if self.clock.now() >= deadline {
                 return (format!("no {what} within {within}"), true);
             }
             tokio::time::sleep(self.config.poll).await;
         }
+    }
+
+    /// Shows a guided run's person the run's own traffic so far (at most every
+    /// [`PROGRESS_EVERY`] unless `now`); nothing for a headless run.
+    async fn progress(&self, state: &mut RunState, now: bool) {
+        let Some(person) = state.person.clone() else { return };
+        if !now && state.progressed.is_some_and(|t| t.elapsed() < PROGRESS_EVERY) {
+            return;
+        }
+        state.progressed = Some(Instant::now());
+        let Ok(all) = self.traffic_since(state.after).await else { return };
+        let ours = self.run_ids(state).await;
+        let entries: Vec<TrafficEntry> =
+            all.into_iter().filter(|e| belongs(e, &ours, &state.codes)).collect();
+        person.traffic(&entries);
     }
 
     async fn wait_met(&self, wait: &Wait, mark: i64, state: &RunState) -> Option<String> {

@@ -87,6 +87,10 @@ pub struct PendingPayment {
     pub payment_request_id: String,
     /// The buyer.
     pub account: String,
+    /// Currency code of the amount.
+    pub currency: String,
+    /// Amount in minor units.
+    pub value: i64,
 }
 
 /// The sandbox application, for a forged notification.

@@ -258,6 +258,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // application, configured settlement currencies, and the generated clearing files (kept, so
     // SFTP and HTTP serve exactly what was generated). The indexes find a cycle's transactions.
     include_str!("../migrations/0009_reconciliation.sql"),
+    // The cases a device may run from the companion (`plusbox app pair --cases`). Numbered 0011:
+    // 0010 belongs to another change merged before this one.
+    include_str!("../migrations/0011_device_cases.sql"),
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -34,6 +34,11 @@ describe('browser transport', () => {
     expect(init.body).toBe('{}');
   });
 
+  it('keeps a JSON null result as null (a command with nothing to report), not {}', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => jsonResponse(200, null)));
+    await expect(call('run_active', {})).resolves.toBeNull();
+  });
+
   it('turns a {code, message} error answer into a CommandError with that code, message and status', async () => {
     vi.stubGlobal('fetch', vi.fn(async () => jsonResponse(409, { code: 'ALREADY_DECIDED', message: 'payment P1 was confirmed' })));
     const error = await call('confirm_payment', { paymentId: 'P1', pin: '1234' }).catch((e: unknown) => e);

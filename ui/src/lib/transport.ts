@@ -84,7 +84,8 @@ async function callHttp(command: string, args: object): Promise<unknown> {
       ? new CommandError('BAD_RESPONSE', `HTTP ${response.status}`, response.status)
       : err;
   }
-  return body ?? {};
+  // An empty body is `{}`; a JSON `null` is a result of its own (e.g. `run_active` with no run).
+  return text.length > 0 ? body : {};
 }
 
 async function callTauri(command: string, args: object): Promise<unknown> {

@@ -25,6 +25,25 @@ export type {
   ScannedKind,
   ScenarioInfo,
   Session,
+  // Guided test runs.
+  AnswerView,
+  CheckView,
+  ExportFile,
+  ExportFormat,
+  LiveEntry,
+  PhotoView,
+  Prompt,
+  RunPhase,
+  RunResult,
+  RunSettings,
+  RunSummary,
+  RunView,
+  SignatureView,
+  StepStatus,
+  StepView,
+  TestCaseInfo,
+  TrafficView,
+  Verdict,
 } from './bindings';
 
 /** The server's error codes plus the transport's own. */

@@ -148,6 +148,8 @@ async fn scope(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> ApiResu
     let mut value = serde_json::to_value(&caller.scope).unwrap_or_else(|_| json!({}));
     value["deviceId"] = json!(caller.id);
     value["owner"] = json!(caller.scope.is_owner());
+    let id = caller.id;
+    value["cases"] = json!(shared.blocking(move |store| store.device_cases(id)).await?);
     Ok(Json(value).into_response())
 }
 

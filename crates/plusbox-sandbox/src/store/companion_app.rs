@@ -311,6 +311,52 @@ impl Store {
         })
     }
 
+    /// Limits the device a pairing ticket (by its link token) creates to these cases.
+    pub fn set_pairing_cases(&self, link_token: &str, cases: &[String]) -> Result<()> {
+        let list = serde_json::to_string(cases).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let changed = self.write(|tx| {
+            Ok(tx.execute_cached(
+                "UPDATE pairing SET cases = ?1 WHERE link_hash = ?2",
+                params![list, ids::sha256_hex(link_token)],
+            )?)
+        })?;
+        if changed == 0 {
+            return Err(StoreError::NotFound("no such pairing ticket".into()));
+        }
+        Ok(())
+    }
+
+    /// Limits a device to these cases (an empty list lifts the limit).
+    pub fn set_device_cases(&self, device_id: i64, cases: &[String]) -> Result<()> {
+        let list = serde_json::to_string(cases).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        self.write(|tx| {
+            if cases.is_empty() {
+                tx.execute_cached("DELETE FROM device_cases WHERE device_id = ?1", params![device_id])?;
+            } else {
+                tx.execute_cached(
+                    "INSERT INTO device_cases (device_id, cases) VALUES (?1, ?2)
+                     ON CONFLICT (device_id) DO UPDATE SET cases = excluded.cases",
+                    params![device_id, list],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The cases a device may run; empty: every case.
+    pub fn device_cases(&self, device_id: i64) -> Result<Vec<String>> {
+        let list: Option<String> = self.read(|tx| {
+            Ok(tx
+                .query_row_cached(
+                    "SELECT cases FROM device_cases WHERE device_id = ?1",
+                    params![device_id],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })?;
+        Ok(list.and_then(|l| serde_json::from_str(&l).ok()).unwrap_or_default())
+    }
+
     /// Presents a short code or link token: on a match, marks the ticket used and creates a
     /// device named `device_name` (else the ticket's name). Wrong codes count towards
     /// [`PAIRING_FAILURES_PER_MINUTE`].
@@ -338,14 +384,14 @@ impl Store {
                 return Ok(None);
             }
             let hash = ids::sha256_hex(&candidate);
-            let ticket: Option<(i64, String)> = tx
+            let ticket: Option<(i64, String, Option<String>)> = tx
                 .query_row_cached(
-                    "SELECT id, name FROM pairing WHERE (code_hash = ?1 OR link_hash = ?1) AND used_at IS NULL AND expires_at > ?2",
+                    "SELECT id, name, cases FROM pairing WHERE (code_hash = ?1 OR link_hash = ?1) AND used_at IS NULL AND expires_at > ?2",
                     params![hash, now_ms],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?;
-            let Some((ticket, ticket_name)) = ticket else {
+            let Some((ticket, ticket_name, cases)) = ticket else {
                 tx.execute_cached("INSERT INTO pairing_failure (at) VALUES (?1)", params![now_ms])?;
                 return Ok(Some(None));
             };
@@ -360,6 +406,12 @@ impl Store {
                 "UPDATE pairing SET used_at = ?1, device_id = ?2 WHERE id = ?3",
                 params![now_ms, id, ticket],
             )?;
+            if let Some(cases) = cases {
+                tx.execute_cached(
+                    "INSERT INTO device_cases (device_id, cases) VALUES (?1, ?2)",
+                    params![id, cases],
+                )?;
+            }
             let device = tx.query_row_cached(
                 &format!("SELECT {DEVICE_COLUMNS} FROM device WHERE id = ?1"),
                 params![id],

@@ -5,7 +5,7 @@
 /**
  * What went wrong, as the UI branches on it.
  */
-export type ErrorCode = "NOT_PAIRED" | "DEVICE_REVOKED" | "PAIRING_CODE_INVALID" | "PAIRING_NOT_LOOPBACK" | "TOO_MANY_ATTEMPTS" | "SANDBOX_UNREACHABLE" | "NOT_FOUND" | "BAD_REQUEST" | "BAD_AMOUNT" | "AMOUNT_TOO_LARGE" | "UNKNOWN_SCENARIO" | "INVALID_STATE" | "WRONG_PIN" | "ALREADY_DECIDED" | "PAYMENT_EXPIRED" | "BAD_IMAGE" | "IMAGE_TOO_LARGE" | "ORDER_CODE_INVALID" | "ORDER_CODE_EXPIRED" | "ORDER_CLOSED" | "PIN_REQUIRED" | "INTERNAL";
+export type ErrorCode = "NOT_PAIRED" | "DEVICE_REVOKED" | "PAIRING_CODE_INVALID" | "PAIRING_NOT_LOOPBACK" | "TOO_MANY_ATTEMPTS" | "SANDBOX_UNREACHABLE" | "NOT_FOUND" | "BAD_REQUEST" | "BAD_AMOUNT" | "AMOUNT_TOO_LARGE" | "UNKNOWN_SCENARIO" | "INVALID_STATE" | "WRONG_PIN" | "ALREADY_DECIDED" | "PAYMENT_EXPIRED" | "BAD_IMAGE" | "IMAGE_TOO_LARGE" | "ORDER_CODE_INVALID" | "ORDER_CODE_EXPIRED" | "ORDER_CLOSED" | "PIN_REQUIRED" | "CASE_NOT_ASSIGNED" | "UNKNOWN_CASE" | "RUN_ACTIVE" | "INTERNAL";
 
 /**
  * A command's error: `{code, message}` on the wire.
@@ -601,9 +601,599 @@ accountId: string,
 state: string, };
 
 /**
+ * A verdict, of a case or of one check.
+ */
+export type Verdict = "PASS" | "FAIL" | "ERROR" | "SKIPPED" | "INCOMPLETE";
+
+/**
+ * A catalogue case as the test-case list shows it.
+ */
+export type TestCaseInfo = { 
+/**
+ * Case id, e.g. `UPM-PIN-001`.
+ */
+id: string, 
+/**
+ * Title.
+ */
+title: string, 
+/**
+ * `upm` or `mpm`.
+ */
+product: string, 
+/**
+ * Must pass before go-live.
+ */
+required: boolean, 
+/**
+ * The rule it proves.
+ */
+proves: string, 
+/**
+ * Number of steps.
+ */
+stepCount: number, 
+/**
+ * POS-driver capabilities it needs (e.g. `acquirer-clock`).
+ */
+requires: Array<string>, 
+/**
+ * The verdict of this device's last run of it.
+ */
+lastVerdict: Verdict | null, 
+/**
+ * That run.
+ */
+lastRunId: string | null, 
+/**
+ * When it started.
+ */
+lastRunAt: string | null, };
+
+/**
+ * Run settings of this device.
+ */
+export type RunSettings = { 
+/**
+ * Base URL of a POS-driver API (docs/pos-driver.md) that drives the POS; `null`: the person
+ * works the real POS.
+ */
+posUrl: string | null, };
+
+/**
+ * Where a run is.
+ */
+export type RunPhase = "running" | "finished" | "cancelled" | "incomplete";
+
+/**
+ * Where a step is.
+ */
+export type StepStatus = "pending" | "active" | "done" | "timedOut";
+
+/**
+ * One step of a run.
+ */
+export type StepView = { 
+/**
+ * 1-based.
+ */
+number: number, 
+/**
+ * What the person does.
+ */
+instruction: string, 
+/**
+ * What they should see.
+ */
+expect: string | null, 
+/**
+ * Where it is.
+ */
+status: StepStatus, 
+/**
+ * What the engine saw.
+ */
+note: string | null, };
+
+/**
+ * What the person must do now.
+ */
+export type Prompt = { "kind": "showCode", 
+/**
+ * The digits.
+ */
+code: string, 
+/**
+ * As a QR code (SVG).
+ */
+qrSvg: string, 
+/**
+ * As a Code 128 barcode (SVG).
+ */
+barcodeSvg: string, } | { "kind": "pin", 
+/**
+ * paymentId.
+ */
+paymentId: string, 
+/**
+ * Merchant.
+ */
+merchantName: string, 
+/**
+ * Amount.
+ */
+amount: Money, } | { "kind": "decline", 
+/**
+ * paymentId.
+ */
+paymentId: string, 
+/**
+ * Merchant.
+ */
+merchantName: string, 
+/**
+ * Amount.
+ */
+amount: Money, } | { "kind": "scanOrder", 
+/**
+ * Confirm (else decline) the order.
+ */
+confirm: boolean, 
+/**
+ * The code the POS shows, when a POS driver told the engine (else scan the POS).
+ */
+code: string | null, } | { "kind": "proceed", 
+/**
+ * What to do.
+ */
+text: string, } | { "kind": "question", 
+/**
+ * The manual check.
+ */
+check: string, 
+/**
+ * The question.
+ */
+question: string, } | { "kind": "photo", 
+/**
+ * The evidence check.
+ */
+check: string, 
+/**
+ * What it shows.
+ */
+what: string, 
+/**
+ * How many it needs.
+ */
+min: number, 
+/**
+ * How many it has.
+ */
+have: number, };
+
+/**
+ * A traffic entry as the live list shows it.
+ */
+export type LiveEntry = { 
+/**
+ * Traffic id.
+ */
+id: number, 
+/**
+ * When (sandbox time).
+ */
+at: string, 
+/**
+ * Milliseconds after the run's first message.
+ */
+relMs: number, 
+/**
+ * `ACQP`, `SANDBOX` or `WALLET`.
+ */
+from: string, 
+/**
+ * Receiver.
+ */
+to: string, 
+/**
+ * API name.
+ */
+api: string, 
+/**
+ * E.g. `pay → U PAYMENT_IN_PROCESS`.
+ */
+summary: string, };
+
+/**
+ * A run as the runner screen shows it.
+ */
+export type RunView = { 
+/**
+ * Run id (one per case).
+ */
+runId: string, 
+/**
+ * Case id.
+ */
+caseId: string, 
+/**
+ * Case title.
+ */
+title: string, 
+/**
+ * What the case proves.
+ */
+proves: string, 
+/**
+ * Where it is.
+ */
+state: RunPhase, 
+/**
+ * Case ids still to run after this one.
+ */
+queue: Array<string>, 
+/**
+ * A POS-driver URL drives the POS (else the person works it).
+ */
+posDriven: boolean, 
+/**
+ * Its steps.
+ */
+steps: Array<StepView>, 
+/**
+ * What the person must do now; `null` while the engine works.
+ */
+prompt: Prompt | null, 
+/**
+ * Its traffic so far, oldest first (at most [`LIVE_CAP`]).
+ */
+live: Array<LiveEntry>, 
+/**
+ * Once decided.
+ */
+verdict: Verdict | null, 
+/**
+ * Problems on our side.
+ */
+errors: Array<string>, };
+
+/**
+ * A stored run in the results list.
+ */
+export type RunSummary = { 
+/**
+ * Run id.
+ */
+runId: string, 
+/**
+ * Case id.
+ */
+caseId: string, 
+/**
+ * Case title.
+ */
+title: string, 
+/**
+ * Verdict (`INCOMPLETE` while running).
+ */
+verdict: Verdict, 
+/**
+ * Started.
+ */
+startedAt: string, 
+/**
+ * Finished.
+ */
+finishedAt: string | null, 
+/**
+ * Wall-clock duration.
+ */
+durationMs: number | null, 
+/**
+ * A POS driver drove the POS.
+ */
+posDriven: boolean, };
+
+/**
+ * One check of a verdict.
+ */
+export type CheckView = { 
+/**
+ * Check name.
+ */
+name: string, 
+/**
+ * Its verdict.
+ */
+verdict: Verdict, 
+/**
+ * Why, naming traffic entries as `#id`.
+ */
+reason: string, 
+/**
+ * The traffic entries it rests on.
+ */
+entries: Array<number>, };
+
+/**
+ * The signature verdict of a traffic entry.
+ */
+export type SignatureView = "valid" | "invalid" | "missing" | "notChecked";
+
+/**
+ * A traffic entry in full.
+ */
+export type TrafficView = { 
+/**
+ * Traffic id.
+ */
+id: number, 
+/**
+ * When (sandbox time).
+ */
+at: string, 
+/**
+ * Milliseconds after the run's first message.
+ */
+relMs: number, 
+/**
+ * `inbound` (ACQP → sandbox) or `outbound`.
+ */
+direction: string, 
+/**
+ * Sender lane.
+ */
+from: string, 
+/**
+ * Receiver lane.
+ */
+to: string, 
+/**
+ * API.
+ */
+api: string, 
+/**
+ * HTTP method.
+ */
+method: string, 
+/**
+ * Path or URL.
+ */
+path: string, 
+/**
+ * HTTP status of the answer.
+ */
+status: number | null, 
+/**
+ * `result.resultStatus`.
+ */
+resultStatus: string | null, 
+/**
+ * `result.resultCode`.
+ */
+resultCode: string | null, 
+/**
+ * Request headers.
+ */
+requestHeaders: Array<[string, string]>, 
+/**
+ * Request body.
+ */
+requestBody: string, 
+/**
+ * Response headers.
+ */
+responseHeaders: Array<[string, string]>, 
+/**
+ * Response body.
+ */
+responseBody: string, 
+/**
+ * Signature verdict.
+ */
+signature: SignatureView, };
+
+/**
+ * A photo of a run.
+ */
+export type PhotoView = { 
+/**
+ * The evidence check.
+ */
+check: string, 
+/**
+ * File name.
+ */
+name: string, 
+/**
+ * MIME type.
+ */
+mediaType: string, 
+/**
+ * `data:` URL.
+ */
+dataUrl: string, };
+
+/**
+ * An answer to a manual check.
+ */
+export type AnswerView = { 
+/**
+ * The check.
+ */
+check: string, 
+/**
+ * Yes or no.
+ */
+answer: boolean, };
+
+/**
+ * Everything about one stored run.
+ */
+export type RunResult = { 
+/**
+ * The summary.
+ */
+summary: RunSummary, 
+/**
+ * What the case proves.
+ */
+proves: string, 
+/**
+ * Steps.
+ */
+steps: Array<StepView>, 
+/**
+ * Checks with reasons.
+ */
+checks: Array<CheckView>, 
+/**
+ * The run's traffic.
+ */
+traffic: Array<TrafficView>, 
+/**
+ * Sequence diagram (SVG, text escaped).
+ */
+diagramSvg: string, 
+/**
+ * Photos.
+ */
+photos: Array<PhotoView>, 
+/**
+ * Answers.
+ */
+answers: Array<AnswerView>, 
+/**
+ * Problems on our side.
+ */
+errors: Array<string>, };
+
+/**
+ * `run_start` arguments.
+ */
+export type RunStartArgs = { 
+/**
+ * Cases to run, in order (the first runs now, the rest queue).
+ */
+caseIds: Array<string>, 
+/**
+ * Buyer account (default: the device's buyer, else `buyer-1`).
+ */
+accountId?: string, };
+
+/**
+ * Arguments naming a run.
+ */
+export type RunArgs = { 
+/**
+ * Run id.
+ */
+runId: string, };
+
+/**
+ * `run_answer` arguments.
+ */
+export type RunAnswerArgs = { 
+/**
+ * Run id.
+ */
+runId: string, 
+/**
+ * The manual check.
+ */
+check: string, 
+/**
+ * Yes or no.
+ */
+answer: boolean, };
+
+/**
+ * `run_photo` arguments.
+ */
+export type RunPhotoArgs = { 
+/**
+ * Run id.
+ */
+runId: string, 
+/**
+ * The evidence check.
+ */
+check: string, 
+/**
+ * The image bytes, Base64.
+ */
+image: string, 
+/**
+ * What the browser says it is (the bytes decide).
+ */
+mediaType?: string, };
+
+/**
+ * Arguments naming a run and a check.
+ */
+export type RunCheckArgs = { 
+/**
+ * Run id.
+ */
+runId: string, 
+/**
+ * The check.
+ */
+check: string, };
+
+/**
+ * `results` arguments.
+ */
+export type ResultsArgs = { 
+/**
+ * Only runs with this verdict.
+ */
+verdict?: Verdict, 
+/**
+ * Only runs of this case.
+ */
+caseId?: string, };
+
+/**
+ * Export formats.
+ */
+export type ExportFormat = "json" | "junit" | "html";
+
+/**
+ * `export_results` arguments.
+ */
+export type ExportArgs = { 
+/**
+ * Runs to export; empty: every run of this device.
+ */
+runIds: Array<string>, 
+/**
+ * Format.
+ */
+format: ExportFormat, };
+
+/**
+ * A file to save.
+ */
+export type ExportFile = { 
+/**
+ * Suggested file name.
+ */
+fileName: string, 
+/**
+ * MIME type.
+ */
+mediaType: string, 
+/**
+ * The content.
+ */
+content: string, };
+
+/**
  * A live event: the event name and its data.
  */
-export type CompanionEvent = { "event": "pending", "data": Array<PendingPayment> } | { "event": "payment", "data": PaymentChange };
+export type CompanionEvent = { "event": "pending", "data": Array<PendingPayment> } | { "event": "payment", "data": PaymentChange } | { "event": "run", "data": RunView };
 
 /** Every command: its arguments and its result. */
 export type Commands = {
@@ -628,6 +1218,20 @@ export type Commands = {
   devices: { args: Empty; result: Array<Device> };
   revoke_device: { args: RevokeDeviceArgs; result: Empty };
   about: { args: Empty; result: About };
+  test_cases: { args: Empty; result: Array<TestCaseInfo> };
+  run_settings: { args: Empty; result: RunSettings };
+  set_run_settings: { args: RunSettings; result: RunSettings };
+  run_start: { args: RunStartArgs; result: RunView };
+  run_view: { args: RunArgs; result: RunView };
+  run_active: { args: Empty; result: RunView | null };
+  run_proceed: { args: RunArgs; result: RunView };
+  run_answer: { args: RunAnswerArgs; result: RunView };
+  run_photo: { args: RunPhotoArgs; result: RunView };
+  run_skip_photo: { args: RunCheckArgs; result: RunView };
+  run_cancel: { args: RunArgs; result: RunView };
+  results: { args: ResultsArgs; result: Array<RunSummary> };
+  result: { args: RunArgs; result: RunResult };
+  export_results: { args: ExportArgs; result: ExportFile };
 };
 
 /** A command name. */
@@ -656,6 +1260,20 @@ export const COMMAND_NAMES: readonly CommandName[] = [
   "devices",
   "revoke_device",
   "about",
+  "test_cases",
+  "run_settings",
+  "set_run_settings",
+  "run_start",
+  "run_view",
+  "run_active",
+  "run_proceed",
+  "run_answer",
+  "run_photo",
+  "run_skip_photo",
+  "run_cancel",
+  "results",
+  "result",
+  "export_results",
 ];
 
 /** Every error code, in declaration order. */
@@ -681,6 +1299,9 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   "ORDER_CODE_EXPIRED",
   "ORDER_CLOSED",
   "PIN_REQUIRED",
+  "CASE_NOT_ASSIGNED",
+  "UNKNOWN_CASE",
+  "RUN_ACTIVE",
   "INTERNAL",
 ];
 
@@ -688,4 +1309,5 @@ export const ERROR_CODES: readonly ErrorCode[] = [
 export type Events = {
   pending: PendingPayment[];
   payment: PaymentChange;
+  run: RunView;
 };

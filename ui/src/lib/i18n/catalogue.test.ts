@@ -58,12 +58,13 @@ describe('language catalogues', () => {
     expect(missing).toEqual([]);
   });
 
-  it('the navigation entries are named Wallet, Pay, Scan, History and Settings in English', () => {
-    expect([en['nav.wallet'], en['nav.pay'], en['nav.scan'], en['nav.history'], en['nav.settings']]).toEqual([
+  it('the navigation entries are named Wallet, Pay, Scan, History, Tests and Settings in English', () => {
+    expect([en['nav.wallet'], en['nav.pay'], en['nav.scan'], en['nav.history'], en['nav.tests'], en['nav.settings']]).toEqual([
       'Wallet',
       'Pay',
       'Scan',
       'History',
+      'Tests',
       'Settings',
     ]);
   });
