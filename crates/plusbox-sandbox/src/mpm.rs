@@ -273,13 +273,17 @@ fn code_request(body: &Bytes) -> Result<(String, String, Option<String>), Box<Re
 /// `POST /app/v1/order-codes/decode` `{code, account}`: the order behind a scanned code
 /// (merchant, store, amount, expiry, whether a PIN is needed), or why it cannot be paid.
 pub(crate) async fn decode(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(denied) = crate::companion::authorized(&shared, &headers).await {
-        return denied;
-    }
+    let scope = match crate::companion::authorized_scope(&shared, &headers).await {
+        Ok(scope) => scope,
+        Err(denied) => return denied,
+    };
     let (code, account, _) = match code_request(&body) {
         Ok(request) => request,
         Err(response) => return *response,
     };
+    if let Err(denied) = crate::companion::acts_as(&scope, &account) {
+        return denied;
+    }
     let now = shared.now();
     match shared.blocking(move |store| store.decode_order_code(&code, &account, now)).await {
         Ok(Ok(view)) => {
@@ -306,13 +310,17 @@ pub(crate) async fn decline(State(shared): State<Arc<Shared>>, headers: HeaderMa
 }
 
 async fn answer(shared: Arc<Shared>, headers: HeaderMap, body: Bytes, confirm: bool) -> Response {
-    if let Err(denied) = crate::companion::authorized(&shared, &headers).await {
-        return denied;
-    }
+    let scope = match crate::companion::authorized_scope(&shared, &headers).await {
+        Ok(scope) => scope,
+        Err(denied) => return denied,
+    };
     let (code, account, pin) = match code_request(&body) {
         Ok(request) => request,
         Err(response) => return *response,
     };
+    if let Err(denied) = crate::companion::acts_as(&scope, &account) {
+        return denied;
+    }
     let now = shared.now();
     let outcome = shared
         .blocking(move |store| {

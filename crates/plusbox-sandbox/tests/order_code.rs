@@ -305,3 +305,31 @@ async fn magic_amount_stuck_order_stays_processing_until_cancelled() {
     let inquiry = h.call("inquiryPayment", &json!({"paymentRequestId": "oc-stuck"})).await;
     assert_eq!(inquiry.body["paymentResult"]["resultCode"], "ORDER_IS_CLOSED");
 }
+
+#[tokio::test]
+async fn a_device_scoped_to_one_buyer_cannot_decode_or_answer_as_another() {
+    let h = Harness::start().await;
+    let store = h.sandbox.store();
+    let token = store.create_device("buyer-1-phone", h.clock_now()).unwrap();
+    let id = store.device_id_by_name("buyer-1-phone").unwrap().unwrap();
+    let scope = plusbox_sandbox::store::DeviceScope {
+        merchant: None,
+        account: Some("buyer-1".into()),
+        clock_control: false,
+    };
+    store.set_device_scope(id, &scope).unwrap();
+    let wallet = Wallet { h: &h, auth: format!("Bearer {}", token.expose()) };
+    let code = code_value(&h.call("pay", &order_code_body("oc-scope", "1250", None)).await);
+    for path in ["decode", "confirm", "decline"] {
+        let (status, refused) = wallet.post(path, json!({"code": code, "account": "buyer-2"})).await;
+        assert_eq!((status, refused["code"].as_str()), (403, Some("NOT_IN_SCOPE")), "{path}: {refused}");
+        assert!(refused["message"].as_str().unwrap().contains("buyer-1"), "{refused}");
+    }
+    // Nothing changed: the order is still open, and its own buyer pays it.
+    let inquiry = h.call("inquiryPayment", &json!({"paymentRequestId": "oc-scope"})).await;
+    assert_eq!(inquiry.body["paymentResult"]["resultCode"], "PAYMENT_IN_PROCESS");
+    let (status, order) = wallet.post("decode", json!({"code": code, "account": "buyer-1"})).await;
+    assert_eq!(status, 200, "{order}");
+    let (status, paid) = wallet.post("confirm", json!({"code": code, "account": "buyer-1"})).await;
+    assert_eq!((status, paid["paymentResult"]["resultCode"].as_str()), (200, Some("SUCCESS")), "{paid}");
+}
