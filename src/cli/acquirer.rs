@@ -205,8 +205,19 @@ fn init(
 ) -> anyhow::Result<()> {
     plusbox_sandbox::store::validate_url(notify_url).map_err(|e| anyhow::anyhow!("--notify-url: {e}"))?;
     let path = plusbox_acquirer::config::uri_path(notify_url);
-    if matches!(path.split('?').next(), Some("/" | "/charge" | "/refund" | "/cancel" | "/health" | "/faults"))
-        || path.starts_with("/payments")
+    if matches!(
+        path.split('?').next(),
+        Some(
+            "/" | "/charge"
+                | "/order-code"
+                | "/private-order-code"
+                | "/refund"
+                | "/cancel"
+                | "/health"
+                | "/faults"
+        )
+    ) || path.starts_with("/payments")
+        || path.starts_with("/aps/")
     {
         bail!("--notify-url path {path:?} collides with the acquirer's POS-driver API; use e.g. /notify");
     }
@@ -233,6 +244,20 @@ fn init(
     write_private_file(&dir.join(&key_name), key.to_pkcs8_pem().expose().as_bytes())?;
     let fingerprint = store.set_acqp_key(&key.public_key()?.to_base64(), 1, now)?;
     store.set_notify_url(Some(notify_url))?;
+    // Private order codes (§11): the acquirer's domain, in the fixed-domain form, decoded by its
+    // userInitiatedPay endpoint on the same listener as notifications.
+    let scheme = notify_url.split("://").next().unwrap_or("http");
+    let host = authority(notify_url).context("cannot take the acquirer's address from --notify-url")?;
+    let decode_url = format!("{scheme}://{host}{}", plusbox_acquirer::acquirer::USER_INITIATED_PAY_PATH);
+    let merchant = MerchantConfig::default();
+    store.set_private_order_codes(
+        &decode_url,
+        &[plusbox_sandbox::store::PrivateDomain {
+            domain: merchant.private_order_code_domain.clone(),
+            digits: true,
+        }],
+        now,
+    )?;
     let app = store.app_view()?;
     let config = AcquirerConfig {
         gateway_url: app.gateway_url.clone(),
@@ -245,7 +270,7 @@ fn init(
         listen,
         database: PathBuf::from(format!("{stem}.sqlite3")),
         faults: Default::default(),
-        merchant: MerchantConfig::default(),
+        merchant,
         timing: Timing::default(),
     };
     config.save(out)?;
@@ -254,6 +279,10 @@ fn init(
     println!("  client id   {}", app.client_id);
     println!("  key         registered with the sandbox (keyVersion 1, fingerprint {fingerprint})");
     println!("  notify url  {notify_url} (registered with the sandbox)");
+    println!(
+        "  private order codes  https://{}/281… decoded by {decode_url} (registered with the sandbox)",
+        config.merchant.private_order_code_domain
+    );
     println!("next: plusbox acquirer serve --config {}", out.display());
     Ok(())
 }

@@ -131,6 +131,15 @@ async fn bench(
     let addr = listener.local_addr()?;
     let notify_url = format!("http://{addr}/notify");
     store.set_notify_url(Some(&notify_url))?;
+    // Private order codes (§11): the acquirer's domain, decoded by its userInitiatedPay.
+    store.set_private_order_codes(
+        &format!("http://{addr}{}", plusbox_acquirer::acquirer::USER_INITIATED_PAY_PATH),
+        &[plusbox_sandbox::store::PrivateDomain {
+            domain: plusbox_acquirer::config::DEFAULT_PRIVATE_ORDER_CODE_DOMAIN.to_owned(),
+            digits: true,
+        }],
+        now,
+    )?;
     let app = store.app_view()?;
     // The reference timing in sandbox time; only the HTTP timeouts run in real time.
     let real = |ms: u64| (ms / u64::from(scale)).max(1);

@@ -22,6 +22,9 @@ pub enum PosCommand {
     Charge(ChargeArgs),
     /// Show an order code (MPM) for the buyer to scan, as QR and PNG, and follow the sale.
     OrderCode(super::pos_mpm::OrderCodeArgs),
+    /// Show a private order code (MPM, issued by this acquirer) for the buyer to scan, as QR and
+    /// PNG; answer Alipay+'s userInitiatedPay when it is scanned, and follow the sale.
+    PrivateOrderCode(super::pos_mpm::OrderCodeArgs),
     /// Refund part or all of a paid payment.
     Refund(RefundArgs),
     /// Cancel a payment (full amount; until 00:15 UTC+8 the next day).
@@ -196,7 +199,10 @@ async fn run_async(command: PosCommand) -> anyhow::Result<ExitCode> {
             print_payment(&record, args.acquirer.json)?;
             Ok(exit_for(&record))
         }
-        PosCommand::OrderCode(args) => super::pos_mpm::run(args).await,
+        PosCommand::OrderCode(args) => super::pos_mpm::run(args, super::pos_mpm::Kind::OrderCode).await,
+        PosCommand::PrivateOrderCode(args) => {
+            super::pos_mpm::run(args, super::pos_mpm::Kind::PrivateOrderCode).await
+        }
         PosCommand::Refund(args) => {
             let refund = match target(&args.acquirer)? {
                 Target::Remote(driver) => {

@@ -1,7 +1,9 @@
-//! `plusbox pos order-code`: the POS side of merchant-presented mode with an order code
-//! (alipayplus-api.md §5): ring up a sale, show the order code Alipay+ issued as a QR code in the
-//! terminal and as a PNG file, then follow the sale to its end (polling, notification, cancel when
-//! the code's window ends) and print the receipt.
+//! `plusbox pos order-code` and `plusbox pos private-order-code`: the POS side of
+//! merchant-presented mode with an order code issued by Alipay+ (alipayplus-api.md §5) or a
+//! private order code issued by the acquirer itself (§11): ring up a sale, show the code as a QR
+//! code in the terminal and as a PNG file, then follow the sale to its end (decoding the private
+//! code when Alipay+ asks, polling, notification, cancel when the code's window ends) and print
+//! the receipt.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,7 +16,16 @@ use plusbox_companion::render::{render_png, render_terminal, RenderSize, Symbolo
 
 use super::pos::{exit_for, print_payment, target, AcquirerArgs, Target};
 
-/// `plusbox pos order-code`
+/// Which merchant-presented code the POS shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Issued by Alipay+ in the `pay` answer (§5).
+    OrderCode,
+    /// Issued by the acquirer, decoded by it through `userInitiatedPay` (§11).
+    PrivateOrderCode,
+}
+
+/// `plusbox pos order-code` and `plusbox pos private-order-code`
 #[derive(Debug, Args)]
 pub struct OrderCodeArgs {
     /// Amount, e.g. "12.50 USD".
@@ -33,8 +44,8 @@ pub struct OrderCodeArgs {
     pub acquirer: AcquirerArgs,
 }
 
-/// Runs `pos order-code`.
-pub async fn run(args: OrderCodeArgs) -> anyhow::Result<ExitCode> {
+/// Runs `pos order-code` or `pos private-order-code`.
+pub async fn run(args: OrderCodeArgs, kind: Kind) -> anyhow::Result<ExitCode> {
     let request = OrderCodeRequest {
         amount: args.amount.clone(),
         payment_request_id: None,
@@ -42,12 +53,16 @@ pub async fn run(args: OrderCodeArgs) -> anyhow::Result<ExitCode> {
     };
     let record = match target(&args.acquirer)? {
         Target::Remote(driver) => {
-            let sale = driver.order_code(&args.amount).await?;
+            let sale = match kind {
+                Kind::OrderCode => driver.order_code(&args.amount).await?,
+                Kind::PrivateOrderCode => driver.private_order_code(&args.amount).await?,
+            };
             show(&sale, &args)?;
             follow(&driver, &sale.payment).await?
         }
         Target::Local(acquirer) => {
-            // Listen for notifyPayment while the sale runs, as `pos charge` does.
+            // Listen for notifyPayment (and userInitiatedPay) while the sale runs, as `pos
+            // charge` does.
             let listen = acquirer.config().listen.clone();
             let notify = match server::spawn(acquirer.clone(), &listen).await {
                 Ok((_, task)) => Some(task),
@@ -57,7 +72,12 @@ pub async fn run(args: OrderCodeArgs) -> anyhow::Result<ExitCode> {
                 }
             };
             let mut shown = Ok(());
-            let result = acquirer.order_code(request, |sale| shown = show(sale, &args)).await;
+            let result = match kind {
+                Kind::OrderCode => acquirer.order_code(request, |sale| shown = show(sale, &args)).await,
+                Kind::PrivateOrderCode => {
+                    acquirer.private_order_code(request, |sale| shown = show(sale, &args)).await
+                }
+            };
             if let Some(task) = notify {
                 task.abort();
             }

@@ -112,6 +112,17 @@ impl Env {
         let addr = listener.local_addr().unwrap();
         let notify_url = format!("http://{addr}/notify");
         store.set_notify_url(Some(&notify_url)).unwrap();
+        // Private order codes (§11): the acquirer's domain, decoded by its userInitiatedPay.
+        store
+            .set_private_order_codes(
+                &format!("http://{addr}{}", plusbox_acquirer::acquirer::USER_INITIATED_PAY_PATH),
+                &[plusbox_sandbox::store::PrivateDomain {
+                    domain: plusbox_acquirer::config::DEFAULT_PRIVATE_ORDER_CODE_DOMAIN.to_owned(),
+                    digits: true,
+                }],
+                time::OffsetDateTime::now_utc(),
+            )
+            .unwrap();
         let app = store.app_view().unwrap();
         let config = AcquirerConfig {
             gateway_url: gateway_override.unwrap_or_else(|| sandbox.base_url().to_owned()),

@@ -69,6 +69,13 @@ impl PosDriver {
         self.send(self.http.post(format!("{}/order-code", self.base_url)).json(&body)).await
     }
 
+    /// `POST /private-order-code`: starts a private-order-code sale; answers at once with the
+    /// code to display.
+    pub async fn private_order_code(&self, amount: &str) -> Result<crate::OrderCodeSale, DriverError> {
+        let body = json!({"amount": amount});
+        self.send(self.http.post(format!("{}/private-order-code", self.base_url)).json(&body)).await
+    }
+
     /// `POST /refund`.
     pub async fn refund(
         &self,

@@ -17,13 +17,24 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::acquirer::{
-    Acquirer, CancelRequest, ChargeRequest, IncomingNotify, OrderCodeRequest, RefundRequest,
+    Acquirer, CancelRequest, ChargeRequest, IncomingNotify, NotifyAck, OrderCodeRequest, RefundRequest,
+    USER_INITIATED_PAY_PATH,
 };
 use crate::error::AcquirerError;
 
 /// The API paths the notify URL must not collide with.
-const RESERVED: &[&str] =
-    &["/charge", "/order-code", "/refund", "/cancel", "/payments", "/faults", "/clock", "/health"];
+const RESERVED: &[&str] = &[
+    "/charge",
+    "/order-code",
+    "/private-order-code",
+    "/refund",
+    "/cancel",
+    "/payments",
+    "/faults",
+    "/clock",
+    "/health",
+    USER_INITIATED_PAY_PATH,
+];
 
 /// Builds the router: POS-driver API plus the notify endpoint at the notify URL's path.
 pub fn router(acquirer: Acquirer) -> Result<Router, AcquirerError> {
@@ -39,6 +50,8 @@ pub fn router(acquirer: Acquirer) -> Result<Router, AcquirerError> {
     Ok(Router::new()
         .route("/charge", post(charge))
         .route("/order-code", post(order_code))
+        .route("/private-order-code", post(private_order_code))
+        .route(USER_INITIATED_PAY_PATH, post(user_initiated_pay))
         .route("/refund", post(refund))
         .route("/cancel", post(cancel))
         .route("/payments", get(recent))
@@ -104,6 +117,48 @@ async fn order_code(State(acq): State<Acquirer>, body: Bytes) -> Response {
         Ok(req) => reply(acq.start_order_code(req).await.map(|(sale, _follow)| sale)),
         Err(e) => error(&e),
     }
+}
+
+/// `POST /private-order-code`: issues a private order code for a sale and answers at once with
+/// the code to display (`orderCode`); the acquirer decodes it when Alipay+ asks
+/// (`userInitiatedPay`) and follows the sale to its end in the background.
+async fn private_order_code(State(acq): State<Acquirer>, body: Bytes) -> Response {
+    match parse::<OrderCodeRequest>(&body) {
+        Ok(req) => reply(acq.start_private_order_code(req).await.map(|(sale, _follow)| sale)),
+        Err(e) => error(&e),
+    }
+}
+
+/// `POST /aps/api/v1/payments/userInitiatedPay` (Alipay+ → ACQP, §11): decodes a private order
+/// code a buyer scanned; always HTTP 200 with a signed `result`.
+async fn user_initiated_pay(
+    State(acq): State<Acquirer>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let target = uri.path_and_query().map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
+    let answer = acq
+        .handle_user_initiated_pay(IncomingNotify {
+            uri: &target,
+            client_id: header("client-id"),
+            request_time: header("request-time"),
+            signature: header("signature"),
+            body: &body,
+        })
+        .await;
+    signed(answer)
+}
+
+fn signed(answer: NotifyAck) -> Response {
+    let mut response = answer.body.into_response();
+    for (name, value) in answer.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
 }
 
 async fn refund(State(acq): State<Acquirer>, body: Bytes) -> Response {

@@ -50,6 +50,18 @@ pub enum ErrorCode {
     OrderClosed,
     /// This buyer confirms with a PIN; none was given (nothing changed).
     PinRequired,
+    /// A private order code its acquirer refused to decode (its answer was not S).
+    AcquirerDeclinedCode,
+    /// A private order code whose acquirer answered without a signature.
+    AcquirerAnswerUnsigned,
+    /// A private order code whose acquirer's answer did not verify.
+    AcquirerAnswerBadSignature,
+    /// A private order code whose acquirer did not answer within 8 s.
+    AcquirerTimeout,
+    /// A private order code whose acquirer's answer lacks the amount or the order's id.
+    AcquirerAnswerIncomplete,
+    /// A private order code whose acquirer could not be reached or answered with an HTTP error.
+    AcquirerUnreachable,
     /// Something failed inside; the message says what.
     Internal,
 }
@@ -78,6 +90,12 @@ impl ErrorCode {
         ErrorCode::OrderCodeExpired,
         ErrorCode::OrderClosed,
         ErrorCode::PinRequired,
+        ErrorCode::AcquirerDeclinedCode,
+        ErrorCode::AcquirerAnswerUnsigned,
+        ErrorCode::AcquirerAnswerBadSignature,
+        ErrorCode::AcquirerTimeout,
+        ErrorCode::AcquirerAnswerIncomplete,
+        ErrorCode::AcquirerUnreachable,
         ErrorCode::Internal,
     ];
 
@@ -105,6 +123,12 @@ impl ErrorCode {
             ErrorCode::OrderCodeExpired => "ORDER_CODE_EXPIRED",
             ErrorCode::OrderClosed => "ORDER_CLOSED",
             ErrorCode::PinRequired => "PIN_REQUIRED",
+            ErrorCode::AcquirerDeclinedCode => "ACQUIRER_DECLINED_CODE",
+            ErrorCode::AcquirerAnswerUnsigned => "ACQUIRER_ANSWER_UNSIGNED",
+            ErrorCode::AcquirerAnswerBadSignature => "ACQUIRER_ANSWER_BAD_SIGNATURE",
+            ErrorCode::AcquirerTimeout => "ACQUIRER_TIMEOUT",
+            ErrorCode::AcquirerAnswerIncomplete => "ACQUIRER_ANSWER_INCOMPLETE",
+            ErrorCode::AcquirerUnreachable => "ACQUIRER_UNREACHABLE",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -135,7 +159,13 @@ impl ErrorCode {
             | ErrorCode::BadImage
             | ErrorCode::PinRequired => 400,
             ErrorCode::TooManyAttempts => 429,
-            ErrorCode::SandboxUnreachable => 502,
+            ErrorCode::SandboxUnreachable
+            | ErrorCode::AcquirerDeclinedCode
+            | ErrorCode::AcquirerAnswerUnsigned
+            | ErrorCode::AcquirerAnswerBadSignature
+            | ErrorCode::AcquirerAnswerIncomplete
+            | ErrorCode::AcquirerUnreachable => 502,
+            ErrorCode::AcquirerTimeout => 504,
             ErrorCode::Internal => 500,
         }
     }

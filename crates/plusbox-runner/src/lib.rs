@@ -817,6 +817,17 @@ impl Runner {
                 )
                 .await
             }
+            PosAction::PrivateOrderCode { amount, request_id, description } => {
+                self.private_order_code_action(
+                    case,
+                    step,
+                    *amount,
+                    request_id.as_deref(),
+                    description.as_deref(),
+                    state,
+                )
+                .await
+            }
             PosAction::Cancel => {
                 let payment = self.charged_payment(state).await?;
                 let pos = self.pos.clone();
@@ -832,9 +843,11 @@ impl Runner {
         case.steps
             .iter()
             .find_map(|s| match &s.pos {
-                Some(PosAction::Charge { amount, .. } | PosAction::OrderCode { amount, .. }) => {
-                    Some(amount.unwrap_or(case.setup.amount))
-                }
+                Some(
+                    PosAction::Charge { amount, .. }
+                    | PosAction::OrderCode { amount, .. }
+                    | PosAction::PrivateOrderCode { amount, .. },
+                ) => Some(amount.unwrap_or(case.setup.amount)),
                 _ => None,
             })
             .unwrap_or(case.setup.amount)
@@ -1062,16 +1075,22 @@ impl Runner {
         Ok(out)
     }
 
-    /// (paymentRequestIds, paymentIds) of this run: pays that carried one of the run's codes.
+    /// (paymentRequestIds, paymentIds) of this run: pays that carried one of the run's codes, and
+    /// decodes (`userInitiatedPay`) of one of its private order codes.
     async fn run_ids(&self, state: &RunState) -> (BTreeSet<String>, BTreeSet<String>) {
         let mut prids = BTreeSet::new();
         let mut pids = BTreeSet::new();
         for e in self.traffic_since(state.after).await.unwrap_or_default() {
-            if e.api != Api::Pay.name() {
+            // A payment is made by a pay, or for a private order code by the decode of its code.
+            if e.api != Api::Pay.name() && e.api != Api::UserInitiatedPay.name() {
                 continue;
             }
             let body = e.request_json();
-            let code = body.pointer("/paymentMethod/paymentMethodId").and_then(Value::as_str).unwrap_or("");
+            let code = body
+                .pointer("/paymentMethod/paymentMethodId")
+                .or_else(|| body.pointer("/codeValue"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
             let reported = e.payment_request_id.as_ref().is_some_and(|id| state.prids.contains(id));
             if reported || state.codes.iter().any(|c| c == code) {
                 prids.extend(e.payment_request_id.clone());
@@ -1101,11 +1120,13 @@ impl Runner {
         let traffic: Vec<TrafficEntry> =
             all.into_iter().filter(|e| belongs(e, &ours, &state.codes)).collect();
 
-        // Payments in the order their first pay appeared.
+        // Payments in the order their first pay (or, for a private order code, the decode that
+        // created it) appeared.
         let mut order: Vec<String> = Vec::new();
         for e in &traffic {
             if let Some(pid) = &e.payment_id {
-                if e.api == Api::Pay.name() && !order.contains(pid) {
+                let creates = e.api == Api::Pay.name() || e.api == Api::UserInitiatedPay.name();
+                if creates && !order.contains(pid) {
                     order.push(pid.clone());
                 }
             }

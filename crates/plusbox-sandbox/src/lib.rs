@@ -21,6 +21,7 @@ mod listener;
 mod live;
 mod mpm;
 mod notify;
+pub mod private_code;
 pub mod recon;
 pub mod scenario;
 pub mod sftp;

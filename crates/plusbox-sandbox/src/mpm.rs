@@ -219,6 +219,9 @@ fn refused(refusal_: OrderCodeRefusal) -> Response {
     let status = match refusal_.code {
         "INVALID_CODE" => StatusCode::NOT_FOUND,
         "PIN_REQUIRED" => StatusCode::BAD_REQUEST,
+        // A private order code the issuing ACQP did not decode (alipayplus-api.md §11).
+        "ACQUIRER_TIMEOUT" => StatusCode::GATEWAY_TIMEOUT,
+        code if code.starts_with("ACQUIRER_") => StatusCode::BAD_GATEWAY,
         // Expired, cancelled, paid: the order is gone for good.
         _ => StatusCode::GONE,
     };
@@ -271,7 +274,9 @@ fn code_request(body: &Bytes) -> Result<(String, String, Option<String>), Box<Re
 }
 
 /// `POST /app/v1/order-codes/decode` `{code, account}`: the order behind a scanned code
-/// (merchant, store, amount, expiry, whether a PIN is needed), or why it cannot be paid.
+/// (merchant, store, amount, expiry, whether a PIN is needed), or why it cannot be paid. An
+/// order code is looked up; a private order code is decoded by its ACQP with `userInitiatedPay`
+/// (`crate::private_code`).
 pub(crate) async fn decode(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let scope = match crate::companion::authorized_scope(&shared, &headers).await {
         Ok(scope) => scope,
@@ -284,8 +289,14 @@ pub(crate) async fn decode(State(shared): State<Arc<Shared>>, headers: HeaderMap
     if let Err(denied) = crate::companion::acts_as(&scope, &account) {
         return denied;
     }
-    let now = shared.now();
-    match shared.blocking(move |store| store.decode_order_code(&code, &account, now)).await {
+    let decoded = crate::private_code::decode_scanned(
+        Arc::clone(&shared.store),
+        Arc::clone(&shared.config.clock),
+        code,
+        account,
+    )
+    .await;
+    match decoded {
         Ok(Ok(view)) => {
             // Decoding may have closed an expired order (and queued its notification).
             shared.changed();

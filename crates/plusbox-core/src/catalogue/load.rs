@@ -365,7 +365,10 @@ impl Validator<'_> {
                     }
                     charged = true;
                 }
-                Some(PosAction::OrderCode { amount, request_id, description }) => {
+                Some(
+                    PosAction::OrderCode { amount, request_id, description }
+                    | PosAction::PrivateOrderCode { amount, request_id, description },
+                ) => {
                     if description.as_deref().is_some_and(|d| d.trim().is_empty() || d.chars().count() > 256)
                     {
                         self.err(
@@ -508,6 +511,33 @@ impl Validator<'_> {
                                 line,
                                 at("present"),
                                 format!("{path:?} is not a dotted JSON path like order.merchant.store"),
+                            );
+                        }
+                    }
+                }
+                Check::AnswerFields { api, present, .. } => {
+                    if !api.is_outbound() {
+                        self.err(
+                            line,
+                            at("api"),
+                            "answers are checked on the calls Alipay+ makes to the ACQP",
+                        );
+                    }
+                    if present.is_empty() {
+                        self.err(line, at("present"), "list at least one dotted JSON path");
+                    }
+                    for path in present {
+                        let ok = path.split('|').all(|one| {
+                            !one.is_empty()
+                                && one.split('.').all(|p| {
+                                    !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                                })
+                        });
+                        if !ok {
+                            self.err(
+                                line,
+                                at("present"),
+                                format!("{path:?} is not a dotted JSON path (alternatives joined by |)"),
                             );
                         }
                     }

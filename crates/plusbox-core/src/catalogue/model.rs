@@ -69,6 +69,10 @@ pub enum Product {
     /// (alipayplus-api.md §5).
     #[serde(rename = "Order Code")]
     OrderCode,
+    /// Merchant-presented mode with a private order code: the ACQP issues the code and decodes
+    /// it when Alipay+ asks with `userInitiatedPay` (alipayplus-api.md §11).
+    #[serde(rename = "Private Order Code")]
+    PrivateOrderCode,
 }
 
 impl Product {
@@ -76,7 +80,7 @@ impl Product {
     pub const fn suite(self) -> &'static str {
         match self {
             Product::Upm => "upm",
-            Product::OrderCode => "mpm",
+            Product::OrderCode | Product::PrivateOrderCode => "mpm",
         }
     }
 }
@@ -599,16 +603,31 @@ pub enum PosAction {
         #[serde(default)]
         description: Option<String>,
     },
+    /// `POST /private-order-code`: ring up a sale paid by the buyer scanning the private order
+    /// code the POS shows, which the ACQP issued and decodes when Alipay+ asks
+    /// (`userInitiatedPay`, alipayplus-api.md §11). It counts as the run's charge.
+    PrivateOrderCode {
+        /// The amount; the setup's sale amount by default.
+        #[serde(default)]
+        amount: Option<CaseAmount>,
+        /// A label for the `paymentRequestId` (as for `charge`).
+        #[serde(default)]
+        request_id: Option<String>,
+        /// The order text (`order.orderDescription`).
+        #[serde(default)]
+        description: Option<String>,
+    },
 }
 
 impl PosAction {
-    /// `charge`, `refund` or `cancel`.
+    /// `charge`, `refund`, `cancel`, `order-code` or `private-order-code`.
     pub const fn name(&self) -> &'static str {
         match self {
             PosAction::Charge { .. } => "charge",
             PosAction::Refund { .. } => "refund",
             PosAction::Cancel => "cancel",
             PosAction::OrderCode { .. } => "order-code",
+            PosAction::PrivateOrderCode { .. } => "private-order-code",
         }
     }
 }
@@ -828,6 +847,9 @@ pub enum SignatureDirection {
     Acks,
     /// Both.
     Both,
+    /// Every answer the ACQP gave to a `userInitiatedPay` (private order code, §11): Alipay+
+    /// trusts a decoded order only when its answer is signed.
+    DecodeAnswers,
 }
 
 /// A typed check. The names are stable within a case; reports and results refer to them.
@@ -939,6 +961,17 @@ pub enum Check {
         /// Accept signatures that verified only after a tolerant-parsing rule fired.
         #[serde(default)]
         allow_lenient: bool,
+    },
+    /// The ACQP's answers to an Alipay+ → ACQP call (`userInitiatedPay`) carry these fields:
+    /// every answer of `api` that arrived has each dotted path present and non-empty; `a|b`
+    /// accepts either path (e.g. `paymentAmount.value|amount.value`, §11).
+    AnswerFields {
+        /// Stable check name.
+        name: String,
+        /// The outbound API whose answers are checked.
+        api: Api,
+        /// Dotted JSON paths that must be present and non-empty.
+        present: Vec<String>,
     },
     /// `notifyPayment` was acknowledged: HTTP 200, result S, with a valid signature.
     NotifyAcked {
@@ -1054,6 +1087,7 @@ impl Check {
             | Check::SameRequestId { name, .. }
             | Check::FollowedUp { name, .. }
             | Check::RequestFields { name, .. }
+            | Check::AnswerFields { name, .. }
             | Check::Signatures { name, .. }
             | Check::NotifyAcked { name, .. }
             | Check::PaymentsCreated { name, .. }
@@ -1075,6 +1109,7 @@ impl Check {
             Check::SameRequestId { .. } => "same-request-id",
             Check::FollowedUp { .. } => "followed-up",
             Check::RequestFields { .. } => "request-fields",
+            Check::AnswerFields { .. } => "answer-fields",
             Check::Signatures { .. } => "signatures",
             Check::NotifyAcked { .. } => "notify-acked",
             Check::PaymentsCreated { .. } => "payments-created",

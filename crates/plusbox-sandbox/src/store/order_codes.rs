@@ -85,7 +85,8 @@ pub struct OrderCodeRefusal {
 }
 
 impl OrderCodeRefusal {
-    fn new(code: ResultCode, message: impl Into<String>) -> Self {
+    /// A refusal with a result code's name and words for the buyer.
+    pub fn new(code: ResultCode, message: impl Into<String>) -> Self {
         OrderCodeRefusal { code: code.as_str(), message: message.into() }
     }
 }
@@ -330,9 +331,11 @@ impl Store {
     pub fn order_code_exists(&self, code: &str) -> Result<bool> {
         self.read(|tx| {
             Ok(tx
-                .query_row_cached("SELECT 1 FROM order_code WHERE code = ?1", params![code], |r| {
-                    r.get::<_, i64>(0)
-                })
+                .query_row_cached(
+                    "SELECT 1 FROM order_code WHERE code = ?1 AND kind = 'order'",
+                    params![code],
+                    |r| r.get::<_, i64>(0),
+                )
                 .optional()?
                 .is_some())
         })
