@@ -44,7 +44,10 @@ async fn env(faults: &[Fault]) -> Env {
 fn runner(env: &Env) -> Runner {
     // The buyer's actions go straight to the store: wake the notification worker at once.
     let port = LocalPort::new(env.sandbox.store(), env.sandbox.clock()).with_poke(env.sandbox.poker());
-    Runner::new(Arc::new(port), RunnerConfig::new(env.base_url.clone(), "buyer-1")).unwrap()
+    let mut config = RunnerConfig::new(env.base_url.clone(), "buyer-1");
+    // The merchant page of an entry code is HTTPS with a self-signed certificate.
+    config.merchant_page_ca = Some(env.entry_ca_pem.clone());
+    Runner::new(Arc::new(port), config).unwrap()
 }
 
 fn explain(r: &CaseReport) -> String {
@@ -140,6 +143,7 @@ async fn every_fault_an_order_code_case_targets_fails_it_on_a_named_check() {
         Fault::PocBadAnswerSignature,
         Fault::PocSlowAnswer,
         Fault::PocMissingAmount,
+        Fault::EntryPageIgnoresUserAgent,
     ] {
         assert!(pairs.iter().any(|(_, f)| *f == fault), "no MPM case targets {fault}");
     }

@@ -145,7 +145,11 @@ async fn serve(config: AcquirerConfig, faults: Vec<Fault>) -> anyhow::Result<Exi
     let acquirer = Acquirer::new(config, faults, Arc::new(SystemClock))?;
     let listen = acquirer.config().listen.clone();
     let (addr, task) = server::spawn(acquirer.clone(), &listen).await?;
+    let entry = spawn_entry_page(&acquirer).await?;
     println!("acquirer listening on http://{addr}");
+    if let (Some(url), Some(page)) = (&acquirer.config().merchant.entry_code_url, &entry) {
+        println!("  entry code  {url} (merchant page, HTTPS; certificate {})", page.cert_path.display());
+    }
     println!("  gateway     {}", acquirer.config().gateway_url);
     println!("  client id   {}", acquirer.config().client_id);
     println!("  notify url  {}", acquirer.config().notify_url);
@@ -163,6 +167,45 @@ async fn serve(config: AcquirerConfig, faults: Vec<Fault>) -> anyhow::Result<Exi
         },
         _ = tokio::signal::ctrl_c() => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// The merchant page of the entry code, served over HTTPS (alipayplus-api.md §6: an entry code
+/// is an HTTPS URL) on the host and port of `merchant.entry_code_url`, with a self-signed
+/// certificate kept next to the order table (`entry-tls/`). Dropping the handle stops it.
+pub(crate) struct EntryPageServer {
+    stop: tokio::sync::watch::Sender<bool>,
+    /// The PEM certificate the page presents.
+    pub cert_path: PathBuf,
+}
+
+impl Drop for EntryPageServer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Starts the merchant page if the configuration names an entry code.
+pub(crate) async fn spawn_entry_page(acquirer: &Acquirer) -> anyhow::Result<Option<EntryPageServer>> {
+    let Some(url) = acquirer.config().merchant.entry_code_url.clone() else { return Ok(None) };
+    if !url.starts_with("https://") {
+        bail!("merchant.entry_code_url {url:?} is not an https:// URL: an entry code is HTTPS only (alipayplus-api.md §6)");
+    }
+    let listen =
+        authority(&url).context("cannot take the merchant page's address from merchant.entry_code_url")?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen for the merchant page on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let dir = acquirer.config().database.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let identity = plusbox_sandbox::tls::TlsIdentity::load_or_create(
+        &dir.join("entry-tls"),
+        &plusbox_sandbox::tls::names_for(addr),
+    )?;
+    let cert_path = identity.cert_path.clone();
+    let page = server::router(acquirer.clone())?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move { plusbox_sandbox::tls::serve_https(listener, page, &identity, stopped).await });
+    Ok(Some(EntryPageServer { stop, cert_path }))
 }
 
 fn print_faults(json: bool) -> anyhow::Result<()> {
@@ -249,7 +292,13 @@ fn init(
     let scheme = notify_url.split("://").next().unwrap_or("http");
     let host = authority(notify_url).context("cannot take the acquirer's address from --notify-url")?;
     let decode_url = format!("{scheme}://{host}{}", plusbox_acquirer::acquirer::USER_INITIATED_PAY_PATH);
-    let merchant = MerchantConfig::default();
+    // The entry code's merchant page: HTTPS on the port after the POS-driver API (§6).
+    let (listen_host, listen_port) = listen.rsplit_once(':').unwrap_or((listen.as_str(), "8788"));
+    let entry_port = listen_port.parse::<u16>().ok().and_then(|p| p.checked_add(1)).unwrap_or(8789);
+    let merchant = MerchantConfig {
+        entry_code_url: Some(format!("https://{listen_host}:{entry_port}/entry")),
+        ..MerchantConfig::default()
+    };
     store.set_private_order_codes(
         &decode_url,
         &[plusbox_sandbox::store::PrivateDomain {
@@ -283,6 +332,9 @@ fn init(
         "  private order codes  https://{}/281… decoded by {decode_url} (registered with the sandbox)",
         config.merchant.private_order_code_domain
     );
+    if let Some(url) = &config.merchant.entry_code_url {
+        println!("  entry code  {url} (merchant page, HTTPS, self-signed)");
+    }
     println!("next: plusbox acquirer serve --config {}", out.display());
     Ok(())
 }

@@ -88,6 +88,12 @@ pub struct MerchantConfig {
     /// The host of the private order codes this acquirer issues (alipayplus-api.md §11,
     /// payment-codes.md §4.3), registered with Alipay+ as a fixed-domain-form domain.
     pub private_order_code_domain: String,
+    /// The public HTTPS URL of the merchant page (the entry code the QR holds, §6): where the
+    /// acquirer's `/entry` page is reached over HTTPS. None: no entry code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry_code_url: Option<String>,
+    /// The currency of amounts typed on the merchant page.
+    pub entry_code_currency: String,
 }
 
 impl Default for MerchantConfig {
@@ -102,6 +108,8 @@ impl Default for MerchantConfig {
             terminal_id: "T01".to_owned(),
             order_description: "Plusbox POS sale".to_owned(),
             private_order_code_domain: DEFAULT_PRIVATE_ORDER_CODE_DOMAIN.to_owned(),
+            entry_code_url: None,
+            entry_code_currency: "USD".to_owned(),
         }
     }
 }

@@ -172,6 +172,10 @@ faults! {
     PocMissingAmount = "poc-missing-amount", "§11",
         "The userInitiatedPay answer carries the order's amount (paymentAmount).",
         "Answers userInitiatedPay S without paymentAmount (or amount), so no payment can be made from it.";
+    /// The entry-code page does not tell wallets by their User-Agent.
+    EntryPageIgnoresUserAgent = "entry-page-ignores-user-agent", "§6",
+        "The merchant page tells an Alipay+ wallet by its User-Agent (AlipayConnect, AlipayClient) and sends that User-Agent in pay's order.env.userAgent.",
+        "Serves the amount form to any browser and sends the POS's own agent string in pay instead of the wallet's.";
 }
 
 impl Fault {
@@ -262,7 +266,7 @@ mod tests {
             assert_eq!(Fault::from_name(fault.name()), Some(*fault));
             assert!(!fault.rule().is_empty() && !fault.section().is_empty());
         }
-        assert_eq!(Fault::ALL.len(), 32);
+        assert_eq!(Fault::ALL.len(), 33);
         assert!(Fault::from_name("nope").is_none());
     }
 

@@ -17,8 +17,8 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::acquirer::{
-    Acquirer, CancelRequest, ChargeRequest, IncomingNotify, NotifyAck, OrderCodeRequest, RefundRequest,
-    USER_INITIATED_PAY_PATH,
+    Acquirer, CancelRequest, ChargeRequest, EntryPage, IncomingNotify, NotifyAck, OrderCodeRequest,
+    RefundRequest, ENTRY_PAGE_PATH, USER_INITIATED_PAY_PATH,
 };
 use crate::error::AcquirerError;
 
@@ -27,6 +27,8 @@ const RESERVED: &[&str] = &[
     "/charge",
     "/order-code",
     "/private-order-code",
+    "/entry",
+    "/entry-code",
     "/refund",
     "/cancel",
     "/payments",
@@ -51,6 +53,8 @@ pub fn router(acquirer: Acquirer) -> Result<Router, AcquirerError> {
         .route("/charge", post(charge))
         .route("/order-code", post(order_code))
         .route("/private-order-code", post(private_order_code))
+        .route(ENTRY_PAGE_PATH, get(entry_page).post(entry_pay))
+        .route("/entry-code", get(entry_code))
         .route(USER_INITIATED_PAY_PATH, post(user_initiated_pay))
         .route("/refund", post(refund))
         .route("/cancel", post(cancel))
@@ -127,6 +131,94 @@ async fn private_order_code(State(acq): State<Acquirer>, body: Bytes) -> Respons
         Ok(req) => reply(acq.start_private_order_code(req).await.map(|(sale, _follow)| sale)),
         Err(e) => error(&e),
     }
+}
+
+/// `GET /entry-code`: the entry code the POS shows (`{codeValue}`: the merchant page's HTTPS URL).
+async fn entry_code(State(acq): State<Acquirer>) -> Response {
+    match acq.entry_code() {
+        Some(code) => Json(code).into_response(),
+        None => error(&AcquirerError::NotFound(
+            "no entry code: set merchant.entry_code_url to the merchant page's HTTPS URL".to_owned(),
+        )),
+    }
+}
+
+/// `GET /entry`: the merchant page (§6), told apart by the wallet's User-Agent.
+async fn entry_page(State(acq): State<Acquirer>, headers: HeaderMap) -> Response {
+    let agent = headers.get("user-agent").and_then(|v| v.to_str().ok());
+    entry_answer(acq.entry_page(agent))
+}
+
+/// `POST /entry` (form `amount`): `pay` with `EntryCode`, then 303 to the wallet's cashier.
+async fn entry_pay(State(acq): State<Acquirer>, headers: HeaderMap, body: Bytes) -> Response {
+    let agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let amount = form_field(&body, "amount").unwrap_or_default();
+    match acq.entry_pay(agent.as_deref(), &amount).await {
+        Ok(page) => entry_answer(page),
+        Err(e) => error(&e),
+    }
+}
+
+fn entry_answer(page: EntryPage) -> Response {
+    match page {
+        EntryPage::Html(status, body) => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+            [("content-type", "text/html; charset=utf-8"), ("cache-control", "no-store")],
+            body,
+        )
+            .into_response(),
+        EntryPage::NotStarted { body, payment_request_id } => {
+            let mut response = (
+                StatusCode::BAD_GATEWAY,
+                [("content-type", "text/html; charset=utf-8"), ("cache-control", "no-store")],
+                body,
+            )
+                .into_response();
+            if let Ok(id) = HeaderValue::from_str(&payment_request_id) {
+                response.headers_mut().insert("x-payment-request-id", id);
+            }
+            response
+        }
+        EntryPage::Redirect { to, payment_request_id } => {
+            let mut response = StatusCode::SEE_OTHER.into_response();
+            if let Ok(location) = HeaderValue::from_str(&to) {
+                response.headers_mut().insert("location", location);
+            }
+            if let Ok(id) = HeaderValue::from_str(&payment_request_id) {
+                response.headers_mut().insert("x-payment-request-id", id);
+            }
+            response
+        }
+    }
+}
+
+/// One field of an `application/x-www-form-urlencoded` body.
+fn form_field(body: &[u8], name: &str) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    text.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (decode_form(key).as_deref() == Some(name)).then(|| decode_form(value)).flatten()
+    })
+}
+
+/// Decodes `+` and `%XX` of a form value; `None` for a broken escape or non-UTF-8.
+fn decode_form(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = text.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
 }
 
 /// `POST /aps/api/v1/payments/userInitiatedPay` (Alipay+ → ACQP, §11): decodes a private order

@@ -67,6 +67,9 @@ fn every_case_in_testcases_loads_and_validates() {
             Product::OrderCode => {
                 ("MPM", case.steps.iter().any(|s| matches!(s.pos, Some(PosAction::OrderCode { .. }))))
             }
+            Product::EntryCode => {
+                ("MPM-EC", case.steps.iter().any(|s| matches!(s.pos, Some(PosAction::EntryCode))))
+            }
             Product::PrivateOrderCode => (
                 "MPM-POC",
                 case.steps.iter().any(|s| matches!(s.pos, Some(PosAction::PrivateOrderCode { .. }))),

@@ -20,6 +20,7 @@
 //! its expiry and judges each case again, so a late effect (a stale timer's cancel a minute
 //! later) fails the case that caused it.
 
+mod entry;
 mod http_port;
 mod manual;
 mod mpm;
@@ -87,6 +88,9 @@ pub struct RunnerConfig {
     /// and judge every case again (late effects: a stale timer's cancel, a late retry). `None`
     /// skips the audit.
     pub late_audit: Option<time::Duration>,
+    /// A PEM certificate the buyer's web view trusts for merchant pages (entry codes are HTTPS,
+    /// alipayplus-api.md §6; a test acquirer's page has a self-signed certificate).
+    pub merchant_page_ca: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for RunnerConfig {
@@ -108,6 +112,7 @@ impl RunnerConfig {
             pos_timeout: std::time::Duration::from_secs(300),
             settle: time::Duration::seconds(2),
             late_audit: Some(time::Duration::seconds(5)),
+            merchant_page_ca: None,
         }
     }
 }
@@ -586,7 +591,13 @@ impl Runner {
             }
         }
         if let Some(action) = step.wallet {
-            match self.wallet_action(action, state).await {
+            let done = if matches!(action, WalletAction::OpenEntryCode | WalletAction::OpenEntryCodeInBrowser)
+            {
+                self.open_entry_code(case, action, state).await
+            } else {
+                self.wallet_action(action, state).await
+            };
+            match done {
                 Ok(WalletDone::Acted(note)) => notes.push(note),
                 // The ACQP may already have ended the payment (e.g. cancelled it): the checks
                 // judge that; it is not a failure on our side.
@@ -828,6 +839,7 @@ impl Runner {
                 )
                 .await
             }
+            PosAction::EntryCode => self.entry_code_action(state).await,
             PosAction::Cancel => {
                 let payment = self.charged_payment(state).await?;
                 let pos = self.pos.clone();
@@ -1091,8 +1103,12 @@ impl Runner {
                 .or_else(|| body.pointer("/codeValue"))
                 .and_then(Value::as_str)
                 .unwrap_or("");
+            // An entry-code pay is known by the cashier URL it was answered with.
+            let answer: Value = serde_json::from_str(&e.response_body).unwrap_or(Value::Null);
+            let cashier = answer.get("paymentUrl").and_then(Value::as_str).unwrap_or("");
             let reported = e.payment_request_id.as_ref().is_some_and(|id| state.prids.contains(id));
-            if reported || state.codes.iter().any(|c| c == code) {
+            let known = |c: &str| !c.is_empty() && state.codes.iter().any(|s| s == c);
+            if reported || known(code) || known(cashier) {
                 prids.extend(e.payment_request_id.clone());
                 pids.extend(e.payment_id.clone());
             }

@@ -273,5 +273,11 @@ fn describe(action: WalletAction) -> &'static str {
         WalletAction::Abandon => "walk away without confirming",
         WalletAction::ScanConfirm => "scan the order code the POS shows and confirm the payment",
         WalletAction::ScanDecline => "scan the order code the POS shows and decline the payment",
+        WalletAction::OpenEntryCode => {
+            "scan the entry code the POS shows, enter the amount on the merchant page and go on to the cashier"
+        }
+        WalletAction::OpenEntryCodeInBrowser => {
+            "open the entry code's link in an ordinary browser (not the wallet) and try to pay there"
+        }
     }
 }

@@ -157,7 +157,12 @@ impl Runner {
         action: WalletAction,
         state: &RunState,
     ) -> Result<WalletDone, String> {
-        let Some(code) = state.codes.iter().rev().find(|c| c.starts_with("https://")).cloned() else {
+        // The latest merchant-presented code: an order code or private order code (HTTPS), or the
+        // sandbox's cashier URL an entry-code page sent the buyer to (on the sandbox's own base
+        // URL, http on loopback).
+        let Some(code) =
+            state.codes.iter().rev().find(|c| c.starts_with("https://") || c.starts_with("http://")).cloned()
+        else {
             return Ok(WalletDone::NothingWaiting);
         };
         let account = self.config.account.clone();

@@ -120,22 +120,27 @@ async fn authorize(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<DeviceVi
 pub(crate) async fn authorized_scope(
     shared: &Arc<Shared>,
     headers: &HeaderMap,
-) -> Result<crate::store::DeviceScope, Response> {
-    let device = authorize(shared, headers).await.map_err(IntoResponse::into_response)?;
+) -> Result<crate::store::DeviceScope, Box<Response>> {
+    let device = authorize(shared, headers).await.map_err(|e| Box::new(e.into_response()))?;
     let id = device.id;
-    shared.blocking(move |store| store.device_scope(id)).await.map_err(|e| ApiError::from(e).into_response())
+    shared
+        .blocking(move |store| store.device_scope(id))
+        .await
+        .map_err(|e| Box::new(ApiError::from(e).into_response()))
 }
 
 /// A device paired for one buyer account acts only as that buyer (403 `NOT_IN_SCOPE`); the
 /// owner's device and a merchant-only device are not tied to one buyer.
-pub(crate) fn acts_as(scope: &crate::store::DeviceScope, account: &str) -> Result<(), Response> {
+pub(crate) fn acts_as(scope: &crate::store::DeviceScope, account: &str) -> Result<(), Box<Response>> {
     match scope.account.as_deref() {
-        Some(own) if own != account => Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "NOT_IN_SCOPE",
-            format!("this device pays only as buyer {own}; {account} is not its own"),
-        )
-        .into_response()),
+        Some(own) if own != account => Err(Box::new(
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "NOT_IN_SCOPE",
+                format!("this device pays only as buyer {own}; {account} is not its own"),
+            )
+            .into_response(),
+        )),
         _ => Ok(()),
     }
 }

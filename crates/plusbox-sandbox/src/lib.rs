@@ -12,6 +12,7 @@
 //! # Ok(()) }
 //! ```
 
+mod cashier;
 pub mod clock;
 mod companion;
 mod edge;
@@ -408,6 +409,7 @@ impl Sandbox {
         let mut router = Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .route(mpm::IMAGE_PATH, get(mpm::image))
+            .route("/cashier/{token}", get(cashier::page).post(cashier::submit))
             .nest(
                 "/app/v1",
                 companion::router()

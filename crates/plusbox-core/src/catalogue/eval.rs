@@ -255,6 +255,7 @@ impl<'a> Ctx<'a> {
                 self.request_fields(*api, *strings_only, present)
             }
             Check::AnswerFields { api, present, .. } => self.answer_fields(*api, present),
+            Check::RequestValue { api, path, contains, .. } => self.request_value(*api, path, contains),
             Check::Signatures { direction, allow_lenient, .. } => self.signatures(*direction, *allow_lenient),
             Check::NotifyAcked { first_attempt, .. } => self.notify_acked(*first_attempt),
             Check::PaymentsCreated { count, include_failed, .. } => {
@@ -600,6 +601,49 @@ impl<'a> Ctx<'a> {
             (
                 Outcome::Pass,
                 format!("{} {api} request(s) ({}): {}", calls.len(), show_ids(&all), what.join("; ")),
+                all,
+            )
+        } else {
+            (Outcome::Fail, problems.join("; "), bad)
+        }
+    }
+
+    fn request_value(&self, api: Api, path: &str, contains: &[String]) -> Judgement {
+        let calls = self.of_api(api);
+        let all = ids(&calls);
+        if calls.is_empty() {
+            return (self.missing(), format!("no {api} request to inspect"), vec![]);
+        }
+        let mut problems = Vec::new();
+        let mut bad = Vec::new();
+        for (e, _) in &calls {
+            let body = e.request_json();
+            let value = path.split('.').try_fold(&body, |v, key| v.get(key)).and_then(Value::as_str);
+            match value {
+                Some(text) if contains.iter().any(|c| text.contains(c.as_str())) => {}
+                Some(text) => {
+                    problems.push(format!(
+                        "#{}: {path} is {text:?}, which has none of {}",
+                        e.id,
+                        contains.join(", ")
+                    ));
+                    bad.push(e.id);
+                }
+                None => {
+                    problems.push(format!("#{}: {path} is missing", e.id));
+                    bad.push(e.id);
+                }
+            }
+        }
+        if problems.is_empty() {
+            (
+                Outcome::Pass,
+                format!(
+                    "{} {api} request(s) ({}): {path} names {}",
+                    calls.len(),
+                    show_ids(&all),
+                    contains.join(" or ")
+                ),
                 all,
             )
         } else {

@@ -387,6 +387,7 @@ impl Validator<'_> {
                     }
                     charged = true;
                 }
+                Some(PosAction::EntryCode) => charged = true,
                 Some(PosAction::Refund { amount, request_id }) => {
                     if !charged {
                         self.err(line, at("pos"), "a refund needs an earlier charge step");
@@ -409,7 +410,15 @@ impl Validator<'_> {
                 }
                 _ => {}
             }
-            if matches!(step.wallet, Some(WalletAction::ScanConfirm | WalletAction::ScanDecline)) && !charged
+            if matches!(
+                step.wallet,
+                Some(
+                    WalletAction::ScanConfirm
+                        | WalletAction::ScanDecline
+                        | WalletAction::OpenEntryCode
+                        | WalletAction::OpenEntryCodeInBrowser
+                )
+            ) && !charged
             {
                 self.err(line, at("wallet"), "scanning an order code needs an earlier order-code step");
             }
@@ -513,6 +522,17 @@ impl Validator<'_> {
                                 format!("{path:?} is not a dotted JSON path like order.merchant.store"),
                             );
                         }
+                    }
+                }
+                Check::RequestValue { api, path, contains, .. } => {
+                    if api.is_outbound() {
+                        self.err(line, at("api"), "request values are checked on the ACQP's own requests");
+                    }
+                    if path.is_empty() || path.split('.').any(str::is_empty) {
+                        self.err(line, at("path"), format!("{path:?} is not a dotted JSON path"));
+                    }
+                    if contains.is_empty() || contains.iter().any(|c| c.is_empty()) {
+                        self.err(line, at("contains"), "list at least one non-empty text");
                     }
                 }
                 Check::AnswerFields { api, present, .. } => {

@@ -73,6 +73,10 @@ pub enum Product {
     /// it when Alipay+ asks with `userInitiatedPay` (alipayplus-api.md §11).
     #[serde(rename = "Private Order Code")]
     PrivateOrderCode,
+    /// Merchant-presented mode with an entry code: the buyer's wallet opens the ACQP's merchant
+    /// page, which calls `pay` with `EntryCode` and sends the buyer to the cashier (§6).
+    #[serde(rename = "Entry Code")]
+    EntryCode,
 }
 
 impl Product {
@@ -80,7 +84,7 @@ impl Product {
     pub const fn suite(self) -> &'static str {
         match self {
             Product::Upm => "upm",
-            Product::OrderCode | Product::PrivateOrderCode => "mpm",
+            Product::OrderCode | Product::PrivateOrderCode | Product::EntryCode => "mpm",
         }
     }
 }
@@ -617,6 +621,9 @@ pub enum PosAction {
         #[serde(default)]
         description: Option<String>,
     },
+    /// `GET /entry-code`: the POS shows the merchant's static entry code (the merchant page's
+    /// HTTPS URL, alipayplus-api.md §6) for the buyer to scan.
+    EntryCode,
 }
 
 impl PosAction {
@@ -628,6 +635,7 @@ impl PosAction {
             PosAction::Cancel => "cancel",
             PosAction::OrderCode { .. } => "order-code",
             PosAction::PrivateOrderCode { .. } => "private-order-code",
+            PosAction::EntryCode => "entry-code",
         }
     }
 }
@@ -726,6 +734,13 @@ pub enum WalletAction {
     ScanConfirm,
     /// Scan the order code the POS shows and decline it.
     ScanDecline,
+    /// Scan the entry code the POS shows: the wallet opens the merchant page with its own
+    /// User-Agent, enters the sale amount and follows the page to the cashier (§6); a following
+    /// `scan-confirm` or `scan-decline` pays or declines there.
+    OpenEntryCode,
+    /// Open the entry code in an ordinary browser (not a wallet) and try to pay the sale amount
+    /// there: a correct merchant page does not start a payment (§6).
+    OpenEntryCodeInBrowser,
 }
 
 /// What the engine waits for before it moves to the next step.
@@ -962,6 +977,19 @@ pub enum Check {
         #[serde(default)]
         allow_lenient: bool,
     },
+    /// Every request of `api` has a text at `path` that contains one of `contains` (e.g. the
+    /// wallet's User-Agent markers in an entry-code `pay`, §6).
+    RequestValue {
+        /// Stable check name.
+        name: String,
+        /// The API whose requests are checked (default `pay`).
+        #[serde(default = "default_pay")]
+        api: Api,
+        /// Dotted JSON path.
+        path: String,
+        /// Accepted substrings (one must occur).
+        contains: Vec<String>,
+    },
     /// The ACQP's answers to an Alipay+ → ACQP call (`userInitiatedPay`) carry these fields:
     /// every answer of `api` that arrived has each dotted path present and non-empty; `a|b`
     /// accepts either path (e.g. `paymentAmount.value|amount.value`, §11).
@@ -1088,6 +1116,7 @@ impl Check {
             | Check::FollowedUp { name, .. }
             | Check::RequestFields { name, .. }
             | Check::AnswerFields { name, .. }
+            | Check::RequestValue { name, .. }
             | Check::Signatures { name, .. }
             | Check::NotifyAcked { name, .. }
             | Check::PaymentsCreated { name, .. }
@@ -1110,6 +1139,7 @@ impl Check {
             Check::FollowedUp { .. } => "followed-up",
             Check::RequestFields { .. } => "request-fields",
             Check::AnswerFields { .. } => "answer-fields",
+            Check::RequestValue { .. } => "request-value",
             Check::Signatures { .. } => "signatures",
             Check::NotifyAcked { .. } => "notify-acked",
             Check::PaymentsCreated { .. } => "payments-created",
