@@ -352,3 +352,29 @@ async fn notify(State(acq): State<Acquirer>, uri: Uri, headers: HeaderMap, body:
     }
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{decode_form, form_field};
+
+    #[test]
+    fn form_fields_are_decoded_and_broken_escapes_refused() {
+        assert_eq!(form_field(b"amount=12.50&x=1", "amount").as_deref(), Some("12.50"));
+        assert_eq!(form_field(b"x=1&amount=1%2C5+0", "amount").as_deref(), Some("1,5 0"));
+        assert_eq!(form_field(b"amount", "amount").as_deref(), Some(""));
+        assert_eq!(form_field(b"amount=%zz", "amount"), None);
+        assert_eq!(form_field(b"other=1", "amount"), None);
+        assert_eq!(decode_form("%e4%b8%ad"), Some("中".to_owned()));
+        assert_eq!(decode_form("%ff"), None);
+    }
+
+    proptest::proptest! {
+        /// Any body is read or refused, never a panic; a decoded value is never longer than the body.
+        #[test]
+        fn any_form_body_is_read_or_refused(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            if let Some(value) = form_field(&body, "amount") {
+                proptest::prop_assert!(value.len() <= body.len());
+            }
+        }
+    }
+}

@@ -79,6 +79,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/order-codes/decode", post(crate::mpm::decode))
         .route("/order-codes/confirm", post(crate::mpm::confirm))
         .route("/order-codes/decline", post(crate::mpm::decline))
+        .route("/merchant-codes", get(crate::mpm::merchant_codes))
         .merge(app::router())
         .merge(test_control::router())
         .merge(recon::router())

@@ -336,6 +336,23 @@ pub(crate) async fn decode(State(shared): State<Arc<Shared>>, headers: HeaderMap
     }
 }
 
+/// `GET /app/v1/merchant-codes`: what a wallet needs to identify a scanned merchant code
+/// (payment-codes.md §4.5): the order-code domain and every registered private-order-code domain
+/// (`{orderCodeDomain, privateOrderCodeDomains: [{domain, digits}]}`).
+pub(crate) async fn merchant_codes(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Err(denied) = crate::companion::authorized_scope(&shared, &headers).await {
+        return *denied;
+    }
+    match shared.blocking(|store| store.all_private_domains()).await {
+        Ok(domains) => Json(json!({
+            "orderCodeDomain": plusbox_core::codes::mpm::DEFAULT_ORDER_CODE_DOMAIN,
+            "privateOrderCodeDomains": domains,
+        }))
+        .into_response(),
+        Err(error) => store_failure(error),
+    }
+}
+
 /// `POST /app/v1/order-codes/confirm` `{code, account, pin?}`.
 pub(crate) async fn confirm(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     answer(shared, headers, body, true).await

@@ -87,8 +87,8 @@ export function scenarioSummary(name: string, serverSummary: string): string {
 const KIND_KEYS: Record<string, { label: Key; why: Key; icon: string }> = {
   'alipayplus-code': { label: 'scan.kind.alipayplus', why: 'scan.why.alipayplus', icon: '▣' },
   'order-code': { label: 'scan.kind.order', why: 'scan.why.order', icon: '▤' },
-  'entry-code': { label: 'scan.kind.entry', why: 'scan.why.merchant', icon: '⌂' },
-  'private-order-code': { label: 'scan.kind.privateOrder', why: 'scan.why.merchant', icon: '▤' },
+  'entry-code': { label: 'scan.kind.entry', why: 'scan.why.entry', icon: '⌂' },
+  'private-order-code': { label: 'scan.kind.privateOrder', why: 'scan.why.privateOrder', icon: '▤' },
   emvco: { label: 'scan.kind.emvco', why: 'scan.why.emvco', icon: '▦' },
   'plusbox-pairing': { label: 'scan.kind.pairing', why: 'scan.why.pairing', icon: '⇄' },
   'plusbox-invite': { label: 'scan.kind.invite', why: 'scan.why.pairing', icon: '⇄' },

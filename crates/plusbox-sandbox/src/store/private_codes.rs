@@ -172,6 +172,18 @@ impl Store {
         })
     }
 
+    /// Every registered private-order-code domain, of every application, in name order (what a
+    /// wallet needs to identify scanned codes, §4.5).
+    pub fn all_private_domains(&self) -> Result<Vec<PrivateDomain>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare_cached("SELECT domain, digits FROM poc_domain ORDER BY domain")?;
+            let domains = stmt
+                .query_map([], |r| Ok(PrivateDomain { domain: r.get(0)?, digits: r.get(1)? }))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(domains)
+        })
+    }
+
     /// Which application a scanned text belongs to as a private order code (§4.3, §4.5 row 2).
     pub fn match_private_order_code(&self, code: &str) -> Result<PrivateCodeMatch> {
         let Ok(url) = parse_https_url(code) else { return Ok(PrivateCodeMatch::NoMatch) };
