@@ -182,3 +182,21 @@ async fn the_registration_refuses_the_order_code_domain_and_codes_off_the_digit_
     assert!(env.traffic().iter().all(|t| t.api != "userInitiatedPay"));
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_the_acquirer_no_longer_sells_is_declined_by_its_answer_and_leaves_no_payment() {
+    let env = Env::start_compressed(&[], timing(), 12).await;
+    let driver = PosDriver::new(&env.base_url, Duration::from_secs(60)).unwrap();
+    let sale = driver.private_order_code("3.00 USD").await.unwrap();
+    let code_value = sale.order_code.unwrap().code_value;
+    // Nobody scans it: the window ends and the acquirer closes the sale.
+    let record = ended(&driver, &sale.payment.payment_request_id).await;
+    assert_eq!(record.state, OrderState::Failed, "{record:?}");
+    let refused = decode_order_code(phone(&env).await, args(&code_value)).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::AcquirerDeclinedCode, "{refused}");
+    assert!(refused.message.contains("F ORDER_IS_CLOSED"), "{refused}");
+    let decode = env.traffic().into_iter().find(|t| t.api == "userInitiatedPay").unwrap();
+    assert_eq!((decode.signature.as_str(), decode.result_status.as_deref()), ("valid", Some("F")));
+    assert!(decode.payment_id.is_none());
+    env.stop().await;
+}

@@ -145,7 +145,11 @@ async fn serve(config: AcquirerConfig, faults: Vec<Fault>) -> anyhow::Result<Exi
     let acquirer = Acquirer::new(config, faults, Arc::new(SystemClock))?;
     let listen = acquirer.config().listen.clone();
     let (addr, task) = server::spawn(acquirer.clone(), &listen).await?;
-    let entry = spawn_entry_page(&acquirer).await?;
+    // Without its merchant page the acquirer still serves the POS and Alipay+; say why it is missing.
+    let entry = spawn_entry_page(&acquirer).await.unwrap_or_else(|e| {
+        eprintln!("warning: no entry-code merchant page: {e:#}");
+        None
+    });
     println!("acquirer listening on http://{addr}");
     if let (Some(url), Some(page)) = (&acquirer.config().merchant.entry_code_url, &entry) {
         println!("  entry code  {url} (merchant page, HTTPS; certificate {})", page.cert_path.display());
@@ -292,9 +296,16 @@ fn init(
     let scheme = notify_url.split("://").next().unwrap_or("http");
     let host = authority(notify_url).context("cannot take the acquirer's address from --notify-url")?;
     let decode_url = format!("{scheme}://{host}{}", plusbox_acquirer::acquirer::USER_INITIATED_PAY_PATH);
-    // The entry code's merchant page: HTTPS on the port after the POS-driver API (§6).
+    // The entry code's merchant page, HTTPS (§6): 8789 next to the default 8788; beside any other
+    // port, a port that is free now (the next port up may well be another program's).
     let (listen_host, listen_port) = listen.rsplit_once(':').unwrap_or((listen.as_str(), "8788"));
-    let entry_port = listen_port.parse::<u16>().ok().and_then(|p| p.checked_add(1)).unwrap_or(8789);
+    let entry_port = match listen_port.parse::<u16>() {
+        Ok(8788) => 8789,
+        _ => std::net::TcpListener::bind((listen_host.trim_matches(['[', ']']), 0))
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .with_context(|| format!("cannot find a free port on {listen_host} for the merchant page"))?,
+    };
     let merchant = MerchantConfig {
         entry_code_url: Some(format!("https://{listen_host}:{entry_port}/entry")),
         ..MerchantConfig::default()
