@@ -1,9 +1,12 @@
-//! The catalogue matrix for merchant-presented mode (the order-code cases, suite `mpm`), in the
+//! The catalogue matrix for merchant-presented mode (order codes and private order codes, suite
+//! `mpm`), in the
 //! style of `catalogue_matrix.rs`: the correct reference acquirer passes every MPM case, serially
 //! in a random order and four at a time on separate buyers; every fault an MPM case targets fails
 //! that case, on the same named check every time. Real sandbox and acquirer on ephemeral ports,
-//! wired only over HTTP; the runner drives the acquirer's POS-driver API (`POST /order-code`)
-//! and plays the buyer who scans the code the POS shows.
+//! wired only over HTTP; the runner drives the acquirer's POS-driver API (`POST /order-code`,
+//! `POST /private-order-code`) and plays the buyer who scans the code the POS shows (a private
+//! order code is decoded by the acquirer's `userInitiatedPay`, under the 8 s timeout on the
+//! sandbox's compressed clock).
 //!
 //! Time runs 12 times faster than the wall clock for both, with the reference timing in that
 //! time: the 180 s order-code window is 15 s of real time, and one 3.5 s inquiry slot is 290 ms,
@@ -31,7 +34,7 @@ fn catalogue() -> Catalogue {
 }
 
 fn mpm(catalogue: &Catalogue) -> Vec<&Case> {
-    catalogue.cases().filter(|c| c.product == Product::OrderCode).collect()
+    catalogue.cases().filter(|c| c.product.suite() == "mpm").collect()
 }
 
 async fn env(faults: &[Fault]) -> Env {
@@ -41,7 +44,10 @@ async fn env(faults: &[Fault]) -> Env {
 fn runner(env: &Env) -> Runner {
     // The buyer's actions go straight to the store: wake the notification worker at once.
     let port = LocalPort::new(env.sandbox.store(), env.sandbox.clock()).with_poke(env.sandbox.poker());
-    Runner::new(Arc::new(port), RunnerConfig::new(env.base_url.clone(), "buyer-1")).unwrap()
+    let mut config = RunnerConfig::new(env.base_url.clone(), "buyer-1");
+    // The merchant page of an entry code is HTTPS with a self-signed certificate.
+    config.merchant_page_ca = Some(env.entry_ca_pem.clone());
+    Runner::new(Arc::new(port), config).unwrap()
 }
 
 fn explain(r: &CaseReport) -> String {
@@ -89,7 +95,11 @@ fn rotated<'a>(cases: &[&'a Case]) -> Vec<&'a Case> {
 async fn correct_acquirer_passes_every_order_code_case_serial_and_parallel() {
     let catalogue = catalogue();
     let cases = mpm(&catalogue);
-    assert!(cases.len() >= 10, "the MPM suite: {}", cases.len());
+    assert!(cases.len() >= 20, "the MPM suite: {}", cases.len());
+    assert!(
+        cases.iter().filter(|c| c.product == Product::PrivateOrderCode).count() >= 10,
+        "the private-order-code cases are in the MPM suite"
+    );
     let env = env(&[]).await;
     let serial = runner(&env).run_all(&rotated(&cases), &Quiet).await;
     let accounts: Vec<String> = ["buyer-1", "buyer-2", "buyer-3", "buyer-4"].map(String::from).to_vec();
@@ -124,8 +134,17 @@ async fn every_fault_an_order_code_case_targets_fails_it_on_a_named_check() {
                 .map(move |t| (case, Fault::from_name(t).unwrap_or_else(|| panic!("{}: {t}", case.id))))
         })
         .collect();
-    // The new order-code faults are each targeted here.
-    for fault in [Fault::OmitUserAgent, Fault::OrderCodeNoCancel, Fault::OrderCodePollTooSlow] {
+    // The new merchant-presented faults are each targeted here.
+    for fault in [
+        Fault::OmitUserAgent,
+        Fault::OrderCodeNoCancel,
+        Fault::OrderCodePollTooSlow,
+        Fault::PocUnsignedAnswer,
+        Fault::PocBadAnswerSignature,
+        Fault::PocSlowAnswer,
+        Fault::PocMissingAmount,
+        Fault::EntryPageIgnoresUserAgent,
+    ] {
         assert!(pairs.iter().any(|(_, f)| *f == fault), "no MPM case targets {fault}");
     }
     let runs = pairs.iter().map(|(case, fault)| async move {

@@ -130,3 +130,45 @@ fn pos_order_code_shows_a_scannable_code_and_ends_paid() {
     assert_eq!(record["state"], "SUCCESS");
     assert_eq!(record["code"], code.as_str());
 }
+
+#[test]
+fn app_private_order_code_registers_shows_refuses_and_clears() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("sb");
+    let data = data.to_str().unwrap();
+    let url = "http://127.0.0.1:9/aps/api/v1/payments/userInitiatedPay";
+    let set: Value = serde_json::from_str(&ok(
+        &[
+            "app",
+            "private-order-code",
+            "--data",
+            data,
+            "--url",
+            url,
+            "--digits-domain",
+            "QR.Shop.Example",
+            "--domain",
+            "pay.shop.example",
+            "--json",
+        ],
+        dir.path(),
+    ))
+    .unwrap();
+    assert_eq!(set["userInitiatedPayUrl"], url);
+    assert_eq!(set["domains"][0]["domain"], "pay.shop.example");
+    assert_eq!(set["domains"][1], serde_json::json!({"domain": "qr.shop.example", "digits": true}));
+    let shown = ok(&["app", "private-order-code", "--data", data], dir.path());
+    assert!(shown.contains("qr.shop.example (path starts with 281***04****)"), "{shown}");
+    // The order-code domain is Alipay+'s, never a private one; a domain without a URL is refused.
+    for args in [
+        vec!["app", "private-order-code", "--data", data, "--url", url, "--domain", "global.alipay.com"],
+        vec!["app", "private-order-code", "--data", data, "--domain", "x.example"],
+    ] {
+        let out = Command::new(BIN).args(&args).current_dir(dir.path()).output().unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("order-code domain") || stderr.contains("needs --url"), "{stderr}");
+    }
+    ok(&["app", "private-order-code", "--data", data, "--clear"], dir.path());
+    assert_eq!(ok(&["app", "private-order-code", "--data", data, "--json"], dir.path()).trim(), "null");
+}

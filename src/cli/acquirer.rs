@@ -145,7 +145,15 @@ async fn serve(config: AcquirerConfig, faults: Vec<Fault>) -> anyhow::Result<Exi
     let acquirer = Acquirer::new(config, faults, Arc::new(SystemClock))?;
     let listen = acquirer.config().listen.clone();
     let (addr, task) = server::spawn(acquirer.clone(), &listen).await?;
+    // Without its merchant page the acquirer still serves the POS and Alipay+; say why it is missing.
+    let entry = spawn_entry_page(&acquirer).await.unwrap_or_else(|e| {
+        eprintln!("warning: no entry-code merchant page: {e:#}");
+        None
+    });
     println!("acquirer listening on http://{addr}");
+    if let (Some(url), Some(page)) = (&acquirer.config().merchant.entry_code_url, &entry) {
+        println!("  entry code  {url} (merchant page, HTTPS; certificate {})", page.cert_path.display());
+    }
     println!("  gateway     {}", acquirer.config().gateway_url);
     println!("  client id   {}", acquirer.config().client_id);
     println!("  notify url  {}", acquirer.config().notify_url);
@@ -163,6 +171,45 @@ async fn serve(config: AcquirerConfig, faults: Vec<Fault>) -> anyhow::Result<Exi
         },
         _ = tokio::signal::ctrl_c() => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// The merchant page of the entry code, served over HTTPS (alipayplus-api.md §6: an entry code
+/// is an HTTPS URL) on the host and port of `merchant.entry_code_url`, with a self-signed
+/// certificate kept next to the order table (`entry-tls/`). Dropping the handle stops it.
+pub(crate) struct EntryPageServer {
+    stop: tokio::sync::watch::Sender<bool>,
+    /// The PEM certificate the page presents.
+    pub cert_path: PathBuf,
+}
+
+impl Drop for EntryPageServer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Starts the merchant page if the configuration names an entry code.
+pub(crate) async fn spawn_entry_page(acquirer: &Acquirer) -> anyhow::Result<Option<EntryPageServer>> {
+    let Some(url) = acquirer.config().merchant.entry_code_url.clone() else { return Ok(None) };
+    if !url.starts_with("https://") {
+        bail!("merchant.entry_code_url {url:?} is not an https:// URL: an entry code is HTTPS only (alipayplus-api.md §6)");
+    }
+    let listen =
+        authority(&url).context("cannot take the merchant page's address from merchant.entry_code_url")?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen for the merchant page on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let dir = acquirer.config().database.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let identity = plusbox_sandbox::tls::TlsIdentity::load_or_create(
+        &dir.join("entry-tls"),
+        &plusbox_sandbox::tls::names_for(addr),
+    )?;
+    let cert_path = identity.cert_path.clone();
+    let page = server::router(acquirer.clone())?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move { plusbox_sandbox::tls::serve_https(listener, page, &identity, stopped).await });
+    Ok(Some(EntryPageServer { stop, cert_path }))
 }
 
 fn print_faults(json: bool) -> anyhow::Result<()> {
@@ -205,8 +252,19 @@ fn init(
 ) -> anyhow::Result<()> {
     plusbox_sandbox::store::validate_url(notify_url).map_err(|e| anyhow::anyhow!("--notify-url: {e}"))?;
     let path = plusbox_acquirer::config::uri_path(notify_url);
-    if matches!(path.split('?').next(), Some("/" | "/charge" | "/refund" | "/cancel" | "/health" | "/faults"))
-        || path.starts_with("/payments")
+    if matches!(
+        path.split('?').next(),
+        Some(
+            "/" | "/charge"
+                | "/order-code"
+                | "/private-order-code"
+                | "/refund"
+                | "/cancel"
+                | "/health"
+                | "/faults"
+        )
+    ) || path.starts_with("/payments")
+        || path.starts_with("/aps/")
     {
         bail!("--notify-url path {path:?} collides with the acquirer's POS-driver API; use e.g. /notify");
     }
@@ -233,6 +291,33 @@ fn init(
     write_private_file(&dir.join(&key_name), key.to_pkcs8_pem().expose().as_bytes())?;
     let fingerprint = store.set_acqp_key(&key.public_key()?.to_base64(), 1, now)?;
     store.set_notify_url(Some(notify_url))?;
+    // Private order codes (§11): the acquirer's domain, in the fixed-domain form, decoded by its
+    // userInitiatedPay endpoint on the same listener as notifications.
+    let scheme = notify_url.split("://").next().unwrap_or("http");
+    let host = authority(notify_url).context("cannot take the acquirer's address from --notify-url")?;
+    let decode_url = format!("{scheme}://{host}{}", plusbox_acquirer::acquirer::USER_INITIATED_PAY_PATH);
+    // The entry code's merchant page, HTTPS (§6): 8789 next to the default 8788; beside any other
+    // port, a port that is free now (the next port up may well be another program's).
+    let (listen_host, listen_port) = listen.rsplit_once(':').unwrap_or((listen.as_str(), "8788"));
+    let entry_port = match listen_port.parse::<u16>() {
+        Ok(8788) => 8789,
+        _ => std::net::TcpListener::bind((listen_host.trim_matches(['[', ']']), 0))
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .with_context(|| format!("cannot find a free port on {listen_host} for the merchant page"))?,
+    };
+    let merchant = MerchantConfig {
+        entry_code_url: Some(format!("https://{listen_host}:{entry_port}/entry")),
+        ..MerchantConfig::default()
+    };
+    store.set_private_order_codes(
+        &decode_url,
+        &[plusbox_sandbox::store::PrivateDomain {
+            domain: merchant.private_order_code_domain.clone(),
+            digits: true,
+        }],
+        now,
+    )?;
     let app = store.app_view()?;
     let config = AcquirerConfig {
         gateway_url: app.gateway_url.clone(),
@@ -245,7 +330,7 @@ fn init(
         listen,
         database: PathBuf::from(format!("{stem}.sqlite3")),
         faults: Default::default(),
-        merchant: MerchantConfig::default(),
+        merchant,
         timing: Timing::default(),
     };
     config.save(out)?;
@@ -254,6 +339,13 @@ fn init(
     println!("  client id   {}", app.client_id);
     println!("  key         registered with the sandbox (keyVersion 1, fingerprint {fingerprint})");
     println!("  notify url  {notify_url} (registered with the sandbox)");
+    println!(
+        "  private order codes  https://{}/281… decoded by {decode_url} (registered with the sandbox)",
+        config.merchant.private_order_code_domain
+    );
+    if let Some(url) = &config.merchant.entry_code_url {
+        println!("  entry code  {url} (merchant page, HTTPS, self-signed)");
+    }
     println!("next: plusbox acquirer serve --config {}", out.display());
     Ok(())
 }

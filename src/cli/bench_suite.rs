@@ -24,7 +24,8 @@ pub struct SuiteArgs {
     /// Case ids to run (default: the whole suite given by --suite).
     #[arg(value_name = "CASE")]
     pub cases: Vec<String>,
-    /// The suite to run when no case ids are given: `upm`, or `mpm` (the order-code cases).
+    /// The suite to run when no case ids are given: `upm`, or `mpm` (order codes, private order
+    /// codes and entry codes).
     #[arg(long, default_value = "upm")]
     pub suite: String,
     /// How many times faster than the wall clock sandbox (and acquirer) time runs.
@@ -131,7 +132,24 @@ async fn bench(
     let addr = listener.local_addr()?;
     let notify_url = format!("http://{addr}/notify");
     store.set_notify_url(Some(&notify_url))?;
+    // Private order codes (§11): the acquirer's domain, decoded by its userInitiatedPay.
+    store.set_private_order_codes(
+        &format!("http://{addr}{}", plusbox_acquirer::acquirer::USER_INITIATED_PAY_PATH),
+        &[plusbox_sandbox::store::PrivateDomain {
+            domain: plusbox_acquirer::config::DEFAULT_PRIVATE_ORDER_CODE_DOMAIN.to_owned(),
+            digits: true,
+        }],
+        now,
+    )?;
     let app = store.app_view()?;
+    // The merchant page of the entry code is HTTPS (§6): its own listener, self-signed.
+    let entry_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let entry_url = format!("https://{}/entry", entry_listener.local_addr()?);
+    let identity = plusbox_sandbox::tls::TlsIdentity::load_or_create(
+        &dir.join("entry-tls"),
+        &["127.0.0.1".to_owned(), "localhost".to_owned()],
+    )?;
+    let entry_ca = std::fs::read(&identity.cert_path)?;
     // The reference timing in sandbox time; only the HTTP timeouts run in real time.
     let real = |ms: u64| (ms / u64::from(scale)).max(1);
     let d = Timing::default();
@@ -153,13 +171,19 @@ async fn bench(
         listen: addr.to_string(),
         database: dir.join("acquirer.sqlite3"),
         faults: Default::default(),
-        merchant: MerchantConfig::default(),
+        merchant: MerchantConfig { entry_code_url: Some(entry_url), ..MerchantConfig::default() },
         timing,
     };
     let acquirer = Acquirer::new(acquirer_config, args.fault.iter().copied(), acquirer_clock)?;
+    let page = server::router(acquirer.clone())?;
     let server = tokio::spawn(server::serve(acquirer, listener));
+    let (entry_stop, stopped) = tokio::sync::watch::channel(false);
+    let entry_server = tokio::spawn(async move {
+        plusbox_sandbox::tls::serve_https(entry_listener, page, &identity, stopped).await
+    });
 
-    let runner_config = RunnerConfig::new(format!("http://{addr}"), "buyer-1");
+    let mut runner_config = RunnerConfig::new(format!("http://{addr}"), "buyer-1");
+    runner_config.merchant_page_ca = Some(entry_ca);
     let port =
         plusbox_runner_local::LocalPort::new(Arc::clone(&store), sandbox.clock()).with_poke(sandbox.poker());
     let runner = Runner::new(Arc::new(port), runner_config)?;
@@ -172,6 +196,8 @@ async fn bench(
     };
     let total = started.elapsed();
     server.abort();
+    let _ = entry_stop.send(true);
+    entry_server.abort();
     sandbox.shutdown().await;
     Ok((report, total))
 }

@@ -22,6 +22,12 @@ pub enum PosCommand {
     Charge(ChargeArgs),
     /// Show an order code (MPM) for the buyer to scan, as QR and PNG, and follow the sale.
     OrderCode(super::pos_mpm::OrderCodeArgs),
+    /// Show a private order code (MPM, issued by this acquirer) for the buyer to scan, as QR and
+    /// PNG; answer Alipay+'s userInitiatedPay when it is scanned, and follow the sale.
+    PrivateOrderCode(super::pos_mpm::OrderCodeArgs),
+    /// Show the merchant's static entry code (MPM, the merchant page's HTTPS URL) as QR and PNG,
+    /// and follow the first sale a buyer pays on that page.
+    EntryCode(super::pos_mpm::EntryCodeArgs),
     /// Refund part or all of a paid payment.
     Refund(RefundArgs),
     /// Cancel a payment (full amount; until 00:15 UTC+8 the next day).
@@ -196,7 +202,11 @@ async fn run_async(command: PosCommand) -> anyhow::Result<ExitCode> {
             print_payment(&record, args.acquirer.json)?;
             Ok(exit_for(&record))
         }
-        PosCommand::OrderCode(args) => super::pos_mpm::run(args).await,
+        PosCommand::OrderCode(args) => super::pos_mpm::run(args, super::pos_mpm::Kind::OrderCode).await,
+        PosCommand::EntryCode(args) => super::pos_mpm::run_entry(args).await,
+        PosCommand::PrivateOrderCode(args) => {
+            super::pos_mpm::run(args, super::pos_mpm::Kind::PrivateOrderCode).await
+        }
         PosCommand::Refund(args) => {
             let refund = match target(&args.acquirer)? {
                 Target::Remote(driver) => {

@@ -1,7 +1,9 @@
-//! `plusbox pos order-code`: the POS side of merchant-presented mode with an order code
-//! (alipayplus-api.md §5): ring up a sale, show the order code Alipay+ issued as a QR code in the
-//! terminal and as a PNG file, then follow the sale to its end (polling, notification, cancel when
-//! the code's window ends) and print the receipt.
+//! `plusbox pos order-code` and `plusbox pos private-order-code`: the POS side of
+//! merchant-presented mode with an order code issued by Alipay+ (alipayplus-api.md §5) or a
+//! private order code issued by the acquirer itself (§11): ring up a sale, show the code as a QR
+//! code in the terminal and as a PNG file, then follow the sale to its end (decoding the private
+//! code when Alipay+ asks, polling, notification, cancel when the code's window ends) and print
+//! the receipt.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -14,7 +16,16 @@ use plusbox_companion::render::{render_png, render_terminal, RenderSize, Symbolo
 
 use super::pos::{exit_for, print_payment, target, AcquirerArgs, Target};
 
-/// `plusbox pos order-code`
+/// Which merchant-presented code the POS shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Issued by Alipay+ in the `pay` answer (§5).
+    OrderCode,
+    /// Issued by the acquirer, decoded by it through `userInitiatedPay` (§11).
+    PrivateOrderCode,
+}
+
+/// `plusbox pos order-code` and `plusbox pos private-order-code`
 #[derive(Debug, Args)]
 pub struct OrderCodeArgs {
     /// Amount, e.g. "12.50 USD".
@@ -33,8 +44,8 @@ pub struct OrderCodeArgs {
     pub acquirer: AcquirerArgs,
 }
 
-/// Runs `pos order-code`.
-pub async fn run(args: OrderCodeArgs) -> anyhow::Result<ExitCode> {
+/// Runs `pos order-code` or `pos private-order-code`.
+pub async fn run(args: OrderCodeArgs, kind: Kind) -> anyhow::Result<ExitCode> {
     let request = OrderCodeRequest {
         amount: args.amount.clone(),
         payment_request_id: None,
@@ -42,12 +53,16 @@ pub async fn run(args: OrderCodeArgs) -> anyhow::Result<ExitCode> {
     };
     let record = match target(&args.acquirer)? {
         Target::Remote(driver) => {
-            let sale = driver.order_code(&args.amount).await?;
+            let sale = match kind {
+                Kind::OrderCode => driver.order_code(&args.amount).await?,
+                Kind::PrivateOrderCode => driver.private_order_code(&args.amount).await?,
+            };
             show(&sale, &args)?;
             follow(&driver, &sale.payment).await?
         }
         Target::Local(acquirer) => {
-            // Listen for notifyPayment while the sale runs, as `pos charge` does.
+            // Listen for notifyPayment (and userInitiatedPay) while the sale runs, as `pos
+            // charge` does.
             let listen = acquirer.config().listen.clone();
             let notify = match server::spawn(acquirer.clone(), &listen).await {
                 Ok((_, task)) => Some(task),
@@ -57,7 +72,12 @@ pub async fn run(args: OrderCodeArgs) -> anyhow::Result<ExitCode> {
                 }
             };
             let mut shown = Ok(());
-            let result = acquirer.order_code(request, |sale| shown = show(sale, &args)).await;
+            let result = match kind {
+                Kind::OrderCode => acquirer.order_code(request, |sale| shown = show(sale, &args)).await,
+                Kind::PrivateOrderCode => {
+                    acquirer.private_order_code(request, |sale| shown = show(sale, &args)).await
+                }
+            };
             if let Some(task) = notify {
                 task.abort();
             }
@@ -111,4 +131,106 @@ async fn follow(driver: &PosDriver, payment: &PaymentRecord) -> anyhow::Result<P
         record = driver.payment(&payment.payment_request_id).await?;
     }
     Ok(record)
+}
+
+/// `plusbox pos entry-code`
+#[derive(Debug, Args)]
+pub struct EntryCodeArgs {
+    /// Where to write the entry code as a PNG (to print and put on the counter).
+    #[arg(long, value_name = "FILE", default_value = "entry-code.png")]
+    pub png: PathBuf,
+    /// Draw the terminal QR for a light-background terminal.
+    #[arg(long)]
+    pub invert: bool,
+    /// How long to wait for a buyer to pay through the merchant page, in seconds.
+    #[arg(long, default_value_t = 600)]
+    pub wait: u64,
+    #[command(flatten)]
+    pub acquirer: AcquirerArgs,
+}
+
+/// Runs `pos entry-code`: shows the merchant's static entry code (alipayplus-api.md §6), then
+/// follows the first sale a buyer starts on the merchant page to its end.
+pub async fn run_entry(args: EntryCodeArgs) -> anyhow::Result<ExitCode> {
+    let since = plusbox_acquirer::store::rfc3339(time::OffsetDateTime::now_utc());
+    let tries = args.wait.max(1);
+    let record = match target(&args.acquirer)? {
+        Target::Remote(driver) => {
+            let code = driver.entry_code().await?;
+            show_entry(&code.code_value, &args)?;
+            let mut found = None;
+            for _ in 0..tries {
+                let recent = driver.recent().await?;
+                found = recent
+                    .into_iter()
+                    .find(|p| p.created_at.as_str() > since.as_str() && p.code.contains("/cashier/"));
+                if found.is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            let Some(sale) = found else {
+                eprintln!("No buyer paid through the merchant page within {} s.", args.wait);
+                return Ok(ExitCode::from(1));
+            };
+            eprintln!("Sale {} started on the merchant page; following it.", sale.payment_request_id);
+            follow(&driver, &sale).await?
+        }
+        Target::Local(acquirer) => {
+            let listen = acquirer.config().listen.clone();
+            let notify = match server::spawn(acquirer.clone(), &listen).await {
+                Ok((_, task)) => Some(task),
+                Err(e) => {
+                    eprintln!("note: not listening for notifications here ({e})");
+                    None
+                }
+            };
+            let page = super::acquirer::spawn_entry_page(&acquirer).await?;
+            let Some(code) = acquirer.entry_code().filter(|_| page.is_some()) else {
+                anyhow::bail!(
+                    "no entry code: set merchant.entry_code_url in the acquirer configuration (plusbox acquirer init sets it)"
+                );
+            };
+            show_entry(&code.code_value, &args)?;
+            let mut found = None;
+            for _ in 0..tries {
+                found = acquirer.latest_entry_sale(&since)?;
+                if found.is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            let Some(sale) = found else {
+                eprintln!("No buyer paid through the merchant page within {} s.", args.wait);
+                return Ok(ExitCode::from(1));
+            };
+            eprintln!("Sale {} started on the merchant page; following it.", sale.payment_request_id);
+            let mut record = sale;
+            for _ in 0..900 {
+                if record.state.is_final() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                record = acquirer.payment(&record.payment_request_id)?;
+            }
+            if let Some(task) = notify {
+                task.abort();
+            }
+            drop(page);
+            record
+        }
+    };
+    print_payment(&record, args.acquirer.json)?;
+    Ok(exit_for(&record))
+}
+
+fn show_entry(url: &str, args: &EntryCodeArgs) -> anyhow::Result<()> {
+    let terminal = render_terminal(url, Symbology::Qr, args.invert)
+        .context("cannot draw the entry code for the terminal")?;
+    eprintln!("{terminal}");
+    eprintln!("Entry code {url}");
+    eprintln!("Ask the buyer to scan it with an Alipay+ wallet and pay on the merchant page.");
+    write_png(&args.png, url)?;
+    eprintln!("PNG written to {}", args.png.display());
+    Ok(())
 }

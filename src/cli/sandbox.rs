@@ -387,6 +387,30 @@ pub enum AppCommand {
         #[arg(long, value_name = "ID,..", value_delimiter = ',')]
         cases: Vec<String>,
     },
+    /// Private order codes (alipayplus-api.md §11): register the acquirer's `userInitiatedPay`
+    /// URL and its private-order-code domains, show the registration (no options), or clear it.
+    /// A scanned https:// URL on a registered domain is decoded by that URL.
+    PrivateOrderCode {
+        #[command(flatten)]
+        data: DataArg,
+        /// The acquirer's userInitiatedPay endpoint, e.g.
+        /// http://127.0.0.1:8788/aps/api/v1/payments/userInitiatedPay.
+        #[arg(long, conflicts_with = "clear")]
+        url: Option<String>,
+        /// A private-order-code domain (repeatable): any path on it is the acquirer's code.
+        #[arg(long, value_name = "HOST")]
+        domain: Vec<String>,
+        /// A fixed-domain-form domain (repeatable): the first path segment must start with 12
+        /// digits shaped 281***04**** (payment-codes.md §4.3).
+        #[arg(long, value_name = "HOST")]
+        digits_domain: Vec<String>,
+        /// Remove the registration.
+        #[arg(long)]
+        clear: bool,
+        /// JSON output: {userInitiatedPayUrl, domains: [{domain, digits}]} or null.
+        #[arg(long)]
+        json: bool,
+    },
     /// List paired companion devices (revoked ones included).
     Devices {
         #[command(flatten)]
@@ -465,6 +489,46 @@ pub fn run_app(command: AppCommand) -> anyhow::Result<ExitCode> {
             let scope = plusbox_sandbox::store::DeviceScope { merchant, account, clock_control: clock };
             let cases = known_cases(cases)?;
             return pair(&data, &name, url, token, json, scope, &cases);
+        }
+        AppCommand::PrivateOrderCode { data, url, domain, digits_domain, clear, json } => {
+            let store = data.open()?;
+            if clear {
+                store.clear_private_order_codes()?;
+                println!("Private-order-code registration cleared.");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let registration = match url {
+                Some(url) => {
+                    let domains: Vec<plusbox_sandbox::store::PrivateDomain> = domain
+                        .iter()
+                        .map(|d| plusbox_sandbox::store::PrivateDomain { domain: d.clone(), digits: false })
+                        .chain(digits_domain.iter().map(|d| plusbox_sandbox::store::PrivateDomain {
+                            domain: d.clone(),
+                            digits: true,
+                        }))
+                        .collect();
+                    Some(store.set_private_order_codes(&url, &domains, now())?)
+                }
+                None if !domain.is_empty() || !digits_domain.is_empty() => {
+                    anyhow::bail!(
+                        "--domain needs --url: the userInitiatedPay endpoint that decodes its codes"
+                    )
+                }
+                None => store.private_order_codes()?,
+            };
+            if json {
+                return print_json(&registration);
+            }
+            match registration {
+                None => println!("No private-order-code registration (set one with --url and --domain)."),
+                Some(r) => {
+                    println!("userInitiatedPay URL: {}", r.user_initiated_pay_url);
+                    for d in r.domains {
+                        let form = if d.digits { " (path starts with 281***04****)" } else { "" };
+                        println!("domain: {}{form}", d.domain);
+                    }
+                }
+            }
         }
         AppCommand::Devices { data, json } => {
             let devices = data.open()?.devices()?;

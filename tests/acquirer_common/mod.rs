@@ -39,6 +39,11 @@ pub struct Env {
     pub client_id: String,
     server: tokio::task::JoinHandle<Result<(), plusbox_acquirer::AcquirerError>>,
     pub base_url: String,
+    /// The acquirer's merchant page (the entry code, HTTPS, alipayplus-api.md §6).
+    pub entry_url: String,
+    /// The PEM certificate of that page (self-signed), for the buyer's web view to trust.
+    pub entry_ca_pem: Vec<u8>,
+    _entry_stop: tokio::sync::watch::Sender<bool>,
     _dir: tempfile::TempDir,
 }
 
@@ -112,7 +117,27 @@ impl Env {
         let addr = listener.local_addr().unwrap();
         let notify_url = format!("http://{addr}/notify");
         store.set_notify_url(Some(&notify_url)).unwrap();
+        // Private order codes (§11): the acquirer's domain, decoded by its userInitiatedPay.
+        store
+            .set_private_order_codes(
+                &format!("http://{addr}{}", plusbox_acquirer::acquirer::USER_INITIATED_PAY_PATH),
+                &[plusbox_sandbox::store::PrivateDomain {
+                    domain: plusbox_acquirer::config::DEFAULT_PRIVATE_ORDER_CODE_DOMAIN.to_owned(),
+                    digits: true,
+                }],
+                time::OffsetDateTime::now_utc(),
+            )
+            .unwrap();
         let app = store.app_view().unwrap();
+        // The merchant page is HTTPS (§6): its own listener with a self-signed certificate.
+        let entry_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let entry_url = format!("https://{}/entry", entry_listener.local_addr().unwrap());
+        let identity = plusbox_sandbox::tls::TlsIdentity::load_or_create(
+            &dir.path().join("entry-tls"),
+            &["127.0.0.1".to_owned(), "localhost".to_owned()],
+        )
+        .unwrap();
+        let entry_ca_pem = std::fs::read(&identity.cert_path).unwrap();
         let config = AcquirerConfig {
             gateway_url: gateway_override.unwrap_or_else(|| sandbox.base_url().to_owned()),
             client_id: app.client_id.clone(),
@@ -124,17 +149,25 @@ impl Env {
             listen: addr.to_string(),
             database: dir.path().join("acquirer.sqlite3"),
             faults: Default::default(),
-            merchant: MerchantConfig::default(),
+            merchant: MerchantConfig { entry_code_url: Some(entry_url.clone()), ..MerchantConfig::default() },
             timing,
         };
         let acquirer = Acquirer::new(config, faults.iter().copied(), acq_clock).unwrap();
         let server = tokio::spawn(server::serve(acquirer.clone(), listener));
+        let (entry_stop, stopped) = tokio::sync::watch::channel(false);
+        let page = server::router(acquirer.clone()).unwrap();
+        tokio::spawn(async move {
+            plusbox_sandbox::tls::serve_https(entry_listener, page, &identity, stopped).await
+        });
         Env {
             sandbox,
             acquirer,
             client_id: app.client_id,
             server,
             base_url: format!("http://{addr}"),
+            entry_url,
+            entry_ca_pem,
+            _entry_stop: entry_stop,
             _dir: dir,
         }
     }

@@ -19,6 +19,10 @@ use crate::error::AcquirerError;
 use crate::faults::{Fault, Faults};
 mod order_code;
 pub use order_code::{CodeImage, OrderCodeRequest, OrderCodeSale, OrderCodeShown, StartedSale};
+mod entry_code;
+pub use entry_code::{is_wallet, EntryPage, ENTRY_PAGE_PATH, WALLET_MARKERS};
+mod private_order_code;
+pub use private_order_code::USER_INITIATED_PAY_PATH;
 
 use crate::store::{
     rfc3339, NewPayment, NotificationRecord, OrderState, PaymentDetails, PaymentRecord, RefundRecord, Source,

@@ -62,6 +62,9 @@ fn default_database() -> PathBuf {
     PathBuf::from("acquirer.sqlite3")
 }
 
+/// Default host of the acquirer's private order codes.
+pub const DEFAULT_PRIVATE_ORDER_CODE_DOMAIN: &str = "qr.plusbox-acquirer.example";
+
 /// The merchant the acquirer charges for (sent in `order.merchant`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -82,6 +85,15 @@ pub struct MerchantConfig {
     pub terminal_id: String,
     /// `order.orderDescription` when the charge gives none.
     pub order_description: String,
+    /// The host of the private order codes this acquirer issues (alipayplus-api.md §11,
+    /// payment-codes.md §4.3), registered with Alipay+ as a fixed-domain-form domain.
+    pub private_order_code_domain: String,
+    /// The public HTTPS URL of the merchant page (the entry code the QR holds, §6): where the
+    /// acquirer's `/entry` page is reached over HTTPS. None: no entry code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry_code_url: Option<String>,
+    /// The currency of amounts typed on the merchant page.
+    pub entry_code_currency: String,
 }
 
 impl Default for MerchantConfig {
@@ -95,6 +107,9 @@ impl Default for MerchantConfig {
             store_mcc: "5812".to_owned(),
             terminal_id: "T01".to_owned(),
             order_description: "Plusbox POS sale".to_owned(),
+            private_order_code_domain: DEFAULT_PRIVATE_ORDER_CODE_DOMAIN.to_owned(),
+            entry_code_url: None,
+            entry_code_currency: "USD".to_owned(),
         }
     }
 }

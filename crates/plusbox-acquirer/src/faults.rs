@@ -156,6 +156,26 @@ faults! {
     OrderCodePollTooSlow = "order-code-poll-too-slow", "§11, §12",
         "While an order code is U, inquire 30 to 60 times within 180 s (every 3-6 s), then cancel.",
         "Inquires at a third of the pace (timing.order_code_poll_interval_ms × 3, 10.5 s): 17 inquiries in 180 s.";
+    /// Answers `userInitiatedPay` without a signature.
+    PocUnsignedAnswer = "poc-unsigned-answer", "§1.5, §11",
+        "Sign the userInitiatedPay answer (Alipay+ → ACQP calls are answered signed).",
+        "Answers userInitiatedPay with no Signature header, so Alipay+ cannot trust the decoded order.";
+    /// Answers `userInitiatedPay` with a signature that does not verify.
+    PocBadAnswerSignature = "poc-bad-answer-signature", "§1.5, §11",
+        "Sign the userInitiatedPay answer over the exact bytes sent.",
+        "Signs the userInitiatedPay answer over different content, so the signature does not verify.";
+    /// Answers `userInitiatedPay` after Alipay+'s 8 s timeout.
+    PocSlowAnswer = "poc-slow-answer", "§11, §12",
+        "Answer userInitiatedPay within 8 s (Alipay+'s timeout for this call).",
+        "Answers userInitiatedPay after 15 s, when Alipay+ has given up on it.";
+    /// Leaves the amount out of the `userInitiatedPay` answer.
+    PocMissingAmount = "poc-missing-amount", "§11",
+        "The userInitiatedPay answer carries the order's amount (paymentAmount).",
+        "Answers userInitiatedPay S without paymentAmount (or amount), so no payment can be made from it.";
+    /// The entry-code page does not tell wallets by their User-Agent.
+    EntryPageIgnoresUserAgent = "entry-page-ignores-user-agent", "§6",
+        "The merchant page tells an Alipay+ wallet by its User-Agent (AlipayConnect, AlipayClient) and sends that User-Agent in pay's order.env.userAgent.",
+        "Serves the amount form to any browser and sends the POS's own agent string in pay instead of the wallet's.";
 }
 
 impl Fault {
@@ -246,7 +266,7 @@ mod tests {
             assert_eq!(Fault::from_name(fault.name()), Some(*fault));
             assert!(!fault.rule().is_empty() && !fault.section().is_empty());
         }
-        assert_eq!(Fault::ALL.len(), 28);
+        assert_eq!(Fault::ALL.len(), 33);
         assert!(Fault::from_name("nope").is_none());
     }
 

@@ -69,6 +69,23 @@ impl PosDriver {
         self.send(self.http.post(format!("{}/order-code", self.base_url)).json(&body)).await
     }
 
+    /// `POST /private-order-code`: starts a private-order-code sale; answers at once with the
+    /// code to display.
+    pub async fn private_order_code(&self, amount: &str) -> Result<crate::OrderCodeSale, DriverError> {
+        let body = json!({"amount": amount});
+        self.send(self.http.post(format!("{}/private-order-code", self.base_url)).json(&body)).await
+    }
+
+    /// `GET /entry-code`: the merchant's static entry code (its page's HTTPS URL).
+    pub async fn entry_code(&self) -> Result<crate::OrderCodeShown, DriverError> {
+        self.send(self.http.get(format!("{}/entry-code", self.base_url))).await
+    }
+
+    /// `GET /payments`: the most recent sales, newest first.
+    pub async fn recent(&self) -> Result<Vec<PaymentRecord>, DriverError> {
+        self.send(self.http.get(format!("{}/payments", self.base_url))).await
+    }
+
     /// `POST /refund`.
     pub async fn refund(
         &self,

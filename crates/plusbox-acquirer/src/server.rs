@@ -17,13 +17,26 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::acquirer::{
-    Acquirer, CancelRequest, ChargeRequest, IncomingNotify, OrderCodeRequest, RefundRequest,
+    Acquirer, CancelRequest, ChargeRequest, EntryPage, IncomingNotify, NotifyAck, OrderCodeRequest,
+    RefundRequest, ENTRY_PAGE_PATH, USER_INITIATED_PAY_PATH,
 };
 use crate::error::AcquirerError;
 
 /// The API paths the notify URL must not collide with.
-const RESERVED: &[&str] =
-    &["/charge", "/order-code", "/refund", "/cancel", "/payments", "/faults", "/clock", "/health"];
+const RESERVED: &[&str] = &[
+    "/charge",
+    "/order-code",
+    "/private-order-code",
+    "/entry",
+    "/entry-code",
+    "/refund",
+    "/cancel",
+    "/payments",
+    "/faults",
+    "/clock",
+    "/health",
+    USER_INITIATED_PAY_PATH,
+];
 
 /// Builds the router: POS-driver API plus the notify endpoint at the notify URL's path.
 pub fn router(acquirer: Acquirer) -> Result<Router, AcquirerError> {
@@ -39,6 +52,10 @@ pub fn router(acquirer: Acquirer) -> Result<Router, AcquirerError> {
     Ok(Router::new()
         .route("/charge", post(charge))
         .route("/order-code", post(order_code))
+        .route("/private-order-code", post(private_order_code))
+        .route(ENTRY_PAGE_PATH, get(entry_page).post(entry_pay))
+        .route("/entry-code", get(entry_code))
+        .route(USER_INITIATED_PAY_PATH, post(user_initiated_pay))
         .route("/refund", post(refund))
         .route("/cancel", post(cancel))
         .route("/payments", get(recent))
@@ -104,6 +121,136 @@ async fn order_code(State(acq): State<Acquirer>, body: Bytes) -> Response {
         Ok(req) => reply(acq.start_order_code(req).await.map(|(sale, _follow)| sale)),
         Err(e) => error(&e),
     }
+}
+
+/// `POST /private-order-code`: issues a private order code for a sale and answers at once with
+/// the code to display (`orderCode`); the acquirer decodes it when Alipay+ asks
+/// (`userInitiatedPay`) and follows the sale to its end in the background.
+async fn private_order_code(State(acq): State<Acquirer>, body: Bytes) -> Response {
+    match parse::<OrderCodeRequest>(&body) {
+        Ok(req) => reply(acq.start_private_order_code(req).await.map(|(sale, _follow)| sale)),
+        Err(e) => error(&e),
+    }
+}
+
+/// `GET /entry-code`: the entry code the POS shows (`{codeValue}`: the merchant page's HTTPS URL).
+async fn entry_code(State(acq): State<Acquirer>) -> Response {
+    match acq.entry_code() {
+        Some(code) => Json(code).into_response(),
+        None => error(&AcquirerError::NotFound(
+            "no entry code: set merchant.entry_code_url to the merchant page's HTTPS URL".to_owned(),
+        )),
+    }
+}
+
+/// `GET /entry`: the merchant page (§6), told apart by the wallet's User-Agent.
+async fn entry_page(State(acq): State<Acquirer>, headers: HeaderMap) -> Response {
+    let agent = headers.get("user-agent").and_then(|v| v.to_str().ok());
+    entry_answer(acq.entry_page(agent))
+}
+
+/// `POST /entry` (form `amount`): `pay` with `EntryCode`, then 303 to the wallet's cashier.
+async fn entry_pay(State(acq): State<Acquirer>, headers: HeaderMap, body: Bytes) -> Response {
+    let agent = headers.get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let amount = form_field(&body, "amount").unwrap_or_default();
+    match acq.entry_pay(agent.as_deref(), &amount).await {
+        Ok(page) => entry_answer(page),
+        Err(e) => error(&e),
+    }
+}
+
+fn entry_answer(page: EntryPage) -> Response {
+    match page {
+        EntryPage::Html(status, body) => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+            [("content-type", "text/html; charset=utf-8"), ("cache-control", "no-store")],
+            body,
+        )
+            .into_response(),
+        EntryPage::NotStarted { body, payment_request_id } => {
+            let mut response = (
+                StatusCode::BAD_GATEWAY,
+                [("content-type", "text/html; charset=utf-8"), ("cache-control", "no-store")],
+                body,
+            )
+                .into_response();
+            if let Ok(id) = HeaderValue::from_str(&payment_request_id) {
+                response.headers_mut().insert("x-payment-request-id", id);
+            }
+            response
+        }
+        EntryPage::Redirect { to, payment_request_id } => {
+            let mut response = StatusCode::SEE_OTHER.into_response();
+            if let Ok(location) = HeaderValue::from_str(&to) {
+                response.headers_mut().insert("location", location);
+            }
+            if let Ok(id) = HeaderValue::from_str(&payment_request_id) {
+                response.headers_mut().insert("x-payment-request-id", id);
+            }
+            response
+        }
+    }
+}
+
+/// One field of an `application/x-www-form-urlencoded` body.
+fn form_field(body: &[u8], name: &str) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    text.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (decode_form(key).as_deref() == Some(name)).then(|| decode_form(value)).flatten()
+    })
+}
+
+/// Decodes `+` and `%XX` of a form value; `None` for a broken escape or non-UTF-8.
+fn decode_form(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = text.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// `POST /aps/api/v1/payments/userInitiatedPay` (Alipay+ → ACQP, §11): decodes a private order
+/// code a buyer scanned; always HTTP 200 with a signed `result`.
+async fn user_initiated_pay(
+    State(acq): State<Acquirer>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let target = uri.path_and_query().map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
+    let answer = acq
+        .handle_user_initiated_pay(IncomingNotify {
+            uri: &target,
+            client_id: header("client-id"),
+            request_time: header("request-time"),
+            signature: header("signature"),
+            body: &body,
+        })
+        .await;
+    signed(answer)
+}
+
+fn signed(answer: NotifyAck) -> Response {
+    let mut response = answer.body.into_response();
+    for (name, value) in answer.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
 }
 
 async fn refund(State(acq): State<Acquirer>, body: Bytes) -> Response {
@@ -204,4 +351,30 @@ async fn notify(State(acq): State<Acquirer>, uri: Uri, headers: HeaderMap, body:
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{decode_form, form_field};
+
+    #[test]
+    fn form_fields_are_decoded_and_broken_escapes_refused() {
+        assert_eq!(form_field(b"amount=12.50&x=1", "amount").as_deref(), Some("12.50"));
+        assert_eq!(form_field(b"x=1&amount=1%2C5+0", "amount").as_deref(), Some("1,5 0"));
+        assert_eq!(form_field(b"amount", "amount").as_deref(), Some(""));
+        assert_eq!(form_field(b"amount=%zz", "amount"), None);
+        assert_eq!(form_field(b"other=1", "amount"), None);
+        assert_eq!(decode_form("%e4%b8%ad"), Some("中".to_owned()));
+        assert_eq!(decode_form("%ff"), None);
+    }
+
+    proptest::proptest! {
+        /// Any body is read or refused, never a panic; a decoded value is never longer than the body.
+        #[test]
+        fn any_form_body_is_read_or_refused(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            if let Some(value) = form_field(&body, "amount") {
+                proptest::prop_assert!(value.len() <= body.len());
+            }
+        }
+    }
 }

@@ -369,6 +369,22 @@ impl Store {
         Ok(Some(record))
     }
 
+    /// The payment whose code (the scanned payment code, or the merchant-presented code the
+    /// acquirer issued) is `code`, newest first.
+    pub fn payment_by_code(&self, code: &str) -> Result<Option<PaymentRecord>, AcquirerError> {
+        let conn = self.lock();
+        let row = conn
+            .query_row(
+                "SELECT * FROM payments WHERE code = ?1 AND code != '' ORDER BY created_at DESC LIMIT 1",
+                params![code],
+                payment_row,
+            )
+            .optional()?;
+        let Some(mut record) = row else { return Ok(None) };
+        fill_counts(&conn, &mut record)?;
+        Ok(Some(record))
+    }
+
     /// The most recent payments, newest first.
     pub fn recent_payments(&self, limit: u32) -> Result<Vec<PaymentRecord>, AcquirerError> {
         let conn = self.lock();

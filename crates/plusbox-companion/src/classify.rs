@@ -18,8 +18,19 @@ pub async fn classify_all<'a, H: Host>(
     contents: impl Iterator<Item = &'a [u8]>,
 ) -> Vec<ScannedCode> {
     let mut out = Vec::new();
+    // The registered private-order-code domains, asked for once and only when an HTTPS URL that
+    // is not an order code turns up (best effort: without them it reads as an entry code).
+    let mut context: Option<Option<MpmContext>> = None;
     for bytes in contents {
         let mut code = classify(bytes);
+        if code.kind == ScannedKind::EntryCode {
+            if context.is_none() {
+                context = Some(host.client().merchant_code_context().await.ok());
+            }
+            if let Some(Some(known)) = &context {
+                code = classify_in(bytes, known);
+            }
+        }
         if code.kind == ScannedKind::AlipayplusCode {
             if let Some(digits) = code.details.get("code").cloned() {
                 if let Ok(Some(owner)) = host.client().code_owner(&digits).await {
@@ -41,6 +52,11 @@ pub async fn classify_all<'a, H: Host>(
 
 /// Classifies one decoded content without asking anyone.
 pub fn classify(bytes: &[u8]) -> ScannedCode {
+    classify_in(bytes, &MpmContext::default())
+}
+
+/// Classifies one decoded content knowing the registered merchant-code domains.
+pub fn classify_in(bytes: &[u8], context: &MpmContext) -> ScannedCode {
     let bytes_base64 = base64::engine::general_purpose::STANDARD.encode(bytes);
     let Ok(text) = std::str::from_utf8(bytes) else {
         let hex: Vec<String> = bytes.iter().take(64).map(|b| format!("{b:02x}")).collect();
@@ -76,7 +92,7 @@ pub fn classify(bytes: &[u8]) -> ScannedCode {
         };
         return make(kind, title, explanation.into(), details);
     }
-    match identify_scanned(text, &MpmContext::default()) {
+    match identify_scanned(text, context) {
         Core::PaymentCode { identification } => {
             details.insert("code".into(), identification.code.clone());
             details.insert("family".into(), identification.family.label().into());
@@ -117,7 +133,7 @@ pub fn classify(bytes: &[u8]) -> ScannedCode {
             make(
                 ScannedKind::PrivateOrderCode,
                 "Private order code",
-                "A merchant's private order code on a registered domain. Paying it comes with merchant-presented mode.".into(),
+                "A merchant's private order code on a registered domain: the sandbox asks the merchant's acquirer to decode it (userInitiatedPay), then the wallet shows the order to pay.".into(),
                 details,
             )
         }
@@ -136,7 +152,7 @@ pub fn classify(bytes: &[u8]) -> ScannedCode {
             make(
                 ScannedKind::EntryCode,
                 "Merchant entry code",
-                "An HTTPS link: a wallet opens it as a merchant's entry page. Paying through it comes with merchant-presented mode.".into(),
+                "An HTTPS link: a wallet opens it as the merchant's page, with its own User-Agent (AlipayConnect), and pays the amount typed there on the Alipay+ cashier.".into(),
                 details,
             )
         }

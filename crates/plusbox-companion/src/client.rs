@@ -310,6 +310,28 @@ impl CompanionClient {
         self.call(Method::GET, "/accounts", None).await
     }
 
+    /// `GET /merchant-codes`: the order-code domain and the registered private-order-code
+    /// domains, to identify scanned merchant codes (payment-codes.md §4.5).
+    pub async fn merchant_code_context(&self) -> Result<plusbox_core::codes::MpmContext, CommandError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Wire {
+            private_order_code_domains: Vec<Domain>,
+        }
+        #[derive(Deserialize)]
+        struct Domain {
+            domain: String,
+        }
+        self.require_token()?;
+        let wire: Wire = self.call(Method::GET, "/merchant-codes", None).await?;
+        let mut context = plusbox_core::codes::MpmContext::default();
+        for d in wire.private_order_code_domains {
+            // A domain the sandbox accepted is a host name; anything else is skipped.
+            let _ = context.register_private_domain(&d.domain);
+        }
+        Ok(context)
+    }
+
     /// `POST /accounts/{id}/topup`: the new balance in that currency.
     pub async fn top_up(&self, account: &str, amount: &str) -> Result<WireBalance, CommandError> {
         self.require_token()?;

@@ -56,6 +56,18 @@ pub enum ErrorCode {
     UnknownCase,
     /// This device or buyer already has a test run under way.
     RunActive,
+    /// A private order code its acquirer refused to decode (its answer was not S).
+    AcquirerDeclinedCode,
+    /// A private order code whose acquirer answered without a signature.
+    AcquirerAnswerUnsigned,
+    /// A private order code whose acquirer's answer did not verify.
+    AcquirerAnswerBadSignature,
+    /// A private order code whose acquirer did not answer within 8 s.
+    AcquirerTimeout,
+    /// A private order code whose acquirer's answer lacks the amount or the order's id.
+    AcquirerAnswerIncomplete,
+    /// A private order code whose acquirer could not be reached or answered with an HTTP error.
+    AcquirerUnreachable,
     /// Something failed inside; the message says what.
     Internal,
 }
@@ -87,6 +99,12 @@ impl ErrorCode {
         ErrorCode::CaseNotAssigned,
         ErrorCode::UnknownCase,
         ErrorCode::RunActive,
+        ErrorCode::AcquirerDeclinedCode,
+        ErrorCode::AcquirerAnswerUnsigned,
+        ErrorCode::AcquirerAnswerBadSignature,
+        ErrorCode::AcquirerTimeout,
+        ErrorCode::AcquirerAnswerIncomplete,
+        ErrorCode::AcquirerUnreachable,
         ErrorCode::Internal,
     ];
 
@@ -117,6 +135,12 @@ impl ErrorCode {
             ErrorCode::CaseNotAssigned => "CASE_NOT_ASSIGNED",
             ErrorCode::UnknownCase => "UNKNOWN_CASE",
             ErrorCode::RunActive => "RUN_ACTIVE",
+            ErrorCode::AcquirerDeclinedCode => "ACQUIRER_DECLINED_CODE",
+            ErrorCode::AcquirerAnswerUnsigned => "ACQUIRER_ANSWER_UNSIGNED",
+            ErrorCode::AcquirerAnswerBadSignature => "ACQUIRER_ANSWER_BAD_SIGNATURE",
+            ErrorCode::AcquirerTimeout => "ACQUIRER_TIMEOUT",
+            ErrorCode::AcquirerAnswerIncomplete => "ACQUIRER_ANSWER_INCOMPLETE",
+            ErrorCode::AcquirerUnreachable => "ACQUIRER_UNREACHABLE",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -148,7 +172,13 @@ impl ErrorCode {
             | ErrorCode::BadImage
             | ErrorCode::PinRequired => 400,
             ErrorCode::TooManyAttempts => 429,
-            ErrorCode::SandboxUnreachable => 502,
+            ErrorCode::SandboxUnreachable
+            | ErrorCode::AcquirerDeclinedCode
+            | ErrorCode::AcquirerAnswerUnsigned
+            | ErrorCode::AcquirerAnswerBadSignature
+            | ErrorCode::AcquirerAnswerIncomplete
+            | ErrorCode::AcquirerUnreachable => 502,
+            ErrorCode::AcquirerTimeout => 504,
             ErrorCode::Internal => 500,
         }
     }

@@ -1374,7 +1374,7 @@ pub async fn test_cases<H: Host>(host: H, _: Empty) -> Result<Vec<TestCaseInfo>,
                 title: c.title.clone(),
                 product: match c.product {
                     Product::Upm => "upm".into(),
-                    Product::OrderCode => "mpm".into(),
+                    Product::OrderCode | Product::PrivateOrderCode | Product::EntryCode => "mpm".into(),
                 },
                 required: c.required,
                 proves: c.proves.clone(),

@@ -186,3 +186,33 @@ async fn declined_cancelled_expired_and_unknown_codes_each_have_their_error() {
             .unwrap_err();
     assert_eq!(extra.code, ErrorCode::BadRequest);
 }
+
+#[tokio::test]
+async fn a_private_order_code_scans_as_one_once_its_domain_is_registered_and_its_decode_failure_is_named() {
+    let h = Harness::start().await;
+    let host = paired(&h).await;
+    let code = "https://qr.shop.example/281002041234abcdef";
+    let png = plusbox_companion::render::render_png(
+        code,
+        plusbox_companion::render::Symbology::Qr,
+        plusbox_companion::render::RenderSize::Phone,
+    )
+    .unwrap();
+    let image = base64::engine::general_purpose::STANDARD.encode(&png);
+    // Unregistered: any other HTTPS URL is an entry code (payment-codes.md §4.5 row 4).
+    let report = handlers::scan_image(host.clone(), ScanImageArgs { image: image.clone() }).await.unwrap();
+    assert_eq!(report.codes[0].kind, ScannedKind::EntryCode, "{:?}", report.codes[0]);
+    // Registered (row 2): a private order code, decoded through the sandbox.
+    let unreachable = "http://127.0.0.1:9/aps/api/v1/payments/userInitiatedPay";
+    let domain = plusbox_sandbox::store::PrivateDomain { domain: "qr.shop.example".into(), digits: true };
+    h.sandbox.store().set_private_order_codes(unreachable, &[domain], h.clock_now()).unwrap();
+    let report = handlers::scan_image(host.clone(), ScanImageArgs { image }).await.unwrap();
+    let scanned = &report.codes[0];
+    assert_eq!(scanned.kind, ScannedKind::PrivateOrderCode, "{scanned:?}");
+    assert_eq!(scanned.details.get("orderDigits").map(String::as_str), Some("281002041234"));
+    // Nobody answers userInitiatedPay there: no payment, and the buyer is told why.
+    let refused = handlers::decode_order_code(host.clone(), args(code)).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::AcquirerUnreachable, "{refused}");
+    assert!(refused.message.starts_with("this code cannot be paid"), "{refused}");
+    assert!(refused.code.http_status() >= 500);
+}

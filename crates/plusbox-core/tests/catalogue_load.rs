@@ -67,6 +67,13 @@ fn every_case_in_testcases_loads_and_validates() {
             Product::OrderCode => {
                 ("MPM", case.steps.iter().any(|s| matches!(s.pos, Some(PosAction::OrderCode { .. }))))
             }
+            Product::EntryCode => {
+                ("MPM-EC", case.steps.iter().any(|s| matches!(s.pos, Some(PosAction::EntryCode))))
+            }
+            Product::PrivateOrderCode => (
+                "MPM-POC",
+                case.steps.iter().any(|s| matches!(s.pos, Some(PosAction::PrivateOrderCode { .. }))),
+            ),
         };
         assert!(case.id.as_str().starts_with(product), "{} is a {product} case", case.id);
         assert!(sells, "{} rings up a sale", case.id);

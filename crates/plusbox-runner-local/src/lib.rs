@@ -288,9 +288,17 @@ impl SandboxPort for LocalPort {
         account: &str,
         code: &str,
     ) -> PortResult<Result<ScannedOrder, OrderRefusal>> {
-        let (account, code, now) = (owned(account), owned(code), self.clock.now());
-        let decoded =
-            self.with("decode an order code", move |s| s.decode_order_code(&code, &account, now)).await?;
+        // As the companion API does: an order code is looked up, a private order code decoded by
+        // its ACQP (`userInitiatedPay`).
+        let clock: plusbox_sandbox::SharedClock = Arc::new(self.clock.clone());
+        let decoded = plusbox_sandbox::private_code::decode_scanned(
+            Arc::clone(&self.store),
+            clock,
+            owned(code),
+            owned(account),
+        )
+        .await
+        .map_err(|e| self.err("decode an order code", e))?;
         Ok(decoded
             .map(|view| ScannedOrder {
                 merchant: view.merchant,

@@ -20,6 +20,7 @@
 //! its expiry and judges each case again, so a late effect (a stale timer's cancel a minute
 //! later) fails the case that caused it.
 
+mod entry;
 mod http_port;
 mod manual;
 mod mpm;
@@ -90,6 +91,9 @@ pub struct RunnerConfig {
     /// and judge every case again (late effects: a stale timer's cancel, a late retry). `None`
     /// skips the audit.
     pub late_audit: Option<time::Duration>,
+    /// A PEM certificate the buyer's web view trusts for merchant pages (entry codes are HTTPS,
+    /// alipayplus-api.md §6; a test acquirer's page has a self-signed certificate).
+    pub merchant_page_ca: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for RunnerConfig {
@@ -111,6 +115,7 @@ impl RunnerConfig {
             pos_timeout: std::time::Duration::from_secs(300),
             settle: time::Duration::seconds(2),
             late_audit: Some(time::Duration::seconds(5)),
+            merchant_page_ca: None,
         }
     }
 }
@@ -600,7 +605,13 @@ impl Runner {
             }
         }
         if let Some(action) = step.wallet {
-            match self.wallet_action(action, state).await {
+            let done = if matches!(action, WalletAction::OpenEntryCode | WalletAction::OpenEntryCodeInBrowser)
+            {
+                self.open_entry_code(case, action, state).await
+            } else {
+                self.wallet_action(action, state).await
+            };
+            match done {
                 Ok(WalletDone::Acted(note)) => notes.push(note),
                 // The ACQP may already have ended the payment (e.g. cancelled it): the checks
                 // judge that; it is not a failure on our side.
@@ -831,6 +842,18 @@ impl Runner {
                 )
                 .await
             }
+            PosAction::PrivateOrderCode { amount, request_id, description } => {
+                self.private_order_code_action(
+                    case,
+                    step,
+                    *amount,
+                    request_id.as_deref(),
+                    description.as_deref(),
+                    state,
+                )
+                .await
+            }
+            PosAction::EntryCode => self.entry_code_action(state).await,
             PosAction::Cancel => {
                 let payment = self.charged_payment(state).await?;
                 let pos = self.pos.clone();
@@ -846,9 +869,11 @@ impl Runner {
         case.steps
             .iter()
             .find_map(|s| match &s.pos {
-                Some(PosAction::Charge { amount, .. } | PosAction::OrderCode { amount, .. }) => {
-                    Some(amount.unwrap_or(case.setup.amount))
-                }
+                Some(
+                    PosAction::Charge { amount, .. }
+                    | PosAction::OrderCode { amount, .. }
+                    | PosAction::PrivateOrderCode { amount, .. },
+                ) => Some(amount.unwrap_or(case.setup.amount)),
                 _ => None,
             })
             .unwrap_or(case.setup.amount)
@@ -1099,18 +1124,28 @@ impl Runner {
         Ok(out)
     }
 
-    /// (paymentRequestIds, paymentIds) of this run: pays that carried one of the run's codes.
+    /// (paymentRequestIds, paymentIds) of this run: pays that carried one of the run's codes, and
+    /// decodes (`userInitiatedPay`) of one of its private order codes.
     async fn run_ids(&self, state: &RunState) -> (BTreeSet<String>, BTreeSet<String>) {
         let mut prids = BTreeSet::new();
         let mut pids = BTreeSet::new();
         for e in self.traffic_since(state.after).await.unwrap_or_default() {
-            if e.api != Api::Pay.name() {
+            // A payment is made by a pay, or for a private order code by the decode of its code.
+            if e.api != Api::Pay.name() && e.api != Api::UserInitiatedPay.name() {
                 continue;
             }
             let body = e.request_json();
-            let code = body.pointer("/paymentMethod/paymentMethodId").and_then(Value::as_str).unwrap_or("");
+            let code = body
+                .pointer("/paymentMethod/paymentMethodId")
+                .or_else(|| body.pointer("/codeValue"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            // An entry-code pay is known by the cashier URL it was answered with.
+            let answer: Value = serde_json::from_str(&e.response_body).unwrap_or(Value::Null);
+            let cashier = answer.get("paymentUrl").and_then(Value::as_str).unwrap_or("");
             let reported = e.payment_request_id.as_ref().is_some_and(|id| state.prids.contains(id));
-            if reported || state.codes.iter().any(|c| c == code) {
+            let known = |c: &str| !c.is_empty() && state.codes.iter().any(|s| s == c);
+            if reported || known(code) || known(cashier) {
                 prids.extend(e.payment_request_id.clone());
                 pids.extend(e.payment_id.clone());
             }
@@ -1138,11 +1173,13 @@ impl Runner {
         let traffic: Vec<TrafficEntry> =
             all.into_iter().filter(|e| belongs(e, &ours, &state.codes)).collect();
 
-        // Payments in the order their first pay appeared.
+        // Payments in the order their first pay (or, for a private order code, the decode that
+        // created it) appeared.
         let mut order: Vec<String> = Vec::new();
         for e in &traffic {
             if let Some(pid) = &e.payment_id {
-                if e.api == Api::Pay.name() && !order.contains(pid) {
+                let creates = e.api == Api::Pay.name() || e.api == Api::UserInitiatedPay.name();
+                if creates && !order.contains(pid) {
                     order.push(pid.clone());
                 }
             }

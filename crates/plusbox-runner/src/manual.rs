@@ -304,7 +304,13 @@ impl Runner {
         let mut wallet_missed = false;
         if let Some(action) = step.wallet {
             let by_person = person.plays_wallet() && action != WalletAction::Abandon;
-            let done = if by_person {
+            let entry_code = matches!(action, WalletAction::OpenEntryCode | WalletAction::OpenEntryCodeInBrowser);
+            let done = if entry_code {
+                // The wallet's web view and the User-Agent it sends are the engine's to play: a
+                // person's phone browser cannot choose them.
+                person.say(&format!("The sandbox buyer will {} now.", describe(action)));
+                self.open_entry_code(case, action, state).await
+            } else if by_person {
                 self.person_wallet(action, person, state).await
             } else {
                 person.say(&format!("The sandbox buyer will {} now.", describe(action)));
@@ -528,5 +534,11 @@ fn describe(action: WalletAction) -> &'static str {
         WalletAction::Abandon => "walk away without confirming",
         WalletAction::ScanConfirm => "scan the order code the POS shows and confirm the payment",
         WalletAction::ScanDecline => "scan the order code the POS shows and decline the payment",
+        WalletAction::OpenEntryCode => {
+            "scan the entry code the POS shows, enter the amount on the merchant page and go on to the cashier"
+        }
+        WalletAction::OpenEntryCodeInBrowser => {
+            "open the entry code's link in an ordinary browser (not the wallet) and try to pay there"
+        }
     }
 }

@@ -1,5 +1,6 @@
-//! Merchant-presented mode in the engine (order codes, alipayplus-api.md §5): the POS action that
-//! rings up an order-code sale through the POS-driver contract (`POST /order-code`, which answers
+//! Merchant-presented mode in the engine (order codes, alipayplus-api.md §5, and private order
+//! codes, §11): the POS action that rings up an order-code sale through the POS-driver contract
+//! (`POST /order-code` or `POST /private-order-code`, which answer
 //! at once with the code to display, then `GET /payments/{id}` until the sale has ended), and the
 //! buyer's step "scan the order code the POS shows, then confirm or decline" played through the
 //! sandbox's wallet side.
@@ -26,6 +27,37 @@ impl Runner {
         description: Option<&str>,
         state: &mut RunState,
     ) -> Result<String, String> {
+        self.merchant_code_sale("order-code", case, step, amount, request_id, description, state).await
+    }
+
+    /// `POST /private-order-code`: as [`Runner::order_code_action`], for a private order code the
+    /// ACQP issued (alipayplus-api.md §11); the buyer's scan then has the sandbox ask the ACQP
+    /// to decode it.
+    pub(crate) async fn private_order_code_action(
+        &self,
+        case: &Case,
+        step: u32,
+        amount: Option<CaseAmount>,
+        request_id: Option<&str>,
+        description: Option<&str>,
+        state: &mut RunState,
+    ) -> Result<String, String> {
+        self.merchant_code_sale("private-order-code", case, step, amount, request_id, description, state)
+            .await
+    }
+
+    /// Rings up a merchant-presented sale at `POST /<path>` and follows it (see above).
+    #[allow(clippy::too_many_arguments)]
+    async fn merchant_code_sale(
+        &self,
+        path: &str,
+        case: &Case,
+        step: u32,
+        amount: Option<CaseAmount>,
+        request_id: Option<&str>,
+        description: Option<&str>,
+        state: &mut RunState,
+    ) -> Result<String, String> {
         let amount = amount.unwrap_or(case.setup.amount).to_string();
         let mut body = json!({
             "amount": amount,
@@ -35,7 +67,7 @@ impl Runner {
             body["paymentRequestId"] = json!(self.label(case, label, state));
         }
         let base = self.config.pos_url.trim_end_matches('/').to_owned();
-        let url = format!("{base}/order-code");
+        let url = format!("{base}/{path}");
         let started = self.http.post(&url).json(&body).send().await;
         let (status, value) = match started {
             Ok(response) => {
@@ -46,7 +78,7 @@ impl Runner {
             Err(e) => {
                 let answer = error(format!("POST {url}: {e}"));
                 state.tasks.push(PosTask { step, action: "charge", handle: tokio::spawn(async { answer }) });
-                return Err(format!("the POS could not start an order-code sale: POST {url}: {e}"));
+                return Err(format!("the POS could not start a {path} sale: POST {url}: {e}"));
             }
         };
         let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
@@ -64,12 +96,12 @@ impl Runner {
                 body: value,
             };
             state.tasks.push(PosTask { step, action: "charge", handle: tokio::spawn(async { answer }) });
-            return Ok(format!("POS refused the order-code sale ({detail})"));
+            return Ok(format!("POS refused the {path} sale ({detail})"));
         }
         if !status.is_success() {
             let answer = error(format!("POST {url}: HTTP {}: {value}", status.as_u16()));
             state.tasks.push(PosTask { step, action: "charge", handle: tokio::spawn(async { answer }) });
-            return Err(format!("the POS failed to start an order-code sale (HTTP {})", status.as_u16()));
+            return Err(format!("the POS failed to start a {path} sale (HTTP {})", status.as_u16()));
         }
         let prid = s(&value, "paymentRequestId");
         if let Some(prid) = &prid {
@@ -125,7 +157,12 @@ impl Runner {
         action: WalletAction,
         state: &RunState,
     ) -> Result<WalletDone, String> {
-        let Some(code) = state.codes.iter().rev().find(|c| c.starts_with("https://")).cloned() else {
+        // The latest merchant-presented code: an order code or private order code (HTTPS), or the
+        // sandbox's cashier URL an entry-code page sent the buyer to (on the sandbox's own base
+        // URL, http on loopback).
+        let Some(code) =
+            state.codes.iter().rev().find(|c| c.starts_with("https://") || c.starts_with("http://")).cloned()
+        else {
             return Ok(WalletDone::NothingWaiting);
         };
         let account = self.config.account.clone();

@@ -79,6 +79,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/order-codes/decode", post(crate::mpm::decode))
         .route("/order-codes/confirm", post(crate::mpm::confirm))
         .route("/order-codes/decline", post(crate::mpm::decline))
+        .route("/merchant-codes", get(crate::mpm::merchant_codes))
         .merge(app::router())
         .merge(test_control::router())
         .merge(recon::router())
@@ -115,10 +116,34 @@ async fn authorize(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<DeviceVi
     }
 }
 
-/// [`authorize`] for handlers outside this module (merchant-presented mode, `crate::mpm`):
-/// the refusal as a ready `{code, message}` response.
-pub(crate) async fn authorized(shared: &Arc<Shared>, headers: &HeaderMap) -> Result<(), Response> {
-    authorize(shared, headers).await.map(|_| ()).map_err(IntoResponse::into_response)
+/// Authorises a device for a buyer's own actions (decode, confirm or decline a merchant-presented
+/// code): the device's scope, to check the buyer with [`acts_as`] once the body is read.
+pub(crate) async fn authorized_scope(
+    shared: &Arc<Shared>,
+    headers: &HeaderMap,
+) -> Result<crate::store::DeviceScope, Box<Response>> {
+    let device = authorize(shared, headers).await.map_err(|e| Box::new(e.into_response()))?;
+    let id = device.id;
+    shared
+        .blocking(move |store| store.device_scope(id))
+        .await
+        .map_err(|e| Box::new(ApiError::from(e).into_response()))
+}
+
+/// A device paired for one buyer account acts only as that buyer (403 `NOT_IN_SCOPE`); the
+/// owner's device and a merchant-only device are not tied to one buyer.
+pub(crate) fn acts_as(scope: &crate::store::DeviceScope, account: &str) -> Result<(), Box<Response>> {
+    match scope.account.as_deref() {
+        Some(own) if own != account => Err(Box::new(
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "NOT_IN_SCOPE",
+                format!("this device pays only as buyer {own}; {account} is not its own"),
+            )
+            .into_response(),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The token of an `Authorization: Bearer <token>` value; the scheme is case-insensitive

@@ -608,7 +608,7 @@ fn process(
 /// A validated request.
 enum Request_ {
     Pay(PayInput),
-    /// `pay` with `OrderCode` (merchant-presented mode, `crate::mpm`).
+    /// `pay` with `OrderCode` or `EntryCode` (merchant-presented mode, `crate::mpm`).
     OrderCode(crate::store::OrderCodeInput),
     Lookup {
         payment_request_id: Option<String>,
@@ -719,16 +719,16 @@ fn pay_input(request: PayRequest, body: &[u8]) -> Result<Request_, FieldError> {
         Some(InStoreScenario::OrderCode) => {
             return crate::mpm::order_code_input(request, key_fields, body).map(Request_::OrderCode)
         }
-        Some(other) => {
-            let name = match other {
-                InStoreScenario::EntryCode => "EntryCode",
-                _ => "this scenario",
-            };
+        Some(InStoreScenario::EntryCode) => {
+            return crate::mpm::entry_code_input(request, key_fields, body).map(Request_::OrderCode)
+        }
+        Some(_) => {
             return Err(FieldError::new(
                 "paymentFactor.inStorePaymentScenario",
-                Problem::Invalid(format!(
-                    "{name} is not supported by this sandbox yet; use PaymentCode or OrderCode"
-                )),
+                Problem::Invalid(
+                    "this scenario is not served by this sandbox; use PaymentCode, OrderCode or EntryCode"
+                        .into(),
+                ),
             ));
         }
         None => return Err(FieldError::new("paymentFactor.inStorePaymentScenario", Problem::Missing)),

@@ -12,6 +12,7 @@
 //! # Ok(()) }
 //! ```
 
+mod cashier;
 pub mod clock;
 mod companion;
 mod edge;
@@ -21,6 +22,7 @@ mod listener;
 mod live;
 mod mpm;
 mod notify;
+pub mod private_code;
 pub mod recon;
 pub mod scenario;
 pub mod sftp;
@@ -407,6 +409,7 @@ impl Sandbox {
         let mut router = Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .route(mpm::IMAGE_PATH, get(mpm::image))
+            .route("/cashier/{token}", get(cashier::page).post(cashier::submit))
             .nest(
                 "/app/v1",
                 companion::router()

@@ -22,8 +22,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::store::{
-    validate_url, AppRecord, BuyerDecision, IssuedOrderCode, OrderCodeInput, OrderCodeOutcome,
-    OrderCodeRefusal, PaymentRecord, StoreError,
+    validate_url, AppRecord, BuyerDecision, IssuedOrderCode, MerchantCodeKind, OrderCodeInput,
+    OrderCodeOutcome, OrderCodeRefusal, PaymentRecord, StoreError,
 };
 use crate::Shared;
 
@@ -67,8 +67,24 @@ pub(crate) fn order_code_input(
         expiry,
         notify_url: request.payment_notify_url,
         user_agent,
+        kind: MerchantCodeKind::Order,
         request_body: String::from_utf8_lossy(body).into_owned(),
     })
+}
+
+/// Builds the store input of an entry-code `pay` (§6) the core validation has passed: it has
+/// `order.merchant.store` and `order.env.userAgent`, which §6 requires.
+pub(crate) fn entry_code_input(
+    request: PayRequest,
+    key_fields: String,
+    body: &[u8],
+) -> Result<OrderCodeInput, FieldError> {
+    if request.order.merchant.as_ref().and_then(|m| m.store.as_ref()).is_none() {
+        return Err(FieldError::new("order.merchant.store", Problem::Missing));
+    }
+    let mut input = order_code_input(request, key_fields, body)?;
+    input.kind = MerchantCodeKind::Entry;
+    Ok(input)
 }
 
 /// The answer to an order-code `pay`, for the gateway to sign and log.
@@ -107,13 +123,23 @@ pub(crate) fn pay_order_code(
             let mut extra = payment_fields(&payment, paid);
             let result = match payment.state {
                 crate::store::PayState::Processing => {
-                    extra.insert("orderCodeForm".into(), order_code_form(&code));
+                    match input.kind {
+                        MerchantCodeKind::Order => {
+                            extra.insert("orderCodeForm".into(), order_code_form(&code));
+                        }
+                        // §6: the merchant page sends the buyer to the wallet's cashier.
+                        MerchantCodeKind::Entry => {
+                            extra.insert("paymentUrl".into(), json!(code.code));
+                        }
+                    }
                     WireResult::from_code(ResultCode::PaymentInProcess)
                 }
                 _ => payment.payment_result(),
             };
             let note = if repeat {
                 "repeat of an earlier order-code pay: answered with the payment's current state".to_string()
+            } else if input.kind == MerchantCodeKind::Entry {
+                format!("entry code: paymentUrl issued, expires {}", format_instant(code.expires_at))
             } else {
                 format!("order code issued, expires {}", format_instant(code.expires_at))
             };
@@ -219,6 +245,9 @@ fn refused(refusal_: OrderCodeRefusal) -> Response {
     let status = match refusal_.code {
         "INVALID_CODE" => StatusCode::NOT_FOUND,
         "PIN_REQUIRED" => StatusCode::BAD_REQUEST,
+        // A private order code the issuing ACQP did not decode (alipayplus-api.md §11).
+        "ACQUIRER_TIMEOUT" => StatusCode::GATEWAY_TIMEOUT,
+        code if code.starts_with("ACQUIRER_") => StatusCode::BAD_GATEWAY,
         // Expired, cancelled, paid: the order is gone for good.
         _ => StatusCode::GONE,
     };
@@ -271,17 +300,29 @@ fn code_request(body: &Bytes) -> Result<(String, String, Option<String>), Box<Re
 }
 
 /// `POST /app/v1/order-codes/decode` `{code, account}`: the order behind a scanned code
-/// (merchant, store, amount, expiry, whether a PIN is needed), or why it cannot be paid.
+/// (merchant, store, amount, expiry, whether a PIN is needed), or why it cannot be paid. An
+/// order code is looked up; a private order code is decoded by its ACQP with `userInitiatedPay`
+/// (`crate::private_code`).
 pub(crate) async fn decode(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(denied) = crate::companion::authorized(&shared, &headers).await {
-        return denied;
-    }
+    let scope = match crate::companion::authorized_scope(&shared, &headers).await {
+        Ok(scope) => scope,
+        Err(denied) => return *denied,
+    };
     let (code, account, _) = match code_request(&body) {
         Ok(request) => request,
         Err(response) => return *response,
     };
-    let now = shared.now();
-    match shared.blocking(move |store| store.decode_order_code(&code, &account, now)).await {
+    if let Err(denied) = crate::companion::acts_as(&scope, &account) {
+        return *denied;
+    }
+    let decoded = crate::private_code::decode_scanned(
+        Arc::clone(&shared.store),
+        Arc::clone(&shared.config.clock),
+        code,
+        account,
+    )
+    .await;
+    match decoded {
         Ok(Ok(view)) => {
             // Decoding may have closed an expired order (and queued its notification).
             shared.changed();
@@ -291,6 +332,23 @@ pub(crate) async fn decode(State(shared): State<Arc<Shared>>, headers: HeaderMap
             shared.changed();
             refused(refusal_)
         }
+        Err(error) => store_failure(error),
+    }
+}
+
+/// `GET /app/v1/merchant-codes`: what a wallet needs to identify a scanned merchant code
+/// (payment-codes.md §4.5): the order-code domain and every registered private-order-code domain
+/// (`{orderCodeDomain, privateOrderCodeDomains: [{domain, digits}]}`).
+pub(crate) async fn merchant_codes(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if let Err(denied) = crate::companion::authorized_scope(&shared, &headers).await {
+        return *denied;
+    }
+    match shared.blocking(|store| store.all_private_domains()).await {
+        Ok(domains) => Json(json!({
+            "orderCodeDomain": plusbox_core::codes::mpm::DEFAULT_ORDER_CODE_DOMAIN,
+            "privateOrderCodeDomains": domains,
+        }))
+        .into_response(),
         Err(error) => store_failure(error),
     }
 }
@@ -306,13 +364,17 @@ pub(crate) async fn decline(State(shared): State<Arc<Shared>>, headers: HeaderMa
 }
 
 async fn answer(shared: Arc<Shared>, headers: HeaderMap, body: Bytes, confirm: bool) -> Response {
-    if let Err(denied) = crate::companion::authorized(&shared, &headers).await {
-        return denied;
-    }
+    let scope = match crate::companion::authorized_scope(&shared, &headers).await {
+        Ok(scope) => scope,
+        Err(denied) => return *denied,
+    };
     let (code, account, pin) = match code_request(&body) {
         Ok(request) => request,
         Err(response) => return *response,
     };
+    if let Err(denied) = crate::companion::acts_as(&scope, &account) {
+        return *denied;
+    }
     let now = shared.now();
     let outcome = shared
         .blocking(move |store| {

@@ -81,7 +81,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>
 /// sees and verifies, §1.5). Parsed once with the WHATWG rules the HTTP client uses — dot
 /// segments resolved, non-ASCII percent-encoded, the fragment dropped — so the signature covers
 /// exactly the request-target that is sent.
-fn wire_url(configured: &str) -> Result<(reqwest::Url, String), String> {
+pub(crate) fn wire_url(configured: &str) -> Result<(reqwest::Url, String), String> {
     let mut url = reqwest::Url::parse(configured)
         .map_err(|e| format!("the notify URL {configured:?} is not a URL: {e}"))?;
     url.set_fragment(None);

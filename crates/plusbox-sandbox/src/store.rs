@@ -52,6 +52,8 @@ mod test_control;
 pub use test_control::*;
 mod order_codes;
 pub use order_codes::*;
+mod private_codes;
+pub use private_codes::*;
 mod recon;
 pub use recon::{ReconSettings, SettledTransaction, SftpLogin, StoredReconFile};
 
@@ -258,8 +260,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // application, configured settlement currencies, and the generated clearing files (kept, so
     // SFTP and HTTP serve exactly what was generated). The indexes find a cycle's transactions.
     include_str!("../migrations/0009_reconciliation.sql"),
-    // The cases a device may run from the companion (`plusbox app pair --cases`). Numbered 0011:
-    // 0010 belongs to another change merged before this one.
+    // Private order codes and entry codes (store/private_codes.rs): the application's
+    // userInitiatedPay URL and private-order-code domains (with the 12-digit path rule for the
+    // fixed-domain form), and what kind of merchant-presented code an order_code row is
+    // (`order`, `private`, `entry`).
+    include_str!("../migrations/0010_private_order_and_entry_codes.sql"),
+    // The cases a device may run from the companion (`plusbox app pair --cases`).
     include_str!("../migrations/0011_device_cases.sql"),
 ];
 
@@ -542,6 +548,13 @@ mod tests {
         ("0004_integer_money", "53e3d62d07df1272c9e645ae5e7e5559a2e66b21fc4d22e6d5d8ff7dfe01ca8a"),
         ("0005_companion_pairing", "9b69a980ead58c95f86a34db099cb47611d8d7ad373759d78ece39a1dac3f539"),
         ("0006_scoped_arrangements", "0dc1ac07fff0b6d5d33568a448445ce1ed85e90b9dcddec473f74054d49df521"),
+        ("0007_device_scope", "71c214ee8b1c877a66adfcf57c40af2695fb6865790f89899cdae4f7dab80f81"),
+        ("0008_order_codes", "cbdf47381d7bd08cc48e1db4c13faad263c21ec6e4213ae413054b95e7ea7d96"),
+        ("0009_reconciliation", "e42c5bd041ba6c089b6ee6d39b0c8efa8f672a241d3d4d0df5d6c74b66d9e3ca"),
+        (
+            "0010_private_order_and_entry_codes",
+            "c5b03b3e70284118592ae94b4bedef5131b8df06e3d2f52a4f0944c7c93e6e1c",
+        ),
     ];
 
     /// A database written by the last build that kept its migrations inline in this file

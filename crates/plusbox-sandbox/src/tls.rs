@@ -193,3 +193,23 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)?;
     Ok(())
 }
+
+/// Serves `router` over HTTPS with `identity` on `listener` until `stop` turns true, with the
+/// sandbox listener's limits (10 s header timeout, 60 s idle timeout, 256 connections). The
+/// reference acquirer's merchant page (an entry code is an HTTPS URL, alipayplus-api.md §6) is
+/// served this way next to its plain-HTTP POS-driver API.
+pub async fn serve_https(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    identity: &TlsIdentity,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<(), TlsError> {
+    let acceptor = identity.acceptor()?;
+    let limits = crate::listener::Limits {
+        header_timeout: std::time::Duration::from_secs(10),
+        idle_timeout: std::time::Duration::from_secs(60),
+        max_connections: 256,
+    };
+    crate::listener::serve(listener, router, limits, Some(acceptor), stop).await;
+    Ok(())
+}

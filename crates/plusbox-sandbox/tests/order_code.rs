@@ -305,3 +305,95 @@ async fn magic_amount_stuck_order_stays_processing_until_cancelled() {
     let inquiry = h.call("inquiryPayment", &json!({"paymentRequestId": "oc-stuck"})).await;
     assert_eq!(inquiry.body["paymentResult"]["resultCode"], "ORDER_IS_CLOSED");
 }
+
+#[tokio::test]
+async fn a_device_scoped_to_one_buyer_cannot_decode_or_answer_as_another() {
+    let h = Harness::start().await;
+    let store = h.sandbox.store();
+    let token = store.create_device("buyer-1-phone", h.clock_now()).unwrap();
+    let id = store.device_id_by_name("buyer-1-phone").unwrap().unwrap();
+    let scope = plusbox_sandbox::store::DeviceScope {
+        merchant: None,
+        account: Some("buyer-1".into()),
+        clock_control: false,
+    };
+    store.set_device_scope(id, &scope).unwrap();
+    let wallet = Wallet { h: &h, auth: format!("Bearer {}", token.expose()) };
+    let code = code_value(&h.call("pay", &order_code_body("oc-scope", "1250", None)).await);
+    for path in ["decode", "confirm", "decline"] {
+        let (status, refused) = wallet.post(path, json!({"code": code, "account": "buyer-2"})).await;
+        assert_eq!((status, refused["code"].as_str()), (403, Some("NOT_IN_SCOPE")), "{path}: {refused}");
+        assert!(refused["message"].as_str().unwrap().contains("buyer-1"), "{refused}");
+    }
+    // Nothing changed: the order is still open, and its own buyer pays it.
+    let inquiry = h.call("inquiryPayment", &json!({"paymentRequestId": "oc-scope"})).await;
+    assert_eq!(inquiry.body["paymentResult"]["resultCode"], "PAYMENT_IN_PROCESS");
+    let (status, order) = wallet.post("decode", json!({"code": code, "account": "buyer-1"})).await;
+    assert_eq!(status, 200, "{order}");
+    let (status, paid) = wallet.post("confirm", json!({"code": code, "account": "buyer-1"})).await;
+    assert_eq!((status, paid["paymentResult"]["resultCode"].as_str()), (200, Some("SUCCESS")), "{paid}");
+}
+
+fn entry_code_body(request_id: &str, value: &str) -> Value {
+    let mut body = order_code_body(request_id, value, None);
+    body["paymentFactor"]["inStorePaymentScenario"] = json!("EntryCode");
+    body["order"]["env"]["userAgent"] = json!("Mozilla/5.0 AlipayConnect/1.0");
+    body["order"]["merchant"]["merchantName"] = json!("<b>Cafe</b>");
+    body
+}
+
+#[tokio::test]
+async fn entry_code_pay_answers_a_cashier_url_whose_page_takes_the_buyers_payment() {
+    let h = Harness::start().await;
+    let pay = h.call("pay", &entry_code_body("ec-1", "1250")).await;
+    assert_eq!((pay.status_letter(), pay.code()), ("U", "PAYMENT_IN_PROCESS"), "{}", pay.raw);
+    assert!(pay.body.get("orderCodeForm").is_none());
+    let url = pay.body["paymentUrl"].as_str().unwrap().to_string();
+    let token = url.strip_prefix(&h.url("/cashier/")).unwrap();
+    assert_eq!(token.len(), 32);
+    // §6 Plusbox decision: 10 minutes without paymentExpiryTime.
+    let inquiry = h.call("inquiryPayment", &json!({"paymentRequestId": "ec-1"})).await;
+    assert_eq!(inquiry.body["paymentResult"]["resultCode"], "PAYMENT_IN_PROCESS");
+    h.advance(9 * 60);
+    let page = h.http.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("12.50 USD") && html.contains("&lt;b&gt;Cafe&lt;/b&gt;"), "{html}");
+    // The form: an unknown buyer is named, a missing account asked for, then the buyer pays.
+    let unknown = h.http.post(&url).form(&[("account", "nobody"), ("action", "pay")]).send().await.unwrap();
+    assert_eq!(unknown.status(), 400);
+    let empty = h.http.post(&url).form(&[("account", ""), ("action", "pay")]).send().await.unwrap();
+    assert_eq!(empty.status(), 400);
+    let paid = h.http.post(&url).form(&[("account", "buyer-1"), ("action", "pay")]).send().await.unwrap();
+    assert_eq!(paid.status(), 200);
+    assert!(paid.text().await.unwrap().contains("Payment successful"));
+    let inquiry = h.call("inquiryPayment", &json!({"paymentRequestId": "ec-1"})).await;
+    assert_eq!(inquiry.body["paymentResult"]["resultCode"], "SUCCESS");
+    // Unknown links are 404; the order-code image endpoint does not draw cashier links.
+    let missing = h.http.get(h.url("/cashier/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    let encoded: String = url::form_urlencoded::byte_serialize(url.as_bytes()).collect();
+    let image = h
+        .http
+        .get(h.url(&format!("/merchant/order/showQrImage.htm?code={encoded}&picSize=S")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(image.status(), 404);
+}
+
+#[tokio::test]
+async fn entry_code_pay_needs_the_store_and_expires_after_ten_minutes() {
+    let h = Harness::start().await;
+    let mut body = entry_code_body("ec-store", "1250");
+    body["order"]["merchant"].as_object_mut().unwrap().remove("store");
+    let refused = h.call("pay", &body).await;
+    assert_eq!((refused.status_letter(), refused.code()), ("F", "PARAM_ILLEGAL"));
+    assert!(refused.body["result"]["resultMessage"].as_str().unwrap().contains("store"), "{}", refused.raw);
+    let pay = h.call("pay", &entry_code_body("ec-exp", "1250")).await;
+    let url = pay.body["paymentUrl"].as_str().unwrap().to_string();
+    h.advance(10 * 60 + 1);
+    let inquiry = h.call("inquiryPayment", &json!({"paymentRequestId": "ec-exp"})).await;
+    assert_eq!(inquiry.body["paymentResult"]["resultCode"], "ORDER_IS_CLOSED");
+    assert_eq!(h.http.get(&url).send().await.unwrap().status(), 410);
+}

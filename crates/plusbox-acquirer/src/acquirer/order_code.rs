@@ -242,7 +242,11 @@ impl Acquirer {
 
     /// Inquires at the order-code pace until the sale is final or the window ends, then
     /// cancels (until S) if it is still open.
-    async fn follow_order_code(&self, prid: &str, give_up_at: OffsetDateTime) -> Result<(), AcquirerError> {
+    pub(super) async fn follow_order_code(
+        &self,
+        prid: &str,
+        give_up_at: OffsetDateTime,
+    ) -> Result<(), AcquirerError> {
         let timing = self.inner.config.timing.clone();
         let interval = if self.has(Fault::OrderCodePollTooSlow) {
             // The broken pace: 10.5 s where the rule asks for 3–6 s (17 inquiries in 180 s).

@@ -254,6 +254,8 @@ impl<'a> Ctx<'a> {
             Check::RequestFields { api, strings_only, present, .. } => {
                 self.request_fields(*api, *strings_only, present)
             }
+            Check::AnswerFields { api, present, .. } => self.answer_fields(*api, present),
+            Check::RequestValue { api, path, contains, .. } => self.request_value(*api, path, contains),
             Check::Signatures { direction, allow_lenient, .. } => self.signatures(*direction, *allow_lenient),
             Check::NotifyAcked { first_attempt, .. } => self.notify_acked(*first_attempt),
             Check::PaymentsCreated { count, include_failed, .. } => {
@@ -606,18 +608,113 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    fn request_value(&self, api: Api, path: &str, contains: &[String]) -> Judgement {
+        let calls = self.of_api(api);
+        let all = ids(&calls);
+        if calls.is_empty() {
+            return (self.missing(), format!("no {api} request to inspect"), vec![]);
+        }
+        let mut problems = Vec::new();
+        let mut bad = Vec::new();
+        for (e, _) in &calls {
+            let body = e.request_json();
+            let value = path.split('.').try_fold(&body, |v, key| v.get(key)).and_then(Value::as_str);
+            match value {
+                Some(text) if contains.iter().any(|c| text.contains(c.as_str())) => {}
+                Some(text) => {
+                    problems.push(format!(
+                        "#{}: {path} is {text:?}, which has none of {}",
+                        e.id,
+                        contains.join(", ")
+                    ));
+                    bad.push(e.id);
+                }
+                None => {
+                    problems.push(format!("#{}: {path} is missing", e.id));
+                    bad.push(e.id);
+                }
+            }
+        }
+        if problems.is_empty() {
+            (
+                Outcome::Pass,
+                format!(
+                    "{} {api} request(s) ({}): {path} names {}",
+                    calls.len(),
+                    show_ids(&all),
+                    contains.join(" or ")
+                ),
+                all,
+            )
+        } else {
+            (Outcome::Fail, problems.join("; "), bad)
+        }
+    }
+
+    fn answer_fields(&self, api: Api, present: &[String]) -> Judgement {
+        let answered: Vec<&TrafficEntry> =
+            self.of_api(api).into_iter().map(|(e, _)| e).filter(|e| e.response_status.is_some()).collect();
+        let all: Vec<i64> = answered.iter().map(|e| e.id).collect();
+        if answered.is_empty() {
+            return (self.missing(), format!("no answer to a {api} call to inspect"), vec![]);
+        }
+        let mut problems = Vec::new();
+        let mut bad = Vec::new();
+        for e in &answered {
+            let body: Value = serde_json::from_str(&e.response_body).unwrap_or(Value::Null);
+            let before = problems.len();
+            for alternatives in present {
+                let found = alternatives.split('|').any(|path| {
+                    match path.trim().split('.').try_fold(&body, |v, key| v.get(key)) {
+                        None | Some(Value::Null) => false,
+                        Some(Value::String(s)) => !s.trim().is_empty(),
+                        Some(Value::Object(m)) => !m.is_empty(),
+                        Some(_) => true,
+                    }
+                });
+                if !found {
+                    problems.push(format!("#{}: the {api} answer has no {alternatives}", e.id));
+                }
+            }
+            if problems.len() > before {
+                bad.push(e.id);
+            }
+        }
+        if problems.is_empty() {
+            (
+                Outcome::Pass,
+                format!(
+                    "{} {api} answer(s) ({}): {} present",
+                    answered.len(),
+                    show_ids(&all),
+                    present.join(", ")
+                ),
+                all,
+            )
+        } else {
+            (Outcome::Fail, problems.join("; "), bad)
+        }
+    }
+
     fn signatures(&self, direction: SignatureDirection, allow_lenient: bool) -> Judgement {
         let want_requests = matches!(direction, SignatureDirection::Requests | SignatureDirection::Both);
         let want_acks = matches!(direction, SignatureDirection::Acks | SignatureDirection::Both);
+        let want_decodes = direction == SignatureDirection::DecodeAnswers;
         let mut judged = Vec::new();
         let mut problems = Vec::new();
         let mut bad = Vec::new();
         let mut seen_requests = false;
         let mut seen_acks = false;
+        let mut seen_decodes = false;
         for (e, _) in &self.entries {
             let request = e.direction == "inbound";
             let ack = e.direction == "outbound" && e.api == Api::NotifyPayment.name();
-            if !((request && want_requests) || (ack && want_acks))
+            let decode = e.direction == "outbound" && e.api == Api::UserInitiatedPay.name();
+            if decode && want_decodes && e.response_status.is_none() {
+                // No answer arrived (a timeout): nothing was signed or left unsigned.
+                continue;
+            }
+            if !((request && want_requests) || (ack && want_acks) || (decode && want_decodes))
                 || e.signature == "not-checked"
                 || e.signature.is_empty()
             {
@@ -625,11 +722,14 @@ impl<'a> Ctx<'a> {
             }
             seen_requests |= request;
             seen_acks |= ack;
+            seen_decodes |= decode;
             judged.push(e.id);
             let ok = e.signature == "valid" || (allow_lenient && e.signature == "valid-lenient");
             if !ok {
                 let whose = if request {
                     format!("{} request", e.api)
+                } else if decode {
+                    "userInitiatedPay answer".to_owned()
                 } else {
                     "notifyPayment acknowledgement".to_owned()
                 };
@@ -651,6 +751,9 @@ impl<'a> Ctx<'a> {
         }
         if want_acks && !seen_acks {
             missing.push("no notifyPayment acknowledgement");
+        }
+        if want_decodes && !seen_decodes {
+            missing.push("no userInitiatedPay answer");
         }
         if !missing.is_empty() {
             return (self.missing(), format!("nothing to verify: {}", missing.join(", ")), judged);

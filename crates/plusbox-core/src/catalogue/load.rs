@@ -365,7 +365,10 @@ impl Validator<'_> {
                     }
                     charged = true;
                 }
-                Some(PosAction::OrderCode { amount, request_id, description }) => {
+                Some(
+                    PosAction::OrderCode { amount, request_id, description }
+                    | PosAction::PrivateOrderCode { amount, request_id, description },
+                ) => {
                     if description.as_deref().is_some_and(|d| d.trim().is_empty() || d.chars().count() > 256)
                     {
                         self.err(
@@ -384,6 +387,7 @@ impl Validator<'_> {
                     }
                     charged = true;
                 }
+                Some(PosAction::EntryCode) => charged = true,
                 Some(PosAction::Refund { amount, request_id }) => {
                     if !charged {
                         self.err(line, at("pos"), "a refund needs an earlier charge step");
@@ -406,7 +410,15 @@ impl Validator<'_> {
                 }
                 _ => {}
             }
-            if matches!(step.wallet, Some(WalletAction::ScanConfirm | WalletAction::ScanDecline)) && !charged
+            if matches!(
+                step.wallet,
+                Some(
+                    WalletAction::ScanConfirm
+                        | WalletAction::ScanDecline
+                        | WalletAction::OpenEntryCode
+                        | WalletAction::OpenEntryCodeInBrowser
+                )
+            ) && !charged
             {
                 self.err(line, at("wallet"), "scanning an order code needs an earlier order-code step");
             }
@@ -508,6 +520,44 @@ impl Validator<'_> {
                                 line,
                                 at("present"),
                                 format!("{path:?} is not a dotted JSON path like order.merchant.store"),
+                            );
+                        }
+                    }
+                }
+                Check::RequestValue { api, path, contains, .. } => {
+                    if api.is_outbound() {
+                        self.err(line, at("api"), "request values are checked on the ACQP's own requests");
+                    }
+                    if path.is_empty() || path.split('.').any(str::is_empty) {
+                        self.err(line, at("path"), format!("{path:?} is not a dotted JSON path"));
+                    }
+                    if contains.is_empty() || contains.iter().any(|c| c.is_empty()) {
+                        self.err(line, at("contains"), "list at least one non-empty text");
+                    }
+                }
+                Check::AnswerFields { api, present, .. } => {
+                    if !api.is_outbound() {
+                        self.err(
+                            line,
+                            at("api"),
+                            "answers are checked on the calls Alipay+ makes to the ACQP",
+                        );
+                    }
+                    if present.is_empty() {
+                        self.err(line, at("present"), "list at least one dotted JSON path");
+                    }
+                    for path in present {
+                        let ok = path.split('|').all(|one| {
+                            !one.is_empty()
+                                && one.split('.').all(|p| {
+                                    !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                                })
+                        });
+                        if !ok {
+                            self.err(
+                                line,
+                                at("present"),
+                                format!("{path:?} is not a dotted JSON path (alternatives joined by |)"),
                             );
                         }
                     }

@@ -69,6 +69,14 @@ pub enum Product {
     /// (alipayplus-api.md §5).
     #[serde(rename = "Order Code")]
     OrderCode,
+    /// Merchant-presented mode with a private order code: the ACQP issues the code and decodes
+    /// it when Alipay+ asks with `userInitiatedPay` (alipayplus-api.md §11).
+    #[serde(rename = "Private Order Code")]
+    PrivateOrderCode,
+    /// Merchant-presented mode with an entry code: the buyer's wallet opens the ACQP's merchant
+    /// page, which calls `pay` with `EntryCode` and sends the buyer to the cashier (§6).
+    #[serde(rename = "Entry Code")]
+    EntryCode,
 }
 
 impl Product {
@@ -76,7 +84,7 @@ impl Product {
     pub const fn suite(self) -> &'static str {
         match self {
             Product::Upm => "upm",
-            Product::OrderCode => "mpm",
+            Product::OrderCode | Product::PrivateOrderCode | Product::EntryCode => "mpm",
         }
     }
 }
@@ -599,16 +607,35 @@ pub enum PosAction {
         #[serde(default)]
         description: Option<String>,
     },
+    /// `POST /private-order-code`: ring up a sale paid by the buyer scanning the private order
+    /// code the POS shows, which the ACQP issued and decodes when Alipay+ asks
+    /// (`userInitiatedPay`, alipayplus-api.md §11). It counts as the run's charge.
+    PrivateOrderCode {
+        /// The amount; the setup's sale amount by default.
+        #[serde(default)]
+        amount: Option<CaseAmount>,
+        /// A label for the `paymentRequestId` (as for `charge`).
+        #[serde(default)]
+        request_id: Option<String>,
+        /// The order text (`order.orderDescription`).
+        #[serde(default)]
+        description: Option<String>,
+    },
+    /// `GET /entry-code`: the POS shows the merchant's static entry code (the merchant page's
+    /// HTTPS URL, alipayplus-api.md §6) for the buyer to scan.
+    EntryCode,
 }
 
 impl PosAction {
-    /// `charge`, `refund` or `cancel`.
+    /// `charge`, `refund`, `cancel`, `order-code` or `private-order-code`.
     pub const fn name(&self) -> &'static str {
         match self {
             PosAction::Charge { .. } => "charge",
             PosAction::Refund { .. } => "refund",
             PosAction::Cancel => "cancel",
             PosAction::OrderCode { .. } => "order-code",
+            PosAction::PrivateOrderCode { .. } => "private-order-code",
+            PosAction::EntryCode => "entry-code",
         }
     }
 }
@@ -707,6 +734,13 @@ pub enum WalletAction {
     ScanConfirm,
     /// Scan the order code the POS shows and decline it.
     ScanDecline,
+    /// Scan the entry code the POS shows: the wallet opens the merchant page with its own
+    /// User-Agent, enters the sale amount and follows the page to the cashier (§6); a following
+    /// `scan-confirm` or `scan-decline` pays or declines there.
+    OpenEntryCode,
+    /// Open the entry code in an ordinary browser (not a wallet) and try to pay the sale amount
+    /// there: a correct merchant page does not start a payment (§6).
+    OpenEntryCodeInBrowser,
 }
 
 /// What the engine waits for before it moves to the next step.
@@ -828,6 +862,9 @@ pub enum SignatureDirection {
     Acks,
     /// Both.
     Both,
+    /// Every answer the ACQP gave to a `userInitiatedPay` (private order code, §11): Alipay+
+    /// trusts a decoded order only when its answer is signed.
+    DecodeAnswers,
 }
 
 /// A typed check. The names are stable within a case; reports and results refer to them.
@@ -939,6 +976,30 @@ pub enum Check {
         /// Accept signatures that verified only after a tolerant-parsing rule fired.
         #[serde(default)]
         allow_lenient: bool,
+    },
+    /// Every request of `api` has a text at `path` that contains one of `contains` (e.g. the
+    /// wallet's User-Agent markers in an entry-code `pay`, §6).
+    RequestValue {
+        /// Stable check name.
+        name: String,
+        /// The API whose requests are checked (default `pay`).
+        #[serde(default = "default_pay")]
+        api: Api,
+        /// Dotted JSON path.
+        path: String,
+        /// Accepted substrings (one must occur).
+        contains: Vec<String>,
+    },
+    /// The ACQP's answers to an Alipay+ → ACQP call (`userInitiatedPay`) carry these fields:
+    /// every answer of `api` that arrived has each dotted path present and non-empty; `a|b`
+    /// accepts either path (e.g. `paymentAmount.value|amount.value`, §11).
+    AnswerFields {
+        /// Stable check name.
+        name: String,
+        /// The outbound API whose answers are checked.
+        api: Api,
+        /// Dotted JSON paths that must be present and non-empty.
+        present: Vec<String>,
     },
     /// `notifyPayment` was acknowledged: HTTP 200, result S, with a valid signature.
     NotifyAcked {
@@ -1054,6 +1115,8 @@ impl Check {
             | Check::SameRequestId { name, .. }
             | Check::FollowedUp { name, .. }
             | Check::RequestFields { name, .. }
+            | Check::AnswerFields { name, .. }
+            | Check::RequestValue { name, .. }
             | Check::Signatures { name, .. }
             | Check::NotifyAcked { name, .. }
             | Check::PaymentsCreated { name, .. }
@@ -1075,6 +1138,8 @@ impl Check {
             Check::SameRequestId { .. } => "same-request-id",
             Check::FollowedUp { .. } => "followed-up",
             Check::RequestFields { .. } => "request-fields",
+            Check::AnswerFields { .. } => "answer-fields",
+            Check::RequestValue { .. } => "request-value",
             Check::Signatures { .. } => "signatures",
             Check::NotifyAcked { .. } => "notify-acked",
             Check::PaymentsCreated { .. } => "payments-created",

@@ -26,6 +26,35 @@ use crate::scenario::{Plan, Scenario, Start};
 /// Order-code expiry when `pay` gives no `paymentExpiryTime`: 14 minutes (§5, the family sample).
 pub const ORDER_CODE_EXPIRY: Duration = Duration::minutes(14);
 
+/// Entry-code payment expiry when `pay` gives no `paymentExpiryTime`: 10 minutes, the Alipay+
+/// cashier cap (§6).
+pub const ENTRY_CODE_EXPIRY: Duration = Duration::minutes(10);
+
+/// Path of the sandbox's cashier page for an entry-code payment (`paymentUrl`, §6).
+pub const CASHIER_PATH: &str = "/cashier/";
+
+/// Random letters/digits in a cashier URL: the URL is the only key to the payment's page.
+pub const CASHIER_TOKEN_LEN: usize = 32;
+
+/// Which merchant-presented `pay` a payment came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MerchantCodeKind {
+    /// `OrderCode`: the sandbox issues an order code (§5).
+    Order,
+    /// `EntryCode`: the sandbox answers with a `paymentUrl` to its cashier page (§6).
+    Entry,
+}
+
+impl MerchantCodeKind {
+    /// The `order_code.kind` value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MerchantCodeKind::Order => "order",
+            MerchantCodeKind::Entry => "entry",
+        }
+    }
+}
+
 /// Input to [`Store::pay_order_code`], validated by the gateway.
 #[derive(Debug, Clone)]
 pub struct OrderCodeInput {
@@ -41,6 +70,8 @@ pub struct OrderCodeInput {
     pub notify_url: Option<String>,
     /// `order.env.userAgent`.
     pub user_agent: String,
+    /// Order code or entry code.
+    pub kind: MerchantCodeKind,
     /// The raw request body (merchant, store and order shown to the buyer).
     pub request_body: String,
 }
@@ -85,7 +116,8 @@ pub struct OrderCodeRefusal {
 }
 
 impl OrderCodeRefusal {
-    fn new(code: ResultCode, message: impl Into<String>) -> Self {
+    /// A refusal with a result code's name and words for the buyer.
+    pub fn new(code: ResultCode, message: impl Into<String>) -> Self {
         OrderCodeRefusal { code: code.as_str(), message: message.into() }
     }
 }
@@ -159,7 +191,11 @@ impl Store {
                 let code = IssuedOrderCode { code, expires_at, base_url };
                 return Ok(OrderCodeOutcome::Issued { payment, code, repeat: true });
             }
-            let expires = input.expiry.unwrap_or_else(|| crate::clock::add_saturating(now, ORDER_CODE_EXPIRY));
+            let default_expiry = match input.kind {
+                MerchantCodeKind::Order => ORDER_CODE_EXPIRY,
+                MerchantCodeKind::Entry => ENTRY_CODE_EXPIRY,
+            };
+            let expires = input.expiry.unwrap_or_else(|| crate::clock::add_saturating(now, default_expiry));
             if expires <= now {
                 return Ok(OrderCodeOutcome::Refused(
                     ResultCode::ParamIllegal,
@@ -171,7 +207,14 @@ impl Store {
             // The 28 random characters make a collision astronomically unlikely; retry anyway.
             let mut code = None;
             for _ in 0..5 {
-                let candidate = new_order_code(DEFAULT_ORDER_CODE_DOMAIN, &mut *rng);
+                let candidate = match input.kind {
+                    MerchantCodeKind::Order => new_order_code(DEFAULT_ORDER_CODE_DOMAIN, &mut *rng),
+                    MerchantCodeKind::Entry => format!(
+                        "{}{CASHIER_PATH}{}",
+                        base_url.trim_end_matches('/'),
+                        plusbox_core::codes::random_alphanumeric(&mut *rng, CASHIER_TOKEN_LEN)
+                    ),
+                };
                 let taken: Option<i64> = tx
                     .query_row_cached("SELECT 1 FROM order_code WHERE code = ?1", params![candidate], |r| r.get(0))
                     .optional()?;
@@ -186,7 +229,7 @@ impl Store {
             let persona = persona_of(None)?;
             tx.execute_cached(
                 "INSERT INTO payment (app_id, payment_request_id, payment_id, key_fields, account_id, code, currency, amount, state, created_at, expires_at, notify_url, psp_id, wallet_brand_name, customer_id, request_body, plan, awaits_buyer)
-                 VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7, 'PROCESSING', ?8, ?9, ?10, ?11, ?12, NULL, ?13, 'order code: waiting for a buyer to scan it', 1)",
+                 VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7, 'PROCESSING', ?8, ?9, ?10, ?11, ?12, NULL, ?13, ?14, 1)",
                 params![
                     app.id,
                     input.payment_request_id,
@@ -201,12 +244,16 @@ impl Store {
                     persona.psp_id,
                     persona.wallet_brand_name,
                     input.request_body,
+                    match input.kind {
+                        MerchantCodeKind::Order => "order code: waiting for a buyer to scan it",
+                        MerchantCodeKind::Entry => "entry code: waiting for the buyer on the cashier page",
+                    },
                 ],
             )?;
             let row = tx.last_insert_rowid();
             tx.execute_cached(
-                "INSERT INTO order_code (code, payment_row, user_agent, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![code, row, input.user_agent, to_millis(now), to_millis(expires)],
+                "INSERT INTO order_code (code, payment_row, user_agent, created_at, expires_at, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![code, row, input.user_agent, to_millis(now), to_millis(expires), input.kind.as_str()],
             )?;
             let payment = load_payment_by_row(tx, row)?;
             Ok(OrderCodeOutcome::Issued {
@@ -326,13 +373,48 @@ impl Store {
         })
     }
 
+    /// The order behind a merchant-presented code as the cashier page shows it before a buyer
+    /// is known (no PIN decision yet), or why it cannot be paid.
+    pub fn peek_order_code(
+        &self,
+        code: &str,
+        now: OffsetDateTime,
+    ) -> Result<std::result::Result<OrderCodeView, OrderCodeRefusal>> {
+        self.write(|tx| {
+            let payment = match payable(tx, code, now)? {
+                Ok(payment) => payment,
+                Err(refusal) => return Ok(Err(refusal)),
+            };
+            Ok(Ok(view(tx, code, &payment, false)?))
+        })
+    }
+
+    /// The cashier URL (the `paymentUrl`) of an entry-code payment from its token, if any.
+    pub fn cashier_code(&self, token: &str) -> Result<Option<String>> {
+        if token.len() != CASHIER_TOKEN_LEN || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Ok(None);
+        }
+        let suffix = format!("{CASHIER_PATH}{token}");
+        self.read(|tx| {
+            Ok(tx
+                .query_row_cached(
+                    "SELECT code FROM order_code WHERE kind = 'entry' AND substr(code, -?2) = ?1",
+                    params![suffix, i64::try_from(suffix.len()).unwrap_or(i64::MAX)],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })
+    }
+
     /// Whether this sandbox issued `code` (for the image endpoint).
     pub fn order_code_exists(&self, code: &str) -> Result<bool> {
         self.read(|tx| {
             Ok(tx
-                .query_row_cached("SELECT 1 FROM order_code WHERE code = ?1", params![code], |r| {
-                    r.get::<_, i64>(0)
-                })
+                .query_row_cached(
+                    "SELECT 1 FROM order_code WHERE code = ?1 AND kind = 'order'",
+                    params![code],
+                    |r| r.get::<_, i64>(0),
+                )
                 .optional()?
                 .is_some())
         })
