@@ -239,10 +239,15 @@ fn faults_list_names_every_switch_with_its_rule() {
         "omit-user-agent",
         "order-code-no-cancel",
         "order-code-poll-too-slow",
+        "poc-unsigned-answer",
+        "poc-bad-answer-signature",
+        "poc-slow-answer",
+        "poc-missing-amount",
+        "entry-page-ignores-user-agent",
     ] {
         assert!(listing.lines().any(|l| l.starts_with(name)), "{name} missing from:\n{listing}");
     }
-    assert_eq!(listing.matches("rule:").count(), 28);
+    assert_eq!(listing.matches("rule:").count(), 33);
 }
 
 #[test]
