@@ -628,14 +628,6 @@ impl Runs {
         self.inner.events.subscribe()
     }
 
-    /// Stops every run under way (the host is closing): each ends as cancelled with what it
-    /// recorded.
-    pub fn cancel_all(&self) {
-        for session in self.inner.sessions() {
-            session.cancel();
-        }
-    }
-
     fn store(&self) -> MutexGuard<'_, ResultsStore> {
         self.inner.store()
     }
