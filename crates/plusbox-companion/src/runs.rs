@@ -1777,6 +1777,25 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_as_a_pos_url_is_refused_or_a_clean_absolute_http_url(text in ".{0,80}") {
+            if let Ok(url) = valid_pos_url(&text) {
+                proptest::prop_assert!(url.starts_with("http://") || url.starts_with("https://"));
+                proptest::prop_assert!(!url.chars().any(|c| c.is_whitespace() || c.is_control()));
+                proptest::prop_assert!(!url.contains('#') && !url.ends_with('/'));
+            }
+        }
+
+        #[test]
+        fn any_bytes_as_a_photo_are_refused_or_a_browser_image(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            if let Ok((media_type, _)) = photo_type(&bytes) {
+                proptest::prop_assert!(media_type.starts_with("image/"));
+                proptest::prop_assert!(image::guess_format(&bytes).is_ok());
+            }
+        }
+    }
+
     #[test]
     fn a_photo_must_be_an_image_by_its_bytes() {
         let png = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0];
