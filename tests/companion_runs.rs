@@ -283,8 +283,25 @@ async fn bad_input_is_refused_by_name_and_a_cancelled_run_keeps_what_it_recorded
         Some((404, "NOT_FOUND".into()))
     );
 
-    // A phone paired with a link from `plusbox app pair --cases UPM-PAY-001` may run only that.
+    // A buyer held by a run elsewhere (another device, `plusbox run`) is refused at once, naming it.
     let store = env.sandbox.store();
+    store.ensure_buyer_like("shop-x", "buyer-1", time::OffsetDateTime::now_utc()).unwrap();
+    let other = store.create_device("cli", time::OffsetDateTime::now_utc()).unwrap();
+    let held = companion
+        .http
+        .post(format!("{}/app/v1/test/runs", env.sandbox.base_url()))
+        .header("authorization", format!("Bearer {}", other.expose()))
+        .body(r#"{"account":"shop-x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(held.status(), 201);
+    let busy = companion.call("run_start", json!({"caseIds": ["UPM-PAY-001"], "accountId": "shop-x"})).await;
+    let (status, message) = busy.unwrap_err();
+    assert_eq!(status, 409);
+    assert!(message.starts_with("RUN_ACTIVE") && message.contains("shop-x"), "{message}");
+
+    // A phone paired with a link from `plusbox app pair --cases UPM-PAY-001` may run only that.
     let ticket = store.create_pairing("shop phone", time::OffsetDateTime::now_utc()).unwrap();
     store.set_pairing_cases(ticket.link_token.expose(), &["UPM-PAY-001".to_owned()]).unwrap();
     let mut phone = Companion { cookie: String::new(), ..companion };

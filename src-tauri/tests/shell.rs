@@ -447,3 +447,40 @@ fn linking_a_shared_sandbox_pairs_with_its_link_and_each_mode_keeps_its_pairing(
     );
     tauri::async_runtime::block_on(shared.shutdown());
 }
+
+#[test]
+fn a_guided_run_in_the_app_sends_run_events_to_the_webview_and_keeps_its_result_in_the_mode_dir() {
+    use tauri::Listener as _;
+    let f = fixture();
+    let (events, received) = std::sync::mpsc::channel::<String>();
+    f._app.listen_any("run", move |event| {
+        let _ = events.send(event.payload().to_owned());
+    });
+    let view = f.ipc("run_start", json!({"caseIds": ["UPM-PAY-001"]})).unwrap_or_else(|e| panic!("{e}"));
+    let run_id = view["runId"].as_str().unwrap_or_else(|| panic!("no run id: {view}")).to_owned();
+    assert_eq!(view["posDriven"], false, "no POS-driver URL: the person works the POS");
+    // The webview hears the run show the payment code to present at the POS.
+    let mut shown = None;
+    for _ in 0..200 {
+        match received.recv_timeout(std::time::Duration::from_millis(100)) {
+            Ok(payload) if payload.contains("\"showCode\"") => {
+                shown = Some(payload);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let shown: Value = serde_json::from_str(&shown.unwrap_or_else(|| panic!("no run event with the code")))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(shown["runId"], run_id.as_str());
+    let cancelled = f.ipc("run_cancel", json!({"runId": run_id})).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (cancelled["state"].as_str(), cancelled["verdict"].as_str()),
+        (Some("cancelled"), Some("INCOMPLETE"))
+    );
+    assert!(f.data.join("embedded/results.sqlite").exists(), "the app keeps results in the mode's directory");
+    let listed = f.ipc("results", json!({})).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(listed[0]["runId"], run_id.as_str());
+    // The browser on the same sandbox is another device: it sees none of the app's runs.
+    assert_eq!(f.rpc("results", json!({})).ok(), Some(json!([])));
+}

@@ -85,6 +85,21 @@ async function setPosDriver(p, url) {
 }
 
 /**
+ * Waits for a locator; when it does not come, fails with what the screen shows instead.
+ * @param {import('playwright-core').Page} p
+ * @param {import('playwright-core').Locator} locator
+ * @param {number} timeout
+ */
+async function expectShown(p, locator, timeout) {
+  try {
+    await locator.waitFor({ timeout });
+  } catch (e) {
+    const shown = await p.locator('main').innerText().catch(() => '(no main)');
+    throw new Error(`${e instanceof Error ? e.message : e}\n--- the screen shows:\n${shown.slice(0, 3000)}`);
+  }
+}
+
+/**
  * Starts one case from the catalogue and waits for the runner to show it.
  * @param {import('playwright-core').Page} p
  * @param {string} caseId
@@ -110,14 +125,16 @@ async function startCase(p, caseId) {
  */
 async function followPinCase(p, screens) {
   const pinPanel = p.locator('section.prompt[data-prompt=pin]');
-  await pinPanel.waitFor({ timeout: 60_000 });
-  await p.locator('li.step[data-status=active]', { hasText: 'Enter the PIN' }).waitFor({ timeout: 60_000 });
+  await expectShown(p, pinPanel, 60_000);
+  await expectShown(p, p.locator('li.step[data-status=active]', { hasText: 'Enter the PIN' }), 60_000);
   assert.match(await pinPanel.innerText(), /12\.50 USD/);
   assert.equal(await p.getByRole('dialog', { name: 'Confirm payment' }).count(), 0, 'the runner, not the Confirm sheet, asks for this PIN');
   if (screens) await inspect(p, screens);
   for (const digit of ['1', '2', '3', '4']) await pinPanel.getByRole('button', { name: digit, exact: true }).click();
   await pinPanel.getByRole('button', { name: 'Pay', exact: true }).click();
-  await p.locator('.toast').getByText('Payment: Succeeded (SUCCESS)').waitFor();
+  // The wallet accepted the PIN: the prompt moves on and no refusal is shown.
+  await expectShown(p, p.locator('section.prompt:not([data-prompt=pin]), main .outcome'), 30_000);
+  assert.equal(await p.locator('main [role=alert]').count(), 0, await p.locator('main').innerText());
   return finish(p);
 }
 
@@ -340,7 +357,7 @@ describe('guided test runs against the reference acquirer', { timeout: 600_000 }
     await setPosDriver(page, '');
     const runId = await startCase(page, 'UPM-PIN-001');
     const code = page.locator('section.prompt[data-prompt=showCode] .digits[data-code]');
-    await code.waitFor({ timeout: 60_000 });
+    await expectShown(page, code, 60_000);
     assert.match(/** @type {string} */ (await code.getAttribute('data-code')), /^\d{16,24}$/);
     assert.match(await page.locator('header.run-head').innerText(), /You work the real POS/);
     await inspect(page, 'runner-code');
@@ -366,7 +383,7 @@ describe('guided test runs against the reference acquirer', { timeout: 600_000 }
   it('at a real POS (no driver) the person charges the shown code, enters the PIN, answers the question: PASS', async () => {
     const runId = await startCase(page, 'UPM-PIN-001');
     const shown = page.locator('section.prompt[data-prompt=showCode] .digits[data-code]');
-    await shown.waitFor({ timeout: 60_000 });
+    await expectShown(page, shown, 60_000);
     const code = /** @type {string} */ (await shown.getAttribute('data-code'));
     // The cashier rings up the sale on the POS and scans the code (the reference POS's CLI).
     const sale = plusboxAsync(['pos', 'charge', '--acquirer', stack.acquirer, '--code', code, '--amount', '12.50 USD', '--json'], stack.dir);

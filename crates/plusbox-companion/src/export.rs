@@ -256,3 +256,95 @@ pub fn html<'a>(results: impl Iterator<Item = &'a RunResult>) -> String {
     out.push_str("</body></html>\n");
     out
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::runs::{CheckView, PhotoView, RunSummary, SignatureView, TrafficView};
+
+    fn hostile() -> RunResult {
+        let evil = "<script>alert('x')</script><img src=http://evil.example/x.png>";
+        RunResult {
+            summary: RunSummary {
+                run_id: "run-1\"><script>".into(),
+                case_id: "UPM-PIN-001".into(),
+                title: evil.into(),
+                verdict: Verdict::Fail,
+                started_at: "2026-01-01T00:00:00Z".into(),
+                finished_at: None,
+                duration_ms: Some(5),
+                pos_driven: true,
+            },
+            proves: evil.into(),
+            steps: Vec::new(),
+            checks: vec![CheckView {
+                name: "inquiry-while-processing".into(),
+                verdict: Verdict::Fail,
+                reason: evil.into(),
+                entries: vec![3],
+            }],
+            traffic: vec![TrafficView {
+                id: 3,
+                at: "2026-01-01T00:00:00Z".into(),
+                rel_ms: 0,
+                direction: "inbound".into(),
+                from: "ACQP".into(),
+                to: "SANDBOX".into(),
+                api: "pay".into(),
+                method: "POST".into(),
+                path: "/aps/api/v1/payments/pay".into(),
+                status: Some(200),
+                result_status: Some("U".into()),
+                result_code: Some("PAYMENT_IN_PROCESS".into()),
+                request_headers: vec![("x".into(), evil.into())],
+                request_body: evil.into(),
+                response_headers: Vec::new(),
+                response_body: "{}".into(),
+                signature: SignatureView::Valid,
+            }],
+            diagram_svg: crate::diagram::sequence_svg(&[]),
+            photos: vec![
+                PhotoView {
+                    check: "receipt".into(),
+                    name: "a.png".into(),
+                    media_type: "image/png".into(),
+                    data_url: "data:image/png;base64,iVBORw0KGgo=".into(),
+                },
+                PhotoView {
+                    check: "receipt".into(),
+                    name: "b".into(),
+                    media_type: "text/html".into(),
+                    data_url: "javascript:alert(1)".into(),
+                },
+            ],
+            answers: Vec::new(),
+            errors: vec![evil.into()],
+        }
+    }
+
+    #[test]
+    fn the_html_report_escapes_every_text_and_embeds_only_image_data_urls() {
+        let page = html([hostile()].iter());
+        assert!(!page.contains("<script"), "{page}");
+        assert!(!page.contains("<img src=http") && !page.contains("javascript:"), "{page}");
+        assert!(page.contains("&lt;script&gt;"));
+        assert!(page.contains("src=\"data:image/png;base64,iVBORw0KGgo=\""), "the real photo is embedded");
+        assert!(page.contains("<svg") && page.contains("class=\"fail\""));
+    }
+
+    #[test]
+    fn the_junit_export_is_the_engine_junit_with_the_stored_verdict() {
+        let file = export(&[(hostile(), None)], ExportFormat::Junit).unwrap();
+        assert!(file.content.contains("failures=\"1\""), "{}", file.content);
+        assert!(file.file_name.ends_with(".xml"));
+        let mut reader = quick_xml::Reader::from_str(&file.content);
+        loop {
+            match reader.read_event() {
+                Ok(quick_xml::events::Event::Eof) => break,
+                Ok(_) => {}
+                Err(e) => panic!("not XML: {e}"),
+            }
+        }
+    }
+}

@@ -628,14 +628,6 @@ impl Runs {
         self.inner.events.subscribe()
     }
 
-    /// Stops every run under way (the host is closing): each ends as cancelled with what it
-    /// recorded.
-    pub fn cancel_all(&self) {
-        for session in self.inner.sessions() {
-            session.cancel();
-        }
-    }
-
     fn store(&self) -> MutexGuard<'_, ResultsStore> {
         self.inner.store()
     }
@@ -1782,6 +1774,25 @@ mod tests {
         ] {
             let e = valid_pos_url(bad).err();
             assert_eq!(e.map(|e| e.code), Some(ErrorCode::BadRequest), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_as_a_pos_url_is_refused_or_a_clean_absolute_http_url(text in ".{0,80}") {
+            if let Ok(url) = valid_pos_url(&text) {
+                proptest::prop_assert!(url.starts_with("http://") || url.starts_with("https://"));
+                proptest::prop_assert!(!url.chars().any(|c| c.is_whitespace() || c.is_control()));
+                proptest::prop_assert!(!url.contains('#') && !url.ends_with('/'));
+            }
+        }
+
+        #[test]
+        fn any_bytes_as_a_photo_are_refused_or_a_browser_image(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            if let Ok((media_type, _)) = photo_type(&bytes) {
+                proptest::prop_assert!(media_type.starts_with("image/"));
+                proptest::prop_assert!(image::guess_format(&bytes).is_ok());
+            }
         }
     }
 

@@ -153,11 +153,18 @@ describe('following the live run', () => {
   });
 
   it('moves an ended run to "earlier" when the queue starts the next case', () => {
-    const s1 = follow({ run: null, earlier: [] }, view('a', 'running'));
-    const s2 = follow(s1, view('a', 'finished', 'FAIL'));
+    const s1 = follow({ run: null, earlier: [] }, { ...view('a', 'running'), queue: ['case-b'] });
+    const s2 = follow(s1, { ...view('a', 'finished', 'FAIL'), queue: ['case-b'] });
     const s3 = follow(s2, view('b', 'running'));
     expect(s3.run?.runId).toBe('b');
     expect(s3.earlier.map((r) => [r.runId, r.verdict])).toEqual([['a', 'FAIL']]);
+  });
+
+  it('a new start after a series begins with nothing earlier', () => {
+    const series = { run: view('b', 'finished', 'PASS'), earlier: [view('a', 'finished', 'FAIL')] };
+    const s = follow(series, view('c', 'running'));
+    expect(s.run?.runId).toBe('c');
+    expect(s.earlier).toEqual([]);
   });
 
   it('the next case of the series ends the current one even when its final update was missed', () => {

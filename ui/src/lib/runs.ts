@@ -118,10 +118,10 @@ export interface Followed {
 }
 
 /**
- * Folds a run update into what the runner shows. An update of the same run replaces it; a new
- * run (the queue moved on, or a new start) takes its place, and the one it replaces is kept in
- * `earlier` when it had ended, so a series' verdicts stay in view. An update older than what is
- * shown (a late event of an earlier run) changes nothing.
+ * Folds a run update into what the runner shows. An update of the same run replaces it; the next
+ * case of a series takes its place and the one it replaces moves to `earlier`, so the series'
+ * verdicts stay in view; a run of a new start begins with no `earlier`. A late update of an
+ * earlier run of the series updates it there.
  */
 export function follow(state: Followed, next: RunView): Followed {
   const current = state.run;
@@ -129,10 +129,10 @@ export function follow(state: Followed, next: RunView): Followed {
   if (state.earlier.some((r) => r.runId === next.runId)) {
     return { run: current, earlier: state.earlier.map((r) => (r.runId === next.runId ? next : r)) };
   }
-  // The next case of the same series means this one ended, even if its last update was missed.
-  const ended = isOver(current) || current.queue.includes(next.caseId);
-  const earlier = ended ? [...state.earlier.filter((r) => r.runId !== current.runId), current] : state.earlier;
-  return { run: next, earlier };
+  // The next case of the same series (queued after this one) means this one ended, even if its
+  // last update was missed; any other run is a new start, and a new series.
+  if (!current.queue.includes(next.caseId)) return { run: next, earlier: [] };
+  return { run: next, earlier: [...state.earlier.filter((r) => r.runId !== current.runId), current] };
 }
 
 /** Runs listed as earlier whose last update still says running (fetch their final view). */
