@@ -304,7 +304,8 @@ impl Runner {
         let mut wallet_missed = false;
         if let Some(action) = step.wallet {
             let by_person = person.plays_wallet() && action != WalletAction::Abandon;
-            let entry_code = matches!(action, WalletAction::OpenEntryCode | WalletAction::OpenEntryCodeInBrowser);
+            let entry_code =
+                matches!(action, WalletAction::OpenEntryCode | WalletAction::OpenEntryCodeInBrowser);
             let done = if entry_code {
                 // The wallet's web view and the User-Agent it sends are the engine's to play: a
                 // person's phone browser cannot choose them.

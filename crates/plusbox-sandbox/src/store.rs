@@ -555,6 +555,7 @@ mod tests {
             "0010_private_order_and_entry_codes",
             "c5b03b3e70284118592ae94b4bedef5131b8df06e3d2f52a4f0944c7c93e6e1c",
         ),
+        ("0011_device_cases", "f72ee3f0b061d978b1bd51097c1b7f64a3ed975e1919f55b95504b41c19b0584"),
     ];
 
     /// A database written by the last build that kept its migrations inline in this file
