@@ -95,7 +95,7 @@ async function expectShown(p, locator, timeout) {
     await locator.waitFor({ timeout });
   } catch (e) {
     const shown = await p.locator('main').innerText().catch(() => '(no main)');
-    throw new Error(`${e instanceof Error ? e.message : e}\n--- the screen shows:\n${shown.slice(0, 3000)}`);
+    throw new Error(`${e instanceof Error ? e.message : e}\n--- the screen shows:\n${shown.slice(0, 3000)}`, { cause: e });
   }
 }
 
