@@ -95,7 +95,7 @@ async function expectShown(p, locator, timeout) {
     await locator.waitFor({ timeout });
   } catch (e) {
     const shown = await p.locator('main').innerText().catch(() => '(no main)');
-    throw new Error(`${e instanceof Error ? e.message : e}\n--- the screen shows:\n${shown.slice(0, 3000)}`);
+    throw new Error(`${e instanceof Error ? e.message : e}\n--- the screen shows:\n${shown.slice(0, 3000)}`, { cause: e });
   }
 }
 
@@ -107,6 +107,8 @@ async function expectShown(p, locator, timeout) {
  */
 async function startCase(p, caseId) {
   await openTests(p, 'Cases');
+  // A checked choice is named with its tick ("✓ UPM").
+  await p.getByRole('radio', { name: caseId.startsWith('MPM-') ? /\bMPM$/ : /\bUPM$/ }).check();
   const card = p.locator(`li.case[data-case="${caseId}"]`);
   await card.waitFor();
   await card.getByRole('button', { name: `Run ${caseId}` }).click();
@@ -351,6 +353,23 @@ describe('guided test runs against the reference acquirer', { timeout: 600_000 }
     assert.equal(await card.getAttribute('data-last-verdict'), 'FAIL');
     await card.getByRole('link', { name: /UPM-PIN-001: last verdict FAIL/ }).click();
     await page.locator(`header.run-head[data-run="${runIds.fail}"]`).waitFor();
+  });
+
+  it('MPM-OC-001: the order code the POS shows opens from the runner, is paid, and the run passes', async () => {
+    await startCase(page, 'MPM-OC-001');
+    const panel = page.locator('section.prompt[data-prompt=scanOrder]');
+    await expectShown(page, panel, 60_000);
+    await panel.getByRole('button', { name: 'Open the order without scanning' }).click();
+    const order = panel.locator('section[data-order-code]');
+    await expectShown(page, order.locator('[data-field=amount]'), 30_000);
+    await inspect(page, 'runner-order');
+    if (await order.getByLabel('PIN').isVisible()) {
+      for (const digit of ['1', '2', '3', '4']) await order.getByRole('button', { name: digit, exact: true }).click();
+      await order.getByRole('button', { name: 'Pay', exact: true }).click();
+    } else {
+      await order.getByRole('button', { name: 'Approve', exact: true }).click();
+    }
+    assert.equal(await finish(page), 'PASS', await page.locator('main').innerText());
   });
 
   it('without a POS driver the runner shows the code to present; a reload re-attaches; cancel asks first and keeps the run as INCOMPLETE', async () => {
