@@ -73,7 +73,29 @@ pub fn summary(entry: &TrafficEntry) -> String {
         (None, None, Some(http)) => format!("HTTP {http}"),
         (None, None, None) => "no answer".to_owned(),
     };
-    format!("{} → {result}", entry.api)
+    // An inquiry's own result is about the call, not the payment: "S SUCCESS" while the payment
+    // is still processing reads as "paid" to a cashier, so say the payment's status too.
+    let payment_status = (entry.api == "inquiryPayment")
+        .then(|| serde_json::from_str::<serde_json::Value>(&entry.response_body).ok())
+        .flatten()
+        .and_then(|body| {
+            body.pointer("/paymentResult/resultStatus").and_then(|s| s.as_str()).map(str::to_owned)
+        });
+    match payment_status.as_deref().map(payment_word) {
+        Some(word) => format!("{} → {result} (payment {word})", entry.api),
+        None => format!("{} → {result}", entry.api),
+    }
+}
+
+/// The payment's state as `paymentResult.resultStatus` gives it (§7: S paid, F failed, U in
+/// process).
+fn payment_word(status: &str) -> &str {
+    match status {
+        "S" => "paid",
+        "F" => "failed",
+        "U" => "processing",
+        other => other,
+    }
 }
 
 /// Who sent a traffic entry and who received it.
@@ -279,6 +301,28 @@ mod tests {
             result_code: code.map(str::to_owned),
             ..TrafficEntry::default()
         }
+    }
+
+    #[test]
+    fn an_inquiry_says_the_payment_state_beside_the_call_result() {
+        let mut inquiry = entry(7, "inbound", "inquiryPayment", Some("S"), Some("SUCCESS"));
+        let body = |status: &str| {
+            format!(r#"{{"result":{{"resultStatus":"S"}},"paymentResult":{{"resultStatus":"{status}"}}}}"#)
+        };
+        inquiry.response_body = body("U");
+        assert_eq!(summary(&inquiry), "inquiryPayment → S SUCCESS (payment processing)");
+        inquiry.response_body = body("S");
+        assert_eq!(summary(&inquiry), "inquiryPayment → S SUCCESS (payment paid)");
+        inquiry.response_body = body("F");
+        assert_eq!(summary(&inquiry), "inquiryPayment → S SUCCESS (payment failed)");
+        // An unknown payment has no paymentResult; a body that is not JSON says nothing more.
+        inquiry.response_body = r#"{"result":{"resultStatus":"F"}}"#.into();
+        assert_eq!(summary(&inquiry), "inquiryPayment → S SUCCESS");
+        inquiry.response_body = "not json".into();
+        assert_eq!(summary(&inquiry), "inquiryPayment → S SUCCESS");
+        let mut pay = entry(8, "inbound", "pay", Some("U"), Some("PAYMENT_IN_PROCESS"));
+        pay.response_body = body("S");
+        assert_eq!(summary(&pay), "pay → U PAYMENT_IN_PROCESS", "only inquiries carry a payment's state");
     }
 
     #[test]

@@ -124,10 +124,11 @@ pub fn html<'a>(results: impl Iterator<Item = &'a RunResult>) -> String {
          <title>Plusbox test results</title><style>\
          body{font:14px/1.45 system-ui,sans-serif;margin:2rem;color:#223;max-width:70rem}\
          h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2.5rem;border-top:1px solid #ccd;padding-top:1rem}\
-         table{border-collapse:collapse;width:100%;margin:.5rem 0}td,th{border:1px solid #dde;padding:.25rem .5rem;text-align:left;vertical-align:top}\
+         table{border-collapse:collapse;width:100%;margin:.5rem 0}td,th{border:1px solid #dde;padding:.25rem .5rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}\
          .pass{color:#0a6b2f;font-weight:700}.fail{color:#b00020;font-weight:700}.error{color:#8a4b00;font-weight:700}.other{color:#556;font-weight:700}\
          pre{white-space:pre-wrap;word-break:break-all;background:#f6f7f9;padding:.5rem;margin:0}\
-         details{margin:.25rem 0}img{max-width:24rem;border:1px solid #ccd}.diagram{overflow-x:auto}\
+         details{margin:.25rem 0}img{max-width:min(24rem,100%);border:1px solid #ccd}.diagram{overflow-x:auto}\
+         @media (max-width:40rem){body{margin:.75rem}td,th{padding:.2rem .3rem}}\
          </style></head><body>\n<h1>Plusbox test results</h1>\n",
     );
     let count = |v: Verdict| results.iter().filter(|r| r.summary.verdict == v).count();

@@ -1116,7 +1116,13 @@ impl<'a> Ctx<'a> {
 
     fn manual(&self, name: &str, question: &str, expect: bool) -> Judgement {
         if self.input.mode == RunMode::Headless {
-            return (Outcome::Skipped, format!("headless run: not asked ({question})"), vec![]);
+            return (
+                Outcome::Skipped,
+                format!(
+                    "not asked: a POS driver ran the POS, so its answers stand in for a person ({question})"
+                ),
+                vec![],
+            );
         }
         let yn = |b: bool| if b { "yes" } else { "no" };
         match self.input.answers.get(name) {
