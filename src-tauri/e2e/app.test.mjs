@@ -48,12 +48,12 @@ after(async () => {
 });
 
 describe('the Plusbox app (Tauri, WebKitGTK) in embedded mode', { timeout: 300_000 }, () => {
-  it('starts paired with its own sandbox and shows the five screens', async () => {
+  it('starts paired with its own sandbox and shows the six screens', async () => {
     await session.waitFor('nav a[href="#/wallet"]');
     const names = await session.execute(
       'return [...document.querySelectorAll("nav a")].map((a) => a.textContent.trim())',
     );
-    assert.deepEqual(names, ['Wallet', 'Pay', 'Scan', 'History', 'Settings']);
+    assert.deepEqual(names, ['Wallet', 'Pay', 'Scan', 'History', 'Tests', 'Settings']);
     assert.ok(existsSync(join(data, 'embedded/sandbox')), 'the sandbox data lives in the app data dir');
     assert.equal(await session.execute('return typeof window.__TAURI_INTERNALS__'), 'object', 'the UI runs inside Tauri');
   });
