@@ -8,16 +8,11 @@
 
 mod acquirer_common;
 
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use acquirer_common::Env;
 use plusbox_acquirer::{Fault, OrderState, PaymentRecord, PosDriver, Timing};
-use plusbox_companion::commands::{handlers, CompanionEvent, PairLoopbackArgs};
-use plusbox_companion::host::Host;
 use plusbox_companion::mpm::{confirm_order_code, decode_order_code, ConfirmOrderCodeArgs, OrderCodeArgs};
-use plusbox_core::secret::SecretString;
 use serde_json::Value;
 
 const WALLET: &str = "Mozilla/5.0 (Linux; Android 14) Mobile AlipayConnect/1.0";
@@ -112,35 +107,6 @@ async fn the_wallet_pays_the_merchant_page_on_the_sandbox_cashier() {
     env.stop().await;
 }
 
-#[derive(Clone)]
-struct Phone {
-    url: String,
-    http: reqwest::Client,
-    token: Arc<Mutex<Option<SecretString>>>,
-}
-
-impl Host for Phone {
-    fn sandbox_url(&self) -> String {
-        self.url.clone()
-    }
-    fn http(&self) -> reqwest::Client {
-        self.http.clone()
-    }
-    fn device_token(&self) -> Option<SecretString> {
-        self.token.lock().unwrap().clone()
-    }
-    fn store_device_token(&self, token: Option<SecretString>) {
-        *self.token.lock().unwrap() = token;
-    }
-    fn on_loopback(&self) -> bool {
-        true
-    }
-    fn data_dir(&self) -> Option<PathBuf> {
-        None
-    }
-    fn emit(&self, _: CompanionEvent) {}
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_companion_pays_the_cashier_url_with_its_commands_and_a_browser_starts_nothing() {
     let env = Env::start_compressed(&[], timing(), 12).await;
@@ -154,12 +120,7 @@ async fn the_companion_pays_the_cashier_url_with_its_commands_and_a_browser_star
 
     let (_, cashier, prid) = pay_on_page(&env, WALLET, "9.00").await;
     let (cashier, prid) = (cashier.unwrap(), prid.unwrap());
-    let phone = Phone {
-        url: env.sandbox.base_url().to_string(),
-        http: plusbox_companion::client::http_client().unwrap(),
-        token: Arc::default(),
-    };
-    assert!(handlers::pair_loopback(phone.clone(), PairLoopbackArgs::default()).await.unwrap().paired);
+    let phone = acquirer_common::paired_phone(&env).await;
     let order = decode_order_code(
         phone.clone(),
         OrderCodeArgs { code: cashier.clone(), account_id: "buyer-1".into() },

@@ -8,60 +8,16 @@
 
 mod acquirer_common;
 
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use acquirer_common::Env;
 use plusbox_acquirer::{Fault, OrderState, PaymentRecord, PosDriver, Timing};
-use plusbox_companion::commands::{handlers, CompanionEvent, PairLoopbackArgs};
 use plusbox_companion::error::ErrorCode;
-use plusbox_companion::host::Host;
 use plusbox_companion::mpm::{confirm_order_code, decode_order_code, ConfirmOrderCodeArgs, OrderCodeArgs};
-use plusbox_core::secret::SecretString;
 
 /// A 36 s window polled every second, on a 12× clock: three seconds of real time.
 fn timing() -> Timing {
     Timing { order_code_window_ms: 36_000, order_code_poll_interval_ms: 1_000, ..Timing::default() }
-}
-
-#[derive(Clone)]
-struct Phone {
-    url: String,
-    http: reqwest::Client,
-    token: Arc<Mutex<Option<SecretString>>>,
-}
-
-impl Host for Phone {
-    fn sandbox_url(&self) -> String {
-        self.url.clone()
-    }
-    fn http(&self) -> reqwest::Client {
-        self.http.clone()
-    }
-    fn device_token(&self) -> Option<SecretString> {
-        self.token.lock().unwrap().clone()
-    }
-    fn store_device_token(&self, token: Option<SecretString>) {
-        *self.token.lock().unwrap() = token;
-    }
-    fn on_loopback(&self) -> bool {
-        true
-    }
-    fn data_dir(&self) -> Option<PathBuf> {
-        None
-    }
-    fn emit(&self, _: CompanionEvent) {}
-}
-
-async fn phone(env: &Env) -> Phone {
-    let phone = Phone {
-        url: env.sandbox.base_url().to_string(),
-        http: plusbox_companion::client::http_client().unwrap(),
-        token: Arc::default(),
-    };
-    assert!(handlers::pair_loopback(phone.clone(), PairLoopbackArgs::default()).await.unwrap().paired);
-    phone
 }
 
 async fn ended(driver: &PosDriver, prid: &str) -> PaymentRecord {
@@ -90,7 +46,7 @@ async fn the_buyer_decodes_the_acquirers_private_code_through_the_sandbox_and_pa
     assert!(plusbox_core::codes::mpm::private_order_digits(&format!("/{path}")).is_some(), "{path}");
     assert_eq!(sale.payment.state, OrderState::Init);
 
-    let phone = phone(&env).await;
+    let phone = acquirer_common::paired_phone(&env).await;
     let order = decode_order_code(phone.clone(), args(&shown.code_value)).await.unwrap();
     assert_eq!((order.amount.currency.as_str(), order.amount.value.as_str()), ("USD", "2500"));
     assert_eq!(order.merchant_name, "Plusbox Demo Store");
@@ -143,7 +99,7 @@ async fn every_decode_fault_leaves_no_payment_and_the_buyer_is_told_why() {
         let driver = PosDriver::new(&env.base_url, Duration::from_secs(60)).unwrap();
         let sale = driver.private_order_code("7.00 USD").await.unwrap();
         let code_value = sale.order_code.unwrap().code_value;
-        let phone = phone(&env).await;
+        let phone = acquirer_common::paired_phone(&env).await;
         let refused = decode_order_code(phone, args(&code_value)).await.unwrap_err();
         assert_eq!(refused.code, code, "{fault}: {refused}");
         assert!(refused.message.starts_with("this code cannot be paid: "), "{fault}: {refused}");
@@ -174,7 +130,7 @@ async fn the_registration_refuses_the_order_code_domain_and_codes_off_the_digit_
     assert!(bad.to_string().contains("userInitiatedPay URL"), "{bad}");
     // The acquirer's fixed-domain registration is still in place: a path off the 12-digit rule
     // on its domain is refused without asking the acquirer.
-    let phone = phone(&env).await;
+    let phone = acquirer_common::paired_phone(&env).await;
     let refused =
         decode_order_code(phone, args("https://qr.plusbox-acquirer.example/12345")).await.unwrap_err();
     assert_eq!(refused.code, ErrorCode::OrderCodeInvalid, "{refused}");
@@ -192,7 +148,8 @@ async fn a_code_the_acquirer_no_longer_sells_is_declined_by_its_answer_and_leave
     // Nobody scans it: the window ends and the acquirer closes the sale.
     let record = ended(&driver, &sale.payment.payment_request_id).await;
     assert_eq!(record.state, OrderState::Failed, "{record:?}");
-    let refused = decode_order_code(phone(&env).await, args(&code_value)).await.unwrap_err();
+    let refused =
+        decode_order_code(acquirer_common::paired_phone(&env).await, args(&code_value)).await.unwrap_err();
     assert_eq!(refused.code, ErrorCode::AcquirerDeclinedCode, "{refused}");
     assert!(refused.message.contains("F ORDER_IS_CLOSED"), "{refused}");
     let decode = env.traffic().into_iter().find(|t| t.api == "userInitiatedPay").unwrap();

@@ -294,3 +294,47 @@ impl Env {
         self.sandbox.shutdown().await;
     }
 }
+
+/// A phone running the companion's commands in process against the sandbox (loopback, token in
+/// memory, no data directory, events dropped).
+#[derive(Clone)]
+pub struct Phone {
+    url: String,
+    http: reqwest::Client,
+    token: std::sync::Arc<std::sync::Mutex<Option<plusbox_core::secret::SecretString>>>,
+}
+
+impl plusbox_companion::host::Host for Phone {
+    fn sandbox_url(&self) -> String {
+        self.url.clone()
+    }
+    fn http(&self) -> reqwest::Client {
+        self.http.clone()
+    }
+    fn device_token(&self) -> Option<plusbox_core::secret::SecretString> {
+        self.token.lock().unwrap().clone()
+    }
+    fn store_device_token(&self, token: Option<plusbox_core::secret::SecretString>) {
+        *self.token.lock().unwrap() = token;
+    }
+    fn on_loopback(&self) -> bool {
+        true
+    }
+    fn data_dir(&self) -> Option<std::path::PathBuf> {
+        None
+    }
+    fn emit(&self, _: plusbox_companion::commands::CompanionEvent) {}
+}
+
+/// A [`Phone`] paired with the sandbox over loopback.
+pub async fn paired_phone(env: &Env) -> Phone {
+    let phone = Phone {
+        url: env.sandbox.base_url().to_string(),
+        http: plusbox_companion::client::http_client().unwrap(),
+        token: std::sync::Arc::default(),
+    };
+    let session =
+        plusbox_companion::commands::handlers::pair_loopback(phone.clone(), Default::default()).await;
+    assert!(session.unwrap().paired);
+    phone
+}
