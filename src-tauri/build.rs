@@ -45,6 +45,7 @@ const APP_COMMANDS: &[&str] = &[
     "link_sandbox",
     "start_acquirer",
     "pos_charge",
+    "open_merchant_page",
 ];
 
 /// The newest modification time under `dir` (files only).

@@ -154,6 +154,28 @@ export class Session {
     return await this.call('POST', '/execute/sync', { script, args });
   }
 
+  /**
+   * Runs an async script; it settles by calling its last argument.
+   * @param {string} script @param {unknown[]} [args]
+   */
+  async executeAsync(script, args = []) {
+    return await this.call('POST', '/execute/async', { script, args });
+  }
+
+  /**
+   * Calls an app command the way the UI does (Tauri `invoke`): `{value}`, or `{rejected: {code,
+   * message}}` (not `error`, which a WebDriver answer reserves for its own failures).
+   * @param {string} command @param {Record<string, unknown>} args
+   */
+  async invoke(command, args) {
+    return await this.executeAsync(
+      'const done = arguments[arguments.length - 1];' +
+        'window.__TAURI_INTERNALS__.invoke(arguments[0], { args: arguments[1] })' +
+        '.then((value) => done({ value }), (rejected) => done({ rejected }));',
+      [command, args],
+    );
+  }
+
   /** The window as PNG bytes. */
   async screenshot() {
     return Buffer.from(await this.call('GET', '/screenshot'), 'base64');

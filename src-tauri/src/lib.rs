@@ -10,6 +10,7 @@
 //! crates never depend on Tauri.
 
 pub mod host;
+pub mod merchant_page;
 pub mod modes;
 
 use std::path::PathBuf;
@@ -26,8 +27,15 @@ use crate::host::AppHost;
 use crate::modes::{Mode, Shell};
 
 /// The commands the shell adds to the companion's, for the app-mode screen.
-pub const SHELL_COMMANDS: &[&str] =
-    &["app_state", "set_sharing", "use_mode", "link_sandbox", "start_acquirer", "pos_charge"];
+pub const SHELL_COMMANDS: &[&str] = &[
+    "app_state",
+    "set_sharing",
+    "use_mode",
+    "link_sandbox",
+    "start_acquirer",
+    "pos_charge",
+    "open_merchant_page",
+];
 
 /// Where the app keeps its data when started with `PLUSBOX_APP_DATA` (tests, side-by-side
 /// instances); otherwise the platform's app data dir.
@@ -62,6 +70,16 @@ struct LinkArgs {
 struct ChargeArgs {
     code: String,
     amount: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct MerchantPageArgs {
+    /// The entry code: the merchant page's HTTPS URL.
+    url: String,
+    /// The SHA-256 fingerprint the person compared and trusts for the page's address.
+    #[serde(default)]
+    trust_fingerprint: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -137,6 +155,10 @@ pub async fn run_command<R: Runtime>(
         "pos_charge" => {
             let ChargeArgs { code, amount } = parse(name, args)?;
             return json(&shell.pos_charge(&code, &amount).await?);
+        }
+        "open_merchant_page" => {
+            let MerchantPageArgs { url, trust_fingerprint } = parse(name, args)?;
+            return json(&merchant_page::open(&app, &shell, &url, trust_fingerprint.as_deref()).await?);
         }
         other => {
             return Err(CommandError::new(ErrorCode::NotFound, format!("there is no command {other:?}")))
@@ -273,6 +295,14 @@ pub fn configure<R: Runtime>(builder: tauri::Builder<R>, data_dir: Option<PathBu
 /// Runs the app (desktop `main`, and the mobile entry point).
 #[cfg_attr(mobile, tauri::mobile_entry_point)]
 pub fn run() {
+    // WebKitGTK's DMA-BUF renderer serves GPU compositing, which the window turns off
+    // (`webkit::configure`); without a GPU (VMs, Xvfb) it leaves the window blank, and probing
+    // for it cost 12 MB RSS at idle. Set here, before any thread starts, so it reaches only this
+    // process and the WebKit processes it spawns; a value the user set wins.
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_none() {
+        std::env::set_var("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
+    }
     let app = match configure(tauri::Builder::default(), None).build(tauri::generate_context!()) {
         Ok(app) => app,
         Err(e) => {

@@ -109,6 +109,8 @@ struct Running {
     sandbox: Option<Sandbox>,
     sharing: bool,
     acquirer: Option<(Acquirer, String, tokio::task::JoinHandle<()>)>,
+    /// Stops the in-process acquirer's HTTPS merchant page when dropped or sent `true`.
+    entry_page: Option<tokio::sync::watch::Sender<bool>>,
     events: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -120,6 +122,9 @@ pub struct Shell {
     running: Mutex<Running>,
     /// The guided-run registry of each mode directory (its own results store).
     runs: std::sync::Mutex<std::collections::BTreeMap<PathBuf, plusbox_companion::runs::Runs>>,
+    /// Merchant-page certificates the wallet web view trusts, by `host:port`: the in-process
+    /// acquirer's own, and those the person chose to trust after comparing fingerprints.
+    trusted_pages: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
 }
 
 impl std::fmt::Debug for Shell {
@@ -151,7 +156,21 @@ impl Shell {
             current: RwLock::new(Current { mode, sandbox_url }),
             running: Mutex::new(Running::default()),
             runs: std::sync::Mutex::new(std::collections::BTreeMap::new()),
+            trusted_pages: std::sync::Mutex::new(std::collections::BTreeMap::new()),
         }))
+    }
+
+    /// Trusts `fingerprint` (SHA-256, as `openssl x509 -fingerprint -sha256` prints it) as the
+    /// merchant-page certificate of `authority` (`host:port`).
+    pub fn trust_page(&self, authority: &str, fingerprint: &str) {
+        let mut trusted = self.trusted_pages.lock().unwrap_or_else(|e| e.into_inner());
+        trusted.insert(authority.to_owned(), fingerprint.to_ascii_uppercase());
+    }
+
+    /// Whether the wallet web view trusts `fingerprint` for `authority`.
+    pub fn trusts_page(&self, authority: &str, fingerprint: &str) -> bool {
+        let trusted = self.trusted_pages.lock().unwrap_or_else(|e| e.into_inner());
+        trusted.get(authority).is_some_and(|known| known.eq_ignore_ascii_case(fingerprint))
     }
 
     /// The mode in use.
@@ -382,6 +401,33 @@ impl Shell {
         store
             .set_notify_url(Some(notify_url.as_str()))
             .map_err(|e| internal("cannot set the notify URL", e))?;
+        // Private order codes (alipayplus-api.md §11): the acquirer's fixed domain, decoded by
+        // its userInitiatedPay.
+        store
+            .set_private_order_codes(
+                &format!("{url}{}", plusbox_acquirer::acquirer::USER_INITIATED_PAY_PATH),
+                &[plusbox_sandbox::store::PrivateDomain {
+                    domain: plusbox_acquirer::config::DEFAULT_PRIVATE_ORDER_CODE_DOMAIN.to_owned(),
+                    digits: true,
+                }],
+                now,
+            )
+            .map_err(|e| internal("cannot register the private-order-code domain", e))?;
+        // The entry code's merchant page is HTTPS only (§6): its own loopback listener with a
+        // self-signed certificate that the wallet web view trusts for that address alone.
+        let entry_listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .map_err(|e| internal("cannot listen for the merchant page", e))?;
+        let entry_addr =
+            entry_listener.local_addr().map_err(|e| internal("cannot read the merchant page's port", e))?;
+        let identity = plusbox_sandbox::tls::TlsIdentity::load_or_create(
+            &dir.join("entry-tls"),
+            &["127.0.0.1".to_owned(), "localhost".to_owned()],
+        )
+        .map_err(|e| internal("cannot make the merchant page's certificate", e))?;
+        let entry_authority = format!("127.0.0.1:{}", entry_addr.port());
+        self.trust_page(&entry_authority, &identity.fingerprint());
+        let entry_url = format!("https://{entry_authority}{}", plusbox_acquirer::acquirer::ENTRY_PAGE_PATH);
         let app = store.app_view().map_err(|e| internal("cannot read the sandbox", e))?;
         let config = AcquirerConfig {
             // The acquirer talks to the sandbox on loopback whatever the sandbox advertises.
@@ -395,7 +441,7 @@ impl Shell {
             listen: addr.to_string(),
             database: dir.join("acquirer.sqlite3"),
             faults: Default::default(),
-            merchant: MerchantConfig::default(),
+            merchant: MerchantConfig { entry_code_url: Some(entry_url), ..MerchantConfig::default() },
             timing: Timing::default(),
         };
         let acquirer = Acquirer::new(config, Vec::<plusbox_acquirer::Fault>::new(), Arc::new(SystemClock))
@@ -406,6 +452,13 @@ impl Shell {
                 eprintln!("plusbox-app: the acquirer stopped: {e}");
             }
         });
+        let page = plusbox_acquirer::server::router(acquirer.clone())
+            .map_err(|e| internal("cannot build the merchant page", e))?;
+        let (entry_stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            plusbox_sandbox::tls::serve_https(entry_listener, page, &identity, stopped).await
+        });
+        running.entry_page = Some(entry_stop);
         running.acquirer = Some((acquirer, url.clone(), task));
         Ok(url)
     }
@@ -488,6 +541,9 @@ impl Shell {
         }
         if let Some((_, _, task)) = running.acquirer.take() {
             task.abort();
+        }
+        if let Some(stop) = running.entry_page.take() {
+            let _ = stop.send(true);
         }
         if let Some(sandbox) = running.sandbox.take() {
             sandbox.shutdown().await;

@@ -358,6 +358,67 @@ fn the_app_charges_its_own_code_with_the_in_process_acquirer() {
 }
 
 #[test]
+fn the_in_process_acquirer_serves_its_entry_page_over_https_and_its_private_order_codes_decode() {
+    let f = fixture();
+    let started = f.ipc("start_acquirer", json!({})).unwrap_or_else(|e| panic!("{e}"));
+    let acquirer =
+        started["acquirerUrl"].as_str().unwrap_or_else(|| panic!("no acquirer: {started}")).to_string();
+    tauri::async_runtime::block_on(async {
+        // The entry code is the merchant page's HTTPS URL on loopback, with the certificate the
+        // app keeps (and trusts) under its data dir.
+        let shown: Value = f
+            .http
+            .get(format!("{acquirer}/entry-code"))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .unwrap_or_else(|e| panic!("GET /entry-code: {e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("entry-code JSON: {e}"));
+        let url = shown["codeValue"].as_str().unwrap_or_else(|| panic!("no codeValue: {shown}")).to_string();
+        assert!(url.starts_with("https://127.0.0.1:") && url.ends_with("/entry"), "{url}");
+        let pem = std::fs::read(f.data.join("embedded/acquirer/entry-tls/tls/cert.pem"))
+            .unwrap_or_else(|e| panic!("the merchant page's certificate: {e}"));
+        let https = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap_or_else(|e| panic!("{e}")))
+            .user_agent(plusbox_app_lib::merchant_page::WALLET_USER_AGENT)
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let page = https.get(&url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap_or_default();
+        assert!(html.contains("name=\"amount\""), "the wallet's User-Agent gets the amount form: {html}");
+        // Plain HTTP is refused before any window opens.
+        let refused = f.ipc("open_merchant_page", json!({"url": url.replace("https:", "http:")}));
+        assert_eq!(refused.err().map(|e| e["code"].clone()), Some(json!("BAD_REQUEST")));
+        let bad_fingerprint = f.ipc("open_merchant_page", json!({"url": url, "trustFingerprint": "AB:CD"}));
+        assert_eq!(bad_fingerprint.err().map(|e| e["code"].clone()), Some(json!("BAD_REQUEST")));
+
+        // A private order code of the acquirer's registered domain decodes through the sandbox's
+        // userInitiatedPay to the acquirer, as the Scan screen does it.
+        let sale: Value = f
+            .http
+            .post(format!("{acquirer}/private-order-code"))
+            .json(&json!({"amount": "4.20 USD"}))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .unwrap_or_else(|e| panic!("POST /private-order-code: {e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("sale JSON: {e}"));
+        let code =
+            sale["orderCode"]["codeValue"].as_str().unwrap_or_else(|| panic!("no code: {sale}")).to_string();
+        let order = f
+            .ipc("decode_order_code", json!({"code": code, "accountId": "buyer-1"}))
+            .unwrap_or_else(|e| panic!("decode {code}: {e}"));
+        assert_eq!(order["amount"]["value"], "420", "{order}");
+        assert_eq!(order["paymentRequestId"], sale["paymentRequestId"], "{order} vs {sale}");
+    });
+}
+
+#[test]
 fn sharing_on_the_lan_advertises_the_lan_address_and_keeps_the_data() {
     let f = fixture();
     let before = f.ipc("accounts", json!({})).unwrap_or_else(|e| panic!("{e}"));

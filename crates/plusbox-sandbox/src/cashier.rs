@@ -176,7 +176,7 @@ fn escape(text: &str) -> String {
 
 fn shell(title: &str, inner: &str) -> String {
     format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} · Alipay+ cashier (Plusbox sandbox)</title><style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:2rem auto;padding:0 1rem}}.brand{{color:#1677ff;font-weight:700}}.amount{{font-size:2rem;margin:.5rem 0}}label{{display:block;margin:.75rem 0 .25rem}}input{{width:100%;padding:.5rem;font-size:1rem}}button{{margin:.75rem .5rem 0 0;padding:.6rem 1.2rem;font-size:1rem}}.note{{color:#a30}}</style></head><body><p class=\"brand\">Alipay+ <small>sandbox cashier</small></p>{inner}</body></html>",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} · Alipay+ cashier (Plusbox sandbox)</title><meta name=\"color-scheme\" content=\"light dark\"><style>:root{{color-scheme:light dark}}body{{font-family:system-ui,sans-serif;max-width:28rem;margin:2rem auto;padding:0 1rem}}.brand{{color:#1677ff;font-weight:700}}.amount{{font-size:2rem;margin:.5rem 0}}label{{display:block;margin:.75rem 0 .25rem}}input{{width:100%;padding:.5rem;font-size:1rem}}button{{margin:.75rem .5rem 0 0;padding:.6rem 1.2rem;font-size:1rem}}.note{{color:#a30}}@media (prefers-color-scheme:dark){{.brand{{color:#7db4ff}}.note{{color:#ff8a80}}}}</style></head><body><p class=\"brand\">Alipay+ <small>sandbox cashier</small></p>{inner}</body></html>",
         title = escape(title)
     )
 }

@@ -43,19 +43,50 @@ use tokio::task::JoinHandle;
 
 pub use clock::{Clock, OffsetClock, ScaledClock, SharedClock, SystemClock, TestClock};
 
-/// Threads the runtime may start for blocking work (SQLite calls). Tokio's default is 512: under
-/// a latency spike every waiting store call got its own thread, and a soak at 200 pairs/s held
-/// 309 threads and their stacks and allocator arenas for good (RSS 67 → 145 MB). Past the cap,
-/// calls queue for a thread instead; one writer and a few readers cannot use more anyway.
-pub const MAX_BLOCKING_THREADS: usize = 32;
+/// Threads the runtime keeps for blocking work (SQLite calls). Tokio's default is 512: under a
+/// latency spike every waiting store call got its own thread, and a soak at 200 pairs/s held 309
+/// threads and their stacks and allocator arenas for good (RSS 67 → 145 MB). At 32 a 30-minute
+/// soak still stepped up with the thread count (24 → 34 threads, RSS +23 %). The store cannot
+/// use more than its writer, its pooled readers and the checkpointer at once, so a few spare
+/// threads past those are enough; past the cap, calls queue for a thread.
+pub const MAX_BLOCKING_THREADS: usize = 6;
+
+/// How long an idle blocking thread lives. Long, so the pool does not shrink and regrow (each
+/// regrowth lands in a new place in the allocator) between bursts.
+const BLOCKING_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The multi-threaded runtime a sandbox runs on (`plusbox serve`, the benchmarks), with blocking
-/// threads capped at [`MAX_BLOCKING_THREADS`].
+/// threads capped at [`MAX_BLOCKING_THREADS`] and all of them started up front, so memory is
+/// flat from the first minute rather than stepping up at each new load peak.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(MAX_BLOCKING_THREADS)
-        .build()
+        .thread_keep_alive(BLOCKING_KEEP_ALIVE)
+        .build()?;
+    prestart_blocking_pool(&runtime);
+    Ok(runtime)
+}
+
+/// Starts every blocking thread now: tasks that each wait until all have started, so none can
+/// reuse another's thread.
+fn prestart_blocking_pool(runtime: &tokio::runtime::Runtime) {
+    let barrier = Arc::new(std::sync::Barrier::new(MAX_BLOCKING_THREADS));
+    let handles: Vec<_> = (0..MAX_BLOCKING_THREADS)
+        .map(|_| {
+            let barrier = Arc::clone(&barrier);
+            runtime.spawn_blocking(move || {
+                barrier.wait();
+            })
+        })
+        .collect();
+    runtime.block_on(async {
+        for handle in handles {
+            // A task that only waits on a barrier cannot fail; a join error would mean the
+            // runtime is shutting down, and the pool then starts threads on demand as before.
+            let _ = handle.await;
+        }
+    });
 }
 pub use plusbox_core::result_code::ResultCode;
 pub use scenario::Scenario;

@@ -196,12 +196,15 @@ const READERS: usize = 4;
 /// pages — index interiors, the newest rows — fit; the rest comes from the OS's file cache).
 const CACHE_KIB: i64 = -2 * 1024;
 
-/// SQLite's process-wide soft heap limit (16 MiB): past it, page caches recycle their least
+/// SQLite's process-wide soft heap limit (8 MiB): past it, page caches recycle their least
 /// recently used pages instead of growing. Without it the writer and every pooled or
 /// load-opened reader each filled its own cache as the database grew, and a 20-minute soak
 /// saw RSS climb 43 → 103 MB. At 48 MiB the caches were still filling half an hour into a
-/// soak (RSS +61 % from the first minute); at 16 MiB they are full within it.
-const SOFT_HEAP_LIMIT_BYTES: i64 = 16 * 1024 * 1024;
+/// soak (RSS +61 % from the first minute); at 16 MiB they filled over the first quarter hour
+/// (heaptrack: the whole heap peaks at 7 MB at 40 pairs/s, so the climb was these caches
+/// filling, RSS 36 → 45 MB); at 8 MiB they are full within the first minutes. Pages past the
+/// limit still come from the OS's file cache, not the disk.
+const SOFT_HEAP_LIMIT_BYTES: i64 = 8 * 1024 * 1024;
 
 /// Prepared statements kept per connection (the store has about 70 distinct statements).
 const STATEMENT_CACHE: usize = 128;

@@ -111,8 +111,7 @@ impl TlsIdentity {
     /// SHA-256 of the DER certificate as upper-case hex pairs joined by `:` — the form
     /// `openssl x509 -noout -fingerprint -sha256` prints, to compare on the phone.
     pub fn fingerprint(&self) -> String {
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, self.cert.as_ref());
-        digest.as_ref().iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+        fingerprint_of_der(self.cert.as_ref())
     }
 
     /// A rustls acceptor serving this identity (HTTP/1.1 over TLS 1.2 or 1.3).
@@ -132,6 +131,18 @@ impl TlsIdentity {
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
     }
+}
+
+/// SHA-256 of a DER certificate, as [`TlsIdentity::fingerprint`] prints it.
+pub fn fingerprint_of_der(der: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
+    digest.as_ref().iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+}
+
+/// SHA-256 of the first certificate of a PEM text (as a web view hands a server's certificate
+/// over), or `None` when it holds no readable certificate.
+pub fn fingerprint_of_pem(pem: &[u8]) -> Option<String> {
+    CertificateDer::from_pem_slice(pem).ok().map(|cert| fingerprint_of_der(cert.as_ref()))
 }
 
 /// The names a server listening on `listen` should be reachable by: `localhost`, `127.0.0.1`,

@@ -97,6 +97,15 @@ async function callTauri(command: string, args: object): Promise<unknown> {
   }
 }
 
+/**
+ * Runs one of the app shell's own commands (app mode, the in-process acquirer, the wallet web
+ * view): only inside the Tauri app, where they exist.
+ */
+export async function callShell<T>(command: string, args: object = {}): Promise<T> {
+  if (!inTauri()) throw new CommandError('NOT_FOUND', `${command} exists only in the Plusbox app`);
+  return (await callTauri(command, args)) as T;
+}
+
 /** Runs one command of the contract and resolves with its result, or rejects with a `CommandError`. */
 export async function call<C extends CommandName>(
   command: C,

@@ -207,7 +207,7 @@ fn escape(text: &str) -> String {
 
 fn page(title: &str, inner: &str) -> String {
     format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:2rem auto;padding:0 1rem}}input,button{{font-size:1.2rem;padding:.5rem;margin-top:.5rem}}</style></head><body>{inner}</body></html>",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta name=\"color-scheme\" content=\"light dark\"><title>{}</title><style>:root{{color-scheme:light dark}}body{{font-family:system-ui,sans-serif;max-width:28rem;margin:2rem auto;padding:0 1rem}}input,button{{font-size:1.2rem;padding:.5rem;margin-top:.5rem}}</style></head><body>{inner}</body></html>",
         escape(title)
     )
 }
