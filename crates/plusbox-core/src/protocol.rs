@@ -26,6 +26,7 @@
 mod de;
 mod error;
 pub mod lenient;
+mod merchants;
 mod messages;
 mod objects;
 pub mod time;
@@ -36,6 +37,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use error::{FieldError, Problem};
+pub use merchants::*;
 pub use messages::*;
 pub use objects::*;
 pub use validate::Validate;
@@ -57,6 +59,12 @@ pub mod paths {
     pub const NOTIFY_PAYMENT: &str = "/aps/api/v1/payments/notifyPayment";
     /// `userInitiatedPay`, served by the ACQP.
     pub const USER_INITIATED_PAY: &str = "/aps/api/v1/payments/userInitiatedPay";
+    /// `registration` (§13.1).
+    pub const REGISTRATION: &str = "/aps/api/v1/merchants/registration";
+    /// `inquiryRegistrationStatus` (§13.1).
+    pub const INQUIRY_REGISTRATION_STATUS: &str = "/aps/api/v1/merchants/inquiryRegistrationStatus";
+    /// `notifyRegistrationStatus` as documented; in practice the ACQP's registration notify URL.
+    pub const NOTIFY_REGISTRATION_STATUS: &str = "/aps/api/v1/merchants/notifyRegistrationStatus";
 }
 
 /// Values of `paymentFactor.inStorePaymentScenario` (SDK enum `InStorePaymentScenario`).

@@ -20,6 +20,7 @@ mod gateway;
 pub mod ids;
 mod listener;
 mod live;
+mod merchants;
 mod mpm;
 mod notify;
 pub mod private_code;

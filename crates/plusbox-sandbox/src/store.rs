@@ -54,6 +54,8 @@ mod order_codes;
 pub use order_codes::*;
 mod private_codes;
 pub use private_codes::*;
+mod registrations;
+pub use registrations::*;
 mod recon;
 pub use recon::{ReconSettings, SettledTransaction, SftpLogin, StoredReconFile};
 
@@ -267,6 +269,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0010_private_order_and_entry_codes.sql"),
     // The cases a device may run from the companion (`plusbox app pair --cases`).
     include_str!("../migrations/0011_device_cases.sql"),
+    // Merchant registration (store/registrations.rs) and an outbox that carries
+    // notifyRegistrationStatus beside notifyPayment. Numbered 0014: 0012 and 0013 are written on
+    // another branch and come before it when the branches merge.
+    include_str!("../migrations/0014_registration.sql"),
 ];
 
 // ---------------------------------------------------------------------------------------------
