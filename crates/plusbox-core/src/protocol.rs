@@ -23,6 +23,7 @@
 //! Plain `serde_json::from_slice` also works on these types, but then a number where a string
 //! belongs is a hard error and errors carry no path.
 
+mod customs;
 mod de;
 mod error;
 pub mod lenient;
@@ -36,6 +37,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use customs::*;
 pub use error::{FieldError, Problem};
 pub use merchants::*;
 pub use messages::*;
@@ -63,6 +65,10 @@ pub mod paths {
     pub const REGISTRATION: &str = "/aps/api/v1/merchants/registration";
     /// `inquiryRegistrationStatus` (§13.1).
     pub const INQUIRY_REGISTRATION_STATUS: &str = "/aps/api/v1/merchants/inquiryRegistrationStatus";
+    /// `declare` (§13.2).
+    pub const DECLARE: &str = "/aps/api/v1/customs/declare";
+    /// `inquireDeclarationRequests` (§13.2).
+    pub const INQUIRE_DECLARATION_REQUESTS: &str = "/aps/api/v1/customs/inquireDeclarationRequests";
     /// `notifyRegistrationStatus` as documented; in practice the ACQP's registration notify URL.
     pub const NOTIFY_REGISTRATION_STATUS: &str = "/aps/api/v1/merchants/notifyRegistrationStatus";
 }

@@ -1,10 +1,12 @@
-//! Intake of the merchant-registration bodies (alipayplus-api.md §13.1): every input is either
+//! Intake of the merchant-registration and customs bodies (alipayplus-api.md §13.1, §13.2): every input is either
 //! accepted or refused with the path of the field at fault; nothing panics; a valid body survives
 //! a round trip; each required field, when removed, is named.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use plusbox_core::protocol::lenient::{self, ParseOptions};
-use plusbox_core::protocol::{InquiryRegistrationStatusRequest, RegistrationRequest};
+use plusbox_core::protocol::{
+    DeclareRequest, InquireDeclarationRequestsRequest, InquiryRegistrationStatusRequest, RegistrationRequest,
+};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -188,5 +190,69 @@ proptest! {
         if let Ok(parsed) = lenient::parse_request::<InquiryRegistrationStatusRequest>(value.to_string().as_bytes(), ParseOptions::lenient()) {
             prop_assert!(parsed.value.registration_request_id.is_some() || parsed.value.reference_merchant_id.is_some());
         }
+    }
+}
+
+// Customs declaration (§13.2).
+
+fn declaration() -> Value {
+    json!({
+        "paymentRequestId": "pay-1",
+        "customsDeclarationRequestId": "dec-1",
+        "customs": {"customsCode": "HANGZHOU", "region": "CN"},
+        "merchantCustomsInfo": {"merchantCustomsCode": "HZ-1", "merchantCustomsName": "Cup Hu Trading"},
+        "declarationAmount": {"currency": "CNY", "value": "100"},
+        "isSplit": "false"
+    })
+}
+
+#[test]
+fn a_valid_declaration_is_accepted_and_round_trips() {
+    let parsed = lenient::parse_request::<DeclareRequest>(
+        declaration().to_string().as_bytes(),
+        ParseOptions::strict(),
+    )
+    .unwrap();
+    assert_eq!(serde_json::to_value(&parsed.value).unwrap(), declaration());
+    assert_eq!(parsed.value.amount().unwrap().value, 100);
+}
+
+/// Every top-level field of a valid declaration.
+const DECLARE_FIELDS: &[&str] = &[
+    "paymentRequestId",
+    "customsDeclarationRequestId",
+    "customs",
+    "merchantCustomsInfo",
+    "declarationAmount",
+    "isSplit",
+];
+
+proptest! {
+    #[test]
+    fn declaration_intake_never_panics_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+        let _ = lenient::parse_request::<DeclareRequest>(&bytes, ParseOptions::lenient());
+        let _ = lenient::parse_request::<InquireDeclarationRequestsRequest>(&bytes, ParseOptions::strict());
+    }
+
+    /// Any JSON at any top-level field of a valid declaration: accepted, or refused naming that
+    /// field (or a field under it).
+    #[test]
+    fn a_declaration_refusal_names_the_field_that_was_changed(field in prop::sample::select(DECLARE_FIELDS), value in any_json()) {
+        let mut body = declaration();
+        body[field] = value;
+        if let Err(error) = lenient::parse_request::<DeclareRequest>(body.to_string().as_bytes(), ParseOptions::lenient()) {
+            prop_assert!(error.path.starts_with(field), "changed {field}, refused {error}");
+        }
+    }
+
+    /// Any list of ids: accepted exactly when it holds 1 to 10 distinct non-empty ids of at most
+    /// 64 characters.
+    #[test]
+    fn an_inquiry_is_accepted_exactly_within_the_id_rules(ids in prop::collection::vec("[a-c]{0,3}", 0..14)) {
+        let body = json!({"declarationRequestIds": ids});
+        let accepted = lenient::parse_request::<InquireDeclarationRequestsRequest>(body.to_string().as_bytes(), ParseOptions::lenient()).is_ok();
+        let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+        let valid = (1..=10).contains(&ids.len()) && distinct.len() == ids.len() && ids.iter().all(|i| !i.is_empty());
+        prop_assert_eq!(accepted, valid, "{:?}", ids);
     }
 }

@@ -16,9 +16,9 @@ use plusbox_core::money::Amount;
 use plusbox_core::protocol::lenient::{self, FindingKind, HygieneFinding, JsonKind, ParseOptions};
 use plusbox_core::protocol::time::{format_instant, parse_instant, parse_request_time};
 use plusbox_core::protocol::{
-    CancelPaymentRequest, FieldError, InStoreScenario, InquiryPaymentRequest,
-    InquiryRegistrationStatusRequest, PayRequest, Problem, RefundRequest, RegistrationRequest, Validate,
-    WireResult,
+    CancelPaymentRequest, DeclareRequest, FieldError, InStoreScenario, InquireDeclarationRequestsRequest,
+    InquiryPaymentRequest, InquiryRegistrationStatusRequest, PayRequest, Problem, RefundRequest,
+    RegistrationRequest, Validate, WireResult,
 };
 use plusbox_core::result_code::ResultCode;
 use plusbox_core::signing::{MessageParts, SignatureHeader, SigningError};
@@ -39,6 +39,8 @@ enum Api {
     Refund,
     Registration,
     InquiryRegistration,
+    Declare,
+    InquireDeclarations,
 }
 
 impl Api {
@@ -50,6 +52,8 @@ impl Api {
             "/aps/api/v1/payments/refund" => Some(Api::Refund),
             "/aps/api/v1/merchants/registration" => Some(Api::Registration),
             "/aps/api/v1/merchants/inquiryRegistrationStatus" => Some(Api::InquiryRegistration),
+            "/aps/api/v1/customs/declare" => Some(Api::Declare),
+            "/aps/api/v1/customs/inquireDeclarationRequests" => Some(Api::InquireDeclarations),
             _ => None,
         }
     }
@@ -62,6 +66,8 @@ impl Api {
             Api::Refund => "refund",
             Api::Registration => "registration",
             Api::InquiryRegistration => "inquiryRegistrationStatus",
+            Api::Declare => "declare",
+            Api::InquireDeclarations => "inquireDeclarationRequests",
         }
     }
 }
@@ -536,6 +542,8 @@ fn process(
         Request_::InquiryRegistration { registration_request_id, merchant, store } => {
             crate::merchants::inquiry(shared, exchange, &uri, &app, registration_request_id, merchant, store)
         }
+        Request_::Declare(input) => crate::customs::declare(shared, exchange, &uri, &app, *input),
+        Request_::InquireDeclarations(ids) => crate::customs::inquire(shared, exchange, &uri, &app, ids),
         Request_::Pay(input) => pay(shared, exchange, &uri, app, input),
         Request_::OrderCode(input) => {
             match crate::mpm::pay_order_code(shared, &app, &input, |p, paid| payment_fields(&app, p, paid)) {
@@ -659,6 +667,10 @@ fn unregistered_merchant(
 
 /// A validated request.
 pub(crate) enum Request_ {
+    /// `declare` (§13.2).
+    Declare(Box<crate::store::DeclareInput>),
+    /// `inquireDeclarationRequests` (§13.2).
+    InquireDeclarations(Vec<String>),
     /// `registration` (§13.1).
     Registration(Box<crate::store::RegistrationInput>),
     /// `inquiryRegistrationStatus` (§13.1).
@@ -763,6 +775,18 @@ fn intake(api: Api, body: &[u8], options: ParseOptions) -> Intake {
                     store: r.reference_store_id,
                 })
             },
+        ),
+        Api::Declare => run::<DeclareRequest>(
+            body,
+            options,
+            |r| (Some(r.payment_request_id.clone()), None),
+            |r| crate::customs::declare_input(r, body).map(|i| Request_::Declare(Box::new(i))),
+        ),
+        Api::InquireDeclarations => run::<InquireDeclarationRequestsRequest>(
+            body,
+            options,
+            |_| (None, None),
+            |r| Ok(Request_::InquireDeclarations(r.declaration_request_ids)),
         ),
         Api::Refund => run::<RefundRequest>(
             body,

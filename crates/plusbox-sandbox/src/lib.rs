@@ -15,6 +15,7 @@
 mod cashier;
 pub mod clock;
 mod companion;
+mod customs;
 mod edge;
 mod gateway;
 pub mod ids;

@@ -54,3 +54,24 @@ ALTER TABLE outbox_new RENAME TO outbox;
 CREATE INDEX outbox_due ON outbox(status, next_at);
 CREATE INDEX outbox_payment ON outbox(payment_row);
 CREATE INDEX outbox_registration ON outbox(registration_row);
+-- Customs declarations (alipayplus-api.md §13.2, store/customs.rs): one row per accepted
+-- declaration of an Alipay (CN) payment; its status follows from its age on the sandbox clock.
+CREATE TABLE declaration (
+    id INTEGER PRIMARY KEY,
+    app_id INTEGER NOT NULL REFERENCES app(id),
+    customs_declaration_request_id TEXT NOT NULL,
+    key_fields TEXT NOT NULL,
+    payment_row INTEGER NOT NULL REFERENCES payment(id),
+    psp_declaration_request_id TEXT NOT NULL,
+    customs_code TEXT NOT NULL,
+    region TEXT NOT NULL,
+    merchant_customs_code TEXT NOT NULL,
+    merchant_customs_name TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    is_split TEXT,
+    reference_order_id TEXT,
+    created_at INTEGER NOT NULL,
+    UNIQUE (app_id, customs_declaration_request_id)
+);
+CREATE INDEX declaration_payment ON declaration(payment_row);
