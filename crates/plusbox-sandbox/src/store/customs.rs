@@ -122,8 +122,8 @@ impl DeclarationRecord {
 pub enum DeclareOutcome {
     /// Accepted now, or the identical repeat of an accepted declaration.
     Accepted {
-        /// The declaration.
-        record: DeclarationRecord,
+        /// The declaration (boxed: a record is large beside a refusal).
+        record: Box<DeclarationRecord>,
         /// True for a repeat.
         repeat: bool,
     },
@@ -172,7 +172,7 @@ impl Store {
                 .optional()?;
             if let Some((record, key_fields)) = earlier {
                 if key_fields == input.key_fields {
-                    return Ok(DeclareOutcome::Accepted { record, repeat: true });
+                    return Ok(DeclareOutcome::Accepted { record: Box::new(record), repeat: true });
                 }
                 return Ok(DeclareOutcome::Refused(
                     ResultCode::RepeatReqInconsistent,
@@ -248,7 +248,7 @@ impl Store {
                 params![tx.last_insert_rowid()],
                 declaration_from_row,
             )?;
-            Ok(DeclareOutcome::Accepted { record, repeat: false })
+            Ok(DeclareOutcome::Accepted { record: Box::new(record), repeat: false })
         })
     }
 
