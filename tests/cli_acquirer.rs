@@ -244,10 +244,12 @@ fn faults_list_names_every_switch_with_its_rule() {
         "poc-slow-answer",
         "poc-missing-amount",
         "entry-page-ignores-user-agent",
+        "reregister-within-30-minutes",
+        "new-declaration-id-on-retry",
     ] {
         assert!(listing.lines().any(|l| l.starts_with(name)), "{name} missing from:\n{listing}");
     }
-    assert_eq!(listing.matches("rule:").count(), 33);
+    assert_eq!(listing.matches("rule:").count(), 35);
 }
 
 #[test]

@@ -411,6 +411,27 @@ pub enum AppCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Merchant registration (alipayplus-api.md §13.1): the registration notify URL, whether
+    /// `pay` serves registered merchants only (F MERCHANT_NOT_REGISTERED otherwise), how long a
+    /// review takes in sandbox time; without options, the settings and every registration.
+    Registration {
+        #[command(flatten)]
+        data: DataArg,
+        /// Where notifyRegistrationStatus goes when a registration names no
+        /// registrationNotifyUrl (`none` clears it).
+        #[arg(long, value_name = "URL")]
+        notify_url: Option<String>,
+        /// `on`: pay refuses a merchant (and store) without a COMPLETED IN_STORE_PAYMENT
+        /// registration with F MERCHANT_NOT_REGISTERED.
+        #[arg(long, value_parser = ["on", "off"])]
+        require: Option<String>,
+        /// How long a registration stays PROCESSING (sandbox time), e.g. 10m, 2h, 0s.
+        #[arg(long, value_name = "DURATION")]
+        review: Option<String>,
+        /// JSON output: {settings: {notifyUrl, requireRegistration, reviewSeconds}, registrations: [...]}.
+        #[arg(long)]
+        json: bool,
+    },
     /// List paired companion devices (revoked ones included).
     Devices {
         #[command(flatten)]
@@ -528,6 +549,49 @@ pub fn run_app(command: AppCommand) -> anyhow::Result<ExitCode> {
                         println!("domain: {}{form}", d.domain);
                     }
                 }
+            }
+        }
+        AppCommand::Registration { data, notify_url, require, review, json } => {
+            let store = data.open()?;
+            let app = store.app()?;
+            let review = review
+                .map(|text| {
+                    let parsed: plusbox_core::catalogue::CaseDuration =
+                        text.parse().map_err(|e| anyhow!("--review: {e}"))?;
+                    time::Duration::try_from(parsed.0).map_err(|e| anyhow!("--review: {e}"))
+                })
+                .transpose()?;
+            let url = notify_url.as_deref().map(|u| (u != "none").then_some(u));
+            let settings =
+                store.update_registration_settings(app.id, url, require.map(|r| r == "on"), review)?;
+            // Reviews run on sandbox time (the wall clock plus any jump ahead).
+            let sandbox_now = plusbox_sandbox::clock::add_saturating(now(), store.clock_offset()?);
+            let registrations = store.registrations(app.id, sandbox_now)?;
+            if json {
+                return print_json(
+                    &serde_json::json!({"settings": settings, "registrations": registrations}),
+                );
+            }
+            println!("Registration notify URL: {}", settings.notify_url.as_deref().unwrap_or("(not set)"));
+            println!(
+                "Registered merchants only: {}",
+                if settings.require_registration {
+                    "on (pay refuses others: MERCHANT_NOT_REGISTERED)"
+                } else {
+                    "off"
+                }
+            );
+            println!("Review time:             {} s of sandbox time", settings.review_seconds);
+            for r in registrations {
+                println!(
+                    "{}  {:<10} merchant {} store {}  {}  {}",
+                    plusbox_core::protocol::time::format_instant(r.created_at),
+                    r.status.as_str(),
+                    r.reference_merchant_id,
+                    r.reference_store_id.as_deref().unwrap_or("-"),
+                    r.product_codes.join(","),
+                    r.registration_request_id
+                );
             }
         }
         AppCommand::Devices { data, json } => {

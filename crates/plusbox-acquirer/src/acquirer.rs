@@ -21,8 +21,12 @@ mod order_code;
 pub use order_code::{CodeImage, OrderCodeRequest, OrderCodeSale, OrderCodeShown, StartedSale};
 mod entry_code;
 pub use entry_code::{is_wallet, EntryPage, ENTRY_PAGE_PATH, WALLET_MARKERS};
+mod customs;
 mod private_order_code;
+pub use customs::{DeclareOutcome, DeclareRequest};
+mod registration;
 pub use private_order_code::USER_INITIATED_PAY_PATH;
+pub use registration::{RegisterOutcome, RegisterRequest, REGISTRATION_NOTIFY_PATH};
 
 use crate::store::{
     rfc3339, NewPayment, NotificationRecord, OrderState, PaymentDetails, PaymentRecord, RefundRecord, Source,
@@ -165,7 +169,7 @@ fn details_from(body: &Value) -> PaymentDetails {
     }
 }
 
-fn parse_amount(text: &str) -> Result<Amount, AcquirerError> {
+pub(super) fn parse_amount(text: &str) -> Result<Amount, AcquirerError> {
     let amount =
         Amount::parse_positive(text).map_err(|e| AcquirerError::BadRequest(format!("amount: {e}")))?;
     amount.check_wire_rules().map_err(|e| AcquirerError::BadRequest(format!("amount: {e}")))?;

@@ -23,6 +23,12 @@ pub enum Api {
     CancelPayment,
     /// `refund`
     Refund,
+    /// `registration` (§13.1)
+    Registration,
+    /// `inquiryRegistrationStatus` (§13.1)
+    InquiryRegistrationStatus,
+    /// `declare` (§13.2)
+    Declare,
 }
 
 impl Api {
@@ -33,6 +39,9 @@ impl Api {
             Api::InquiryPayment => "/aps/api/v1/payments/inquiryPayment",
             Api::CancelPayment => "/aps/api/v1/payments/cancelPayment",
             Api::Refund => "/aps/api/v1/payments/refund",
+            Api::Registration => "/aps/api/v1/merchants/registration",
+            Api::InquiryRegistrationStatus => "/aps/api/v1/merchants/inquiryRegistrationStatus",
+            Api::Declare => "/aps/api/v1/customs/declare",
         }
     }
 
@@ -43,6 +52,9 @@ impl Api {
             Api::InquiryPayment => "inquiryPayment",
             Api::CancelPayment => "cancelPayment",
             Api::Refund => "refund",
+            Api::Registration => "registration",
+            Api::InquiryRegistrationStatus => "inquiryRegistrationStatus",
+            Api::Declare => "declare",
         }
     }
 }

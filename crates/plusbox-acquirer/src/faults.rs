@@ -172,6 +172,14 @@ faults! {
     PocMissingAmount = "poc-missing-amount", "§11",
         "The userInitiatedPay answer carries the order's amount (paymentAmount).",
         "Answers userInitiatedPay S without paymentAmount (or amount), so no payment can be made from it.";
+    /// Sends a merchant update while the earlier registration is still under review.
+    ReregisterWithin30Minutes = "reregister-within-30-minutes", "§13.1",
+        "An update of a registration (same merchant, store and product) is sent only when the earlier request is more than 30 minutes old or processed: inquire its status first and hold the update while it is PROCESSING.",
+        "Sends the update at once, so Alipay+ refuses it (F PROCESS_FAIL) while the earlier registration is under review.";
+    /// Re-sends a declaration under a new id.
+    NewDeclarationIdOnRetry = "new-declaration-id-on-retry", "§12, §13.2",
+        "A declare answered U or not at all is re-sent with the same customsDeclarationRequestId (the idempotency key).",
+        "Re-sends the declaration under a new customsDeclarationRequestId, so the customs may get the same goods declared twice.";
     /// The entry-code page does not tell wallets by their User-Agent.
     EntryPageIgnoresUserAgent = "entry-page-ignores-user-agent", "§6",
         "The merchant page tells an Alipay+ wallet by its User-Agent (AlipayConnect, AlipayClient) and sends that User-Agent in pay's order.env.userAgent.",
@@ -266,7 +274,7 @@ mod tests {
             assert_eq!(Fault::from_name(fault.name()), Some(*fault));
             assert!(!fault.rule().is_empty() && !fault.section().is_empty());
         }
-        assert_eq!(Fault::ALL.len(), 33);
+        assert_eq!(Fault::ALL.len(), 35);
         assert!(Fault::from_name("nope").is_none());
     }
 

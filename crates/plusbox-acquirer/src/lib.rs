@@ -26,12 +26,12 @@ pub mod server;
 pub mod store;
 
 pub use acquirer::{
-    Acquirer, CancelRequest, ChargeRequest, CodeImage, NotifyAck, OrderCodeRequest, OrderCodeSale,
-    OrderCodeShown, RefundRequest,
+    Acquirer, CancelRequest, ChargeRequest, CodeImage, DeclareOutcome, DeclareRequest, NotifyAck,
+    OrderCodeRequest, OrderCodeSale, OrderCodeShown, RefundRequest, RegisterOutcome, RegisterRequest,
 };
 pub use clock::{Clock, ScaledClock, SharedClock, SystemClock, TestClock};
 pub use config::{AcquirerConfig, MerchantConfig, Timing};
 pub use error::AcquirerError;
 pub use faults::{Fault, Faults, UnknownFault};
 pub use pos_driver::{DriverError, PosDriver};
-pub use store::{OrderState, PaymentRecord, RefundRecord, Store};
+pub use store::{OrderState, PaymentRecord, RefundRecord, RegistrationRow, Store};

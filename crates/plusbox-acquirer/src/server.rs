@@ -17,14 +17,18 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::acquirer::{
-    Acquirer, CancelRequest, ChargeRequest, EntryPage, IncomingNotify, NotifyAck, OrderCodeRequest,
-    RefundRequest, ENTRY_PAGE_PATH, USER_INITIATED_PAY_PATH,
+    Acquirer, CancelRequest, ChargeRequest, DeclareRequest, EntryPage, IncomingNotify, NotifyAck,
+    OrderCodeRequest, RefundRequest, RegisterRequest, ENTRY_PAGE_PATH, REGISTRATION_NOTIFY_PATH,
+    USER_INITIATED_PAY_PATH,
 };
 use crate::error::AcquirerError;
 
 /// The API paths the notify URL must not collide with.
 const RESERVED: &[&str] = &[
     "/charge",
+    "/register",
+    "/declare",
+    REGISTRATION_NOTIFY_PATH,
     "/order-code",
     "/private-order-code",
     "/entry",
@@ -56,6 +60,9 @@ pub fn router(acquirer: Acquirer) -> Result<Router, AcquirerError> {
         .route(ENTRY_PAGE_PATH, get(entry_page).post(entry_pay))
         .route("/entry-code", get(entry_code))
         .route(USER_INITIATED_PAY_PATH, post(user_initiated_pay))
+        .route("/register", post(register))
+        .route("/declare", post(declare))
+        .route(REGISTRATION_NOTIFY_PATH, post(registration_notify))
         .route("/refund", post(refund))
         .route("/cancel", post(cancel))
         .route("/payments", get(recent))
@@ -332,6 +339,58 @@ async fn clock_put(State(acq): State<Acquirer>, body: Bytes) -> Response {
 async fn clock_delete(State(acq): State<Acquirer>) -> Response {
     acq.reset_clock();
     clock_view(&acq)
+}
+
+/// `POST /register`: registers a merchant and its store (§13.1). The answer's `state` is
+/// `ACCEPTED`, `DEFERRED` (an update held back by the 30-minute rule), `REFUSED` or `UNKNOWN`.
+async fn register(State(acq): State<Acquirer>, body: Bytes) -> Response {
+    let req = match parse::<RegisterRequest>(&body) {
+        Ok(req) => req,
+        Err(e) => return error(&e),
+    };
+    reply(acq.register(req).await.map(|o| {
+        json!({
+            "state": o.state,
+            "registrationRequestId": o.registration.as_ref().map(|r| r.registration_request_id.clone()),
+            "resultCode": o.result_code,
+            "resultMessage": o.message,
+            "registration": o.registration,
+        })
+    }))
+}
+
+/// `POST /declare`: declares a paid sale to the customs (§13.2). `state`: `DECLARED`, `REFUSED`
+/// (with Alipay+'s `resultCode`) or `UNKNOWN`.
+async fn declare(State(acq): State<Acquirer>, body: Bytes) -> Response {
+    match parse::<DeclareRequest>(&body) {
+        Ok(req) => reply(acq.declare(req).await),
+        Err(e) => error(&e),
+    }
+}
+
+/// `notifyRegistrationStatus` from Alipay+ (§13.1): verified, recorded, answered signed.
+async fn registration_notify(
+    State(acq): State<Acquirer>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let target = uri.path_and_query().map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
+    let ack = acq.handle_registration_notify(IncomingNotify {
+        uri: &target,
+        client_id: header("client-id"),
+        request_time: header("request-time"),
+        signature: header("signature"),
+        body: &body,
+    });
+    let mut response = ack.body.into_response();
+    for (name, value) in ack.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
 }
 
 async fn notify(State(acq): State<Acquirer>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {

@@ -17,7 +17,8 @@ use time::OffsetDateTime;
 use crate::error::AcquirerError;
 
 /// Versioned migrations; `PRAGMA user_version` holds how many have run.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE payments (
     payment_request_id TEXT PRIMARY KEY,
     code               TEXT NOT NULL,
@@ -74,7 +75,59 @@ CREATE TABLE calls (
     outcome            TEXT NOT NULL
 );
 CREATE INDEX calls_payment ON calls(payment_request_id);
-"#];
+"#,
+    r#"
+CREATE TABLE registrations (
+    registration_request_id TEXT PRIMARY KEY,
+    merchant_id        TEXT NOT NULL,
+    store_id           TEXT NOT NULL,
+    merchant_name      TEXT NOT NULL,
+    status             TEXT NOT NULL,
+    result_code        TEXT,
+    result_message     TEXT,
+    created_at         TEXT NOT NULL,
+    updated_at         TEXT NOT NULL
+);
+CREATE INDEX registrations_merchant ON registrations(merchant_id, store_id, created_at);
+"#,
+];
+
+/// One merchant registration as the acquirer keeps it (§13.1). `status`: `SENDING` (not yet
+/// answered), `PROCESSING` (accepted, under review), `COMPLETED`, `REJECTED`, `REFUSED` (F by
+/// Alipay+), `UNKNOWN` (no final answer after the retries).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistrationRow {
+    /// `registrationRequestId`.
+    pub registration_request_id: String,
+    /// `referenceMerchantId`.
+    pub merchant_id: String,
+    /// `referenceStoreId`.
+    pub store_id: String,
+    /// `merchantDisplayName`.
+    pub merchant_name: String,
+    /// Status (see the type).
+    pub status: String,
+    /// Last result code.
+    pub result_code: Option<String>,
+    /// Last result message.
+    pub result_message: Option<String>,
+    /// When it was first sent (RFC 3339).
+    pub created_at: String,
+}
+
+fn registration_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RegistrationRow> {
+    Ok(RegistrationRow {
+        registration_request_id: r.get(0)?,
+        merchant_id: r.get(1)?,
+        store_id: r.get(2)?,
+        merchant_name: r.get(3)?,
+        status: r.get(4)?,
+        result_code: r.get(5)?,
+        result_message: r.get(6)?,
+        created_at: r.get(7)?,
+    })
+}
 
 /// A payment's state in the order table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -340,6 +393,73 @@ impl Store {
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (each statement is atomic).
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records a registration request before it is sent (status `SENDING`).
+    pub fn insert_registration(&self, r: &RegistrationRow) -> Result<(), AcquirerError> {
+        self.lock().execute(
+            "INSERT INTO registrations (registration_request_id, merchant_id, store_id, merchant_name, status, result_code, result_message, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+            params![r.registration_request_id, r.merchant_id, r.store_id, r.merchant_name, r.status, r.result_code, r.result_message, r.created_at],
+        )?;
+        Ok(())
+    }
+
+    /// Sets a registration's status (from an answer, an inquiry or a notification). A review's
+    /// result (`COMPLETED`, `REJECTED`) is never taken back by a later, slower answer that says
+    /// less: the notification may arrive before the `registration` answer it follows.
+    pub fn update_registration(
+        &self,
+        registration_request_id: &str,
+        status: &str,
+        code: Option<&str>,
+        message: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<bool, AcquirerError> {
+        let changed = self.lock().execute(
+            "UPDATE registrations SET status = ?2, result_code = COALESCE(?3, result_code), result_message = COALESCE(?4, result_message), updated_at = ?5
+             WHERE registration_request_id = ?1
+               AND NOT (status IN ('COMPLETED', 'REJECTED') AND ?2 IN ('SENDING', 'PROCESSING', 'UNKNOWN'))",
+            params![registration_request_id, status, code, message, rfc3339(now)],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// The merchant's (and store's) latest registration Alipay+ accepted or may have accepted
+    /// (one still in flight included: it may be accepted any moment).
+    pub fn latest_registration(
+        &self,
+        merchant_id: &str,
+        store_id: &str,
+    ) -> Result<Option<RegistrationRow>, AcquirerError> {
+        let conn = self.lock();
+        let row = conn
+            .query_row(
+                "SELECT registration_request_id, merchant_id, store_id, merchant_name, status, result_code, result_message, created_at
+                 FROM registrations WHERE merchant_id = ?1 AND store_id = ?2 AND status <> 'REFUSED'
+                 ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                params![merchant_id, store_id],
+                registration_row,
+            )
+            .optional()?;
+        Ok(row)
+    }
+
+    /// One registration by its request id.
+    pub fn registration(
+        &self,
+        registration_request_id: &str,
+    ) -> Result<Option<RegistrationRow>, AcquirerError> {
+        let conn = self.lock();
+        let row = conn
+            .query_row(
+                "SELECT registration_request_id, merchant_id, store_id, merchant_name, status, result_code, result_message, created_at
+                 FROM registrations WHERE registration_request_id = ?1",
+                params![registration_request_id],
+                registration_row,
+            )
+            .optional()?;
+        Ok(row)
     }
 
     /// Inserts a new `INIT` order.

@@ -1367,6 +1367,7 @@ pub async fn test_cases<H: Host>(host: H, _: Empty) -> Result<Vec<TestCaseInfo>,
                 product: match c.product {
                     Product::Upm => "upm".into(),
                     Product::OrderCode | Product::PrivateOrderCode | Product::EntryCode => "mpm".into(),
+                    Product::Registration | Product::Customs => "merchant".into(),
                 },
                 required: c.required,
                 proves: c.proves.clone(),

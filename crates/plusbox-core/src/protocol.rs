@@ -23,9 +23,11 @@
 //! Plain `serde_json::from_slice` also works on these types, but then a number where a string
 //! belongs is a hard error and errors carry no path.
 
+mod customs;
 mod de;
 mod error;
 pub mod lenient;
+mod merchants;
 mod messages;
 mod objects;
 pub mod time;
@@ -35,7 +37,9 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use customs::*;
 pub use error::{FieldError, Problem};
+pub use merchants::*;
 pub use messages::*;
 pub use objects::*;
 pub use validate::Validate;
@@ -57,6 +61,16 @@ pub mod paths {
     pub const NOTIFY_PAYMENT: &str = "/aps/api/v1/payments/notifyPayment";
     /// `userInitiatedPay`, served by the ACQP.
     pub const USER_INITIATED_PAY: &str = "/aps/api/v1/payments/userInitiatedPay";
+    /// `registration` (§13.1).
+    pub const REGISTRATION: &str = "/aps/api/v1/merchants/registration";
+    /// `inquiryRegistrationStatus` (§13.1).
+    pub const INQUIRY_REGISTRATION_STATUS: &str = "/aps/api/v1/merchants/inquiryRegistrationStatus";
+    /// `declare` (§13.2).
+    pub const DECLARE: &str = "/aps/api/v1/customs/declare";
+    /// `inquireDeclarationRequests` (§13.2).
+    pub const INQUIRE_DECLARATION_REQUESTS: &str = "/aps/api/v1/customs/inquireDeclarationRequests";
+    /// `notifyRegistrationStatus` as documented; in practice the ACQP's registration notify URL.
+    pub const NOTIFY_REGISTRATION_STATUS: &str = "/aps/api/v1/merchants/notifyRegistrationStatus";
 }
 
 /// Values of `paymentFactor.inStorePaymentScenario` (SDK enum `InStorePaymentScenario`).

@@ -285,6 +285,13 @@ result_codes! {
     RefundWindowExceed = "REFUND_WINDOW_EXCEED", Failure, CancelRefund, PlusboxDecision, true,
         message: "refund window exceeded", meaning: "refund more than one calendar year after payment",
         action: "handle offline";
+
+    // §13.1 Merchant registration: an inquiry for a registration Alipay+ has no record of (Antom's
+    // inquiryRegistrationStatus and inquiryRegistrationInfo tables name it; the Alipay+ page does
+    // not list its codes).
+    RecordNotFound = "RECORD_NOT_FOUND", Failure, Common, Family, true,
+        message: "record not found", meaning: "no registration matches the inquiry",
+        action: "check registrationRequestId / referenceMerchantId / referenceStoreId; register first";
 }
 
 impl ResultCode {

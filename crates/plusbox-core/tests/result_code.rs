@@ -48,6 +48,8 @@ const REFERENCE: &[(&str, &str)] = &[
     ("CANCEL_WINDOW_EXCEED", "F"),
     ("REFUND_AMOUNT_EXCEED", "F"),
     ("REFUND_WINDOW_EXCEED", "F"),
+    // §13.1: the inquiry of an unknown registration (Family: Antom's inquiryRegistrationStatus).
+    ("RECORD_NOT_FOUND", "F"),
 ];
 
 #[test]

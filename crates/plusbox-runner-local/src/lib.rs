@@ -166,6 +166,11 @@ impl SandboxPort for LocalPort {
         self.with("set the scenario", move |s| s.set_scenario(&account, &parsed)).await
     }
 
+    async fn set_wallet(&self, account: &str, wallet: &str) -> PortResult<String> {
+        let (account, wallet) = (owned(account), owned(wallet));
+        self.with("set the wallet", move |s| s.set_wallet(&account, &wallet)).await
+    }
+
     async fn topup(&self, account: &str, amount: Amount) -> PortResult<()> {
         let (account, now) = (owned(account), self.clock.now());
         self.with("top up", move |s| s.topup(&account, &amount, now)).await.map(drop)

@@ -240,6 +240,17 @@ impl SandboxPort for HttpPort {
             .map(drop)
     }
 
+    async fn set_wallet(&self, account: &str, wallet: &str) -> PortResult<String> {
+        let path = format!("/accounts/{}/wallet", seg(account));
+        let answer = self
+            .call(Method::PUT, &path, Some(json!({"wallet": wallet})), "PUT /accounts/{id}/wallet")
+            .await?;
+        answer.get("previous").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| PortError::Garbage {
+            what: "set the wallet".into(),
+            detail: "the answer has no previous wallet".into(),
+        })
+    }
+
     async fn topup(&self, account: &str, amount: Amount) -> PortResult<()> {
         let path = format!("/accounts/{}/topup", seg(account));
         let body = json!({"amount": amount.to_string()});

@@ -68,6 +68,9 @@ pub enum RunnerError {
     Http(#[from] reqwest::Error),
 }
 
+/// The store every merchant a case registers is registered with (`storeInfo.referenceStoreId`).
+const REGISTERED_STORE: &str = "S01";
+
 /// Real time between showings of the run's traffic to a guided run's person.
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(300);
 
@@ -227,6 +230,8 @@ struct RunState {
     held: bool,
     /// The buyer's scenario before the run set its own (put back afterwards).
     scenario_before: Option<String>,
+    /// The wallet persona the buyer paid as before the case set one (`setup.wallet`).
+    wallet_before: Option<String>,
     /// A POS call failed on its side (unreachable, 5xx): waiting for its traffic is pointless.
     pos_failed: bool,
     /// What the run last set the acquirer's clock to (`acquirer_clock` steps); the clock is put
@@ -257,6 +262,7 @@ impl RunState {
             mocks: Vec::new(),
             held: false,
             scenario_before: None,
+            wallet_before: None,
             pos_failed: false,
             acquirer_clock: None,
             prids: BTreeSet::new(),
@@ -503,6 +509,11 @@ impl Runner {
             .await
             .map_err(|e| port_err("set the scenario", e))?;
         state.scenario_before = Some(before);
+        if let Some(wallet) = &setup.wallet {
+            let before =
+                self.port.set_wallet(account, wallet).await.map_err(|e| port_err("set the wallet", e))?;
+            state.wallet_before = Some(before);
+        }
         let currency = setup.amount.0.currency.code();
         let target = setup.balance.map(|b| b.0.value).unwrap_or(setup.amount.0.value.saturating_mul(10));
         let view = self.port.buyer(account).await.map_err(|e| port_err("read the buyer", e))?;
@@ -576,6 +587,11 @@ impl Runner {
         if let Some(before) = state.scenario_before.take() {
             if let Err(e) = self.port.set_scenario(&self.config.account, &before).await {
                 state.errors.push(format!("sandbox: put back the buyer's scenario {before}: {e}"));
+            }
+        }
+        if let Some(before) = state.wallet_before.take() {
+            if let Err(e) = self.port.set_wallet(&self.config.account, &before).await {
+                state.errors.push(format!("sandbox: put back the buyer's wallet {before}: {e}"));
             }
         }
         if std::mem::take(&mut state.held) {
@@ -854,6 +870,33 @@ impl Runner {
                 .await
             }
             PosAction::EntryCode => self.entry_code_action(state).await,
+            PosAction::Declare { amount, request_id } => {
+                let payment = self.charged_payment(state).await?;
+                let amount = amount.unwrap_or(self.charged_amount(case)).to_string();
+                let drid = request_id.as_ref().map(|label| self.label(case, label, state));
+                let pos = self.pos.clone();
+                let note = format!("POS declare {amount} of {payment} to the customs");
+                let handle =
+                    tokio::spawn(async move { pos.declare(&payment, &amount, drid.as_deref()).await });
+                state.tasks.push(PosTask { step, action: "declare", handle });
+                Ok(note)
+            }
+            PosAction::Register { merchant, name, request_id } => {
+                // The merchant id is the run's own; traffic naming it is the run's traffic.
+                let merchant = self.label(case, merchant, state);
+                if !state.codes.contains(&merchant) {
+                    state.codes.push(merchant.clone());
+                }
+                let rrid = request_id.as_ref().map(|label| self.label(case, label, state));
+                let name = name.clone().unwrap_or_else(|| "Plusbox Test Merchant".to_owned());
+                let pos = self.pos.clone();
+                let note = format!("POS register merchant {merchant} ({name})");
+                let handle = tokio::spawn(async move {
+                    pos.register(&merchant, REGISTERED_STORE, &name, rrid.as_deref()).await
+                });
+                state.tasks.push(PosTask { step, action: "register", handle });
+                Ok(note)
+            }
             PosAction::Cancel => {
                 let payment = self.charged_payment(state).await?;
                 let pos = self.pos.clone();

@@ -158,6 +158,8 @@ pub trait SandboxPort: Send + Sync {
     async fn buyer(&self, account: &str) -> PortResult<BuyerState>;
     /// Sets a buyer's scenario.
     async fn set_scenario(&self, account: &str, scenario: &str) -> PortResult<()>;
+    /// Makes the buyer pay as this wallet persona (`walletEnum`); the persona it paid as before.
+    async fn set_wallet(&self, account: &str, wallet: &str) -> PortResult<String>;
     /// Adds money to a buyer.
     async fn topup(&self, account: &str, amount: Amount) -> PortResult<()>;
     /// Issues a payment code for the buyer, `age` ago.

@@ -82,6 +82,35 @@ impl PosClient {
     }
 
     /// `POST /cancel`.
+    /// `POST /declare`: declare a charged payment to the customs (alipayplus-api.md §13.2).
+    pub async fn declare(
+        &self,
+        payment: &str,
+        amount: &str,
+        declaration_request_id: Option<&str>,
+    ) -> PosAnswer {
+        let mut body = json!({"payment": payment, "amount": amount});
+        if let Some(id) = declaration_request_id {
+            body["customsDeclarationRequestId"] = json!(id);
+        }
+        self.post("/declare", body, "customsDeclarationRequestId").await
+    }
+
+    /// `POST /register`: register a merchant and its store (alipayplus-api.md §13.1).
+    pub async fn register(
+        &self,
+        merchant: &str,
+        store: &str,
+        name: &str,
+        registration_request_id: Option<&str>,
+    ) -> PosAnswer {
+        let mut body = json!({"merchantId": merchant, "storeId": store, "merchantName": name});
+        if let Some(id) = registration_request_id {
+            body["registrationRequestId"] = json!(id);
+        }
+        self.post("/register", body, "registrationRequestId").await
+    }
+
     pub async fn cancel(&self, payment: &str) -> PosAnswer {
         self.post("/cancel", json!({"payment": payment}), "paymentRequestId").await
     }

@@ -19,8 +19,10 @@ fn embedded_catalogue_matches_the_testcases_directory() {
         plusbox_runner::embedded::EMBEDDED.iter().map(|(n, t)| ((*n).to_owned(), (*t).to_owned())).collect();
     assert_eq!(embedded, on_disk);
     let catalogue = plusbox_runner::embedded::catalogue().unwrap();
-    // Every case belongs to a suite: user-presented (`upm`) or the order codes (`mpm`).
+    // Every case belongs to a suite: user-presented (`upm`), the order codes (`mpm`), or merchant
+    // registration (`merchant`).
     let (upm, mpm) = (catalogue.suite("upm").count(), catalogue.suite("mpm").count());
-    assert!(upm > 0 && mpm > 0, "upm {upm}, mpm {mpm}");
-    assert_eq!(upm + mpm, on_disk.len());
+    let merchant = catalogue.suite("merchant").count();
+    assert!(upm > 0 && mpm > 0 && merchant > 0, "upm {upm}, mpm {mpm}, merchant {merchant}");
+    assert_eq!(upm + mpm + merchant, on_disk.len());
 }

@@ -16,8 +16,9 @@ use plusbox_core::money::Amount;
 use plusbox_core::protocol::lenient::{self, FindingKind, HygieneFinding, JsonKind, ParseOptions};
 use plusbox_core::protocol::time::{format_instant, parse_instant, parse_request_time};
 use plusbox_core::protocol::{
-    CancelPaymentRequest, FieldError, InStoreScenario, InquiryPaymentRequest, PayRequest, Problem,
-    RefundRequest, Validate, WireResult,
+    CancelPaymentRequest, DeclareRequest, FieldError, InStoreScenario, InquireDeclarationRequestsRequest,
+    InquiryPaymentRequest, InquiryRegistrationStatusRequest, PayRequest, Problem, RefundRequest,
+    RegistrationRequest, Validate, WireResult,
 };
 use plusbox_core::result_code::ResultCode;
 use plusbox_core::signing::{MessageParts, SignatureHeader, SigningError};
@@ -36,6 +37,10 @@ enum Api {
     Inquiry,
     Cancel,
     Refund,
+    Registration,
+    InquiryRegistration,
+    Declare,
+    InquireDeclarations,
 }
 
 impl Api {
@@ -45,6 +50,10 @@ impl Api {
             "/aps/api/v1/payments/inquiryPayment" => Some(Api::Inquiry),
             "/aps/api/v1/payments/cancelPayment" => Some(Api::Cancel),
             "/aps/api/v1/payments/refund" => Some(Api::Refund),
+            "/aps/api/v1/merchants/registration" => Some(Api::Registration),
+            "/aps/api/v1/merchants/inquiryRegistrationStatus" => Some(Api::InquiryRegistration),
+            "/aps/api/v1/customs/declare" => Some(Api::Declare),
+            "/aps/api/v1/customs/inquireDeclarationRequests" => Some(Api::InquireDeclarations),
             _ => None,
         }
     }
@@ -55,14 +64,18 @@ impl Api {
             Api::Inquiry => "inquiryPayment",
             Api::Cancel => "cancelPayment",
             Api::Refund => "refund",
+            Api::Registration => "registration",
+            Api::InquiryRegistration => "inquiryRegistrationStatus",
+            Api::Declare => "declare",
+            Api::InquireDeclarations => "inquireDeclarationRequests",
         }
     }
 }
 
 /// One exchange being handled: what the traffic log will record.
-struct Exchange {
+pub(crate) struct Exchange {
     started: Instant,
-    record: TrafficRecord,
+    pub(crate) record: TrafficRecord,
     /// Client-Id for the response header: the caller's, or the default application's.
     response_client_id: String,
     /// The application whose key signs the answer.
@@ -73,7 +86,7 @@ struct Exchange {
 
 /// What processing a request produced: an answer to send now, one to send after a delay
 /// (scenario `slow`, magic amount 906), or none ever (`no-answer`).
-enum Reply {
+pub(crate) enum Reply {
     Now(Response),
     Later { delay: time::Duration, pending: Box<Pending> },
     Never,
@@ -86,7 +99,7 @@ impl From<Response> for Reply {
 }
 
 /// An answer held back by a delay: signed and logged only when it is sent.
-struct Pending {
+pub(crate) struct Pending {
     exchange: Exchange,
     uri: String,
     result: WireResult,
@@ -511,7 +524,26 @@ fn process(
         Err(error) => return internal(shared, exchange, &uri, error).into(),
     }
 
+    // The application switch of §13.1: `pay` serves registered merchants only.
+    if api == Api::Pay {
+        match unregistered_merchant(shared, &app, &body, now) {
+            Ok(None) => {}
+            Ok(Some(message)) => {
+                let extra = json!({"acquirerId": app.acquirer_id});
+                let result = WireResult::with_message(ResultCode::MerchantNotRegistered, message);
+                return answer(shared, exchange, &uri, result, extra).into();
+            }
+            Err(error) => return internal(shared, exchange, &uri, error).into(),
+        }
+    }
+
     match request {
+        Request_::Registration(input) => crate::merchants::registration(shared, exchange, &uri, &app, *input),
+        Request_::InquiryRegistration { registration_request_id, merchant, store } => {
+            crate::merchants::inquiry(shared, exchange, &uri, &app, registration_request_id, merchant, store)
+        }
+        Request_::Declare(input) => crate::customs::declare(shared, exchange, &uri, &app, *input),
+        Request_::InquireDeclarations(ids) => crate::customs::inquire(shared, exchange, &uri, &app, ids),
         Request_::Pay(input) => pay(shared, exchange, &uri, app, input),
         Request_::OrderCode(input) => {
             match crate::mpm::pay_order_code(shared, &app, &input, |p, paid| payment_fields(&app, p, paid)) {
@@ -605,8 +637,48 @@ fn process(
     }
 }
 
+/// With the application's "registered merchants only" switch on (§13.1): why this `pay`'s
+/// merchant may not be served, or `None` when it may (or the switch is off).
+fn unregistered_merchant(
+    shared: &Arc<Shared>,
+    app: &AppRecord,
+    body: &[u8],
+    now: time::OffsetDateTime,
+) -> Result<Option<String>, StoreError> {
+    if !shared.store.registration_settings(app.id)?.require_registration {
+        return Ok(None);
+    }
+    let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let text = |pointer: &str| value.pointer(pointer).and_then(Value::as_str).map(str::to_string);
+    let Some(merchant) = text("/order/merchant/referenceMerchantId") else {
+        return Ok(Some(
+            "this application serves registered merchants only, and the pay names no order.merchant.referenceMerchantId".into(),
+        ));
+    };
+    let store = text("/order/merchant/store/referenceStoreId");
+    if shared.store.merchant_registered(app.id, &merchant, store.as_deref(), now)? {
+        return Ok(None);
+    }
+    let store_text = store.map(|s| format!(", store {s:?}")).unwrap_or_default();
+    Ok(Some(format!(
+        "merchant {merchant:?}{store_text} has no COMPLETED IN_STORE_PAYMENT registration; register it (registration) and wait until inquiryRegistrationStatus says COMPLETED"
+    )))
+}
+
 /// A validated request.
-enum Request_ {
+pub(crate) enum Request_ {
+    /// `declare` (§13.2).
+    Declare(Box<crate::store::DeclareInput>),
+    /// `inquireDeclarationRequests` (§13.2).
+    InquireDeclarations(Vec<String>),
+    /// `registration` (§13.1).
+    Registration(Box<crate::store::RegistrationInput>),
+    /// `inquiryRegistrationStatus` (§13.1).
+    InquiryRegistration {
+        registration_request_id: Option<String>,
+        merchant: Option<String>,
+        store: Option<String>,
+    },
     Pay(PayInput),
     /// `pay` with `OrderCode` or `EntryCode` (merchant-presented mode, `crate::mpm`).
     OrderCode(crate::store::OrderCodeInput),
@@ -686,6 +758,36 @@ fn intake(api: Api, body: &[u8], options: ParseOptions) -> Intake {
             |r| (r.payment_request_id.clone(), r.payment_id.clone()),
             |r| Ok(Request_::Lookup { payment_request_id: r.payment_request_id, payment_id: r.payment_id }),
         ),
+        Api::Registration => run::<RegistrationRequest>(
+            body,
+            options,
+            |_| (None, None),
+            |r| crate::merchants::registration_input(r, body).map(|i| Request_::Registration(Box::new(i))),
+        ),
+        Api::InquiryRegistration => run::<InquiryRegistrationStatusRequest>(
+            body,
+            options,
+            |_| (None, None),
+            |r| {
+                Ok(Request_::InquiryRegistration {
+                    registration_request_id: r.registration_request_id,
+                    merchant: r.reference_merchant_id,
+                    store: r.reference_store_id,
+                })
+            },
+        ),
+        Api::Declare => run::<DeclareRequest>(
+            body,
+            options,
+            |r| (Some(r.payment_request_id.clone()), None),
+            |r| crate::customs::declare_input(r, body).map(|i| Request_::Declare(Box::new(i))),
+        ),
+        Api::InquireDeclarations => run::<InquireDeclarationRequestsRequest>(
+            body,
+            options,
+            |_| (None, None),
+            |r| Ok(Request_::InquireDeclarations(r.declaration_request_ids)),
+        ),
         Api::Refund => run::<RefundRequest>(
             body,
             options,
@@ -763,7 +865,7 @@ fn pay_input(request: PayRequest, body: &[u8]) -> Result<Request_, FieldError> {
 }
 
 /// JSON with object keys sorted, so key-field comparison ignores key order.
-fn canonical(value: &Value) -> String {
+pub(crate) fn canonical(value: &Value) -> String {
     fn sort(value: &Value) -> Value {
         match value {
             Value::Object(map) => {
@@ -879,12 +981,17 @@ fn call_answer(
     )
 }
 
-fn illegal(shared: &Arc<Shared>, exchange: Exchange, uri: &str, illegal: FieldError) -> Response {
+pub(crate) fn illegal(shared: &Arc<Shared>, exchange: Exchange, uri: &str, illegal: FieldError) -> Response {
     answer(shared, exchange, uri, illegal.to_wire_result(), Value::Null)
 }
 
 /// A store failure: U `UNKNOWN_EXCEPTION` (retry), never a 500.
-fn internal(shared: &Arc<Shared>, mut exchange: Exchange, uri: &str, error: StoreError) -> Response {
+pub(crate) fn internal(
+    shared: &Arc<Shared>,
+    mut exchange: Exchange,
+    uri: &str,
+    error: StoreError,
+) -> Response {
     tracing::error!(error = %crate::text::for_log(&error.to_string()), "request failed inside the sandbox");
     exchange.record.note = Some(format!("internal error: {error}"));
     answer(
@@ -901,7 +1008,7 @@ fn internal(shared: &Arc<Shared>, mut exchange: Exchange, uri: &str, error: Stor
 
 /// Builds, signs, logs and returns the HTTP 200 answer. The traffic entry is committed before
 /// this returns, so it is durable before the answer leaves.
-fn answer(
+pub(crate) fn answer(
     shared: &Arc<Shared>,
     mut exchange: Exchange,
     uri: &str,

@@ -15,11 +15,13 @@
 mod cashier;
 pub mod clock;
 mod companion;
+mod customs;
 mod edge;
 mod gateway;
 pub mod ids;
 mod listener;
 mod live;
+mod merchants;
 mod mpm;
 mod notify;
 pub mod private_code;

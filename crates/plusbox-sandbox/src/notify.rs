@@ -1,5 +1,6 @@
-//! The background worker: closes expired payments and delivers `notifyPayment` from the
-//! persisted outbox on the retry schedule of alipayplus-api.md §10.
+//! The background worker: closes expired payments, finishes due registration reviews, and
+//! delivers `notifyPayment` and `notifyRegistrationStatus` from the persisted outbox on the retry
+//! schedule of alipayplus-api.md §10 (the same schedule for both: §13.1 publishes none).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -37,6 +38,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>
         let work = shared
             .blocking(move |store| {
                 store.expire_due(now)?;
+                store.resolve_registrations(now)?;
                 store.due_notifications(now, 64)
             })
             .await;
@@ -149,10 +151,10 @@ async fn deliver(shared: &Arc<Shared>, client: &reqwest::Client, item: OutboxIte
     let mut record = TrafficRecord {
         at: Some(at),
         direction: "outbound",
-        api: "notifyPayment".into(),
+        api: item.api.clone(),
         client_id: Some(app.client_id.clone()),
-        payment_request_id: Some(item.payment_request_id.clone()),
-        payment_id: Some(item.payment_id.clone()),
+        payment_request_id: item.payment_request_id.clone(),
+        payment_id: item.payment_id.clone(),
         method: "POST".into(),
         uri: url.to_string(),
         request_headers: request_headers.clone(),
@@ -185,11 +187,11 @@ async fn deliver(shared: &Arc<Shared>, client: &reqwest::Client, item: OutboxIte
     };
     record.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(
-        api = "notifyPayment",
+        api = %item.api,
         ack = record.result_code.as_deref().unwrap_or("-"),
         acknowledged,
         ms = format_args!("{:.1}", record.duration_ms),
-        payment_request_id = %crate::text::for_log(&item.payment_request_id),
+        payment_request_id = %crate::text::for_log(item.payment_request_id.as_deref().unwrap_or("-")),
         "notification attempt"
     );
     let now = shared.now();

@@ -54,6 +54,10 @@ mod order_codes;
 pub use order_codes::*;
 mod private_codes;
 pub use private_codes::*;
+mod registrations;
+pub use registrations::*;
+mod customs;
+pub use customs::*;
 mod recon;
 pub use recon::{ReconSettings, SettledTransaction, SftpLogin, StoredReconFile};
 
@@ -270,6 +274,11 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0010_private_order_and_entry_codes.sql"),
     // The cases a device may run from the companion (`plusbox app pair --cases`).
     include_str!("../migrations/0011_device_cases.sql"),
+    // Merchant registration (store/registrations.rs), customs declarations (store/customs.rs)
+    // and an outbox that carries
+    // notifyRegistrationStatus beside notifyPayment. Numbered 0014: 0012 and 0013 are written on
+    // another branch and come before it when the branches merge.
+    include_str!("../migrations/0014_registration_customs.sql"),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -559,6 +568,8 @@ mod tests {
             "c5b03b3e70284118592ae94b4bedef5131b8df06e3d2f52a4f0944c7c93e6e1c",
         ),
         ("0011_device_cases", "f72ee3f0b061d978b1bd51097c1b7f64a3ed975e1919f55b95504b41c19b0584"),
+        // Pinned at index 12 on this branch; 0012 and 0013 come before it when branches merge.
+        ("0014_registration_customs", "2d5ff484f91e6ccb5cf6ed98cdde0ef1ecef1486c7359b8bbe4256b4cc642132"),
     ];
 
     /// A database written by the last build that kept its migrations inline in this file

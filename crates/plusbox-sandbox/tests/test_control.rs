@@ -116,6 +116,18 @@ async fn two_merchants_see_and_arrange_only_their_own() {
     assert!(refused["message"].as_str().unwrap().contains("buyer-a"), "{refused}");
     let (status, bad) = a.put("/accounts/buyer-a/scenario", json!({"scenario": "sometimes"})).await;
     assert_eq!((status, bad["code"].as_str()), (400, Some("BAD_SCENARIO")));
+    // The wallet a buyer pays as (a customs case's Alipay (CN) buyer): its own only, a known
+    // persona only, and the previous one is handed back for the run to restore.
+    let (status, refused) = a.put("/accounts/buyer-b/wallet", json!({"wallet": "ALIPAY_CN"})).await;
+    assert_eq!((status, refused["code"].as_str()), (403, Some("NOT_IN_SCOPE")));
+    let (status, bad) = a.put("/accounts/buyer-a/wallet", json!({"wallet": "NO_SUCH_WALLET"})).await;
+    assert_eq!((status, bad["code"].as_str()), (400, Some("BAD_WALLET")));
+    let (status, set) = a.put("/accounts/buyer-a/wallet", json!({"wallet": "ALIPAY_CN"})).await;
+    assert_eq!(status, 200, "{set}");
+    let previous = set["previous"].as_str().unwrap().to_owned();
+    assert_eq!(set["wallet"], "ALIPAY_CN");
+    let (_, back) = a.put("/accounts/buyer-a/wallet", json!({"wallet": previous})).await;
+    assert_eq!(back["previous"], "ALIPAY_CN");
 
     // Rules: A's rule catches A's next pay, not B's, and B can neither see nor remove it.
     let (status, rule) =

@@ -506,13 +506,14 @@ impl<'a> Ctx<'a> {
 
     fn same_request_id(&self, api: Api, min_calls: u32) -> Judgement {
         let calls = self.of_api(api);
-        let key_name = if api == Api::Refund { "refundRequestId" } else { "paymentRequestId" };
+        // The API's own idempotency key in the request body; payments by their request id.
+        let body_key = api.idempotency_key();
+        let key_name = body_key.unwrap_or("paymentRequestId");
         let mut keys: BTreeMap<String, Vec<i64>> = BTreeMap::new();
         for (e, _) in &calls {
-            let key = if api == Api::Refund {
-                e.request_json().get("refundRequestId").and_then(Value::as_str).map(str::to_owned)
-            } else {
-                e.payment_request_id.clone().or_else(|| e.payment_id.clone())
+            let key = match body_key {
+                Some(field) => e.request_json().get(field).and_then(Value::as_str).map(str::to_owned),
+                None => e.payment_request_id.clone().or_else(|| e.payment_id.clone()),
             };
             keys.entry(key.unwrap_or_else(|| "(none)".into())).or_default().push(e.id);
         }

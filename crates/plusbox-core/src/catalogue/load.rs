@@ -317,6 +317,15 @@ impl Validator<'_> {
                 self.err(line, format!("setup.mocks[{i}].api"), "only APIs the ACQP calls can be mocked");
             }
         }
+        if let Some(wallet) = &setup.wallet {
+            if crate::codes::WalletTable::builtin().find(wallet).is_none() {
+                self.err(
+                    line,
+                    "setup.wallet",
+                    "a wallet persona's walletEnum, e.g. \"ALIPAY_CN\" (payment-codes.md §7)",
+                );
+            }
+        }
         if setup.notify_delay.is_some_and(|d| d.0.is_zero() || d.0 > std::time::Duration::from_secs(600)) {
             self.err(line, "setup.notify_delay", "between 1ms and 10m");
         }
@@ -388,6 +397,36 @@ impl Validator<'_> {
                     charged = true;
                 }
                 Some(PosAction::EntryCode) => charged = true,
+                Some(PosAction::Declare { amount, request_id }) => {
+                    if !charged {
+                        self.err(line, at("pos"), "a declaration needs an earlier charge step");
+                    }
+                    if amount.is_some_and(|a| a.0.currency.code() != "CNY" || !a.0.is_positive()) {
+                        self.err(
+                            line,
+                            at("pos.amount"),
+                            "a positive CNY amount (declarationAmount, alipayplus-api.md §13.2)",
+                        );
+                    }
+                    if request_id.as_deref().is_some_and(|l| !is_kebab(l)) {
+                        self.err(line, at("pos.request_id"), "a kebab-case label, e.g. \"declaration-1\"");
+                    }
+                }
+                Some(PosAction::Register { merchant, name, request_id }) => {
+                    if !is_kebab(merchant) {
+                        self.err(line, at("pos.merchant"), "a kebab-case label, e.g. \"merchant-1\"");
+                    }
+                    if name.as_deref().is_some_and(|n| n.trim().is_empty() || n.chars().count() > 256) {
+                        self.err(
+                            line,
+                            at("pos.name"),
+                            "1 to 256 characters (merchantDisplayName, alipayplus-api.md §13.1)",
+                        );
+                    }
+                    if request_id.as_deref().is_some_and(|l| !is_kebab(l)) {
+                        self.err(line, at("pos.request_id"), "a kebab-case label, e.g. \"registration-1\"");
+                    }
+                }
                 Some(PosAction::Refund { amount, request_id }) => {
                     if !charged {
                         self.err(line, at("pos"), "a refund needs an earlier charge step");
@@ -502,9 +541,21 @@ impl Validator<'_> {
                     }
                 }
                 Check::SameRequestId { api, .. }
-                    if !matches!(api, Api::Pay | Api::Refund | Api::InquiryPayment | Api::CancelPayment) =>
+                    if !matches!(
+                        api,
+                        Api::Pay
+                            | Api::Refund
+                            | Api::InquiryPayment
+                            | Api::CancelPayment
+                            | Api::Registration
+                            | Api::Declare
+                    ) =>
                 {
-                    self.err(line, at("api"), "one of pay, refund, inquiryPayment, cancelPayment");
+                    self.err(
+                        line,
+                        at("api"),
+                        "one of pay, refund, inquiryPayment, cancelPayment, registration, declare",
+                    );
                 }
                 Check::RequestFields { api, present, .. } => {
                     if api.is_outbound() {

@@ -77,6 +77,13 @@ pub enum Product {
     /// page, which calls `pay` with `EntryCode` and sends the buyer to the cashier (§6).
     #[serde(rename = "Entry Code")]
     EntryCode,
+    /// Merchant registration: the ACQP registers its merchants with Alipay+ and follows each
+    /// registration's review (alipayplus-api.md §13.1).
+    #[serde(rename = "Merchant Registration")]
+    Registration,
+    /// Customs declaration of Alipay (CN) payments (alipayplus-api.md §13.2).
+    #[serde(rename = "Customs Declaration")]
+    Customs,
 }
 
 impl Product {
@@ -85,6 +92,7 @@ impl Product {
         match self {
             Product::Upm => "upm",
             Product::OrderCode | Product::PrivateOrderCode | Product::EntryCode => "mpm",
+            Product::Registration | Product::Customs => "merchant",
         }
     }
 }
@@ -105,6 +113,16 @@ pub enum Api {
     NotifyPayment,
     /// `userInitiatedPay` (Alipay+ → ACQP).
     UserInitiatedPay,
+    /// `registration` (ACQP → Alipay+, §13.1).
+    Registration,
+    /// `inquiryRegistrationStatus` (ACQP → Alipay+, §13.1).
+    InquiryRegistrationStatus,
+    /// `notifyRegistrationStatus` (Alipay+ → ACQP, §13.1).
+    NotifyRegistrationStatus,
+    /// `declare` (ACQP → Alipay+, §13.2).
+    Declare,
+    /// `inquireDeclarationRequests` (ACQP → Alipay+, §13.2).
+    InquireDeclarationRequests,
 }
 
 impl Api {
@@ -116,6 +134,11 @@ impl Api {
         Api::Refund,
         Api::NotifyPayment,
         Api::UserInitiatedPay,
+        Api::Registration,
+        Api::InquiryRegistrationStatus,
+        Api::NotifyRegistrationStatus,
+        Api::Declare,
+        Api::InquireDeclarationRequests,
     ];
 
     /// The traffic-log name, e.g. `inquiryPayment`.
@@ -127,12 +150,29 @@ impl Api {
             Api::Refund => "refund",
             Api::NotifyPayment => "notifyPayment",
             Api::UserInitiatedPay => "userInitiatedPay",
+            Api::Registration => "registration",
+            Api::InquiryRegistrationStatus => "inquiryRegistrationStatus",
+            Api::NotifyRegistrationStatus => "notifyRegistrationStatus",
+            Api::Declare => "declare",
+            Api::InquireDeclarationRequests => "inquireDeclarationRequests",
+        }
+    }
+
+    /// The request-body field that is this API's idempotency key, when it is not the payment's
+    /// `paymentRequestId`: `refundRequestId`, `registrationRequestId`,
+    /// `customsDeclarationRequestId`.
+    pub const fn idempotency_key(self) -> Option<&'static str> {
+        match self {
+            Api::Refund => Some("refundRequestId"),
+            Api::Registration => Some("registrationRequestId"),
+            Api::Declare => Some("customsDeclarationRequestId"),
+            _ => None,
         }
     }
 
     /// True for the calls Alipay+ (the sandbox) makes to the ACQP.
     pub const fn is_outbound(self) -> bool {
-        matches!(self, Api::NotifyPayment | Api::UserInitiatedPay)
+        matches!(self, Api::NotifyPayment | Api::UserInitiatedPay | Api::NotifyRegistrationStatus)
     }
 
     /// The traffic-log direction of this API's entries.
@@ -496,6 +536,10 @@ pub struct Setup {
     /// the answer (testing its response verification).
     #[serde(default)]
     pub tamper: Option<Api>,
+    /// The wallet persona the buyer pays as during the case (its `walletEnum`, e.g.
+    /// `ALIPAY_CN` for a customs declaration, §13.2); put back when the case ends.
+    #[serde(default)]
+    pub wallet: Option<String>,
     /// Hold the run's `notifyPayment` back this long after the payment's final state, so a
     /// case that judges how the ACQP reads `pay`'s answer is not raced by the notification
     /// (the same verdict every time).
@@ -624,6 +668,31 @@ pub enum PosAction {
     /// `GET /entry-code`: the POS shows the merchant's static entry code (the merchant page's
     /// HTTPS URL, alipayplus-api.md §6) for the buyer to scan.
     EntryCode,
+    /// `POST /register`: the acquirer registers a merchant and its store for in-store payments
+    /// (`registration`, alipayplus-api.md §13.1). A second `register` of the same merchant is
+    /// an update, which Alipay+ accepts only once the first is processed or 30 minutes old.
+    /// `POST /declare`: the acquirer declares the charged payment to the customs
+    /// (`declare`, alipayplus-api.md §13.2). Needs an earlier charge.
+    Declare {
+        /// The declared amount in CNY; the sale amount by default (a CNY sale).
+        #[serde(default)]
+        amount: Option<CaseAmount>,
+        /// A label for the `customsDeclarationRequestId` (same label, same id).
+        #[serde(default)]
+        request_id: Option<String>,
+    },
+    Register {
+        /// A label for the merchant: the runner makes a `referenceMerchantId` of it that is the
+        /// run's own, so runs never update each other's merchants.
+        merchant: String,
+        /// `merchantDisplayName` (default "Plusbox Test Merchant").
+        #[serde(default)]
+        name: Option<String>,
+        /// A label for the `registrationRequestId` (same label, same id). Without one the
+        /// acquirer picks its own id.
+        #[serde(default)]
+        request_id: Option<String>,
+    },
 }
 
 impl PosAction {
@@ -636,6 +705,8 @@ impl PosAction {
             PosAction::OrderCode { .. } => "order-code",
             PosAction::PrivateOrderCode { .. } => "private-order-code",
             PosAction::EntryCode => "entry-code",
+            PosAction::Register { .. } => "register",
+            PosAction::Declare { .. } => "declare",
         }
     }
 }

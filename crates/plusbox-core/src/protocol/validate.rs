@@ -25,12 +25,12 @@ pub trait Validate {
     fn validate(&self) -> Result<(), FieldError>;
 }
 
-const ID_MAX: usize = 64;
-const TEXT_MAX: usize = 256;
-const URL_MAX: usize = 2048;
+pub(super) const ID_MAX: usize = 64;
+pub(super) const TEXT_MAX: usize = 256;
+pub(super) const URL_MAX: usize = 2048;
 
 /// Joins a parent path and a field name.
-fn join(parent: &str, field: &str) -> String {
+pub(super) fn join(parent: &str, field: &str) -> String {
     if parent.is_empty() {
         field.to_owned()
     } else {
@@ -38,7 +38,7 @@ fn join(parent: &str, field: &str) -> String {
     }
 }
 
-fn text(parent: &str, field: &str, value: &str, max: usize) -> Result<(), FieldError> {
+pub(super) fn text(parent: &str, field: &str, value: &str, max: usize) -> Result<(), FieldError> {
     if value.is_empty() {
         return Err(FieldError::new(join(parent, field), Problem::EmptyString));
     }
@@ -49,15 +49,24 @@ fn text(parent: &str, field: &str, value: &str, max: usize) -> Result<(), FieldE
     Ok(())
 }
 
-fn opt_text(parent: &str, field: &str, value: &Option<String>, max: usize) -> Result<(), FieldError> {
+pub(super) fn opt_text(
+    parent: &str,
+    field: &str,
+    value: &Option<String>,
+    max: usize,
+) -> Result<(), FieldError> {
     value.as_deref().map_or(Ok(()), |v| text(parent, field, v, max))
 }
 
-fn required<'a, T>(parent: &str, field: &str, value: &'a Option<T>) -> Result<&'a T, FieldError> {
+pub(super) fn required<'a, T>(parent: &str, field: &str, value: &'a Option<T>) -> Result<&'a T, FieldError> {
     value.as_ref().ok_or_else(|| FieldError::new(join(parent, field), Problem::Missing))
 }
 
-fn one_of(a: &Option<String>, b: &Option<String>, names: &'static [&'static str]) -> Result<(), FieldError> {
+pub(super) fn one_of(
+    a: &Option<String>,
+    b: &Option<String>,
+    names: &'static [&'static str],
+) -> Result<(), FieldError> {
     if a.is_none() && b.is_none() {
         return Err(FieldError::new("", Problem::MissingOneOf(names)));
     }
@@ -86,7 +95,7 @@ fn opt_time(parent: &str, field: &str, value: &Option<String>) -> Result<(), Fie
     Ok(())
 }
 
-fn opt_url(parent: &str, field: &str, value: &Option<String>) -> Result<(), FieldError> {
+pub(super) fn opt_url(parent: &str, field: &str, value: &Option<String>) -> Result<(), FieldError> {
     if let Some(v) = value {
         text(parent, field, v, URL_MAX)?;
         if !(v.starts_with("https://") || v.starts_with("http://")) {
@@ -114,7 +123,7 @@ fn result(parent: &str, field: &str, r: &WireResult) -> Result<(), FieldError> {
 }
 
 /// Validation of a nested object at a path (`Validate` is for whole messages, whose path is "").
-trait ValidateAt {
+pub(super) trait ValidateAt {
     fn validate_at(&self, path: &str) -> Result<(), FieldError>;
 }
 

@@ -48,6 +48,7 @@ pub(super) fn router() -> Router<Arc<Shared>> {
         .route("/test/buyers", post(ensure_buyer))
         .route("/test/accounts/{id}", get(account))
         .route("/test/accounts/{id}/scenario", put(set_scenario))
+        .route("/test/accounts/{id}/wallet", put(set_wallet))
         .route("/test/accounts/{id}/topup", post(topup))
         .route("/test/accounts/{id}/codes", post(issue_code))
         .route("/test/accounts/{id}/notify-hold", put(hold).delete(release))
@@ -222,6 +223,30 @@ async fn account(State(shared): State<Arc<Shared>>, Path(id): Path<String>, head
     caller(&shared, &headers).await?.arranges(&id)?;
     let view = shared.blocking(move |store| store.account(&id)).await?;
     Ok(Json(view).into_response())
+}
+
+/// `PUT /test/accounts/{id}/wallet` `{"wallet": "ALIPAY_CN"}`: the buyer pays as this wallet
+/// persona from now on (a customs case needs an Alipay (CN) payment, §13.2). Answers
+/// `{"wallet", "previous"}` so the run can put it back.
+async fn set_wallet(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    caller(&shared, &headers).await?.arranges(&id)?;
+    let wallet = string_field(&body_json(&body)?, "wallet")?;
+    if plusbox_core::codes::WalletTable::builtin().find(&wallet).is_none() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_WALLET",
+            format!("no wallet persona {wallet:?}"),
+        ));
+    }
+    let set = wallet.clone();
+    let previous = shared.blocking(move |store| store.set_wallet(&id, &set)).await?;
+    shared.changed();
+    Ok(Json(serde_json::json!({"wallet": wallet, "previous": previous})).into_response())
 }
 
 async fn set_scenario(

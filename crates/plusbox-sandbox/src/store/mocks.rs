@@ -30,7 +30,16 @@ pub struct MockRule {
 }
 
 /// APIs a mock rule can target.
-pub const MOCKABLE_APIS: &[&str] = &["pay", "inquiryPayment", "cancelPayment", "refund"];
+pub const MOCKABLE_APIS: &[&str] = &[
+    "pay",
+    "inquiryPayment",
+    "cancelPayment",
+    "refund",
+    "registration",
+    "inquiryRegistrationStatus",
+    "declare",
+    "inquireDeclarationRequests",
+];
 
 /// How a tamper rule spoils a signed answer, so a test can prove the ACQP verifies responses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -1,4 +1,4 @@
-//! The notification outbox (§10): due notifications, attempts and retries, status counts.
+//! The notification outbox (§10, §13.1): due notifications, attempts and retries, status counts.
 
 use super::*;
 
@@ -20,23 +20,26 @@ pub const NOTIFY_RETRY_SCHEDULE: [Duration; 14] = [
     Duration::hours(14),
 ];
 
-/// A notification waiting to be sent.
+/// A notification waiting to be sent: `notifyPayment` of a payment, or
+/// `notifyRegistrationStatus` of a registration (§13.1).
 #[derive(Debug, Clone)]
 pub struct OutboxItem {
     /// Row id.
     pub id: i64,
+    /// The API sent: `notifyPayment` or `notifyRegistrationStatus`.
+    pub api: String,
     /// Target URL.
     pub url: String,
     /// JSON body, exactly as it will be sent and signed.
     pub body: String,
     /// Attempts so far.
     pub attempts: i64,
-    /// The payment's application.
+    /// The application of the payment or registration.
     pub app_id: i64,
-    /// paymentRequestId, for the traffic log.
-    pub payment_request_id: String,
-    /// paymentId, for the traffic log.
-    pub payment_id: String,
+    /// paymentRequestId, for the traffic log (payments only).
+    pub payment_request_id: Option<String>,
+    /// paymentId, for the traffic log (payments only).
+    pub payment_id: Option<String>,
 }
 
 impl Store {
@@ -44,8 +47,9 @@ impl Store {
     pub fn due_notifications(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<OutboxItem>> {
         self.read(|tx| {
             let mut stmt = tx.prepare_cached(
-                "SELECT o.id, o.url, o.body, o.attempts, p.app_id, p.payment_request_id, p.payment_id
-                 FROM outbox o JOIN payment p ON p.id = o.payment_row
+                "SELECT o.id, o.url, o.body, o.attempts, COALESCE(p.app_id, r.app_id), p.payment_request_id, p.payment_id, o.api
+                 FROM outbox o LEFT JOIN payment p ON p.id = o.payment_row
+                 LEFT JOIN registration r ON r.id = o.registration_row
                  WHERE o.status = 'pending' AND o.next_at <= ?1 ORDER BY o.next_at, o.id LIMIT ?2",
             )?;
             let rows = stmt
@@ -58,6 +62,7 @@ impl Store {
                         app_id: r.get(4)?,
                         payment_request_id: r.get(5)?,
                         payment_id: r.get(6)?,
+                        api: r.get(7)?,
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -124,7 +129,8 @@ impl Store {
                 "SELECT MIN(t) FROM (
                     SELECT MIN(next_at) AS t FROM outbox WHERE status = 'pending'
                     UNION ALL SELECT MIN(expires_at) FROM payment WHERE state = 'PROCESSING' AND stuck = 0
-                    UNION ALL SELECT MIN(resolve_at) FROM payment WHERE state = 'PROCESSING')",
+                    UNION ALL SELECT MIN(resolve_at) FROM payment WHERE state = 'PROCESSING'
+                    UNION ALL SELECT MIN(resolve_at) FROM registration WHERE status = 'PROCESSING')",
                 [],
                 |r| r.get(0),
             )?;
