@@ -267,6 +267,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0010_private_order_and_entry_codes.sql"),
     // The cases a device may run from the companion (`plusbox app pair --cases`).
     include_str!("../migrations/0011_device_cases.sql"),
+    // Invitations, their linked devices and public keys, and the results collector
+    // (store/invite.rs, store/collector.rs).
+    include_str!("../migrations/0012_invitations_and_results.sql"),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -556,6 +559,10 @@ mod tests {
             "c5b03b3e70284118592ae94b4bedef5131b8df06e3d2f52a4f0944c7c93e6e1c",
         ),
         ("0011_device_cases", "f72ee3f0b061d978b1bd51097c1b7f64a3ed975e1919f55b95504b41c19b0584"),
+        (
+            "0012_invitations_and_results",
+            "8b05ceda58a04075f474c26d643104717e0c9aa0963bfdb82dcc5bca75343ac6",
+        ),
     ];
 
     /// A database written by the last build that kept its migrations inline in this file
