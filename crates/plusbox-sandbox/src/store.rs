@@ -56,6 +56,10 @@ mod private_codes;
 pub use private_codes::*;
 mod recon;
 pub use recon::{ReconSettings, SettledTransaction, SftpLogin, StoredReconFile};
+mod invite;
+pub use invite::*;
+mod collector;
+pub use collector::*;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "plusbox.sqlite";
