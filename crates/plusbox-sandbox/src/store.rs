@@ -48,6 +48,8 @@ pub use mocks::*;
 mod traffic;
 pub use traffic::*;
 mod devices;
+mod dashboard;
+pub use dashboard::*;
 mod test_control;
 pub use test_control::*;
 mod order_codes;
@@ -274,6 +276,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // Invitations, their linked devices and public keys, and the results collector
     // (store/invite.rs, store/collector.rs).
     include_str!("../migrations/0012_invitations_and_results.sql"),
+    // The TSP dashboard's admin login (store/dashboard.rs): the password's PHC string, sessions
+    // (hashed, expiring), failed logins for rate limiting; and the traffic monitor's time index.
+    include_str!("../migrations/0013_admin.sql"),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -567,6 +572,7 @@ mod tests {
             "0012_invitations_and_results",
             "8b05ceda58a04075f474c26d643104717e0c9aa0963bfdb82dcc5bca75343ac6",
         ),
+        ("0013_admin", "63f1dc6807805e9a327f68d31eca4d6e13f7fb6d4c8331c529be5e45b29054b0"),
     ];
 
     /// A database written by the last build that kept its migrations inline in this file
