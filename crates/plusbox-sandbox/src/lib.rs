@@ -14,10 +14,12 @@
 
 mod cashier;
 pub mod clock;
+pub mod collector;
 mod companion;
 mod edge;
 mod gateway;
 pub mod ids;
+pub mod invite;
 mod listener;
 mod live;
 mod mpm;
@@ -413,6 +415,8 @@ impl Sandbox {
             .nest(
                 "/app/v1",
                 companion::router()
+                    .merge(invite::router())
+                    .merge(collector::router())
                     .layer(axum::middleware::map_request_with_state(Arc::clone(&shared), sync_clock_first))
                     .layer(axum::middleware::map_response(edge::json_errors)),
             );

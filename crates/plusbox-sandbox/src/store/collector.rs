@@ -8,7 +8,7 @@ use super::*;
 
 /// A photo of a run, already checked to be an image.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CollectedPhoto {
+pub struct BundlePhoto {
     /// The evidence check it belongs to.
     pub check: String,
     /// `image/png`, `image/jpeg`, … (from the bytes).
@@ -19,7 +19,7 @@ pub struct CollectedPhoto {
 
 /// A run of a bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CollectedRun {
+pub struct BundleRun {
     /// The companion's run id.
     pub id: String,
     /// Case id.
@@ -33,7 +33,7 @@ pub struct CollectedRun {
     /// The run as the companion's RunResult JSON, photos' bytes removed.
     pub body: String,
     /// Its photos.
-    pub photos: Vec<CollectedPhoto>,
+    pub photos: Vec<BundlePhoto>,
 }
 
 /// A bundle to store.
@@ -50,7 +50,7 @@ pub struct CollectedBundle {
     /// Their size.
     pub size: i64,
     /// Its runs.
-    pub runs: Vec<CollectedRun>,
+    pub runs: Vec<BundleRun>,
 }
 
 /// What storing a bundle did.
@@ -246,14 +246,18 @@ mod tests {
             device_id: 1,
             sha256: sha.into(),
             size: 10,
-            runs: vec![CollectedRun {
+            runs: vec![BundleRun {
                 id: run.into(),
                 case_id: "UPM-PAY-001".into(),
                 verdict: "PASS".into(),
                 started_at: 1,
                 ended_at: Some(2),
                 body: "{}".into(),
-                photos: vec![CollectedPhoto { check: "receipt".into(), media_type: "image/png".into(), bytes: vec![1] }],
+                photos: vec![BundlePhoto {
+                    check: "receipt".into(),
+                    media_type: "image/png".into(),
+                    bytes: vec![1],
+                }],
             }],
         }
     }
@@ -277,11 +281,20 @@ mod tests {
         assert_eq!(store.store_bundle(&first, now).unwrap(), BundleOutcome::Duplicate(1));
         let counts = store.collector_counts().unwrap();
         assert_eq!((counts.bundles, counts.runs, counts.photos), (1, 1, 1));
-        assert!(matches!(store.store_bundle(&bundle(&invite.id, "bnd_1", "bb", "run-2"), now).unwrap(), BundleOutcome::Conflict(_)));
-        assert!(matches!(store.store_bundle(&bundle(&invite.id, "bnd_2", "cc", "run-1"), now).unwrap(), BundleOutcome::Conflict(_)));
+        assert!(matches!(
+            store.store_bundle(&bundle(&invite.id, "bnd_1", "bb", "run-2"), now).unwrap(),
+            BundleOutcome::Conflict(_)
+        ));
+        assert!(matches!(
+            store.store_bundle(&bundle(&invite.id, "bnd_2", "cc", "run-1"), now).unwrap(),
+            BundleOutcome::Conflict(_)
+        ));
         assert_eq!(store.collector_counts().unwrap(), counts, "a conflict writes nothing");
         store.revoke_invite(&invite.id, now).unwrap();
-        assert_eq!(store.store_bundle(&bundle(&invite.id, "bnd_3", "dd", "run-3"), now).unwrap(), BundleOutcome::Revoked);
+        assert_eq!(
+            store.store_bundle(&bundle(&invite.id, "bnd_3", "dd", "run-3"), now).unwrap(),
+            BundleOutcome::Revoked
+        );
         assert_eq!(store.collector_counts().unwrap(), counts);
         let rows = store.collected().unwrap();
         assert_eq!(rows.len(), 1);

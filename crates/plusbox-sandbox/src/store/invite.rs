@@ -137,7 +137,11 @@ fn invite_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InviteView> {
 
 fn invite_by_id(tx: &Connection, id: &str) -> Result<Option<InviteView>> {
     Ok(tx
-        .query_row_cached(&format!("SELECT {INVITE_COLUMNS} FROM invite WHERE id = ?1"), params![id], invite_from_row)
+        .query_row_cached(
+            &format!("SELECT {INVITE_COLUMNS} FROM invite WHERE id = ?1"),
+            params![id],
+            invite_from_row,
+        )
         .optional()?)
 }
 
@@ -366,7 +370,10 @@ mod tests {
             store.authenticate_device(device_token.expose(), now).unwrap(),
             DeviceAuth::Revoked(_)
         ));
-        assert!(matches!(store.link_invite(token.expose(), "again", None, now).unwrap(), LinkOutcome::Revoked));
+        assert!(matches!(
+            store.link_invite(token.expose(), "again", None, now).unwrap(),
+            LinkOutcome::Revoked
+        ));
         assert!(matches!(store.revoke_invite("inv_NOPE", now), Err(StoreError::NotFound(_))));
     }
 }
