@@ -1,11 +1,13 @@
-// State shared between screens: the account the person is working with (remembered per device)
-// and a short status message announced to screen readers.
+// State shared between screens: the account the person is working with (remembered per device),
+// a short status message announced to screen readers, and an invitation link scanned on the Scan
+// screen (the shell then opens the linking screen with it).
 const KEY = 'plusbox.account';
 
-export const shared = $state<{ accountId: string | null; toast: string | null; historyStamp: number }>({
+export const shared = $state<{ accountId: string | null; toast: string | null; historyStamp: number; invite: string | null }>({
   accountId: typeof localStorage !== 'undefined' ? localStorage.getItem(KEY) : null,
   toast: null,
   historyStamp: 0,
+  invite: null,
 });
 
 /** Selects the account the screens show, and remembers it on this device. */
