@@ -1,7 +1,7 @@
 // The traffic charts' geometry: a readable axis top, bars that stack inside the frame, lines that
 // break where a minute had no call, result codes grouped, and figures for people.
 import { describe, expect, it } from 'vitest';
-import { codeStacks, formatMs, formatRate, frame, linePath, maxLatency, niceMax, OTHER, slotOf, stackedBars, successStacks, ticks, timeLabels, topCodes, yOf } from './chart';
+import { codeStacks, countTicks, formatMs, labelAnchor, formatRate, frame, linePath, maxLatency, niceMax, OTHER, slotOf, stackedBars, successStacks, ticks, timeLabels, topCodes, yOf } from './chart';
 import type { TrafficPoint } from './types';
 
 function point(at: string, requests: number, success: number, codes: Record<string, number>, p50: number | null = null, p99: number | null = null): TrafficPoint {
@@ -23,6 +23,23 @@ describe('axis', () => {
   it('ticks run from 0 to the top in equal steps', () => {
     expect(ticks(20)).toEqual([0, 5, 10, 15, 20]);
     expect(ticks(1)).toEqual([0, 0.25, 0.5, 0.75, 1]);
+  });
+
+  it('a count axis has whole steps only, for every nice top', () => {
+    expect(countTicks(10)).toEqual([0, 2, 4, 6, 8, 10]);
+    expect(countTicks(1)).toEqual([0, 1]);
+    expect(countTicks(2)).toEqual([0, 1, 2]);
+    expect(countTicks(5)).toEqual([0, 1, 2, 3, 4, 5]);
+    for (const top of [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000]) {
+      expect(countTicks(top).every(Number.isInteger), String(top)).toBe(true);
+      expect(countTicks(top).at(-1)).toBe(top);
+    }
+  });
+
+  it('the last x labels end at the chart’s right edge instead of running past it', () => {
+    const f = frame(300, 180);
+    expect(labelAnchor(f, 150)).toBe('middle');
+    expect(labelAnchor(f, 290)).toBe('end');
   });
 
   it('y maps 0 to the bottom and the top to the top, clamping what lies outside', () => {

@@ -16,11 +16,26 @@ export function niceMax(value: number): number {
 /** Evenly spaced axis values from 0 to `max`, `count` steps (whole numbers when `max` allows). */
 export function ticks(max: number, count = 4): number[] {
   const out: number[] = [];
+  if (count < 1) return [0, max];
   for (let i = 0; i <= count; i++) {
     const v = (max * i) / count;
     out.push(Number.isInteger(max / count) ? v : Math.round(v * 100) / 100);
   }
   return out;
+}
+
+/**
+ * Axis values for a count (calls): whole steps only, as many of 4, 5, 2 or 1 as divide the top
+ * evenly (`niceMax` tops always allow one), so no axis reads "2.5 calls".
+ */
+export function countTicks(max: number): number[] {
+  const count = [4, 5, 2, 1].find((c) => Number.isInteger(max / c)) ?? 1;
+  return ticks(max, max < count ? 1 : count);
+}
+
+/** The text anchor of an x label: the last labels end at their slot so they stay inside the chart. */
+export function labelAnchor(f: Frame, x: number): 'middle' | 'end' {
+  return x + 30 > f.width ? 'end' : 'middle';
 }
 
 /** The chart's drawing box inside its SVG. */
