@@ -392,6 +392,7 @@ export const en = {
   'error.INVITE_REVOKED': 'This invitation was withdrawn by the acquirer. Ask them for a new one.',
   'error.INVITE_UNKNOWN': 'This invitation link is not known to the sandbox. Check that you opened the whole link, or ask for a new one.',
   'error.INVALID_ARGUMENT': 'That was not accepted: check what you entered.',
+  'invite.intro': 'Your acquirer invited this merchant to test its Alipay+ payments. Linking makes this device the merchant’s test phone.',
   'invite.title': 'Link with your invitation',
   'invite.fromLink': 'Linking with the invitation from the link…',
   'invite.heading': 'Invited by your acquirer?',
