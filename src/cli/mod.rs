@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod acquirer;
+pub mod admin;
 pub mod bench;
 pub mod bench_scan;
 pub mod bench_suite;
@@ -70,6 +71,9 @@ pub enum Command {
     Recon(recon::ReconCommand),
     /// Run acceptance test cases against a POS (the POS-driver contract) and judge them.
     Run(run::RunArgs),
+    /// The TSP dashboard's admin: `admin set-password`.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
     /// Benchmarks: `bench sandbox` (pay+inquiry latency and throughput), `bench suite` (the UPM
     /// acceptance suite on compressed time, per case).
     #[command(subcommand)]
@@ -114,6 +118,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Clock(command) => clock::run(command),
         Command::Recon(command) => recon::run(command),
         Command::Run(args) => run::run(args),
+        Command::Admin(command) => admin::run(command),
         Command::Bench(command) => bench::run(command),
     }
 }
