@@ -420,7 +420,8 @@ mod tests {
                 headers.insert(header::COOKIE, value);
             }
             if let Some(token) = session_token(&headers) {
-                prop_assert!(text.contains(&format!("{SESSION_COOKIE}={}", token.expose())));
+                let pair = format!("{}={}", SESSION_COOKIE, token.expose());
+                prop_assert!(text.contains(&pair), "{} not in {}", pair, text);
             }
         }
     }
