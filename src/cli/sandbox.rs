@@ -194,6 +194,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let ui_url = companion_ui_url(sandbox.local_addr(), identity.is_some());
     rpc.set_sandbox_url(ui_url.clone());
     let store = sandbox.store();
+    // A browser linked through an invitation holds no key: the sandbox records its finished
+    // runs itself, with the collector's checks (docs/invitations.md).
+    let (recorder_store, recorder_clock) = (Arc::clone(&store), sandbox.clock());
+    rpc.runs().set_recorder(Arc::new(move |device, run| {
+        use plusbox_sandbox::Clock as _;
+        plusbox_sandbox::collector::record_browser_run(&recorder_store, device, run, recorder_clock.now())
+    }));
     for notice in store.notices() {
         println!("Note: {notice}");
     }

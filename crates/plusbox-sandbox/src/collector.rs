@@ -452,7 +452,34 @@ async fn upload(State(shared): State<Arc<Shared>>, request: Request) -> Result<R
             "the signature does not verify with this device's key: the bundle was changed, or signed by another device",
         ));
     }
-    let parsed = parse_bundle(&body)?;
+    let bundle = checked_bundle(&body, &invite, device_id)?;
+    let id = bundle.id.clone();
+    let now = shared.now();
+    let outcome = shared.blocking(move |store| store.store_bundle(&bundle, now)).await?;
+    match outcome {
+        BundleOutcome::Stored(n) => {
+            tracing::info!(bundle = %id, invite = %invite.id, runs = n, "results bundle stored");
+            Ok((StatusCode::CREATED, Json(json!({"bundleId": id, "runs": n, "stored": true})))
+                .into_response())
+        }
+        BundleOutcome::Duplicate(n) => {
+            Ok(Json(json!({"bundleId": id, "runs": n, "stored": false})).into_response())
+        }
+        BundleOutcome::Conflict(message) => {
+            Err(AppError::new(StatusCode::CONFLICT, "BUNDLE_CONFLICT", message))
+        }
+        BundleOutcome::Revoked => Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "INVITE_REVOKED",
+            format!("the invitation {} was revoked", invite.id),
+        )),
+    }
+}
+
+
+/// Checks a bundle's shape, merchant and photos against the device's invite; the bundle to store.
+fn checked_bundle(body: &[u8], invite: &InviteView, device_id: i64) -> Result<CollectedBundle, AppError> {
+    let parsed = parse_bundle(body)?;
     if parsed.invite_id != invite.id || parsed.mid != invite.mid {
         return Err(AppError::new(
             StatusCode::FORBIDDEN,
@@ -477,7 +504,7 @@ async fn upload(State(shared): State<Arc<Shared>>, request: Request) -> Result<R
         }
         runs.push(run);
     }
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &body);
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, body);
     let bundle = CollectedBundle {
         id: parsed.id.clone(),
         invite_id: invite.id.clone(),
@@ -486,26 +513,35 @@ async fn upload(State(shared): State<Arc<Shared>>, request: Request) -> Result<R
         size: i64::try_from(body.len()).unwrap_or(i64::MAX),
         runs,
     };
-    let now = shared.now();
-    let outcome = shared.blocking(move |store| store.store_bundle(&bundle, now)).await?;
-    let id = parsed.id;
-    match outcome {
-        BundleOutcome::Stored(n) => {
-            tracing::info!(bundle = %id, invite = %invite.id, runs = n, "results bundle stored");
-            Ok((StatusCode::CREATED, Json(json!({"bundleId": id, "runs": n, "stored": true})))
-                .into_response())
-        }
-        BundleOutcome::Duplicate(n) => {
-            Ok(Json(json!({"bundleId": id, "runs": n, "stored": false})).into_response())
-        }
-        BundleOutcome::Conflict(message) => {
-            Err(AppError::new(StatusCode::CONFLICT, "BUNDLE_CONFLICT", message))
-        }
-        BundleOutcome::Revoked => Err(AppError::new(
-            StatusCode::FORBIDDEN,
-            "INVITE_REVOKED",
-            format!("the invitation {} was revoked", invite.id),
-        )),
+    Ok(bundle)
+}
+
+/// Records a browser device's finished run (`{result, photos}` as a bundle carries it) with the
+/// same checks as an upload, under the bundle id `srv-<runId>`: what `plusbox serve` does for a
+/// device linked through an invitation without a key. `Ok(None)` when the device is not such a
+/// device (nothing to record); the bundle id when recorded (or recorded before).
+pub fn record_browser_run(
+    store: &crate::store::Store,
+    device_id: i64,
+    run: Value,
+    now: time::OffsetDateTime,
+) -> Result<Option<String>, String> {
+    let Some((invite, None)) = store.device_invite(device_id).map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    let run_id = run
+        .pointer("/result/summary/runId")
+        .and_then(Value::as_str)
+        .ok_or("the run has no result.summary.runId")?
+        .to_string();
+    let bundle_id = format!("srv-{run_id}");
+    let value = json!({"bundleId": bundle_id, "inviteId": invite.id, "mid": invite.mid, "runs": [run]});
+    let body = serde_json::to_vec(&value).map_err(|e| e.to_string())?;
+    let bundle = checked_bundle(&body, &invite, device_id).map_err(|e| format!("{}: {}", e.code, e.message))?;
+    match store.store_bundle(&bundle, now).map_err(|e| e.to_string())? {
+        BundleOutcome::Stored(_) | BundleOutcome::Duplicate(_) => Ok(Some(bundle_id)),
+        BundleOutcome::Conflict(message) => Err(message),
+        BundleOutcome::Revoked => Err(format!("the invitation {} was revoked", invite.id)),
     }
 }
 
