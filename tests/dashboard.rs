@@ -11,7 +11,9 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use plusbox_sandbox::store::{BundleOutcome, CollectedBundle, BundlePhoto, BundleRun, LinkOutcome, NewInvite, TrafficRecord};
+use plusbox_sandbox::store::{
+    BundleOutcome, BundlePhoto, BundleRun, CollectedBundle, LinkOutcome, NewInvite, TrafficRecord,
+};
 use plusbox_sandbox::{Sandbox, SandboxConfig, Store, TestClock};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
@@ -24,10 +26,11 @@ const START: OffsetDateTime = datetime!(2026-12-07 10:00:30 UTC);
 
 /// A 1×1 PNG.
 const PNG: &[u8] = &[
-    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00,
-    0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4, 0x89, 0x00, 0x00, 0x00,
-    0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0, 0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF,
-    0x89, 0x99, 0x3D, 0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00,
+    0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4, 0x89, 0x00,
+    0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0, 0x1F, 0x00, 0x05,
+    0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D, 0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42,
+    0x60, 0x82,
 ];
 
 struct Harness {
@@ -64,13 +67,15 @@ async fn start(password: Option<&str>, tls: bool) -> Harness {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     let clock = TestClock::new(START);
-    let mut config = SandboxConfig::new(&data, "127.0.0.1:0".parse().unwrap()).with_clock(Arc::new(clock.clone()));
+    let mut config =
+        SandboxConfig::new(&data, "127.0.0.1:0".parse().unwrap()).with_clock(Arc::new(clock.clone()));
     config.poll_interval = StdDuration::from_millis(50);
     config.catalogue = Some(Arc::new(plusbox_runner::embedded::catalogue().unwrap()));
     config.diagram = Some(Arc::new(plusbox_companion::diagram::run_result_svg));
     let mut http = Client::builder().timeout(StdDuration::from_secs(20));
     if tls {
-        let identity = plusbox_sandbox::TlsIdentity::load_or_create(&data, &["127.0.0.1".to_owned()]).unwrap();
+        let identity =
+            plusbox_sandbox::TlsIdentity::load_or_create(&data, &["127.0.0.1".to_owned()]).unwrap();
         let pem = std::fs::read(&identity.cert_path).unwrap();
         http = http.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
         config = config.with_tls(identity);
@@ -140,7 +145,15 @@ impl Harness {
     }
 
     /// Stores a bundle of one run (with `photos`) ending `ended` minutes after the start.
-    fn upload(&self, invite: &str, run: &str, case: &str, verdict: &str, ended: i64, photos: Vec<BundlePhoto>) {
+    fn upload(
+        &self,
+        invite: &str,
+        run: &str,
+        case: &str,
+        verdict: &str,
+        ended: i64,
+        photos: Vec<BundlePhoto>,
+    ) {
         let store = self.store();
         let device: i64 = 1;
         let at = START + Duration::minutes(ended);
@@ -310,7 +323,8 @@ async fn the_matrix_shows_the_latest_verdict_and_ready_for_uat_once_every_case_p
     h.upload(&waiting, "run-w1", "UPM-PAY-001", "PASS", 4, vec![]);
     h.upload(&waiting, "run-w0", "UPM-PAY-001", "FAIL", 0, vec![]);
     let matrix = h.json("matrix", &cookie).await;
-    let cases: Vec<&str> = matrix["cases"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    let cases: Vec<&str> =
+        matrix["cases"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
     assert_eq!(cases, ["UPM-PAY-001", "UPM-REF-001"]);
     assert_eq!(matrix["cases"][0]["product"], "upm");
     assert_eq!(matrix["cases"][0]["required"], true);
@@ -332,7 +346,8 @@ async fn the_matrix_shows_the_latest_verdict_and_ready_for_uat_once_every_case_p
     assert_eq!(w["readyForUat"], true);
     h.upload(&waiting, "run-w2", "UPM-PAY-001", "FAIL", 5, vec![]);
     let matrix = h.json("matrix", &cookie).await;
-    let w = matrix["merchants"].as_array().unwrap().iter().find(|r| r["inviteId"] == waiting).unwrap().clone();
+    let w =
+        matrix["merchants"].as_array().unwrap().iter().find(|r| r["inviteId"] == waiting).unwrap().clone();
     assert_eq!((w["passed"].as_u64(), w["readyForUat"].as_bool()), (Some(0), Some(false)));
     // An invite that names no cases is assigned every required case of its products.
     let all = h.invite("All Cases Ltd", "M003", &[], false);
@@ -343,17 +358,15 @@ async fn the_matrix_shows_the_latest_verdict_and_ready_for_uat_once_every_case_p
     }
     let matrix = h.json("matrix", &cookie).await;
     let a = matrix["merchants"].as_array().unwrap().iter().find(|r| r["inviteId"] == all).unwrap().clone();
-    let required_upm = plusbox_runner::embedded::catalogue()
-        .unwrap()
-        .suite("upm")
-        .filter(|c| c.required)
-        .count();
+    let required_upm =
+        plusbox_runner::embedded::catalogue().unwrap().suite("upm").filter(|c| c.required).count();
     assert_eq!(a["required"].as_u64(), Some(u64::try_from(required_upm).unwrap()));
     assert_eq!(a["readyForUat"], false);
     // Revoked shows as such; the runs list is newest first and filters.
     h.store().revoke_invite(&waiting, h.now()).unwrap();
     let matrix = h.json("matrix", &cookie).await;
-    let w = matrix["merchants"].as_array().unwrap().iter().find(|r| r["inviteId"] == waiting).unwrap().clone();
+    let w =
+        matrix["merchants"].as_array().unwrap().iter().find(|r| r["inviteId"] == waiting).unwrap().clone();
     assert_eq!(w["status"], "Revoked");
     let runs = h.json(&format!("runs?inviteId={waiting}&caseId=UPM-PAY-001"), &cookie).await;
     let ids: Vec<&str> = runs.as_array().unwrap().iter().map(|r| r["runId"].as_str().unwrap()).collect();
@@ -368,7 +381,8 @@ async fn the_matrix_shows_the_latest_verdict_and_ready_for_uat_once_every_case_p
 async fn the_csv_export_quotes_fields_and_guards_against_formulas() {
     let h = start(Some(PASSWORD), false).await;
     let cookie = h.cookie().await;
-    let hostile = h.invite("=HYPERLINK(\"http://evil\",\"x\"), Inc", "+M1", &["UPM-PAY-001", "UPM-REF-001"], true);
+    let hostile =
+        h.invite("=HYPERLINK(\"http://evil\",\"x\"), Inc", "+M1", &["UPM-PAY-001", "UPM-REF-001"], true);
     h.upload(&hostile, "-run1", "UPM-PAY-001", "PASS", 1, vec![]);
     let response = h.get("export.csv", Some(&cookie)).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -408,7 +422,14 @@ async fn traffic_figures_match_known_traffic_rows() {
     // The clock stands at 10:00:30; the window of 3 minutes is 09:58, 09:59 and 10:00.
     let rows = [
         (datetime!(2026-12-07 09:58:10 UTC), "inbound", 10.0, Some("S"), Some("SUCCESS"), Some(200)),
-        (datetime!(2026-12-07 09:58:20 UTC), "inbound", 30.0, Some("U"), Some("PAYMENT_IN_PROCESS"), Some(200)),
+        (
+            datetime!(2026-12-07 09:58:20 UTC),
+            "inbound",
+            30.0,
+            Some("U"),
+            Some("PAYMENT_IN_PROCESS"),
+            Some(200),
+        ),
         (datetime!(2026-12-07 10:00:01 UTC), "inbound", 20.0, Some("F"), Some("PARAM_ILLEGAL"), Some(200)),
         (datetime!(2026-12-07 10:00:02 UTC), "inbound", 200.0, None, None, None),
         // Not counted: outbound, before the window, after now.
@@ -441,7 +462,10 @@ async fn traffic_figures_match_known_traffic_rows() {
     assert_eq!(t["successRate"], 0.5);
     assert_eq!(t["p50Ms"], 20.0);
     assert_eq!(t["p99Ms"], 200.0);
-    assert_eq!(t["resultCodes"], json!({"NO_ANSWER": 1, "PARAM_ILLEGAL": 1, "PAYMENT_IN_PROCESS": 1, "SUCCESS": 1}));
+    assert_eq!(
+        t["resultCodes"],
+        json!({"NO_ANSWER": 1, "PARAM_ILLEGAL": 1, "PAYMENT_IN_PROCESS": 1, "SUCCESS": 1})
+    );
     let series = t["series"].as_array().unwrap();
     assert_eq!(series.len(), 3);
     assert_eq!(series[0]["at"], "2026-12-07T09:58:00Z");
@@ -476,7 +500,10 @@ async fn a_run_shows_its_origin_photos_with_their_media_type_and_a_diagram_the_s
     assert!(svg.contains("pay → S SUCCESS"), "{svg}");
     let photos = run["photos"].as_array().unwrap();
     assert_eq!(photos.len(), 1);
-    assert_eq!((photos[0]["check"].as_str(), photos[0]["mediaType"].as_str()), (Some("receipt"), Some("image/png")));
+    assert_eq!(
+        (photos[0]["check"].as_str(), photos[0]["mediaType"].as_str()),
+        (Some("receipt"), Some("image/png"))
+    );
     let url = photos[0]["url"].as_str().unwrap();
     let image = h.http.get(format!("{}{url}", h.base)).header("cookie", &cookie).send().await.unwrap();
     assert_eq!(image.status(), StatusCode::OK);
@@ -554,7 +581,11 @@ async fn the_dashboard_document_is_served_with_the_ui_headers() {
         assert_eq!(response.headers()["x-content-type-options"], "nosniff");
         let html = response.text().await.unwrap();
         assert!(html.contains("<script type=\"module\""), "{html}");
-        assert_ne!(Some(html.as_bytes()), plusbox_ui::file("/index.html").map(|(_, b)| b), "not the companion");
+        assert_ne!(
+            Some(html.as_bytes()),
+            plusbox_ui::file("/index.html").map(|(_, b)| b),
+            "not the companion"
+        );
     }
     h.sandbox.shutdown().await;
 }

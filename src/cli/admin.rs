@@ -41,9 +41,7 @@ fn set_password(args: SetPasswordArgs) -> anyhow::Result<ExitCode> {
     let password = if args.stdin { from_stdin()? } else { from_terminal()? };
     let phc = hash_admin_password(&password).map_err(|e| anyhow!("{e}"))?;
     let store = args.data.open()?;
-    store
-        .set_admin_password(&phc, time::OffsetDateTime::now_utc())
-        .context("storing the admin password")?;
+    store.set_admin_password(&phc, time::OffsetDateTime::now_utc()).context("storing the admin password")?;
     println!("The dashboard's admin password is set; open /dashboard on the sandbox and log in.");
     println!("Every dashboard session that was open has ended.");
     Ok(ExitCode::SUCCESS)

@@ -187,7 +187,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = config.with_routes(rpc.router().merge(plusbox_ui::router()));
     // The TSP dashboard (`/dashboard`): the catalogue for its case columns, and the companion's
     // diagram, drawn by the sandbox from a collected run's traffic.
-    let catalogue = plusbox_runner::embedded::catalogue().map_err(|e| anyhow!("the embedded catalogue: {e}"))?;
+    let catalogue =
+        plusbox_runner::embedded::catalogue().map_err(|e| anyhow!("the embedded catalogue: {e}"))?;
     config.catalogue = Some(Arc::new(catalogue));
     config.diagram = Some(Arc::new(plusbox_companion::diagram::run_result_svg));
     let sandbox = Sandbox::start(config).await?;

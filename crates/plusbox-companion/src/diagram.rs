@@ -237,7 +237,10 @@ pub fn run_result_svg(run: &serde_json::Value) -> String {
                         at: text("at")?,
                         direction: text("direction").unwrap_or_default(),
                         api: text("api").unwrap_or_default(),
-                        response_status: t.get("status").and_then(|v| v.as_u64()).and_then(|s| u16::try_from(s).ok()),
+                        response_status: t
+                            .get("status")
+                            .and_then(|v| v.as_u64())
+                            .and_then(|s| u16::try_from(s).ok()),
                         response_body: text("responseBody").unwrap_or_default(),
                         result_code: text("resultCode"),
                         result_status: text("resultStatus"),

@@ -136,7 +136,9 @@ impl Dashboard {
     /// The cookie attributes: `Secure` when the sandbox serves HTTPS.
     fn cookie(&self, value: &str, max_age: i64) -> String {
         let secure = if self.shared.config.tls.is_some() { "; Secure" } else { "" };
-        format!("{SESSION_COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/dashboard; Max-Age={max_age}{secure}")
+        format!(
+            "{SESSION_COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/dashboard; Max-Age={max_age}{secure}"
+        )
     }
 }
 
@@ -244,7 +246,9 @@ async fn finish(response: Response) -> Response {
         .is_some_and(|v| v.starts_with("application/json"));
     let mut response = if (status.is_client_error() || status.is_server_error()) && !is_json {
         let (code, message) = match status {
-            StatusCode::METHOD_NOT_ALLOWED => ("METHOD_NOT_ALLOWED", "this dashboard API does not take that HTTP method"),
+            StatusCode::METHOD_NOT_ALLOWED => {
+                ("METHOD_NOT_ALLOWED", "this dashboard API does not take that HTTP method")
+            }
             StatusCode::PAYLOAD_TOO_LARGE => ("BODY_TOO_LARGE", "the request body is too large"),
             s if s.is_server_error() => ("INTERNAL", "the dashboard failed to answer; retry"),
             _ => ("BAD_REQUEST", "the request is malformed"),
@@ -294,9 +298,9 @@ fn limited(retry_after: time::Duration, global: bool) -> DashError {
 /// `POST login {password}` → 204 and the session cookie.
 async fn login(State(dash): State<Arc<Dashboard>>, request: Request) -> DashResult {
     let client = client_of(&request);
-    let body = axum::body::to_bytes(request.into_body(), LOGIN_BODY_MAX)
-        .await
-        .map_err(|_| DashError::invalid(format!("the login body must be JSON of at most {LOGIN_BODY_MAX} bytes")))?;
+    let body = axum::body::to_bytes(request.into_body(), LOGIN_BODY_MAX).await.map_err(|_| {
+        DashError::invalid(format!("the login body must be JSON of at most {LOGIN_BODY_MAX} bytes"))
+    })?;
     let password = serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|v| v.get("password").and_then(Value::as_str).map(str::to_owned))
@@ -317,18 +321,22 @@ async fn login(State(dash): State<Arc<Dashboard>>, request: Request) -> DashResu
             "no admin password is set; run `plusbox admin set-password --data <dir>` on the sandbox's machine",
         ));
     };
-    let _turn = dash
-        .verifying
-        .acquire()
-        .await
-        .map_err(|_| DashError::new(StatusCode::SERVICE_UNAVAILABLE, "SHUTTING_DOWN", "the sandbox is stopping"))?;
+    let _turn = dash.verifying.acquire().await.map_err(|_| {
+        DashError::new(StatusCode::SERVICE_UNAVAILABLE, "SHUTTING_DOWN", "the sandbox is stopping")
+    })?;
     // Counted again in our turn: guesses that queued behind each other see each other's failures.
     gate(Arc::clone(&dash), client.clone()).await?;
     let checked = tokio::task::spawn_blocking(move || {
         argon2::Argon2::default().verify_password(password.expose().as_bytes(), phc.as_str())
     })
     .await
-    .map_err(|_| DashError::new(StatusCode::SERVICE_UNAVAILABLE, "STORE_UNAVAILABLE", "the password check failed; retry"))?;
+    .map_err(|_| {
+        DashError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "STORE_UNAVAILABLE",
+            "the password check failed; retry",
+        )
+    })?;
     let now = dash.admin_now();
     match checked {
         Ok(()) => {
@@ -409,7 +417,10 @@ mod tests {
         let short = hash_admin_password(&SecretString::new("elevenchars".into())).unwrap_err();
         assert!(short.to_string().contains("at least 12"), "{short}");
         assert!(matches!(hash_admin_password(&SecretString::new(" ".repeat(20))), Err(PasswordError::Blank)));
-        assert!(matches!(hash_admin_password(&SecretString::new("x".repeat(2000))), Err(PasswordError::TooLong)));
+        assert!(matches!(
+            hash_admin_password(&SecretString::new("x".repeat(2000))),
+            Err(PasswordError::TooLong)
+        ));
     }
 
     proptest! {

@@ -47,9 +47,9 @@ mod mocks;
 pub use mocks::*;
 mod traffic;
 pub use traffic::*;
-mod devices;
 mod dashboard;
 pub use dashboard::*;
+mod devices;
 mod test_control;
 pub use test_control::*;
 mod order_codes;
@@ -568,10 +568,7 @@ mod tests {
             "c5b03b3e70284118592ae94b4bedef5131b8df06e3d2f52a4f0944c7c93e6e1c",
         ),
         ("0011_device_cases", "f72ee3f0b061d978b1bd51097c1b7f64a3ed975e1919f55b95504b41c19b0584"),
-        (
-            "0012_invitations_and_results",
-            "8b05ceda58a04075f474c26d643104717e0c9aa0963bfdb82dcc5bca75343ac6",
-        ),
+        ("0012_invitations_and_results", "8b05ceda58a04075f474c26d643104717e0c9aa0963bfdb82dcc5bca75343ac6"),
         ("0013_admin", "63f1dc6807805e9a327f68d31eca4d6e13f7fb6d4c8331c529be5e45b29054b0"),
     ];
 

@@ -149,23 +149,29 @@ impl Dashboard {
     async fn traffic_figures(&self, minutes: i64) -> Result<Value, DashError> {
         self.shared.sync_clock();
         let now = millis(self.shared.now());
-        let from = now.div_euclid(MINUTE_MS).saturating_mul(MINUTE_MS).saturating_sub((minutes - 1) * MINUTE_MS);
+        let from =
+            now.div_euclid(MINUTE_MS).saturating_mul(MINUTE_MS).saturating_sub((minutes - 1) * MINUTE_MS);
         let samples = self.store(move |store| store.inbound_traffic(from, now)).await?;
         Ok(summarize(&samples, now, minutes))
     }
 }
 
 /// `GET traffic?minutes=60` → the monitor's figures.
-async fn traffic(State(dash): State<Arc<Dashboard>>, headers: HeaderMap, RawQuery(query): RawQuery) -> DashResult {
+async fn traffic(
+    State(dash): State<Arc<Dashboard>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> DashResult {
     dash.require(&headers).await?;
     let mut minutes = DEFAULT_MINUTES;
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         if key == "minutes" {
-            minutes = value
-                .parse::<i64>()
-                .ok()
-                .filter(|m| (1..=MAX_MINUTES).contains(m))
-                .ok_or_else(|| DashError::invalid(format!("minutes must be a whole number from 1 to {MAX_MINUTES}; got {value:?}")))?;
+            minutes =
+                value.parse::<i64>().ok().filter(|m| (1..=MAX_MINUTES).contains(m)).ok_or_else(|| {
+                    DashError::invalid(format!(
+                        "minutes must be a whole number from 1 to {MAX_MINUTES}; got {value:?}"
+                    ))
+                })?;
         }
     }
     Ok(Json(dash.traffic_figures(minutes).await?).into_response())
@@ -234,9 +240,8 @@ impl Watch {
 async fn events(State(dash): State<Arc<Dashboard>>, headers: HeaderMap) -> DashResult {
     dash.require(&headers).await?;
     let token = session_token(&headers).ok_or_else(|| DashError::invalid("no session cookie"))?;
-    let (newest, invites) = dash
-        .store(|store| Ok((store.collected_since(i64::MAX)?.0, store.dashboard_invites()?)))
-        .await?;
+    let (newest, invites) =
+        dash.store(|store| Ok((store.collected_since(i64::MAX)?.0, store.dashboard_invites()?))).await?;
     dash.shared.sync_clock();
     let watch = Watch {
         minute: millis(dash.shared.now()).div_euclid(MINUTE_MS),

@@ -65,10 +65,7 @@ struct Merchant {
 
 impl Merchant {
     fn passed(&self) -> usize {
-        self.assigned
-            .iter()
-            .filter(|c| self.latest.get(*c).is_some_and(|r| r.verdict == "PASS"))
-            .count()
+        self.assigned.iter().filter(|c| self.latest.get(*c).is_some_and(|r| r.verdict == "PASS")).count()
     }
 
     fn ready(&self) -> bool {
@@ -104,15 +101,16 @@ impl Dashboard {
         let Some(catalogue) = &self.shared.config.catalogue else { return Vec::new() };
         catalogue
             .cases()
-            .filter(|c| c.required && invite.products.iter().any(|p| p.eq_ignore_ascii_case(c.product.suite())))
+            .filter(|c| {
+                c.required && invite.products.iter().any(|p| p.eq_ignore_ascii_case(c.product.suite()))
+            })
             .map(|c| c.id.as_str().to_owned())
             .collect()
     }
 
     async fn results(&self) -> Result<Results, DashError> {
-        let (invites, latest) = self
-            .store(|store| Ok((store.dashboard_invites()?, store.latest_collected_runs()?)))
-            .await?;
+        let (invites, latest) =
+            self.store(|store| Ok((store.dashboard_invites()?, store.latest_collected_runs()?))).await?;
         let mut by_invite: BTreeMap<String, BTreeMap<String, DashboardRun>> = BTreeMap::new();
         for run in latest {
             by_invite.entry(run.invite_id.clone()).or_default().insert(run.case_id.clone(), run);
@@ -202,7 +200,11 @@ fn run_row(run: &DashboardRun) -> Value {
 
 /// `GET runs?inviteId=&caseId=` → runs, newest first (an empty filter is no filter; other
 /// parameters are ignored).
-async fn runs(State(dash): State<Arc<Dashboard>>, headers: HeaderMap, RawQuery(query): RawQuery) -> DashResult {
+async fn runs(
+    State(dash): State<Arc<Dashboard>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> DashResult {
     dash.require(&headers).await?;
     let (mut invite, mut case) = (None, None);
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
@@ -213,15 +215,18 @@ async fn runs(State(dash): State<Arc<Dashboard>>, headers: HeaderMap, RawQuery(q
             _ => {}
         }
     }
-    let list = dash
-        .store(move |store| store.collected_runs(invite.as_deref(), case.as_deref(), RUNS_LIMIT))
-        .await?;
+    let list =
+        dash.store(move |store| store.collected_runs(invite.as_deref(), case.as_deref(), RUNS_LIMIT)).await?;
     Ok(Json(list.iter().map(run_row).collect::<Vec<_>>()).into_response())
 }
 
 /// `GET runs/{runId}` → the stored `RunResult` plus where it came from and its photos' URLs.
 /// Its `diagramSvg` is the sandbox's own drawing of its traffic, never the device's markup.
-async fn run(State(dash): State<Arc<Dashboard>>, headers: HeaderMap, run_id: Result<Path<String>, PathRejection>) -> DashResult {
+async fn run(
+    State(dash): State<Arc<Dashboard>>,
+    headers: HeaderMap,
+    run_id: Result<Path<String>, PathRejection>,
+) -> DashResult {
     dash.require(&headers).await?;
     let run_id = path_param(run_id)?;
     let asked = run_id.clone();
@@ -260,7 +265,11 @@ async fn run(State(dash): State<Arc<Dashboard>>, headers: HeaderMap, run_id: Res
 }
 
 /// `GET runs/{runId}/diagram.svg` → the run's sequence diagram, drawn by the sandbox.
-async fn diagram(State(dash): State<Arc<Dashboard>>, headers: HeaderMap, run_id: Result<Path<String>, PathRejection>) -> DashResult {
+async fn diagram(
+    State(dash): State<Arc<Dashboard>>,
+    headers: HeaderMap,
+    run_id: Result<Path<String>, PathRejection>,
+) -> DashResult {
     dash.require(&headers).await?;
     let run_id = path_param(run_id)?;
     let Some(draw) = dash.shared.config.diagram.clone() else {
@@ -284,7 +293,11 @@ async fn diagram(State(dash): State<Arc<Dashboard>>, headers: HeaderMap, run_id:
 }
 
 /// `GET photos/{id}` → the image with its stored media type.
-async fn photo(State(dash): State<Arc<Dashboard>>, headers: HeaderMap, id: Result<Path<String>, PathRejection>) -> DashResult {
+async fn photo(
+    State(dash): State<Arc<Dashboard>>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> DashResult {
     dash.require(&headers).await?;
     let id = path_param(id)?;
     let Ok(number) = id.parse::<i64>() else {
@@ -324,7 +337,17 @@ pub(crate) fn spreadsheet_safe(text: &str) -> String {
 /// The CSV export: a header and one line per merchant × assigned case.
 fn export_csv(results: &Results) -> Result<Vec<u8>, csv::Error> {
     let mut out = csv::Writer::from_writer(Vec::new());
-    out.write_record(["merchant", "mid", "status", "case", "required", "verdict", "run id", "at", "ready for UAT"])?;
+    out.write_record([
+        "merchant",
+        "mid",
+        "status",
+        "case",
+        "required",
+        "verdict",
+        "run id",
+        "at",
+        "ready for UAT",
+    ])?;
     let cols: BTreeMap<&str, &CaseCol> = results.cases.iter().map(|c| (c.id.as_str(), c)).collect();
     for m in &results.merchants {
         let ready = if m.ready() { "yes" } else { "no" };
@@ -353,7 +376,11 @@ async fn export(State(dash): State<Arc<Dashboard>>, headers: HeaderMap) -> DashR
     dash.require(&headers).await?;
     let results = dash.results().await?;
     let bytes = export_csv(&results).map_err(|e| {
-        DashError::new(StatusCode::INTERNAL_SERVER_ERROR, "EXPORT_FAILED", format!("cannot write the CSV: {e}"))
+        DashError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "EXPORT_FAILED",
+            format!("cannot write the CSV: {e}"),
+        )
     })?;
     let now = dash.shared.now();
     let name = format!(

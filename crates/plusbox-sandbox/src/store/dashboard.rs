@@ -132,7 +132,8 @@ pub struct TrafficSample {
     pub result_code: Option<String>,
 }
 
-const RUN_COLUMNS: &str = "r.id, r.invite_id, COALESCE(i.merchant, ''), COALESCE(i.mid, ''), r.case_id, r.verdict, \
+const RUN_COLUMNS: &str =
+    "r.id, r.invite_id, COALESCE(i.merchant, ''), COALESCE(i.mid, ''), r.case_id, r.verdict, \
      r.started_at, r.ended_at, r.uploaded_at, r.bundle_id";
 
 fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DashboardRun> {
@@ -161,7 +162,9 @@ impl Store {
     /// changed password locks out whoever held the old one.
     pub fn set_admin_password(&self, phc: &str, now: OffsetDateTime) -> Result<()> {
         if !phc.starts_with("$argon2") {
-            return Err(StoreError::Invalid("the admin password must be stored as an Argon2 PHC string".into()));
+            return Err(StoreError::Invalid(
+                "the admin password must be stored as an Argon2 PHC string".into(),
+            ));
         }
         self.write(|tx| {
             tx.execute_cached(
@@ -316,7 +319,12 @@ impl Store {
     }
 
     /// Collected runs, newest first, optionally of one invite and/or one case, at most `limit`.
-    pub fn collected_runs(&self, invite: Option<&str>, case: Option<&str>, limit: u32) -> Result<Vec<DashboardRun>> {
+    pub fn collected_runs(
+        &self,
+        invite: Option<&str>,
+        case: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<DashboardRun>> {
         self.read(|tx| {
             let mut stmt = tx.prepare_cached(&format!(
                 "SELECT {RUN_COLUMNS} FROM result_run r LEFT JOIN invite i ON i.id = r.invite_id
@@ -373,7 +381,8 @@ impl Store {
     /// (invite id, run id) of each new run, in order.
     pub fn collected_since(&self, after: i64) -> Result<(i64, Vec<(String, String)>)> {
         self.read(|tx| {
-            let newest: i64 = tx.query_row_cached("SELECT COALESCE(MAX(rowid), 0) FROM result_run", [], |r| r.get(0))?;
+            let newest: i64 =
+                tx.query_row_cached("SELECT COALESCE(MAX(rowid), 0) FROM result_run", [], |r| r.get(0))?;
             let mut stmt = tx.prepare_cached(
                 "SELECT invite_id, id FROM result_run WHERE rowid > ?1 AND rowid <= ?2 ORDER BY rowid",
             )?;
@@ -459,7 +468,8 @@ mod tests {
         store.create_admin_session("pbxa_secret", "127.0.0.1", now).unwrap();
         assert!(store.admin_session_valid("pbxa_secret", now).unwrap());
         assert!(!store.admin_session_valid("pbxa_other", now).unwrap());
-        let stored: String = store.lock().query_row("SELECT token_hash FROM admin_session", [], |r| r.get(0)).unwrap();
+        let stored: String =
+            store.lock().query_row("SELECT token_hash FROM admin_session", [], |r| r.get(0)).unwrap();
         assert_eq!(stored, ids::sha256_hex("pbxa_secret"));
         assert!(!store.admin_session_valid("pbxa_secret", now + ADMIN_SESSION_TTL).unwrap());
         store.set_admin_password("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$b3RoZXI", now).unwrap();
