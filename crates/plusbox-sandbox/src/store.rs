@@ -569,7 +569,7 @@ mod tests {
         ),
         ("0011_device_cases", "f72ee3f0b061d978b1bd51097c1b7f64a3ed975e1919f55b95504b41c19b0584"),
         ("0012_invitations_and_results", "8b05ceda58a04075f474c26d643104717e0c9aa0963bfdb82dcc5bca75343ac6"),
-        ("0013_admin", "63f1dc6807805e9a327f68d31eca4d6e13f7fb6d4c8331c529be5e45b29054b0"),
+        ("0013_admin", "f60fdd6de5d6062cf7c17f671d957be42ab0674a8b22f6a0a93c6ed4766afa41"),
     ];
 
     /// A database written by the last build that kept its migrations inline in this file

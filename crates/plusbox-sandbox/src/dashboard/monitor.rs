@@ -84,13 +84,18 @@ impl Figures {
         Figures { requests: 0, success: 0, durations: Vec::new(), codes: BTreeMap::new() }
     }
 
-    fn add(&mut self, sample: &TrafficSample) {
+    fn add(&mut self, sample: &TrafficSample, success: bool, code: &str) {
         self.requests += 1;
-        if succeeded(sample) {
+        if success {
             self.success += 1;
         }
         self.durations.push(sample.duration_ms);
-        *self.codes.entry(code_of(sample)).or_default() += 1;
+        match self.codes.get_mut(code) {
+            Some(count) => *count += 1,
+            None => {
+                self.codes.insert(code.to_owned(), 1);
+            }
+        }
     }
 
     fn finish(mut self) -> (usize, usize, Option<f64>, Option<f64>, Value) {
@@ -115,10 +120,11 @@ pub(crate) fn summarize(samples: &[TrafficSample], now_ms: i64, minutes: i64) ->
     let mut total = Figures::new();
     let mut buckets: Vec<Figures> = (0..minutes).map(|_| Figures::new()).collect();
     for sample in samples.iter().filter(|s| s.at >= from && s.at <= now_ms) {
-        total.add(sample);
+        let (success, code) = (succeeded(sample), code_of(sample));
+        total.add(sample, success, &code);
         let index = usize::try_from(sample.at.saturating_sub(from) / MINUTE_MS).unwrap_or(usize::MAX);
         if let Some(bucket) = buckets.get_mut(index) {
-            bucket.add(sample);
+            bucket.add(sample, success, &code);
         }
     }
     let series: Vec<Value> = buckets
@@ -200,7 +206,7 @@ impl Watch {
                     Ok((
                         store.admin_session_valid(token.expose(), now)?,
                         store.collected_since(after)?,
-                        store.dashboard_invites()?,
+                        store.invite_statuses()?,
                     ))
                 }
             })
@@ -217,12 +223,11 @@ impl Watch {
             let data = json!({"inviteId": invite, "runIds": runs}).to_string();
             self.queue.push_back(Event::default().event("results").data(data));
         }
-        for invite in invites {
-            let status = invite.status();
-            if self.statuses.get(&invite.id) != Some(&status) {
-                let data = json!({"inviteId": invite.id, "status": status}).to_string();
+        for (invite, status) in invites {
+            if self.statuses.get(&invite) != Some(&status) {
+                let data = json!({"inviteId": invite, "status": status}).to_string();
                 self.queue.push_back(Event::default().event("invite").data(data));
-                self.statuses.insert(invite.id, status);
+                self.statuses.insert(invite, status);
             }
         }
         self.dash.shared.sync_clock();
@@ -241,11 +246,11 @@ async fn events(State(dash): State<Arc<Dashboard>>, headers: HeaderMap) -> DashR
     dash.require(&headers).await?;
     let token = session_token(&headers).ok_or_else(|| DashError::invalid("no session cookie"))?;
     let (newest, invites) =
-        dash.store(|store| Ok((store.collected_since(i64::MAX)?.0, store.dashboard_invites()?))).await?;
+        dash.store(|store| Ok((store.collected_since(i64::MAX)?.0, store.invite_statuses()?))).await?;
     dash.shared.sync_clock();
     let watch = Watch {
         minute: millis(dash.shared.now()).div_euclid(MINUTE_MS),
-        statuses: invites.iter().map(|i| (i.id.clone(), i.status())).collect(),
+        statuses: invites.into_iter().collect(),
         last_run: newest,
         token,
         queue: VecDeque::new(),

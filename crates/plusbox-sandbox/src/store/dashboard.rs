@@ -300,6 +300,30 @@ impl Store {
         })
     }
 
+    /// Every invite's id and status (`Inactive`, `Active`, `Revoked`): what the live event
+    /// stream compares on each poll, so it reads no uploads.
+    pub fn invite_statuses(&self) -> Result<Vec<(String, &'static str)>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, linked_at IS NOT NULL, revoked_at IS NOT NULL FROM invite ORDER BY created_at, id",
+            )?;
+            let rows = stmt
+                .query_map([], |r| {
+                    let (linked, revoked): (bool, bool) = (r.get(1)?, r.get(2)?);
+                    let status = if revoked {
+                        "Revoked"
+                    } else if linked {
+                        "Active"
+                    } else {
+                        "Inactive"
+                    };
+                    Ok((r.get(0)?, status))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
     /// The latest run of each (invite, case): latest by its end (else its start), then by
     /// upload, so a FAIL followed by a PASS of the same case shows the PASS.
     pub fn latest_collected_runs(&self) -> Result<Vec<DashboardRun>> {
