@@ -1,20 +1,22 @@
 // The invitation-to-dashboard loop end to end, in Debian's Chromium against the real
-// `plusbox serve` and the reference acquirer as the POS driver: the admin password is set with
+// `plusbox serve` and the reference acquirer: the admin password is set with
 // `plusbox admin set-password --stdin` and a merchant invited with `plusbox invite create --json`;
 // the admin logs in (a wrong password first) and sees the merchant Inactive; the merchant's phone
 // (a second browser) opens the invitation link and is linked, and the admin's page turns the
-// merchant Active by itself (live events); the phone runs UPM-PAY-001 with a receipt photo, which
-// reaches the dashboard; the admin opens the run with its photo and sequence diagram, and exports
-// the CSV, whose lines are checked. The admin's browser keeps the server's CSP (a violation
-// fails the test). Every dashboard screen passes axe and the layout rules at 360×640 in light and
-// dark; screenshots at 360×640 and 1280×800 go to test-results/screens/.
+// merchant Active by itself (live events); the phone runs UPM-PAY-001 while `plusbox pos charge`
+// pays its code at the reference acquirer, adding a receipt photo, and the run reaches the
+// dashboard; the admin opens the run with its photo and sequence diagram, exports the CSV, whose
+// lines are checked, and sees the run's calls on the traffic monitor. The admin's browser keeps
+// the server's CSP (a violation fails the test). Every dashboard screen passes axe and the layout
+// rules at 360×640 in light and dark; screenshots at 360×640 and 1280×800 go to
+// test-results/screens/.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { BIN, launch, layoutProblems, RESULTS, screenshot, startStack } from './harness.mjs';
+import { BIN, launch, layoutProblems, plusboxAsync, RESULTS, screenshot, startStack } from './harness.mjs';
 
 const PHONE = { width: 360, height: 640 };
 const LAPTOP = { width: 1280, height: 800 };
@@ -189,22 +191,20 @@ describe('invitation to dashboard', { timeout: 600_000 }, () => {
     await expectShown(admin, admin.locator(`tr[data-invite="${invite.id}"][data-status=Active]`), 30_000);
   });
 
-  it('the phone runs UPM-PAY-001 with a receipt photo and the run shows as uploaded', async () => {
-    // The reference acquirer drives the POS.
-    await phone.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Settings', exact: true }).click();
-    await phone.locator('[data-pos-mode]').waitFor();
-    await phone.getByLabel('POS-driver URL').fill(stack.acquirer);
-    await phone.getByRole('button', { name: 'Save', exact: true }).click();
-    await phone.locator('[data-pos-mode=driven]').waitFor();
-
+  it('the phone runs UPM-PAY-001 at the POS with a receipt photo and the run shows as uploaded', async () => {
+    // No POS driver: the cashier works the (reference) POS and the phone asks for the receipt photo.
     await phone.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Tests', exact: true }).click();
     await phone.getByRole('navigation', { name: 'Guided tests' }).getByRole('link', { name: 'Cases' }).click();
     const caseCard = phone.locator(`li.case[data-case="${CASE}"]`);
     await expectShown(phone, caseCard, 15_000);
     await caseCard.getByRole('button', { name: `Run ${CASE}` }).click();
     const head = phone.locator('header.run-head[data-state]');
-    await head.waitFor();
+    await expectShown(phone, head, 30_000);
     runId = /** @type {string} */ (await head.getAttribute('data-run'));
+    const shown = phone.locator('section.prompt[data-prompt=showCode] .digits[data-code]');
+    await expectShown(phone, shown, 60_000);
+    const code = /** @type {string} */ (await shown.getAttribute('data-code'));
+    const sale = plusboxAsync(['pos', 'charge', '--acquirer', stack.acquirer, '--code', code, '--amount', '12.50 USD', '--json'], stack.dir);
 
     // A receipt photo: a real PNG (a screenshot of the phone itself).
     const receipt = await phone.screenshot({ type: 'png', clip: { x: 0, y: 0, width: 200, height: 120 } });
@@ -223,6 +223,9 @@ describe('invitation to dashboard', { timeout: 600_000 }, () => {
     }
     assert.notEqual(await head.getAttribute('data-state'), 'running', 'the run ended within the deadline');
     assert.equal(photos, 1, 'the run asked for the receipt photo');
+    const charged = await sale;
+    assert.equal(charged.code, 0, charged.stderr);
+    assert.equal(JSON.parse(charged.stdout).state, 'SUCCESS', charged.stdout);
 
     await phone.getByRole('navigation', { name: 'Guided tests' }).getByRole('link', { name: 'Results' }).click();
     const item = phone.locator(`ol.results > li[data-run="${runId}"]`);
