@@ -1,7 +1,7 @@
 // The traffic charts' geometry: a readable axis top, bars that stack inside the frame, lines that
 // break where a minute had no call, result codes grouped, and figures for people.
 import { describe, expect, it } from 'vitest';
-import { codeStacks, countTicks, formatMs, labelAnchor, formatRate, frame, linePath, maxLatency, niceMax, OTHER, slotOf, stackedBars, successStacks, ticks, timeLabels, topCodes, yOf } from './chart';
+import { codeClasses, codeStacks, countTicks, formatMs, labelAnchor, formatRate, frame, linePath, maxLatency, niceMax, OTHER, slotOf, stackedBars, successStacks, ticks, timeLabels, topCodes, yOf } from './chart';
 import type { TrafficPoint } from './types';
 
 function point(at: string, requests: number, success: number, codes: Record<string, number>, p50: number | null = null, p99: number | null = null): TrafficPoint {
@@ -103,6 +103,11 @@ describe('result codes', () => {
     const total = { SUCCESS: 5, USER_BALANCE_NOT_ENOUGH: 3, RISK_REJECT: 1, PAYMENT_IN_PROCESS: 1, ZERO: 0 };
     expect(topCodes(total, 5)).toEqual(['SUCCESS', 'USER_BALANCE_NOT_ENOUGH', 'PAYMENT_IN_PROCESS', 'RISK_REJECT']);
     expect(topCodes(total, 3)).toEqual(['SUCCESS', 'USER_BALANCE_NOT_ENOUGH', OTHER]);
+  });
+
+  it('SUCCESS is always in the success colour, OTHER grey, other codes from the palette in order', () => {
+    expect(codeClasses(['METHOD_NOT_SUPPORTED', 'SUCCESS', 'RISK_REJECT', OTHER])).toEqual(['series-0', 'series-ok', 'series-3', 'series-5']);
+    expect(new Set(codeClasses(['A', 'B', 'C', 'D', 'E'])).size).toBe(5);
   });
 
   it('stacks each minute by code with OTHER collecting the codes not named', () => {

@@ -171,3 +171,20 @@ export function formatMs(ms: number | null): string {
 export function maxLatency(series: TrafficPoint[]): number {
   return series.reduce((m, p) => Math.max(m, p.p99Ms ?? 0, p.p50Ms ?? 0), 0);
 }
+
+const CODE_CLASSES = ['series-0', 'series-3', 'series-4', 'series-1', 'series-2'];
+
+/**
+ * The CSS class of a result code's series: SUCCESS always in the success colour, OTHER grey, the
+ * rest from a palette in order (so a code keeps its colour while the set of codes stays the same).
+ */
+export function codeClasses(codes: string[]): string[] {
+  let next = 0;
+  return codes.map((code) => {
+    if (code === 'SUCCESS') return 'series-ok';
+    if (code === OTHER) return 'series-5';
+    const cls = CODE_CLASSES[next % CODE_CLASSES.length] ?? 'series-0';
+    next++;
+    return cls;
+  });
+}
