@@ -259,6 +259,38 @@ async fn wrong_passwords_are_limited_and_then_even_the_right_one_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_login_bodies_are_refused_by_name_and_not_counted_as_guesses() {
+    let h = start(Some(PASSWORD), false).await;
+    let bodies: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"{".to_vec(),
+        b"[]".to_vec(),
+        b"null".to_vec(),
+        br#"{"password": 12345678901234}"#.to_vec(),
+        br#"{"pass": "x"}"#.to_vec(),
+        vec![0xFF, 0xFE, 0x00],
+        format!(r#"{{"password": "{}"}}"#, "a".repeat(5000)).into_bytes(),
+    ];
+    for body in bodies {
+        let response =
+            h.http.post(format!("{}/dashboard/api/login", h.base)).body(body.clone()).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{:?}", String::from_utf8_lossy(&body));
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["code"], "INVALID_ARGUMENT");
+        assert!(
+            error["message"].as_str().unwrap().contains("password")
+                || error["message"].as_str().unwrap().contains("bytes")
+        );
+    }
+    let wrong_method = h.get("login", None).await;
+    assert_eq!(wrong_method.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong_method.json::<Value>().await.unwrap()["code"], "METHOD_NOT_ALLOWED");
+    // Eight refused bodies, more than the limit of wrong passwords: the right one still works.
+    assert_eq!(h.login(PASSWORD).await.status(), StatusCode::NO_CONTENT);
+    h.sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_sets_a_strict_http_only_cookie_and_logout_ends_the_session() {
     let h = start(Some(PASSWORD), false).await;
     let response = h.login(PASSWORD).await;
@@ -566,6 +598,23 @@ async fn the_event_stream_tells_of_new_results_invite_changes_and_each_minute() 
     assert!(text.contains(&format!("\"inviteId\":\"{invite}\",\"status\":\"Active\"")), "{text}");
     assert!(text.contains("\"runIds\":[\"run-live\"]"), "{text}");
     assert!(text.contains("\"series\":["), "{text}");
+    // Logging out ends the stream.
+    let out = h
+        .http
+        .post(format!("{}/dashboard/api/logout", h.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    let deadline = tokio::time::Instant::now() + StdDuration::from_secs(20);
+    loop {
+        match tokio::time::timeout_at(deadline, events.chunk()).await {
+            Ok(Ok(Some(_))) => continue,
+            Ok(Ok(None)) => break,
+            other => panic!("the stream did not end after logout: {other:?}"),
+        }
+    }
     h.sandbox.shutdown().await;
 }
 
