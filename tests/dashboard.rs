@@ -647,3 +647,40 @@ fn set_password_refuses_a_short_password_and_names_the_minimum() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("at least 12 characters"), "{stderr}");
 }
+
+/// Runs `plusbox admin set-password` on a pseudo-terminal (util-linux `script`), typing `input`.
+fn set_password_on_a_terminal(data: &Path, input: &str) -> std::process::Output {
+    let command = format!("'{BIN}' admin set-password --data '{}'", data.display());
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` runs the command on a pseudo-terminal");
+    {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn set_password_asks_twice_on_the_terminal_and_keeps_only_an_argon2id_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let differ = set_password_on_a_terminal(&data, &format!("{PASSWORD}\n{PASSWORD}!\n"));
+    assert!(!differ.status.success());
+    assert!(String::from_utf8_lossy(&differ.stdout).contains("the two passwords differ"), "{differ:?}");
+    assert!(!data.exists(), "nothing was written");
+    let out = set_password_on_a_terminal(&data, &format!("{PASSWORD}\n{PASSWORD}\n"));
+    let shown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("Repeat it"), "{shown}");
+    let hash = Store::open(&data).unwrap().admin_password_hash().unwrap().unwrap();
+    assert!(hash.starts_with("$argon2id$v=19$"), "{hash}");
+    assert!(!std::fs::read(data.join("plusbox.sqlite"))
+        .unwrap()
+        .windows(PASSWORD.len())
+        .any(|w| w == PASSWORD.as_bytes()));
+}
