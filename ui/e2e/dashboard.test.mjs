@@ -76,17 +76,18 @@ async function axeSerious(p) {
 }
 
 /**
- * Screenshots, axe and the layout rules of what the admin sees now: 360×640 light and dark
- * (checked) and 1280×800 light (screenshot).
+ * Screenshots, axe and the layout rules of what a page shows now: 360×640 light and dark
+ * (checked) and 1280×800 light (screenshot); the page's own size is restored after.
  * @param {import('playwright-core').Page} p
  * @param {string} name
  */
-async function inspect(p, name) {
+async function inspect(p, name, prefix = 'dashboard') {
+  const size = p.viewportSize();
   for (const colorScheme of /** @type {const} */ (['light', 'dark'])) {
     await p.setViewportSize(PHONE);
     await p.emulateMedia({ colorScheme });
     await p.waitForTimeout(150);
-    const tag = `dashboard-${name}-360x640-${colorScheme}`;
+    const tag = `${prefix}-${name}-360x640-${colorScheme}`;
     await screenshot(p, tag);
     for (const v of await axeSerious(p)) findings.push(`${tag}: axe ${v.impact} ${v.id} (${v.help}) at ${v.targets}`);
     for (const problem of await layoutProblems(p)) findings.push(`${tag}: ${problem}`);
@@ -94,7 +95,8 @@ async function inspect(p, name) {
   await p.emulateMedia({ colorScheme: 'light' });
   await p.setViewportSize(LAPTOP);
   await p.waitForTimeout(150);
-  await screenshot(p, `dashboard-${name}-1280x800-light`);
+  await screenshot(p, `${prefix}-${name}-1280x800-light`);
+  if (size) await p.setViewportSize(size);
 }
 
 /**
@@ -179,6 +181,7 @@ describe('invitation to dashboard', { timeout: 600_000 }, () => {
     await expectShown(phone, linked, 30_000);
     assert.match(await linked.innerText(), new RegExp(`This device now tests for ${MERCHANT.name}[\\s\\S]*${MERCHANT.mid}`));
     assert.ok(!phone.url().includes('invite='), 'the token is removed from the address bar');
+    await inspect(phone, 'invite-linked', 'companion');
     await phone.getByRole('button', { name: 'Start testing' }).click();
     await phone.getByRole('navigation', { name: 'Main' }).waitFor();
     // Settings names the merchant.
@@ -186,6 +189,8 @@ describe('invitation to dashboard', { timeout: 600_000 }, () => {
     const card = phone.locator(`[data-linked="${invite.id}"]`);
     await card.waitFor();
     assert.match(await card.innerText(), new RegExp(`${MERCHANT.name}[\\s\\S]*${MERCHANT.mid}`));
+    await card.scrollIntoViewIfNeeded();
+    await inspect(phone, 'settings-merchant', 'companion');
 
     // No reload on the admin's side: the live `invite` event moves the row.
     await expectShown(admin, admin.locator(`tr[data-invite="${invite.id}"][data-status=Active]`), 30_000);
@@ -231,6 +236,10 @@ describe('invitation to dashboard', { timeout: 600_000 }, () => {
     const item = phone.locator(`ol.results > li[data-run="${runId}"]`);
     await expectShown(phone, item.locator('[data-upload=uploaded]'), 30_000);
     assert.match(await item.innerText(), /Uploaded/);
+    const queue = phone.locator('section.upload');
+    assert.equal(await queue.getAttribute('data-uploaded'), '1', 'the queue counts the run as uploaded');
+    assert.equal(await queue.getAttribute('data-waiting'), '0');
+    await inspect(phone, 'results-uploaded', 'companion');
   });
 
   it('the admin sees the verdict, opens the run with its photo and diagram', async () => {
