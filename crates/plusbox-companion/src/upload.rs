@@ -390,7 +390,8 @@ pub async fn flush(
         publish(runs, device);
         if matches!(answer, UploadAnswer::Retry(_)) {
             // The sandbox is away: the rest waits for the next round rather than each timing out.
-            for other in runs.results().uploads(device).map_err(internal)? {
+            let queued = runs.results().uploads(device).map_err(internal)?;
+            for other in queued {
                 if other.state == "waiting" && other.run_id != row.run_id && other.next_at <= now {
                     let store = runs.results();
                     let next = now.saturating_add(i64::try_from(BACKOFF_BASE.as_millis()).unwrap_or(0));
