@@ -280,7 +280,10 @@ fn record_as_device(
             status.last_error.as_deref().map(|e| format!(" (last error: {e})")).unwrap_or_default()
         );
         if status.waiting > 0 {
-            println!("What is waiting goes with `plusbox device upload --device-dir {}`.", file_dir(host).display());
+            println!(
+                "What is waiting goes with `plusbox device upload --device-dir {}`.",
+                file_dir(host).display()
+            );
         }
     }
     Ok(())
@@ -312,7 +315,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         use plusbox_companion::host::Host as _;
         Some((file.sandbox_url.clone(), host.device_token()?.expose().to_owned()))
     });
-    let (port, account): (SharedPort, String) = match (device_login.as_ref().map(|(u, _)| u).or(args.sandbox.as_ref()), device_login.as_ref().map(|(_, t)| t).or(args.token.as_ref())) {
+    let (port, account): (SharedPort, String) = match (
+        device_login.as_ref().map(|(u, _)| u).or(args.sandbox.as_ref()),
+        device_login.as_ref().map(|(_, t)| t).or(args.token.as_ref()),
+    ) {
         (Some(url), Some(token)) => {
             let port =
                 runtime.block_on(HttpPort::connect(url, token)).map_err(|e| anyhow!("--sandbox: {e}"))?;

@@ -15,7 +15,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 pub const SCHEMA_VERSION: i64 = 2;
 
 /// Migrations, in order: entry `n` takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE runs (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         run_id TEXT NOT NULL UNIQUE,
@@ -57,7 +58,8 @@ const MIGRATIONS: &[&str] = &["
         device INTEGER PRIMARY KEY,
         pos_url TEXT
     );
-", "
+",
+    "
     -- The upload queue (upload.rs): one signed bundle per finished run of a device linked through
     -- an invitation. The bundle's id and bytes are fixed when it is made, so every retry sends the
     -- same bundle and the collector stores it once. next_at is unix milliseconds.
@@ -80,7 +82,8 @@ const MIGRATIONS: &[&str] = &["
         device INTEGER PRIMARY KEY,
         invite TEXT NOT NULL
     );
-"];
+",
+];
 
 /// A results-store failure.
 #[derive(Debug, thiserror::Error)]
@@ -470,9 +473,9 @@ impl ResultsStore {
 
     /// A device's queued uploads, oldest first.
     pub fn uploads(&self, device: i64) -> Result<Vec<UploadRow>, ResultsError> {
-        let mut statement = self
-            .conn
-            .prepare(&format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE device = ?1 ORDER BY created_at, rowid"))?;
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE device = ?1 ORDER BY created_at, rowid"
+        ))?;
         let rows = statement.query_map([device], upload_row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
@@ -520,7 +523,10 @@ impl ResultsStore {
 
     /// The invitation a device linked through, if any (LinkedInvite JSON).
     pub fn link(&self, device: i64) -> Result<Option<String>, ResultsError> {
-        Ok(self.conn.query_row("SELECT invite FROM links WHERE device = ?1", [device], |r| r.get(0)).optional()?)
+        Ok(self
+            .conn
+            .query_row("SELECT invite FROM links WHERE device = ?1", [device], |r| r.get(0))
+            .optional()?)
     }
 }
 

@@ -476,7 +476,6 @@ async fn upload(State(shared): State<Arc<Shared>>, request: Request) -> Result<R
     }
 }
 
-
 /// Checks a bundle's shape, merchant and photos against the device's invite; the bundle to store.
 fn checked_bundle(body: &[u8], invite: &InviteView, device_id: i64) -> Result<CollectedBundle, AppError> {
     let parsed = parse_bundle(body)?;
@@ -537,7 +536,8 @@ pub fn record_browser_run(
     let bundle_id = format!("srv-{run_id}");
     let value = json!({"bundleId": bundle_id, "inviteId": invite.id, "mid": invite.mid, "runs": [run]});
     let body = serde_json::to_vec(&value).map_err(|e| e.to_string())?;
-    let bundle = checked_bundle(&body, &invite, device_id).map_err(|e| format!("{}: {}", e.code, e.message))?;
+    let bundle =
+        checked_bundle(&body, &invite, device_id).map_err(|e| format!("{}: {}", e.code, e.message))?;
     match store.store_bundle(&bundle, now).map_err(|e| e.to_string())? {
         BundleOutcome::Stored(_) | BundleOutcome::Duplicate(_) => Ok(Some(bundle_id)),
         BundleOutcome::Conflict(message) => Err(message),
