@@ -197,7 +197,7 @@ impl Store {
     pub fn invites(&self) -> Result<Vec<InviteView>> {
         self.read(|tx| {
             let mut stmt =
-                tx.prepare_cached(&format!("SELECT {INVITE_COLUMNS} FROM invite ORDER BY created_at, id"))?;
+                tx.prepare_cached(&format!("SELECT {INVITE_COLUMNS} FROM invite ORDER BY created_at, rowid"))?;
             let rows = stmt.query_map([], invite_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })
