@@ -196,8 +196,8 @@ impl Store {
     /// Every invite, oldest first.
     pub fn invites(&self) -> Result<Vec<InviteView>> {
         self.read(|tx| {
-            let mut stmt =
-                tx.prepare_cached(&format!("SELECT {INVITE_COLUMNS} FROM invite ORDER BY created_at, rowid"))?;
+            let mut stmt = tx
+                .prepare_cached(&format!("SELECT {INVITE_COLUMNS} FROM invite ORDER BY created_at, rowid"))?;
             let rows = stmt.query_map([], invite_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })
