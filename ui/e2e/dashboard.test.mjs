@@ -215,15 +215,19 @@ describe('invitation to dashboard', { timeout: 600_000 }, () => {
     const receipt = await phone.screenshot({ type: 'png', clip: { x: 0, y: 0, width: 200, height: 120 } });
     const deadline = Date.now() + RUN_DEADLINE_MS;
     let photos = 0;
+    // The prompt can move on between reading it and answering it (the engine does not wait for
+    // the test): an answer that finds its button gone is simply tried again on the next round.
+    /** @param {import('playwright-core').Locator} target */
+    const answer = (target) => target.click({ timeout: 2000 }).then(() => true, () => false);
     while (Date.now() < deadline && (await head.getAttribute('data-state')) === 'running') {
       const prompt = await phone.locator('section.prompt').getAttribute('data-prompt', { timeout: 1000 }).catch(() => null);
       const panel = phone.locator('section.prompt');
-      if (prompt === 'question') await panel.getByRole('button', { name: 'Yes', exact: true }).click();
-      else if (prompt === 'proceed') await panel.getByRole('button', { name: 'Done', exact: true }).click();
+      if (prompt === 'question') await answer(panel.getByRole('button', { name: 'Yes', exact: true }));
+      else if (prompt === 'proceed') await answer(panel.getByRole('button', { name: 'Done', exact: true }));
       else if (prompt === 'photo' && photos === 0) {
-        photos++;
-        await panel.locator('input[type=file]').setInputFiles({ name: 'receipt.png', mimeType: 'image/png', buffer: receipt });
-      } else if (prompt === 'photo') await panel.getByRole('button', { name: 'Skip the photo' }).click();
+        const file = { name: 'receipt.png', mimeType: 'image/png', buffer: receipt };
+        if (await panel.locator('input[type=file]').setInputFiles(file, { timeout: 2000 }).then(() => true, () => false)) photos++;
+      } else if (prompt === 'photo') await answer(panel.getByRole('button', { name: 'Skip the photo' }));
       await phone.waitForTimeout(300);
     }
     assert.notEqual(await head.getAttribute('data-state'), 'running', 'the run ended within the deadline');
