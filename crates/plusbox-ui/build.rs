@@ -18,7 +18,6 @@ const INPUTS: &[&str] = &[
     "public",
     "index.html",
     "dashboard.html",
-    "dashboard.html",
     "package.json",
     "package-lock.json",
     "vite.config.ts",
