@@ -237,12 +237,15 @@ fn millis_field(
     }
 }
 
+/// A run's photos as uploaded (check, bytes), before the image check.
+type RawPhotos = Vec<(String, Vec<u8>)>;
+
 /// A bundle's parsed, checked content (before the merchant and image checks).
 struct Parsed {
     id: String,
     invite_id: String,
     mid: String,
-    runs: Vec<(BundleRun, Vec<(String, Vec<u8>)>)>,
+    runs: Vec<(BundleRun, RawPhotos)>,
 }
 
 const VERDICTS: &[&str] = &["PASS", "FAIL", "ERROR", "SKIPPED", "INCOMPLETE"];

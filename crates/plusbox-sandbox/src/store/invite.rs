@@ -80,7 +80,7 @@ pub enum LinkOutcome {
     /// A new device, scoped to the invite; its token (shown once, stored hashed).
     Linked {
         /// The invite.
-        invite: InviteView,
+        invite: Box<InviteView>,
         /// The device.
         device: DeviceView,
         /// Its token.
@@ -293,7 +293,7 @@ impl Store {
                 },
             )?;
             let invite = invite_by_id(tx, &invite.id)?.unwrap_or(invite);
-            Ok(LinkOutcome::Linked { invite, device, token: device_token.clone() })
+            Ok(LinkOutcome::Linked { invite: Box::new(invite), device, token: device_token.clone() })
         })
     }
 
