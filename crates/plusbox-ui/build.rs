@@ -17,6 +17,7 @@ const INPUTS: &[&str] = &[
     "src",
     "public",
     "index.html",
+    "dashboard.html",
     "package.json",
     "package-lock.json",
     "vite.config.ts",

@@ -87,6 +87,11 @@ impl<R: Runtime> Host for AppHost<R> {
         Some(self.mode_dir.clone())
     }
 
+    /// The app keeps its device key (owner-only) in the mode's directory and signs its uploads.
+    fn signs_uploads(&self) -> bool {
+        true
+    }
+
     fn runs(&self) -> Option<Runs> {
         let (runs, fresh) = match self.shell.runs(&self.mode_dir) {
             Ok(opened) => opened,
@@ -96,6 +101,17 @@ impl<R: Runtime> Host for AppHost<R> {
             }
         };
         if fresh {
+            // The mode's upload queue is this app's own too: relay every `upload` event.
+            let (host, mut uploads) = (self.clone(), runs.subscribe_uploads());
+            tauri::async_runtime::spawn(async move {
+                loop {
+                    match uploads.recv().await {
+                        Ok(event) => host.emit(CompanionEvent::Upload(Box::new(event.status))),
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                    }
+                }
+            });
             // The mode's runs are this app's own: relay every `run` event to the webview.
             let (host, mut events) = (self.clone(), runs.subscribe());
             tauri::async_runtime::spawn(async move {
@@ -116,6 +132,7 @@ impl<R: Runtime> Host for AppHost<R> {
             CompanionEvent::Pending(list) => self.app.emit(event.name(), list),
             CompanionEvent::Payment(change) => self.app.emit(event.name(), change),
             CompanionEvent::Run(view) => self.app.emit(event.name(), view),
+            CompanionEvent::Upload(status) => self.app.emit(event.name(), status),
         };
         if let Err(e) = result {
             eprintln!("plusbox-app: cannot send the {} event: {e}", event.name());

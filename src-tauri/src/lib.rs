@@ -104,6 +104,9 @@ pub async fn run_command<R: Runtime>(
     name: &str,
     args: Value,
 ) -> Result<Value, CommandError> {
+    if name == "link_invite" {
+        return link_invite(app, shell, args).await;
+    }
     if COMMANDS.contains(&name) {
         return companion::dispatch(AppHost::new(app, shell), name, args).await;
     }
@@ -165,6 +168,39 @@ pub async fn run_command<R: Runtime>(
         }
     }
     json(&shell.state().await?)
+}
+
+/// `link_invite` in the app: an invite link names its sandbox, so the app first links to that
+/// sandbox (linked mode), as `link_sandbox` does for a pairing link; a failed link leaves the app
+/// where it was. A link without an address links with the sandbox of the current mode.
+async fn link_invite<R: Runtime>(
+    app: AppHandle<R>,
+    shell: Arc<Shell>,
+    args: Value,
+) -> Result<Value, CommandError> {
+    let link = args.get("link").and_then(Value::as_str).unwrap_or_default().trim().to_string();
+    let base = link
+        .split_once('#')
+        .map(|(base, _)| base.trim_end_matches('/').to_string())
+        .filter(|base| base.starts_with("http://") || base.starts_with("https://"));
+    let Some(base) = base else {
+        return companion::dispatch(AppHost::new(app, shell), "link_invite", args).await;
+    };
+    let previous = shell.current();
+    let previous_link = shell.linked_url();
+    shell.link(&base)?;
+    let linked =
+        companion::dispatch(AppHost::new(app.clone(), Arc::clone(&shell)), "link_invite", args).await;
+    if linked.is_err() {
+        shell.restore_linked_url(previous_link.as_deref())?;
+        match previous.mode {
+            Mode::Embedded => shell.use_embedded().await?,
+            Mode::Linked => shell.use_linked()?,
+        }
+        return linked;
+    }
+    restart_events(&app, &shell).await;
+    linked
 }
 
 /// The JSON arguments of an invoke: `{args: {...}}` as the UI's transport sends them. A camera

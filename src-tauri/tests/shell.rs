@@ -291,6 +291,23 @@ fn every_command_through_the_shell_gives_the_same_json_as_rpc() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(export["mediaType"], "application/json");
 
+    // Invitations and uploads: an invite link that is not one, and this unlinked device's queue.
+    check("link_invite");
+    let not_a_link = f.same("link_invite", json!({"link": "hello"}), nothing);
+    assert_eq!(not_a_link.err().map(|e| e["code"].clone()), Some(json!("INVALID_ARGUMENT")));
+    // No address in the link: both link with the sandbox they use, which knows no such invite.
+    let unknown = f.same("link_invite", json!({"link": "#invite=invite_NoSuchInvite000"}), nothing);
+    assert_eq!(unknown.err().map(|e| e["code"].clone()), Some(json!("INVITE_UNKNOWN")));
+    check("upload_status");
+    let status = f.ipc("upload_status", json!({})).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((status["linked"].clone(), status["waiting"].clone()), (json!(false), json!(0)), "{status}");
+    let rpc_status = f.rpc("upload_status", json!({})).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(rpc_status["linked"], false, "{rpc_status}");
+    check("upload_now");
+    let now = f.ipc("upload_now", json!({})).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(now["items"], json!([]), "{now}");
+    f.rpc("upload_now", json!({})).unwrap_or_else(|e| panic!("{e}"));
+
     check("pair_with_code");
     let wrong = f.same("pair_with_code", json!({"code": "not-a-code"}), nothing);
     assert_eq!(wrong.err().map(|e| e["code"].clone()), Some(json!("PAIRING_CODE_INVALID")));

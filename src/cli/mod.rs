@@ -5,12 +5,15 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod acquirer;
+pub mod admin;
 pub mod bench;
 pub mod bench_scan;
 pub mod bench_suite;
 pub mod clock;
 pub mod code;
 pub mod demo;
+pub mod device;
+pub mod invite;
 pub mod keys;
 pub mod pos;
 pub mod pos_mpm;
@@ -70,6 +73,18 @@ pub enum Command {
     Recon(recon::ReconCommand),
     /// Run acceptance test cases against a POS (the POS-driver contract) and judge them.
     Run(run::RunArgs),
+    /// Invite merchants to test: create (link and QR), import a list (CSV, .xlsx), list, revoke.
+    #[command(subcommand)]
+    Invite(invite::InviteCommand),
+    /// What invited merchants' devices uploaded (the results collector).
+    #[command(subcommand)]
+    Results(invite::ResultsCommand),
+    /// A companion device run headless (CI): link it with an invite, upload its queue.
+    #[command(subcommand)]
+    Device(device::DeviceCommand),
+    /// The TSP dashboard's admin: `admin set-password`.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
     /// Benchmarks: `bench sandbox` (pay+inquiry latency and throughput), `bench suite` (the UPM
     /// acceptance suite on compressed time, per case).
     #[command(subcommand)]
@@ -90,6 +105,7 @@ impl Command {
                 | Command::Demo(_)
                 | Command::Serve(_)
                 | Command::Run(_)
+                | Command::Device(_)
                 | Command::Bench(_)
         )
     }
@@ -114,6 +130,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Clock(command) => clock::run(command),
         Command::Recon(command) => recon::run(command),
         Command::Run(args) => run::run(args),
+        Command::Invite(command) => invite::run_invite(command),
+        Command::Results(command) => invite::run_results(command),
+        Command::Device(command) => device::run(command),
+        Command::Admin(command) => admin::run(command),
         Command::Bench(command) => bench::run(command),
     }
 }

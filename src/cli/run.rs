@@ -47,7 +47,7 @@ pub struct RunArgs {
     /// Reach the sandbox over its test-control API at this URL (e.g. http://192.168.1.20:8787)
     /// instead of opening its data directory; needs --token. --data then only says where runs
     /// are stored.
-    #[arg(long, value_name = "URL", requires = "token")]
+    #[arg(long, value_name = "URL", requires = "token", conflicts_with = "device_dir")]
     pub sandbox: Option<String>,
     /// Device token for --sandbox, from `plusbox app pair --token [--merchant M --account A]`.
     #[arg(long, value_name = "TOKEN", env = "PLUSBOX_TOKEN", hide_env_values = true)]
@@ -67,6 +67,14 @@ pub struct RunArgs {
     /// the engine waits for the POS's traffic, then asks the manual questions and for photos.
     #[arg(long, conflicts_with = "pos")]
     pub manual: bool,
+    /// Run as the device linked in DIR (`plusbox device link URL --device-dir DIR`): its sandbox,
+    /// its token, its merchant's buyer; each run is kept in DIR/results.sqlite.
+    #[arg(long, value_name = "DIR", conflicts_with = "token")]
+    pub device_dir: Option<PathBuf>,
+    /// With --device-dir: bundle each finished run, sign it with the device's key and upload it
+    /// through the device's queue (what is not uploaded now waits for `plusbox device upload`).
+    #[arg(long, requires = "device_dir")]
+    pub upload: bool,
 }
 
 /// Loads every `*.toml` in `dir` into a catalogue; all file errors at once.
@@ -220,6 +228,73 @@ impl Person for Terminal {
     }
 }
 
+/// Keeps each case's run in the device directory's results store, as the companion keeps a
+/// guided run, and with `upload` bundles, signs and queues each one and sends the queue.
+#[allow(clippy::too_many_arguments)]
+fn record_as_device(
+    runtime: &tokio::runtime::Runtime,
+    host: &super::device::DirHost,
+    file: &super::device::DeviceFile,
+    cases: &[&Case],
+    report: &Report,
+    account: &str,
+    pos_driven: bool,
+    upload: bool,
+) -> anyhow::Result<()> {
+    let registry = host.registry();
+    let key = if upload {
+        Some(
+            plusbox_companion::device_key::DeviceKey::load(&file_dir(host))
+                .map_err(|e| anyhow!("{e}"))?
+                .ok_or_else(|| anyhow!("the device directory has no device key; link it again"))?,
+        )
+    } else {
+        None
+    };
+    for case_report in &report.cases {
+        let Some(case) = cases.iter().find(|c| c.id.as_str() == case_report.id) else { continue };
+        let run_id = registry
+            .record_finished(file.device_id, case, case_report, account, pos_driven)
+            .map_err(|e| anyhow!("{e}"))?;
+        if let Some(key) = &key {
+            let record = registry
+                .results()
+                .run(&run_id)
+                .map_err(|e| anyhow!("{e}"))?
+                .ok_or_else(|| anyhow!("the run {run_id} vanished from the results store"))?;
+            plusbox_companion::upload::enqueue(&registry.results(), &record, &file.invite, key)
+                .map_err(|e| anyhow!("{e}"))?;
+        }
+    }
+    if upload {
+        use plusbox_companion::host::Host as _;
+        runtime
+            .block_on(plusbox_companion::upload::flush(&registry, &host.client(), file.device_id, true))
+            .map_err(|e| anyhow!("{e}"))?;
+        let status =
+            plusbox_companion::upload::status(&registry, file.device_id, true).map_err(|e| anyhow!("{e}"))?;
+        println!(
+            "Upload: {} uploaded, {} waiting, {} refused{}",
+            status.uploaded,
+            status.waiting,
+            status.failed,
+            status.last_error.as_deref().map(|e| format!(" (last error: {e})")).unwrap_or_default()
+        );
+        if status.waiting > 0 {
+            println!(
+                "What is waiting goes with `plusbox device upload --device-dir {}`.",
+                file_dir(host).display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn file_dir(host: &super::device::DirHost) -> PathBuf {
+    use plusbox_companion::host::Host as _;
+    host.data_dir().unwrap_or_default()
+}
+
 /// Runs `plusbox run`.
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let catalogue = match &args.testcases {
@@ -233,7 +308,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let (port, account): (SharedPort, String) = match (&args.sandbox, &args.token) {
+    let device = match &args.device_dir {
+        Some(dir) => Some(super::device::DirHost::open(dir)?),
+        None => None,
+    };
+    let device_login = device.as_ref().and_then(|(host, file)| {
+        use plusbox_companion::host::Host as _;
+        Some((file.sandbox_url.clone(), host.device_token()?.expose().to_owned()))
+    });
+    let (port, account): (SharedPort, String) = match (
+        device_login.as_ref().map(|(u, _)| u).or(args.sandbox.as_ref()),
+        device_login.as_ref().map(|(_, t)| t).or(args.token.as_ref()),
+    ) {
         (Some(url), Some(token)) => {
             let port =
                 runtime.block_on(HttpPort::connect(url, token)).map_err(|e| anyhow!("--sandbox: {e}"))?;
@@ -306,6 +392,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         report
     };
 
+    if let Some((host, file)) = &device {
+        record_as_device(&runtime, host, file, &cases, &report, &account, !args.manual, args.upload)?;
+    }
     std::fs::create_dir_all(&runs).with_context(|| format!("creating {}", runs.display()))?;
     for case in &report.cases {
         let path = runs.join(format!("{stamp}-{}.json", case.id));

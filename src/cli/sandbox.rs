@@ -184,11 +184,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         None => plusbox_companion::rpc::Rpc::new(false, Some(dir.clone())),
     }
     .map_err(|e| anyhow!(e))?;
-    let config = config.with_routes(rpc.router().merge(plusbox_ui::router()));
+    let mut config = config.with_routes(rpc.router().merge(plusbox_ui::router()));
+    // The TSP dashboard (`/dashboard`): the catalogue for its case columns, and the companion's
+    // diagram, drawn by the sandbox from a collected run's traffic.
+    let catalogue =
+        plusbox_runner::embedded::catalogue().map_err(|e| anyhow!("the embedded catalogue: {e}"))?;
+    config.catalogue = Some(Arc::new(catalogue));
+    config.diagram = Some(Arc::new(plusbox_companion::diagram::run_result_svg));
     let sandbox = Sandbox::start(config).await?;
     let ui_url = companion_ui_url(sandbox.local_addr(), identity.is_some());
     rpc.set_sandbox_url(ui_url.clone());
     let store = sandbox.store();
+    // A browser linked through an invitation holds no key: the sandbox records its finished
+    // runs itself, with the collector's checks (docs/invitations.md).
+    let (recorder_store, recorder_clock) = (Arc::clone(&store), sandbox.clock());
+    rpc.runs().set_recorder(Arc::new(move |device, run| {
+        use plusbox_sandbox::Clock as _;
+        plusbox_sandbox::collector::record_browser_run(&recorder_store, device, run, recorder_clock.now())
+    }));
     for notice in store.notices() {
         println!("Note: {notice}");
     }
@@ -216,6 +229,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     println!("Data:               {}", store.path().display());
     println!("Companion UI:       {ui_url}/ (open it in a browser on this machine)");
+    if store.admin_password_hash()?.is_some() {
+        println!("TSP dashboard:      {ui_url}/dashboard (admin login)");
+    } else {
+        println!(
+            "TSP dashboard:      {ui_url}/dashboard (set its admin password first: plusbox admin set-password --data {})",
+            shell_quote(&dir)
+        );
+    }
     if let Some(identity) = &identity {
         print_tls(identity, &sandbox, args.listen);
     }

@@ -16,6 +16,9 @@ use crate::error::{CommandError, ErrorCode};
 /// How long one companion-API call may take before the sandbox counts as unreachable.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// How long one results upload may take (a bundle with photos is megabytes).
+pub const UPLOAD_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// How long connecting may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -84,6 +87,33 @@ pub struct WirePaired {
 #[derive(Debug, Clone, Deserialize)]
 struct WireSession {
     device: WireDevice,
+    #[serde(default)]
+    invite: Option<crate::upload::LinkedInvite>,
+}
+
+/// A device linked through an invitation: the device, its token and the invite.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WireLinked {
+    /// The device.
+    pub device: WireDevice,
+    /// Its token.
+    pub token: String,
+    /// The invite.
+    pub invite: crate::upload::LinkedInvite,
+}
+
+/// How an upload of a results bundle ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadAnswer {
+    /// 201 (stored now) or 200 (stored before): uploaded either way.
+    Stored {
+        /// Whether this call stored it (false: a duplicate, stored before).
+        new: bool,
+    },
+    /// Worth trying again later: the sandbox is unreachable, busy or failed (5xx, 408, 429).
+    Retry(String),
+    /// Refused for good (a 4xx): the message says why.
+    Refused(String),
 }
 
 /// A balance: currency and minor units as a string.
@@ -292,6 +322,55 @@ impl CompanionClient {
         self.require_token()?;
         let session: WireSession = self.call(Method::GET, "/session", None).await?;
         Ok(session.device)
+    }
+
+    /// `GET /session` with the invite the device was linked through, if any.
+    pub async fn session_with_invite(
+        &self,
+    ) -> Result<(WireDevice, Option<crate::upload::LinkedInvite>), CommandError> {
+        self.require_token()?;
+        let session: WireSession = self.call(Method::GET, "/session", None).await?;
+        Ok((session.device, session.invite))
+    }
+
+    /// `POST /invites/link`: trades an invite token (and the device's public key) for a device
+    /// token scoped to the invite.
+    pub async fn link_invite(
+        &self,
+        token: &str,
+        device_name: Option<&str>,
+        public_key: Option<&str>,
+    ) -> Result<WireLinked, CommandError> {
+        let body = json!({"token": token, "deviceName": device_name, "publicKey": public_key});
+        self.call(Method::POST, "/invites/link", Some(body)).await
+    }
+
+    /// `POST /results`: uploads a signed results bundle (the exact bytes that were signed).
+    pub async fn upload_bundle(&self, body: Vec<u8>, signature: &str) -> UploadAnswer {
+        let response = self
+            .request(Method::POST, "/results")
+            .timeout(UPLOAD_TIMEOUT)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("Bundle-Signature", format!("algorithm=Ed25519, signature={signature}"))
+            .body(body)
+            .send()
+            .await;
+        let response = match response {
+            Ok(response) => response,
+            Err(e) => return UploadAnswer::Retry(unreachable(&self.base, &e).message),
+        };
+        let status = response.status();
+        let bytes = response.bytes().await.unwrap_or_default();
+        if status.is_success() {
+            return UploadAnswer::Stored { new: status == StatusCode::CREATED };
+        }
+        let error = api_error(status, &bytes);
+        let message = format!("{} ({}): {}", status.as_u16(), error.code, error.message);
+        if status.is_server_error() || matches!(status.as_u16(), 408 | 429) {
+            UploadAnswer::Retry(message)
+        } else {
+            UploadAnswer::Refused(message)
+        }
     }
 
     /// `POST /pair`: trades a short code or link token for a device token.

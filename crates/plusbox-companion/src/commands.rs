@@ -27,6 +27,7 @@ use crate::runs::{
     RunSummary, RunView, SignatureView, StepStatus, StepView, TestCaseInfo, TrafficView, Verdict,
 };
 use crate::scan;
+use crate::upload::{LinkInviteArgs, LinkedInvite, UploadItem, UploadState, UploadStatus};
 
 // ---------------------------------------------------------------------------------------------
 // Types the UI sees
@@ -93,6 +94,8 @@ pub struct Session {
     pub device: Option<DeviceInfo>,
     /// The sandbox.
     pub sandbox: SandboxInfo,
+    /// The invitation this device is linked through, if it was linked with one.
+    pub invite: Option<LinkedInvite>,
 }
 
 /// A buyer account with its balances.
@@ -507,6 +510,8 @@ pub enum CompanionEvent {
     Payment(PaymentChange),
     /// This device's guided run changed (step, prompt, live traffic, verdict).
     Run(Box<RunView>),
+    /// This device's upload queue changed.
+    Upload(Box<UploadStatus>),
 }
 
 impl CompanionEvent {
@@ -516,6 +521,7 @@ impl CompanionEvent {
             CompanionEvent::Pending(_) => "pending",
             CompanionEvent::Payment(_) => "payment",
             CompanionEvent::Run(_) => "run",
+            CompanionEvent::Upload(_) => "upload",
         }
     }
 
@@ -525,6 +531,7 @@ impl CompanionEvent {
             CompanionEvent::Pending(list) => serde_json::to_string(list),
             CompanionEvent::Payment(change) => serde_json::to_string(change),
             CompanionEvent::Run(view) => serde_json::to_string(view),
+            CompanionEvent::Upload(status) => serde_json::to_string(status),
         };
         data.unwrap_or_else(|_| "null".into())
     }
@@ -604,6 +611,9 @@ commands! {
     results(ResultsArgs) -> Vec<RunSummary>;
     result(RunArgs) -> RunResult;
     export_results(ExportArgs) -> ExportFile;
+    link_invite(LinkInviteArgs) -> LinkedInvite;
+    upload_status(Empty) -> UploadStatus;
+    upload_now(Empty) -> UploadStatus;
 }
 
 fn parse_args<T: DeserializeOwned>(command: &str, args: Value) -> Result<T, CommandError> {
@@ -696,6 +706,11 @@ pub fn typescript_bindings() -> String {
         ExportFormat,
         ExportArgs,
         ExportFile,
+        LinkedInvite,
+        LinkInviteArgs,
+        UploadState,
+        UploadItem,
+        UploadStatus,
         CompanionEvent,
     );
     out.push_str(&command_map(&cfg));
@@ -708,7 +723,7 @@ pub fn typescript_bindings() -> String {
     for code in ErrorCode::ALL {
         out.push_str(&format!("  \"{code}\",\n"));
     }
-    out.push_str("];\n\n/** Live event names and their data. */\nexport type Events = {\n  pending: PendingPayment[];\n  payment: PaymentChange;\n  run: RunView;\n};\n");
+    out.push_str("];\n\n/** Live event names and their data. */\nexport type Events = {\n  pending: PendingPayment[];\n  payment: PaymentChange;\n  run: RunView;\n  upload: UploadStatus;\n};\n");
     out
 }
 
@@ -763,6 +778,7 @@ pub mod handlers {
         export_results, result, results, run_active, run_answer, run_cancel, run_photo, run_proceed,
         run_settings, run_skip_photo, run_start, run_view, set_run_settings, test_cases,
     };
+    pub use crate::upload::{link_invite, upload_now, upload_status};
 
     async fn session_for<H: Host>(host: &H, revoked: bool) -> Result<Session, CommandError> {
         let client = host.client();
@@ -773,14 +789,26 @@ pub mod handlers {
             acquirer_id: about.acquirer_id,
             version: about.version,
         };
-        let mut session =
-            Session { paired: false, loopback: host.on_loopback(), revoked, device: None, sandbox };
+        let mut session = Session {
+            paired: false,
+            loopback: host.on_loopback(),
+            revoked,
+            device: None,
+            sandbox,
+            invite: None,
+        };
         if !client.has_token() {
             return Ok(session);
         }
-        match client.session().await {
-            Ok(device) => {
+        match client.session_with_invite().await {
+            Ok((device, invite)) => {
                 session.paired = true;
+                if let (Some(invite), Some(runs)) = (&invite, host.runs()) {
+                    if let Ok(text) = serde_json::to_string(invite) {
+                        let _ = runs.results().set_link(device.id, &text);
+                    }
+                }
+                session.invite = invite;
                 session.device =
                     Some(DeviceInfo { id: device.id, name: device.name, created_at: device.created_at });
             }

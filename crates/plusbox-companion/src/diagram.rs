@@ -220,6 +220,47 @@ pub fn sequence_svg(messages: &[Message]) -> String {
     out
 }
 
+/// The diagram of a stored run as the TSP dashboard shows it: drawn again from the traffic of a
+/// `RunResult` (the JSON the companion serialises and uploads). The `diagramSvg` a device sent
+/// is never served, since it is markup from outside the sandbox; entries that do not parse are
+/// left out.
+pub fn run_result_svg(run: &serde_json::Value) -> String {
+    let entries: Vec<TrafficEntry> = run
+        .get("traffic")
+        .and_then(|t| t.as_array())
+        .map(|list| {
+            list.iter()
+                .filter_map(|t| {
+                    let text = |key: &str| t.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+                    Some(TrafficEntry {
+                        id: t.get("id")?.as_i64()?,
+                        at: text("at")?,
+                        direction: text("direction").unwrap_or_default(),
+                        api: text("api").unwrap_or_default(),
+                        response_status: t
+                            .get("status")
+                            .and_then(|v| v.as_u64())
+                            .and_then(|s| u16::try_from(s).ok()),
+                        response_body: text("responseBody").unwrap_or_default(),
+                        result_code: text("resultCode"),
+                        result_status: text("resultStatus"),
+                        ..TrafficEntry::default()
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let first = entries.first().map(|e| e.at.clone()).unwrap_or_default();
+    let messages: Vec<Message> = entries
+        .iter()
+        .map(|e| {
+            let (from, to) = lanes(e);
+            Message { id: Some(e.id), rel_ms: rel_ms(&first, &e.at), from, to, label: summary(e) }
+        })
+        .collect();
+    sequence_svg(&messages)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -404,5 +445,26 @@ mod tests {
             prop_assert!(well_formed(&svg).is_ok(), "{:?}", well_formed(&svg));
             prop_assert_eq!(svg.matches("<g").count(), messages.len());
         }
+    }
+
+    #[test]
+    fn a_stored_run_is_drawn_again_from_its_traffic_never_from_the_devices_svg() {
+        let run = serde_json::json!({
+            "diagramSvg": "<svg><script>alert(1)</script></svg>",
+            "traffic": [
+                {"id": 7, "at": "2026-12-07T10:00:00.000+08:00", "direction": "inbound", "api": "pay",
+                 "resultStatus": "U", "resultCode": "PAYMENT_IN_PROCESS", "status": 200},
+                {"id": 8, "at": "2026-12-07T10:00:01.250+08:00", "direction": "outbound",
+                 "api": "notifyPayment<script>", "resultStatus": "S", "resultCode": "SUCCESS"},
+                {"at": "no id: left out"}
+            ]
+        });
+        let svg = run_result_svg(&run);
+        assert!(well_formed(&svg).is_ok(), "{:?}", well_formed(&svg));
+        assert!(!svg.contains("<script"), "{svg}");
+        assert!(svg.contains("#7 pay → U PAYMENT_IN_PROCESS"), "{svg}");
+        assert!(svg.contains("notifyPayment&lt;script&gt;"), "{svg}");
+        assert!(svg.contains("+1250 ms"), "{svg}");
+        assert_eq!(svg.matches("<g").count(), 2);
     }
 }

@@ -68,6 +68,12 @@ pub enum ErrorCode {
     AcquirerAnswerIncomplete,
     /// A private order code whose acquirer could not be reached or answered with an HTTP error.
     AcquirerUnreachable,
+    /// No invitation of this sandbox has that link.
+    InviteUnknown,
+    /// The invitation was revoked.
+    InviteRevoked,
+    /// An argument is not what the command takes (e.g. text that is no invite link).
+    InvalidArgument,
     /// Something failed inside; the message says what.
     Internal,
 }
@@ -105,6 +111,9 @@ impl ErrorCode {
         ErrorCode::AcquirerTimeout,
         ErrorCode::AcquirerAnswerIncomplete,
         ErrorCode::AcquirerUnreachable,
+        ErrorCode::InviteUnknown,
+        ErrorCode::InviteRevoked,
+        ErrorCode::InvalidArgument,
         ErrorCode::Internal,
     ];
 
@@ -141,6 +150,9 @@ impl ErrorCode {
             ErrorCode::AcquirerTimeout => "ACQUIRER_TIMEOUT",
             ErrorCode::AcquirerAnswerIncomplete => "ACQUIRER_ANSWER_INCOMPLETE",
             ErrorCode::AcquirerUnreachable => "ACQUIRER_UNREACHABLE",
+            ErrorCode::InviteUnknown => "INVITE_UNKNOWN",
+            ErrorCode::InviteRevoked => "INVITE_REVOKED",
+            ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -154,8 +166,11 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
             ErrorCode::NotPaired | ErrorCode::DeviceRevoked => 401,
-            ErrorCode::PairingNotLoopback | ErrorCode::CaseNotAssigned => 403,
-            ErrorCode::NotFound | ErrorCode::OrderCodeInvalid | ErrorCode::UnknownCase => 404,
+            ErrorCode::PairingNotLoopback | ErrorCode::CaseNotAssigned | ErrorCode::InviteRevoked => 403,
+            ErrorCode::NotFound
+            | ErrorCode::OrderCodeInvalid
+            | ErrorCode::UnknownCase
+            | ErrorCode::InviteUnknown => 404,
             ErrorCode::InvalidState
             | ErrorCode::AlreadyDecided
             | ErrorCode::PaymentExpired
@@ -170,7 +185,8 @@ impl ErrorCode {
             | ErrorCode::AmountTooLarge
             | ErrorCode::UnknownScenario
             | ErrorCode::BadImage
-            | ErrorCode::PinRequired => 400,
+            | ErrorCode::PinRequired
+            | ErrorCode::InvalidArgument => 400,
             ErrorCode::TooManyAttempts => 429,
             ErrorCode::SandboxUnreachable
             | ErrorCode::AcquirerDeclinedCode

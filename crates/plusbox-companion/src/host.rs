@@ -49,6 +49,12 @@ pub trait Host: Clone {
     /// Sends a live event to the client (pending list, payment state changes).
     fn emit(&self, event: CompanionEvent);
 
+    /// Whether this host keeps a device key in its data directory and signs its uploads (the
+    /// app, a `--device-dir`); a browser's host does not (its runs are recorded by the sandbox).
+    fn signs_uploads(&self) -> bool {
+        false
+    }
+
     /// The guided-run registry of this host (results store, runs under way), if it keeps one.
     fn runs(&self) -> Option<Runs> {
         None

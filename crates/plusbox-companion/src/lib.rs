@@ -15,6 +15,7 @@ pub mod classify;
 pub mod client;
 pub mod commands;
 pub mod corpus;
+pub mod device_key;
 pub mod diagram;
 pub mod error;
 pub mod export;
@@ -27,6 +28,7 @@ pub mod results;
 pub mod rpc;
 pub mod runs;
 pub mod scan;
+pub mod upload;
 pub mod zbar;
 
 /// A random source seeded by the operating system, for codes made outside tests.

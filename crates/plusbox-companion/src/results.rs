@@ -12,10 +12,11 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Migrations, in order: entry `n` takes the schema from version `n` to `n + 1`.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE runs (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         run_id TEXT NOT NULL UNIQUE,
@@ -57,7 +58,32 @@ const MIGRATIONS: &[&str] = &["
         device INTEGER PRIMARY KEY,
         pos_url TEXT
     );
-"];
+",
+    "
+    -- The upload queue (upload.rs): one signed bundle per finished run of a device linked through
+    -- an invitation. The bundle's id and bytes are fixed when it is made, so every retry sends the
+    -- same bundle and the collector stores it once. next_at is unix milliseconds.
+    CREATE TABLE uploads (
+        run_id TEXT PRIMARY KEY,
+        device INTEGER NOT NULL,
+        bundle_id TEXT NOT NULL UNIQUE,
+        body BLOB NOT NULL,
+        signature TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL,
+        last_error TEXT,
+        uploaded_at TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX uploads_device ON uploads (device, state, next_at);
+    -- The invitation a device linked through (LinkedInvite JSON), for bundling while offline.
+    CREATE TABLE links (
+        device INTEGER PRIMARY KEY,
+        invite TEXT NOT NULL
+    );
+",
+];
 
 /// A results-store failure.
 #[derive(Debug, thiserror::Error)]
@@ -378,6 +404,129 @@ impl ResultsStore {
             params![device, url],
         )?;
         Ok(())
+    }
+}
+
+/// A queued upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRow {
+    /// The run it carries.
+    pub run_id: String,
+    /// The device.
+    pub device: i64,
+    /// Bundle id (fixed when bundled).
+    pub bundle_id: String,
+    /// The exact bytes signed and sent.
+    pub body: Vec<u8>,
+    /// Base64 Ed25519 signature of `body`.
+    pub signature: String,
+    /// `waiting`, `uploaded` or `failed`.
+    pub state: String,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// Next attempt, unix ms.
+    pub next_at: i64,
+    /// The last attempt's error.
+    pub last_error: Option<String>,
+    /// When it was uploaded (ISO 8601).
+    pub uploaded_at: Option<String>,
+}
+
+const UPLOAD_COLUMNS: &str =
+    "run_id, device, bundle_id, body, signature, state, attempts, next_at, last_error, uploaded_at";
+
+fn upload_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UploadRow> {
+    Ok(UploadRow {
+        run_id: r.get(0)?,
+        device: r.get(1)?,
+        bundle_id: r.get(2)?,
+        body: r.get(3)?,
+        signature: r.get(4)?,
+        state: r.get(5)?,
+        attempts: r.get(6)?,
+        next_at: r.get(7)?,
+        last_error: r.get(8)?,
+        uploaded_at: r.get(9)?,
+    })
+}
+
+impl ResultsStore {
+    /// Queues a run's signed bundle; a run already queued keeps its first bundle (false).
+    #[allow(clippy::too_many_arguments)]
+    pub fn queue_upload(
+        &self,
+        run_id: &str,
+        device: i64,
+        bundle_id: &str,
+        body: &[u8],
+        signature: &str,
+        now_ms: i64,
+        at: &str,
+    ) -> Result<bool, ResultsError> {
+        let inserted = self.conn.execute(
+            "INSERT OR IGNORE INTO uploads (run_id, device, bundle_id, body, signature, state, next_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'waiting', ?6, ?7)",
+            params![run_id, device, bundle_id, body, signature, now_ms, at],
+        )?;
+        Ok(inserted == 1)
+    }
+
+    /// A device's queued uploads, oldest first.
+    pub fn uploads(&self, device: i64) -> Result<Vec<UploadRow>, ResultsError> {
+        let mut statement = self.conn.prepare(&format!(
+            "SELECT {UPLOAD_COLUMNS} FROM uploads WHERE device = ?1 ORDER BY created_at, rowid"
+        ))?;
+        let rows = statement.query_map([device], upload_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Records an upload's outcome.
+    pub fn upload_outcome(
+        &self,
+        run_id: &str,
+        state: &str,
+        attempts: i64,
+        next_at: i64,
+        error: Option<&str>,
+        uploaded_at: Option<&str>,
+    ) -> Result<(), ResultsError> {
+        self.conn.execute(
+            "UPDATE uploads SET state = ?2, attempts = ?3, next_at = ?4, last_error = ?5, uploaded_at = ?6 WHERE run_id = ?1",
+            params![run_id, state, attempts, next_at, error, uploaded_at],
+        )?;
+        Ok(())
+    }
+
+    /// Puts a device's failed uploads back in the queue, due now (`upload_now`).
+    pub fn retry_failed(&self, device: i64, now_ms: i64) -> Result<usize, ResultsError> {
+        Ok(self.conn.execute(
+            "UPDATE uploads SET state = 'waiting', next_at = ?2 WHERE device = ?1 AND state = 'failed'",
+            params![device, now_ms],
+        )?)
+    }
+
+    /// Keeps the invitation a device linked through (LinkedInvite JSON).
+    pub fn set_link(&self, device: i64, invite: &str) -> Result<(), ResultsError> {
+        self.conn.execute(
+            "INSERT INTO links (device, invite) VALUES (?1, ?2) ON CONFLICT (device) DO UPDATE SET invite = excluded.invite",
+            params![device, invite],
+        )?;
+        Ok(())
+    }
+
+    /// Every device linked through an invitation in this store, with its invite JSON.
+    pub fn linked_devices(&self) -> Result<Vec<(i64, String)>, ResultsError> {
+        let mut statement = self.conn.prepare("SELECT device, invite FROM links ORDER BY device")?;
+        let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// The invitation a device linked through, if any (LinkedInvite JSON).
+    pub fn link(&self, device: i64) -> Result<Option<String>, ResultsError> {
+        Ok(self
+            .conn
+            .query_row("SELECT invite FROM links WHERE device = ?1", [device], |r| r.get(0))
+            .optional()?)
     }
 }
 

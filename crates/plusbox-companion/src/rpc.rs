@@ -338,6 +338,24 @@ async fn events(State(rpc): State<Rpc>, request: Request) -> Response {
             }
         }
     });
+    // This device's upload queue (a browser's runs are recorded by the sandbox; the events
+    // come from a key-holding host sharing this registry, e.g. `plusbox run --device-dir`).
+    let mut upload_events = rpc.inner.runs.subscribe_uploads();
+    let upload_sender = sender.clone();
+    let uploads_relay = tokio::spawn(async move {
+        loop {
+            match upload_events.recv().await {
+                Ok(event) if event.device == device => {
+                    let data = CompanionEvent::Upload(Box::new(event.status)).data_json();
+                    if upload_sender.send(("upload", data)).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            }
+        }
+    });
     let relay = tokio::spawn(async move {
         // When the sandbox's stream ends or breaks, say why in an `error` event and end this
         // stream; the browser's EventSource reconnects by itself.
@@ -348,7 +366,8 @@ async fn events(State(rpc): State<Rpc>, request: Request) -> Response {
         let data = json!({"code": error.code, "message": error.message}).to_string();
         let _ = sender.send(("error", data)).await;
     });
-    let stream = relay_stream(receiver, (AbortOnDrop(relay), AbortOnDrop(runs_relay)));
+    let stream =
+        relay_stream(receiver, (AbortOnDrop(relay), AbortOnDrop(runs_relay), AbortOnDrop(uploads_relay)));
     let mut response = Sse::new(stream).keep_alive(KeepAlive::default()).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
@@ -356,7 +375,7 @@ async fn events(State(rpc): State<Rpc>, request: Request) -> Response {
 
 fn relay_stream(
     receiver: mpsc::Receiver<(&'static str, String)>,
-    guard: (AbortOnDrop, AbortOnDrop),
+    guard: (AbortOnDrop, AbortOnDrop, AbortOnDrop),
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     futures_util::stream::unfold((receiver, guard), |(mut receiver, guard)| async move {
         let (name, data) = receiver.recv().await?;

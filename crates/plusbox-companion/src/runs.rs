@@ -589,6 +589,8 @@ struct RunsInner {
     catalogue: Catalogue,
     /// Device tokens the sandbox confirmed on this host, and their device ids.
     known: Mutex<std::collections::HashMap<String, i64>>,
+    /// The upload queue's workers, events and the browser-run recorder (upload.rs).
+    uploads: crate::upload::UploadShared,
 }
 
 fn store_error(e: ResultsError) -> CommandError {
@@ -619,6 +621,7 @@ impl Runs {
                 events,
                 catalogue,
                 known: Mutex::new(std::collections::HashMap::new()),
+                uploads: crate::upload::UploadShared::default(),
             }),
         })
     }
@@ -630,6 +633,56 @@ impl Runs {
 
     fn store(&self) -> MutexGuard<'_, ResultsStore> {
         self.inner.store()
+    }
+
+    /// The results store (the upload queue lives in it too).
+    pub fn results(&self) -> MutexGuard<'_, ResultsStore> {
+        self.inner.store()
+    }
+
+    pub(crate) fn uploads(&self) -> &crate::upload::UploadShared {
+        &self.inner.uploads
+    }
+
+    /// Live `upload` events of every device (filter by [`crate::upload::UploadEvent::device`]).
+    pub fn subscribe_uploads(&self) -> broadcast::Receiver<crate::upload::UploadEvent> {
+        self.inner.uploads.subscribe()
+    }
+
+    /// Records the finished runs of devices without a key (browsers on the `/rpc` host) on the
+    /// sandbox directly; `plusbox serve` installs it.
+    pub fn set_recorder(&self, recorder: crate::upload::Recorder) {
+        self.inner.uploads.set_recorder(recorder);
+    }
+
+    /// Records a run the engine ran outside a session (`plusbox run --device-dir`): a finished
+    /// run with its steps, verdict and the engine's report, as a guided run would have it.
+    pub fn record_finished(
+        &self,
+        device: i64,
+        case: &Case,
+        report: &CaseReport,
+        account: &str,
+        pos_driven: bool,
+    ) -> Result<String, CommandError> {
+        let run_id = new_run_id();
+        let mut record = record_of(&run_id, device, case, pos_driven, account);
+        let mut steps = steps_of(case);
+        for step in &report.steps {
+            if let Some(view) = steps.iter_mut().find(|s| s.number == step.step) {
+                view.status = if step.timed_out { StepStatus::TimedOut } else { StepStatus::Done };
+                view.note = Some(step.note.clone());
+            }
+        }
+        record.state = RunPhase::Finished.as_str().to_owned();
+        record.verdict = Some(Verdict::from(report.verdict).as_str().to_owned());
+        record.finished_at = Some(now_text());
+        record.duration_ms = Some(i64::try_from(report.duration_ms).unwrap_or(i64::MAX));
+        record.steps = json_text(&steps);
+        record.errors = json_text(&report.errors);
+        record.report = Some(report.stored().to_string());
+        self.store().insert_run(&record).map_err(store_error)?;
+        Ok(run_id)
     }
 }
 
@@ -693,6 +746,8 @@ struct Session {
     done: tokio::sync::watch::Sender<bool>,
     client: CompanionClient,
     clock: plusbox_clock::SharedClock,
+    /// Queues each finished run's signed bundle (a linked, key-holding device).
+    uploader: Option<crate::upload::Uploader>,
 }
 
 fn steps_of(case: &Case) -> Vec<StepView> {
@@ -1093,6 +1148,18 @@ async fn drive(session: Arc<Session>, cases: Vec<Case>, port: SharedPort, pos_ur
         }
         if cancelled {
             live.queue.clear();
+        }
+        let run_id = live.run_id.clone();
+        drop(live);
+        let problem = crate::upload::after_run(
+            &Runs { inner: Arc::clone(&session.runs) },
+            session.uploader.as_ref(),
+            session.device,
+            &run_id,
+        );
+        let mut live = session.lock();
+        if let Some(problem) = problem {
+            live.errors.push(problem);
         }
         session.emit(&live);
         if cancelled {
@@ -1524,6 +1591,7 @@ pub async fn run_start<H: Host>(host: H, args: RunStartArgs) -> Result<RunView, 
         done,
         client: host.client(),
         clock: port.clock(),
+        uploader: crate::upload::uploader_for(&host, &runs, device),
     });
     {
         let mut sessions = runs.inner.sessions.lock().unwrap_or_else(|e| e.into_inner());

@@ -14,11 +14,14 @@
 
 mod cashier;
 pub mod clock;
+pub mod collector;
 mod companion;
 mod customs;
+pub mod dashboard;
 mod edge;
 mod gateway;
 pub mod ids;
+pub mod invite;
 mod listener;
 mod live;
 mod merchants;
@@ -164,6 +167,11 @@ pub struct SandboxConfig {
     /// the companion UI and `/rpc` here). Paths they do not match go to the Alipay+ gateway,
     /// which answers `INVALID_API`; a fallback set on them is replaced by the gateway's.
     pub extra_routes: Option<axum::Router>,
+    /// The acceptance catalogue (the CLI passes the embedded one): the dashboard's case titles,
+    /// products and required flags, and the cases of an invite that names none.
+    pub catalogue: Option<Arc<plusbox_core::catalogue::Catalogue>>,
+    /// Draws a stored run's sequence diagram for the dashboard (see [`dashboard::DiagramFn`]).
+    pub diagram: Option<dashboard::DiagramFn>,
 }
 
 impl std::fmt::Debug for SandboxConfig {
@@ -205,6 +213,8 @@ impl SandboxConfig {
             tls: None,
             sftp: None,
             extra_routes: None,
+            catalogue: None,
+            diagram: None,
         }
     }
 
@@ -422,6 +432,8 @@ impl Sandbox {
         // Every deadline runs on sandbox time: the configured clock plus the stored jump ahead.
         let clock = OffsetClock::new(Arc::clone(&config.clock), Arc::clone(&store));
         let mut config = config;
+        // Admin sessions and the login rate limit run on the configured clock without the jump.
+        let admin_clock = Arc::clone(&config.clock);
         config.clock = Arc::new(clock.clone());
         let extra_routes = config.extra_routes.take();
         let limits = listener::Limits {
@@ -446,9 +458,12 @@ impl Sandbox {
             .nest(
                 "/app/v1",
                 companion::router()
+                    .merge(invite::router())
+                    .merge(collector::router())
                     .layer(axum::middleware::map_request_with_state(Arc::clone(&shared), sync_clock_first))
                     .layer(axum::middleware::map_response(edge::json_errors)),
-            );
+            )
+            .nest("/dashboard/api", dashboard::router(Arc::clone(&shared), admin_clock));
         if let Some(extra) = extra_routes {
             router = router.merge(extra.with_state::<Arc<Shared>>(()));
         }

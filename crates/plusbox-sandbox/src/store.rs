@@ -47,6 +47,8 @@ mod mocks;
 pub use mocks::*;
 mod traffic;
 pub use traffic::*;
+mod dashboard;
+pub use dashboard::*;
 mod devices;
 mod test_control;
 pub use test_control::*;
@@ -60,6 +62,10 @@ mod customs;
 pub use customs::*;
 mod recon;
 pub use recon::{ReconSettings, SettledTransaction, SftpLogin, StoredReconFile};
+mod invite;
+pub use invite::*;
+mod collector;
+pub use collector::*;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "plusbox.sqlite";
@@ -274,10 +280,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0010_private_order_and_entry_codes.sql"),
     // The cases a device may run from the companion (`plusbox app pair --cases`).
     include_str!("../migrations/0011_device_cases.sql"),
+    // Invitations, their linked devices and public keys, and the results collector
+    // (store/invite.rs, store/collector.rs).
+    include_str!("../migrations/0012_invitations_and_results.sql"),
+    // The TSP dashboard's admin login (store/dashboard.rs): the password's PHC string, sessions
+    // (hashed, expiring), failed logins for rate limiting; and the traffic monitor's time index.
+    include_str!("../migrations/0013_admin.sql"),
     // Merchant registration (store/registrations.rs), customs declarations (store/customs.rs)
-    // and an outbox that carries
-    // notifyRegistrationStatus beside notifyPayment. Numbered 0014: 0012 and 0013 are written on
-    // another branch and come before it when the branches merge.
+    // and an outbox that carries notifyRegistrationStatus beside notifyPayment.
     include_str!("../migrations/0014_registration_customs.sql"),
 ];
 
@@ -568,7 +578,8 @@ mod tests {
             "c5b03b3e70284118592ae94b4bedef5131b8df06e3d2f52a4f0944c7c93e6e1c",
         ),
         ("0011_device_cases", "f72ee3f0b061d978b1bd51097c1b7f64a3ed975e1919f55b95504b41c19b0584"),
-        // Pinned at index 12 on this branch; 0012 and 0013 come before it when branches merge.
+        ("0012_invitations_and_results", "8b05ceda58a04075f474c26d643104717e0c9aa0963bfdb82dcc5bca75343ac6"),
+        ("0013_admin", "f60fdd6de5d6062cf7c17f671d957be42ab0674a8b22f6a0a93c6ed4766afa41"),
         ("0014_registration_customs", "2d5ff484f91e6ccb5cf6ed98cdde0ef1ecef1486c7359b8bbe4256b4cc642132"),
     ];
 

@@ -3,6 +3,10 @@
 //! for a year, immutable), the other files of the build, each with its content type, a strict
 //! Content-Security-Policy and `nosniff`. The UI routes by the URL fragment (`#/pay`), so `/` is
 //! the only document; a few screen paths also answer with it for people who type them.
+//!
+//! The TSP dashboard is the build's second document (`ui/dashboard.html` → `/dashboard.html`),
+//! answered at `/dashboard` and `/dashboard/` under the same headers; its API
+//! (`/dashboard/api/…`) is the sandbox's.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -32,9 +36,22 @@ pub fn file(path: &str) -> Option<(&'static str, &'static [u8])> {
     files::FILES.iter().find(|(p, _, _)| *p == path).map(|(_, mime, bytes)| (*mime, *bytes))
 }
 
+/// The dashboard's document in the build.
+pub const DASHBOARD_DOCUMENT: &str = "/dashboard.html";
+
+/// Paths that answer with the dashboard's document.
+pub const DASHBOARD_PATHS: &[&str] = &["/dashboard", "/dashboard/", DASHBOARD_DOCUMENT];
+
 fn respond(path: &'static str) -> Response {
     let Some((mime, bytes)) = file(path) else {
-        return (StatusCode::NOT_FOUND, "the companion UI build has no such file").into_response();
+        let message = if path == DASHBOARD_DOCUMENT {
+            "this build of the UI has no dashboard (ui/dashboard.html was not built); rebuild plusbox with the dashboard entry"
+        } else {
+            "the companion UI build has no such file"
+        };
+        let mut response = (StatusCode::NOT_FOUND, message).into_response();
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        return response;
     };
     let cache = if path.starts_with("/assets/") { "public, max-age=31536000, immutable" } else { "no-cache" };
     let mut response = bytes.into_response();
@@ -56,8 +73,11 @@ pub fn router() -> Router {
     for path in SCREEN_PATHS {
         router = router.route(path, get(|| async { respond("/index.html") }));
     }
+    for path in DASHBOARD_PATHS {
+        router = router.route(path, get(|| async { respond(DASHBOARD_DOCUMENT) }));
+    }
     for (path, _, _) in files::FILES {
-        if *path != "/index.html" {
+        if *path != "/index.html" && *path != DASHBOARD_DOCUMENT {
             router = router.route(path, get(move || async move { respond(path) }));
         }
     }

@@ -25,6 +25,12 @@ export type {
   ScannedKind,
   ScenarioInfo,
   Session,
+  // Invitations and the upload queue.
+  LinkedInvite,
+  LinkInviteArgs,
+  UploadItem,
+  UploadState,
+  UploadStatus,
   // Guided test runs.
   AnswerView,
   CheckView,

@@ -139,7 +139,9 @@ async fn about(State(shared): State<Arc<Shared>>) -> ApiResult {
 /// `GET /session`: the calling device.
 async fn session(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> ApiResult {
     let device = authorize(&shared, &headers).await?;
-    Ok(Json(json!({ "device": device })).into_response())
+    // A device linked through an invitation also learns its merchant, buyer and cases.
+    let invite = crate::invite::session_invite(&shared, device.id).await;
+    Ok(Json(json!({ "device": device, "invite": invite })).into_response())
 }
 
 /// `POST /pair` `{code, deviceName?}`: trades a short code or link token for a device token.

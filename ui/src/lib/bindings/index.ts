@@ -5,7 +5,7 @@
 /**
  * What went wrong, as the UI branches on it.
  */
-export type ErrorCode = "NOT_PAIRED" | "DEVICE_REVOKED" | "PAIRING_CODE_INVALID" | "PAIRING_NOT_LOOPBACK" | "TOO_MANY_ATTEMPTS" | "SANDBOX_UNREACHABLE" | "NOT_FOUND" | "BAD_REQUEST" | "BAD_AMOUNT" | "AMOUNT_TOO_LARGE" | "UNKNOWN_SCENARIO" | "INVALID_STATE" | "WRONG_PIN" | "ALREADY_DECIDED" | "PAYMENT_EXPIRED" | "BAD_IMAGE" | "IMAGE_TOO_LARGE" | "ORDER_CODE_INVALID" | "ORDER_CODE_EXPIRED" | "ORDER_CLOSED" | "PIN_REQUIRED" | "CASE_NOT_ASSIGNED" | "UNKNOWN_CASE" | "RUN_ACTIVE" | "ACQUIRER_DECLINED_CODE" | "ACQUIRER_ANSWER_UNSIGNED" | "ACQUIRER_ANSWER_BAD_SIGNATURE" | "ACQUIRER_TIMEOUT" | "ACQUIRER_ANSWER_INCOMPLETE" | "ACQUIRER_UNREACHABLE" | "INTERNAL";
+export type ErrorCode = "NOT_PAIRED" | "DEVICE_REVOKED" | "PAIRING_CODE_INVALID" | "PAIRING_NOT_LOOPBACK" | "TOO_MANY_ATTEMPTS" | "SANDBOX_UNREACHABLE" | "NOT_FOUND" | "BAD_REQUEST" | "BAD_AMOUNT" | "AMOUNT_TOO_LARGE" | "UNKNOWN_SCENARIO" | "INVALID_STATE" | "WRONG_PIN" | "ALREADY_DECIDED" | "PAYMENT_EXPIRED" | "BAD_IMAGE" | "IMAGE_TOO_LARGE" | "ORDER_CODE_INVALID" | "ORDER_CODE_EXPIRED" | "ORDER_CLOSED" | "PIN_REQUIRED" | "CASE_NOT_ASSIGNED" | "UNKNOWN_CASE" | "RUN_ACTIVE" | "ACQUIRER_DECLINED_CODE" | "ACQUIRER_ANSWER_UNSIGNED" | "ACQUIRER_ANSWER_BAD_SIGNATURE" | "ACQUIRER_TIMEOUT" | "ACQUIRER_ANSWER_INCOMPLETE" | "ACQUIRER_UNREACHABLE" | "INVITE_UNKNOWN" | "INVITE_REVOKED" | "INVALID_ARGUMENT" | "INTERNAL";
 
 /**
  * A command's error: `{code, message}` on the wire.
@@ -98,7 +98,11 @@ device?: DeviceInfo,
 /**
  * The sandbox.
  */
-sandbox: SandboxInfo, };
+sandbox: SandboxInfo, 
+/**
+ * The invitation this device is linked through, if it was linked with one.
+ */
+invite: LinkedInvite | null, };
 
 /**
  * A buyer account with its balances.
@@ -1191,9 +1195,130 @@ mediaType: string,
 content: string, };
 
 /**
+ * The invitation a device is linked through.
+ */
+export type LinkedInvite = { 
+/**
+ * `inv_…`.
+ */
+inviteId: string, 
+/**
+ * The merchant's name.
+ */
+merchant: string, 
+/**
+ * Its merchant id.
+ */
+mid: string, 
+/**
+ * `upm`, `mpm`.
+ */
+products: Array<string>, 
+/**
+ * The cases it must pass.
+ */
+cases: Array<string>, 
+/**
+ * Its buyer accounts on the sandbox.
+ */
+accounts: Array<string>, };
+
+/**
+ * `link_invite` arguments.
+ */
+export type LinkInviteArgs = { 
+/**
+ * The invite link (`…/#invite=<token>`), or text containing it.
+ */
+link: string, 
+/**
+ * A name for this device.
+ */
+deviceName?: string, };
+
+/**
+ * Where one queued upload is.
+ */
+export type UploadState = "waiting" | "uploading" | "uploaded" | "failed";
+
+/**
+ * One run in the upload queue.
+ */
+export type UploadItem = { 
+/**
+ * Run id.
+ */
+runId: string, 
+/**
+ * Case id.
+ */
+caseId: string, 
+/**
+ * The run's verdict.
+ */
+verdict: string, 
+/**
+ * Where its upload is.
+ */
+state: UploadState, 
+/**
+ * Attempts so far.
+ */
+attempts: number, 
+/**
+ * The bundle carrying it.
+ */
+bundleId: string | null, 
+/**
+ * When the sandbox got it.
+ */
+uploadedAt: string | null, 
+/**
+ * The last attempt's error.
+ */
+error: string | null, };
+
+/**
+ * The upload queue of this device.
+ */
+export type UploadStatus = { 
+/**
+ * This device is linked through an invitation.
+ */
+linked: boolean, 
+/**
+ * Runs waiting to be sent.
+ */
+waiting: number, 
+/**
+ * Runs the sandbox has.
+ */
+uploaded: number, 
+/**
+ * Runs the collector refused.
+ */
+failed: number, 
+/**
+ * A bundle is being sent now.
+ */
+uploading: boolean, 
+/**
+ * The last attempt's error, while runs are waiting or failed.
+ */
+lastError: string | null, 
+/**
+ * The next attempt (RFC 3339), while runs are waiting.
+ */
+nextAttemptAt: string | null, 
+/**
+ * Every run of the queue, newest first.
+ */
+items: Array<UploadItem>, };
+
+/**
  * A live event: the event name and its data.
  */
-export type CompanionEvent = { "event": "pending", "data": Array<PendingPayment> } | { "event": "payment", "data": PaymentChange } | { "event": "run", "data": RunView };
+export type CompanionEvent = { "event": "pending", "data": Array<PendingPayment> } | { "event": "payment", "data": PaymentChange } | { "event": "run", "data": RunView } | { "event": "upload", "data": UploadStatus };
 
 /** Every command: its arguments and its result. */
 export type Commands = {
@@ -1232,6 +1357,9 @@ export type Commands = {
   results: { args: ResultsArgs; result: Array<RunSummary> };
   result: { args: RunArgs; result: RunResult };
   export_results: { args: ExportArgs; result: ExportFile };
+  link_invite: { args: LinkInviteArgs; result: LinkedInvite };
+  upload_status: { args: Empty; result: UploadStatus };
+  upload_now: { args: Empty; result: UploadStatus };
 };
 
 /** A command name. */
@@ -1274,6 +1402,9 @@ export const COMMAND_NAMES: readonly CommandName[] = [
   "results",
   "result",
   "export_results",
+  "link_invite",
+  "upload_status",
+  "upload_now",
 ];
 
 /** Every error code, in declaration order. */
@@ -1308,6 +1439,9 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   "ACQUIRER_TIMEOUT",
   "ACQUIRER_ANSWER_INCOMPLETE",
   "ACQUIRER_UNREACHABLE",
+  "INVITE_UNKNOWN",
+  "INVITE_REVOKED",
+  "INVALID_ARGUMENT",
   "INTERNAL",
 ];
 
@@ -1316,4 +1450,5 @@ export type Events = {
   pending: PendingPayment[];
   payment: PaymentChange;
   run: RunView;
+  upload: UploadStatus;
 };

@@ -1,12 +1,17 @@
-// The language catalogues: the same keys in every language, the same {parameters}, nothing empty,
-// every key used somewhere in the source and every key the source uses present.
+// The language catalogues (the companion's and the dashboard's own): the same keys in every
+// language, the same {parameters}, nothing empty, every key used somewhere in the source and every
+// key the source uses present, and no key in both.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { en } from './en';
-import { zhCN } from './zh-CN';
+import { dashEn } from '../../dashboard/i18n/en';
+import { dashZhCN } from '../../dashboard/i18n/zh-CN';
+import { en as companionEn } from './en';
+import { zhCN as companionZhCN } from './zh-CN';
 
+const en: Record<string, string> = { ...companionEn, ...dashEn };
+const zhCN: Record<string, string> = { ...companionZhCN, ...dashZhCN };
 const catalogues: Record<string, Record<string, string>> = { en, 'zh-CN': zhCN };
 const SRC = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -19,8 +24,8 @@ function sourceFiles(dir: string): string[] {
 }
 
 const source = sourceFiles(SRC).map((f) => readFileSync(f, 'utf8')).join('\n');
-/** Every quoted string literal in the UI source. */
-const literals = new Set([...source.matchAll(/'([^'\n]+)'|"([^"\n]+)"|`([^`\n$]+)`/g)].map((m) => m[1] ?? m[2] ?? m[3]));
+/** Whether the source holds `key` as a whole quoted string (any quote; apostrophes in comments cannot shift the pairing). */
+const quoted = (key: string): boolean => ["'", '"', '`'].some((q) => source.includes(`${q}${key}${q}`));
 
 function params(s: string): string[] {
   return [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1] ?? '').sort();
@@ -28,7 +33,13 @@ function params(s: string): string[] {
 
 describe('language catalogues', () => {
   it('have exactly the same keys in English and Simplified Chinese', () => {
-    expect(Object.keys(zhCN).sort()).toEqual(Object.keys(en).sort());
+    expect(Object.keys(companionZhCN).sort()).toEqual(Object.keys(companionEn).sort());
+    expect(Object.keys(dashZhCN).sort()).toEqual(Object.keys(dashEn).sort());
+  });
+
+  it('the dashboard’s catalogue holds only its own keys, none of the companion’s', () => {
+    expect(Object.keys(dashEn).filter((k) => !k.startsWith('dash.') || k in companionEn)).toEqual([]);
+    expect(Object.keys(companionEn).filter((k) => k.startsWith('dash.'))).toEqual([]);
   });
 
   for (const [lang, catalogue] of Object.entries(catalogues)) {
@@ -47,7 +58,7 @@ describe('language catalogues', () => {
   });
 
   it('every key is used in the source', () => {
-    const unused = Object.keys(en).filter((key) => !literals.has(key));
+    const unused = Object.keys(en).filter((key) => !quoted(key));
     expect(unused).toEqual([]);
   });
 

@@ -1,13 +1,22 @@
 // The current language and `t()`. Reading `t()` in a component subscribes it to language changes
-// (the language is rune state), so switching in Settings re-renders every string at once.
-import { en, type Key } from './en';
+// (the language is rune state), so switching in Settings re-renders every string at once. The
+// dashboard's own strings are a second catalogue it adds at start (`addCatalogue`), so the
+// companion's bundle does not carry them.
+import type { DashKey } from '../../dashboard/i18n/en';
+import { en, type Key as CompanionKey } from './en';
 import { zhCN } from './zh-CN';
 
-export type { Key } from './en';
+/** A key of the companion's catalogue or of the dashboard's. */
+export type Key = CompanionKey | DashKey;
 export type Lang = 'en' | 'zh-CN';
 export const LANGS: Lang[] = ['en', 'zh-CN'];
 
-const catalogues: Record<Lang, Record<Key, string>> = { en, 'zh-CN': zhCN };
+const catalogues: Record<Lang, Partial<Record<Key, string>>> = { en: { ...en }, 'zh-CN': { ...zhCN } };
+
+/** Adds strings (the dashboard's) to each language's catalogue. */
+export function addCatalogue(extra: Record<Lang, Partial<Record<Key, string>>>): void {
+  for (const l of LANGS) Object.assign(catalogues[l], extra[l]);
+}
 const STORAGE_KEY = 'plusbox.lang';
 
 function initialLang(): Lang {
@@ -43,7 +52,7 @@ export function fill(template: string, params?: Record<string, string | number>)
   );
 }
 
-/** The string for `key` in the current language. */
+/** The string for `key` in the current language (the key itself if no catalogue has it). */
 export function t(key: Key, params?: Record<string, string | number>): string {
-  return fill(catalogues[state.lang][key], params);
+  return fill(catalogues[state.lang][key] ?? catalogues.en[key] ?? key, params);
 }

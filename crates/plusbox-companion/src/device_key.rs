@@ -1,0 +1,126 @@
+//! The device's own Ed25519 key pair, which signs its results bundles (issue 14). Made once, the
+//! first time the device links through an invitation; the private key (PKCS#8 DER) stays in an
+//! owner-only file (0600) in the device's data directory and never leaves the device. Only the
+//! public key (SubjectPublicKeyInfo DER, Base64) is sent, with the link request.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
+use base64::Engine as _;
+
+use crate::error::CommandError;
+
+/// File name of the private key in the device's data directory.
+pub const KEY_FILE: &str = "device-key.p8";
+
+/// The DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410); the 32 key bytes follow.
+const SPKI_PREFIX: [u8; 12] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+
+/// A device's signing key.
+pub struct DeviceKey {
+    pair: Ed25519KeyPair,
+}
+
+impl std::fmt::Debug for DeviceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceKey").field("public_key", &self.public_key_spki()).finish()
+    }
+}
+
+fn key_error(path: &Path, what: impl std::fmt::Display) -> CommandError {
+    CommandError::internal(format!("the device key {}: {what}", path.display()))
+}
+
+impl DeviceKey {
+    /// The key file in `dir`.
+    pub fn path(dir: &Path) -> PathBuf {
+        dir.join(KEY_FILE)
+    }
+
+    /// The key kept in `dir`, if one was made.
+    pub fn load(dir: &Path) -> Result<Option<DeviceKey>, CommandError> {
+        let path = DeviceKey::path(dir);
+        let der = match std::fs::read(&path) {
+            Ok(der) => der,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(key_error(&path, format!("cannot be read: {e}"))),
+        };
+        let pair = Ed25519KeyPair::from_pkcs8(&der)
+            .map_err(|e| key_error(&path, format!("is not an Ed25519 PKCS#8 key: {e}")))?;
+        Ok(Some(DeviceKey { pair }))
+    }
+
+    /// The key kept in `dir`, made (and written owner-only) if there is none.
+    pub fn load_or_create(dir: &Path) -> Result<DeviceKey, CommandError> {
+        if let Some(key) = DeviceKey::load(dir)? {
+            return Ok(key);
+        }
+        let path = DeviceKey::path(dir);
+        let document = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new())
+            .map_err(|e| key_error(&path, format!("cannot be made: {e}")))?;
+        std::fs::create_dir_all(dir).map_err(|e| key_error(&path, format!("has no directory: {e}")))?;
+        write_private(&path, document.as_ref())
+            .map_err(|e| key_error(&path, format!("cannot be written: {e}")))?;
+        let pair = Ed25519KeyPair::from_pkcs8(document.as_ref()).map_err(|e| key_error(&path, e))?;
+        Ok(DeviceKey { pair })
+    }
+
+    /// The public key as Base64 SubjectPublicKeyInfo DER (what the sandbox keeps).
+    pub fn public_key_spki(&self) -> String {
+        let mut der = SPKI_PREFIX.to_vec();
+        der.extend_from_slice(self.pair.public_key().as_ref());
+        base64::engine::general_purpose::STANDARD.encode(der)
+    }
+
+    /// The Base64 Ed25519 signature of `bytes`.
+    pub fn sign(&self, bytes: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(self.pair.sign(bytes).as_ref())
+    }
+}
+
+/// Writes a file readable by its owner only: a fresh 0600 file moved over the old one, so the
+/// key is never readable by others, not even briefly, and a crash never leaves half a key.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".new");
+    let temporary = PathBuf::from(temporary);
+    let _ = std::fs::remove_file(&temporary);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(&temporary)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_key_is_made_once_owner_only_and_signs_verifiably() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = DeviceKey::load_or_create(dir.path()).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(DeviceKey::path(dir.path())).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let again = DeviceKey::load_or_create(dir.path()).unwrap();
+        assert_eq!(key.public_key_spki(), again.public_key_spki(), "loaded, not made again");
+        let der = base64::engine::general_purpose::STANDARD.decode(key.public_key_spki()).unwrap();
+        assert_eq!(der.len(), 44);
+        let signature = base64::engine::general_purpose::STANDARD.decode(key.sign(b"bundle")).unwrap();
+        let public = aws_lc_rs::signature::UnparsedPublicKey::new(&aws_lc_rs::signature::ED25519, &der[12..]);
+        assert!(public.verify(b"bundle", &signature).is_ok());
+        assert!(public.verify(b"bundlf", &signature).is_err());
+    }
+}
