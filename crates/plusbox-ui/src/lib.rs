@@ -88,6 +88,23 @@ pub fn router() -> Router {
 mod tests {
     use super::*;
 
+    /// Without an icon link a browser asks for `/favicon.ico` on every visit; no route answers it,
+    /// so it fell to the gateway, was answered METHOD_NOT_SUPPORTED and counted in the traffic
+    /// log and the dashboard's success rate as an Alipay+ call.
+    #[test]
+    fn both_documents_name_an_icon_that_the_build_serves() {
+        for document in ["/index.html", DASHBOARD_DOCUMENT] {
+            let (_, bytes) = file(document).unwrap_or(("", b""));
+            assert!(
+                String::from_utf8_lossy(bytes).contains(r#"<link rel="icon" href="/favicon.svg""#),
+                "{document} names no icon"
+            );
+        }
+        let (mime, bytes) = file("/favicon.svg").unwrap_or(("", b""));
+        assert_eq!(mime, "image/svg+xml");
+        assert!(String::from_utf8_lossy(bytes).starts_with("<svg"));
+    }
+
     #[test]
     fn the_build_is_embedded_with_an_index_and_hashed_assets() {
         let (mime, bytes) = file("/index.html").unwrap_or(("", b""));
