@@ -2,11 +2,11 @@
 //! of that mode kept in an owner-only file under the app's data dir, and live events sent to the
 //! webview with `app.emit`.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use plusbox_companion::commands::CompanionEvent;
+pub use plusbox_companion::device_key::write_private;
 use plusbox_companion::host::Host;
 use plusbox_companion::runs::Runs;
 use plusbox_core::secret::SecretString;
@@ -163,25 +163,4 @@ pub fn write_token(mode_dir: &Path, token: Option<&SecretString>) -> std::io::Re
     };
     std::fs::create_dir_all(mode_dir)?;
     write_private(&path, token.expose().as_bytes())
-}
-
-/// Writes a file readable by its owner only (device token, acquirer key): a fresh owner-only
-/// file moved over the old one, so a crash never leaves half a secret and it is never readable
-/// by others, not even briefly.
-pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".new");
-    let temporary = PathBuf::from(temporary);
-    let _ = std::fs::remove_file(&temporary);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options.open(&temporary)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, path)
 }

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{anyhow, Context};
 use clap::{Args, Subcommand};
 use plusbox_companion::commands::{CompanionEvent, Empty};
+use plusbox_companion::device_key::write_private;
 use plusbox_companion::host::Host;
 use plusbox_companion::runs::Runs;
 use plusbox_companion::upload::{LinkInviteArgs, UploadStatus};
@@ -197,26 +198,6 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(())
 }
-
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".new");
-    let temporary = PathBuf::from(temporary);
-    let _ = std::fs::remove_file(&temporary);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut file = options.open(&temporary)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, path)
-}
-
 /// The sandbox base URL of an invite link (what comes before `#`).
 pub fn base_of_link(link: &str) -> anyhow::Result<String> {
     let link = link.trim();

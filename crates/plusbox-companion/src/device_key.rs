@@ -81,7 +81,8 @@ impl DeviceKey {
 
 /// Writes a file readable by its owner only: a fresh 0600 file moved over the old one, so the
 /// key is never readable by others, not even briefly, and a crash never leaves half a key.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// The one owner-only writer of the companion's secrets (device key, device tokens).
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut temporary = path.as_os_str().to_owned();
     temporary.push(".new");
     let temporary = PathBuf::from(temporary);
