@@ -72,6 +72,9 @@ pub enum ErrorCode {
     InviteUnknown,
     /// The invitation was revoked.
     InviteRevoked,
+    /// The device is tied to another merchant or buyer (an invited merchant's phone acting for
+    /// someone else's buyer, or a scoped device listing the sandbox's devices).
+    NotInScope,
     /// An argument is not what the command takes (e.g. text that is no invite link).
     InvalidArgument,
     /// Something failed inside; the message says what.
@@ -113,6 +116,7 @@ impl ErrorCode {
         ErrorCode::AcquirerUnreachable,
         ErrorCode::InviteUnknown,
         ErrorCode::InviteRevoked,
+        ErrorCode::NotInScope,
         ErrorCode::InvalidArgument,
         ErrorCode::Internal,
     ];
@@ -152,6 +156,7 @@ impl ErrorCode {
             ErrorCode::AcquirerUnreachable => "ACQUIRER_UNREACHABLE",
             ErrorCode::InviteUnknown => "INVITE_UNKNOWN",
             ErrorCode::InviteRevoked => "INVITE_REVOKED",
+            ErrorCode::NotInScope => "NOT_IN_SCOPE",
             ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
             ErrorCode::Internal => "INTERNAL",
         }
@@ -166,7 +171,10 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
             ErrorCode::NotPaired | ErrorCode::DeviceRevoked => 401,
-            ErrorCode::PairingNotLoopback | ErrorCode::CaseNotAssigned | ErrorCode::InviteRevoked => 403,
+            ErrorCode::PairingNotLoopback
+            | ErrorCode::CaseNotAssigned
+            | ErrorCode::InviteRevoked
+            | ErrorCode::NotInScope => 403,
             ErrorCode::NotFound
             | ErrorCode::OrderCodeInvalid
             | ErrorCode::UnknownCase

@@ -1223,7 +1223,7 @@ fn port_error(e: PortError) -> CommandError {
             CommandError::new(ErrorCode::RunActive, e.to_string())
         }
         PortError::Refused { ref code, .. } if code == "NOT_IN_SCOPE" => {
-            CommandError::new(ErrorCode::BadRequest, e.to_string())
+            CommandError::new(ErrorCode::NotInScope, e.to_string())
         }
         other => CommandError::new(ErrorCode::SandboxUnreachable, other.to_string()),
     }

@@ -26,7 +26,7 @@ mod recon;
 mod test_control;
 
 /// An app-edge error: `{code, message}`.
-struct ApiError {
+pub(crate) struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
@@ -133,16 +133,45 @@ pub(crate) async fn authorized_scope(
 /// A device paired for one buyer account acts only as that buyer (403 `NOT_IN_SCOPE`); the
 /// owner's device and a merchant-only device are not tied to one buyer.
 pub(crate) fn acts_as(scope: &crate::store::DeviceScope, account: &str) -> Result<(), Box<Response>> {
+    own_buyer(scope, account).map_err(|e| Box::new(e.into_response()))
+}
+
+/// [`acts_as`] for handlers that answer [`ApiError`]: an invited merchant's phone (or a device
+/// paired with `--account`) sees and moves only its own buyer's wallet, never another
+/// merchant's buyer on the same sandbox.
+pub(crate) fn own_buyer(scope: &crate::store::DeviceScope, account: &str) -> Result<(), ApiError> {
     match scope.account.as_deref() {
-        Some(own) if own != account => Err(Box::new(
-            ApiError::new(
-                StatusCode::FORBIDDEN,
-                "NOT_IN_SCOPE",
-                format!("this device pays only as buyer {own}; {account} is not its own"),
-            )
-            .into_response(),
+        Some(own) if own != account => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "NOT_IN_SCOPE",
+            format!("this device acts only as buyer {own}; {account} is not its own"),
         )),
         _ => Ok(()),
+    }
+}
+
+/// The calling device's scope (its merchant and buyer; none for the sandbox owner's device).
+pub(crate) async fn scope_of(
+    shared: &Arc<Shared>,
+    headers: &HeaderMap,
+) -> Result<crate::store::DeviceScope, ApiError> {
+    let device = authorize(shared, headers).await?;
+    let id = device.id;
+    Ok(shared.blocking(move |store| store.device_scope(id)).await?)
+}
+
+/// A payment's buyer must be the scoped device's own before it confirms or declines it.
+async fn own_payment(shared: &Arc<Shared>, headers: &HeaderMap, payment_id: &str) -> Result<(), ApiError> {
+    let scope = scope_of(shared, headers).await?;
+    if scope.account.is_none() {
+        return Ok(());
+    }
+    let id = payment_id.to_string();
+    let payment = shared.blocking(move |store| store.payment_by_id(&id)).await?;
+    match payment.and_then(|p| p.account_id) {
+        Some(account) => own_buyer(&scope, &account),
+        // Unknown here: the store's own answer (not found, not waiting) is the right one.
+        None => Ok(()),
     }
 }
 
@@ -163,8 +192,11 @@ fn body_json(body: &Bytes) -> Result<Value, ApiError> {
 }
 
 async fn accounts(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> ApiResult {
-    authorize(&shared, &headers).await?;
-    let accounts = shared.blocking(|store| store.accounts()).await?;
+    let scope = scope_of(&shared, &headers).await?;
+    let mut accounts = shared.blocking(|store| store.accounts()).await?;
+    if let Some(own) = scope.account.as_deref() {
+        accounts.retain(|account| account.id == own);
+    }
     Ok(Json(accounts).into_response())
 }
 
@@ -174,7 +206,7 @@ async fn issue_code(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    authorize(&shared, &headers).await?;
+    own_buyer(&scope_of(&shared, &headers).await?, &id)?;
     let form = app::code_form(&body_json(&body)?)?;
     let now = shared.now();
     let code = shared.blocking(move |store| store.issue_code_in_form(&id, form, now)).await?;
@@ -187,7 +219,7 @@ async fn topup(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    authorize(&shared, &headers).await?;
+    own_buyer(&scope_of(&shared, &headers).await?, &id)?;
     let body = body_json(&body)?;
     let text = body["amount"].as_str().ok_or_else(|| {
         ApiError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", "amount is required, e.g. \"100.00 USD\"")
@@ -201,48 +233,62 @@ async fn topup(
 }
 
 async fn history(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap) -> ApiResult {
-    authorize(&shared, &headers).await?;
+    own_buyer(&scope_of(&shared, &headers).await?, &id)?;
     let entries = shared.blocking(move |store| store.history(&id, 200)).await?;
     Ok(Json(entries).into_response())
 }
 
 async fn pending(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> ApiResult {
-    authorize(&shared, &headers).await?;
+    let scope = scope_of(&shared, &headers).await?;
     let now = shared.now();
-    let pending = shared.blocking(move |store| store.pending(now)).await?;
+    let mut pending = shared.blocking(move |store| store.pending(now)).await?;
+    if let Some(own) = scope.account.as_deref() {
+        pending.retain(|payment| payment.account == own);
+    }
     Ok(Json(pending).into_response())
 }
 
 /// Server-sent events: a `pending` event with the full list at once and whenever it changes.
 async fn pending_stream(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> ApiResult {
-    authorize(&shared, &headers).await?;
-    Ok(Sse::new(pending_events(shared)).keep_alive(KeepAlive::default()).into_response())
+    let scope = scope_of(&shared, &headers).await?;
+    Ok(Sse::new(pending_events(shared, scope.account)).keep_alive(KeepAlive::default()).into_response())
 }
 
 /// The stream for one subscriber: the list now, then each new rendering of the shared feed
 /// (see [`crate::live`]); the list is read and rendered once per change for all subscribers.
-fn pending_events(shared: Arc<Shared>) -> impl Stream<Item = Result<Event, Infallible>> {
+/// A device tied to one buyer (`own`) gets only that buyer's entries.
+fn pending_events(shared: Arc<Shared>, own: Option<String>) -> impl Stream<Item = Result<Event, Infallible>> {
     let feed = shared.pending_feed.subscribe();
-    futures_util::stream::unfold((shared, feed, None::<Arc<str>>), |(shared, mut feed, last)| async move {
-        let current = match &last {
-            // First event: this subscriber's own read (the feed may be idle or stale).
-            None => crate::live::render_now(&shared).await,
-            Some(_) => {
-                let mut stop = shared.shutdown.clone();
-                loop {
-                    tokio::select! {
-                        changed = feed.changed() => if changed.is_err() { return None },
-                        _ = stop.wait_for(|stopped| *stopped) => return None,
-                    }
-                    let next = feed.borrow_and_update().clone();
-                    if let Some(next) = next.filter(|n| last.as_deref() != Some(&**n)) {
-                        break next;
+    // `last` is the shared text last seen, `sent` the list last sent: a scoped subscriber is not
+    // told when only others' payments changed.
+    let start = (shared, feed, None::<Arc<str>>, own, None::<String>);
+    futures_util::stream::unfold(start, |(shared, mut feed, mut last, own, mut sent)| async move {
+        loop {
+            let current = match &last {
+                // First event: this subscriber's own read (the feed may be idle or stale).
+                None => crate::live::render_now(&shared).await,
+                Some(_) => {
+                    let mut stop = shared.shutdown.clone();
+                    loop {
+                        tokio::select! {
+                            changed = feed.changed() => if changed.is_err() { return None },
+                            _ = stop.wait_for(|stopped| *stopped) => return None,
+                        }
+                        let next = feed.borrow_and_update().clone();
+                        if let Some(next) = next.filter(|n| last.as_deref() != Some(&**n)) {
+                            break next;
+                        }
                     }
                 }
+            };
+            let list = crate::live::only_buyer(&current, "account", own.as_deref());
+            last = Some(current);
+            if sent.as_deref() != Some(list.as_str()) {
+                sent = Some(list.clone());
+                let event = Event::default().event("pending").data(list);
+                return Some((Ok(event), (shared, feed, last, own, sent)));
             }
-        };
-        let event = Event::default().event("pending").data(&*current);
-        Some((Ok(event), (shared, feed, Some(current))))
+        }
     })
 }
 
@@ -252,7 +298,7 @@ async fn confirm(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    authorize(&shared, &headers).await?;
+    own_payment(&shared, &headers, &id).await?;
     let body = body_json(&body)?;
     let pin = body["pin"]
         .as_str()
@@ -268,7 +314,7 @@ async fn confirm(
 }
 
 async fn decline(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap) -> ApiResult {
-    authorize(&shared, &headers).await?;
+    own_payment(&shared, &headers, &id).await?;
     let now = shared.now();
     let asked = id.clone();
     let payment = shared.blocking(move |store| store.decline(&id, now)).await;

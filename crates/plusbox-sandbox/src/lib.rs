@@ -253,6 +253,8 @@ pub(crate) struct Shared {
     /// Parsed keys by their stored Base64 text. Keyed by content, so a key changed through the
     /// CLI is picked up on the next request; this only saves re-parsing the same bytes.
     pub(crate) keys: std::sync::Mutex<KeyCache>,
+    /// Rate limits on linking through invitations (see [`invite`]).
+    pub(crate) link_limiter: invite::LinkLimiter,
 }
 
 /// Parsed-key cache (see [`Shared::keys`]).
@@ -450,6 +452,7 @@ impl Sandbox {
             clock: clock.clone(),
             shutdown: shutdown.clone(),
             keys: std::sync::Mutex::new(KeyCache::default()),
+            link_limiter: invite::LinkLimiter::new(),
         });
         let mut router = Router::new()
             .route("/healthz", get(|| async { "ok" }))

@@ -16,6 +16,24 @@ const MIN_GAP: Duration = Duration::from_millis(50);
 /// the CLI changes the database from another process.
 const REFRESH: Duration = Duration::from_secs(1);
 
+/// The shared rendering as one scoped subscriber may see it: only the entries of JSON array
+/// `list` whose `key` is `own` (a device tied to one buyer sees that buyer's payments only).
+/// Unscoped subscribers get the shared text as it is.
+pub(crate) fn only_buyer(list: &str, key: &str, own: Option<&str>) -> String {
+    let Some(own) = own else { return list.to_owned() };
+    let mut entries: Vec<serde_json::Value> = serde_json::from_str(list).unwrap_or_default();
+    entries.retain(|entry| entry.get(key).and_then(serde_json::Value::as_str) == Some(own));
+    serde_json::to_string(&entries).unwrap_or_else(|_| "[]".into())
+}
+
+/// Whether a payment-change event (JSON object with `key`) belongs to `own` (always, unscoped).
+pub(crate) fn is_buyers(event: &str, key: &str, own: Option<&str>) -> bool {
+    let Some(own) = own else { return true };
+    serde_json::from_str::<serde_json::Value>(event)
+        .ok()
+        .is_some_and(|entry| entry.get(key).and_then(serde_json::Value::as_str) == Some(own))
+}
+
 /// The pending list now, as the JSON text an SSE `pending` event carries.
 pub(crate) async fn render_now(shared: &Arc<Shared>) -> Arc<str> {
     let now = shared.now();

@@ -20,7 +20,7 @@ use plusbox_core::codes::CodeForm;
 use plusbox_core::protocol::time::format_instant;
 use serde_json::{json, Value};
 
-use super::{authorize, body_json, ApiError, ApiResult};
+use super::{authorize, body_json, own_buyer, scope_of, ApiError, ApiResult};
 use crate::store::{IssuedCodeView, PayState, PaymentRecord, Redeemed, StoreError};
 use crate::{Scenario, Shared};
 
@@ -201,17 +201,37 @@ async fn pair_loopback(State(shared): State<Arc<Shared>>, request: Request) -> A
     Ok(Json(json!({"device": device, "token": token.expose()})).into_response())
 }
 
+/// Devices are the sandbox owner's to list and revoke: a device tied to a merchant or a buyer
+/// (an invited merchant's phone) may not see or cut off anyone else's (403 `NOT_IN_SCOPE`).
+async fn owner_only(shared: &Arc<Shared>, headers: &HeaderMap, what: &str) -> Result<(), ApiError> {
+    if scope_of(shared, headers).await?.is_owner() {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "NOT_IN_SCOPE",
+            format!(
+                "only the sandbox owner's device may {what}; this device is scoped to a merchant or buyer"
+            ),
+        ))
+    }
+}
+
 /// `GET /devices`: every paired device.
 async fn devices(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> ApiResult {
-    authorize(&shared, &headers).await?;
+    owner_only(&shared, &headers, "list the sandbox's devices").await?;
     let devices = shared.blocking(|store| store.devices()).await?;
     Ok(Json(devices).into_response())
 }
 
 /// `POST /devices/{id}/revoke`.
 async fn revoke(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap) -> ApiResult {
-    authorize(&shared, &headers).await?;
+    let caller = authorize(&shared, &headers).await?;
     let id: i64 = id.parse().map_err(|_| bad_request(format!("device id must be a number, not {id:?}")))?;
+    // Any device may unpair itself; only the owner's may cut off others.
+    if id != caller.id {
+        owner_only(&shared, &headers, "revoke other devices").await?;
+    }
     let now = shared.now();
     let device = shared.blocking(move |store| store.revoke_device(id, now)).await?;
     shared.announce();
@@ -233,7 +253,7 @@ async fn set_scenario(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult {
-    authorize(&shared, &headers).await?;
+    own_buyer(&scope_of(&shared, &headers).await?, &id)?;
     let body = body_json(&body)?;
     let text =
         body.get("scenario").and_then(Value::as_str).ok_or_else(|| bad_request("scenario is required"))?;
@@ -255,16 +275,19 @@ async fn activity(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult {
-    authorize(&shared, &headers).await?;
+    own_buyer(&scope_of(&shared, &headers).await?, &id)?;
     let entries = shared.blocking(move |store| store.wallet_history(&id, 200)).await?;
     Ok(Json(entries).into_response())
 }
 
 /// `GET /pending/details`.
 async fn pending_details(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> ApiResult {
-    authorize(&shared, &headers).await?;
+    let scope = scope_of(&shared, &headers).await?;
     let now = shared.now();
-    let list = shared.blocking(move |store| store.pending_details(now)).await?;
+    let mut list = shared.blocking(move |store| store.pending_details(now)).await?;
+    if let Some(own) = scope.account.as_deref() {
+        list.retain(|payment| payment.account_id == own);
+    }
     Ok(Json(list).into_response())
 }
 
@@ -274,8 +297,10 @@ async fn code_owner(
     Path(code): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult {
-    authorize(&shared, &headers).await?;
+    let scope = scope_of(&shared, &headers).await?;
     let owner = shared.blocking(move |store| store.code_owner(&code)).await?;
+    // A scoped device learns only of its own buyer's codes: another buyer's is "not found".
+    let owner = owner.filter(|owner| own_buyer(&scope, &owner.account_id).is_ok());
     owner.map(|owner| Json(owner).into_response()).ok_or_else(|| {
         ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "this sandbox did not issue that code")
     })
@@ -284,8 +309,8 @@ async fn code_owner(
 /// `GET /events`: server-sent events — `pending` (the whole list, at once and on change) and
 /// `payment` ({paymentId, accountId, state} when a recent payment changes state).
 async fn events(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> ApiResult {
-    authorize(&shared, &headers).await?;
-    Ok(Sse::new(event_stream(shared)).keep_alive(KeepAlive::default()).into_response())
+    let scope = scope_of(&shared, &headers).await?;
+    Ok(Sse::new(event_stream(shared, scope.account)).keep_alive(KeepAlive::default()).into_response())
 }
 
 /// How many recent payments the stream watches for state changes.
@@ -373,14 +398,16 @@ async fn read_loop(
 
 /// One subscriber's view of the hub: the current pending list at once and on change, payment
 /// changes as they come.
-fn event_stream(shared: Arc<Shared>) -> impl Stream<Item = Result<Event, Infallible>> {
+/// A device tied to one buyer (`own`) gets only that buyer's pending payments and changes.
+fn event_stream(shared: Arc<Shared>, own: Option<String>) -> impl Stream<Item = Result<Event, Infallible>> {
     let hub = hub(&shared);
     let payments = hub.payments.subscribe();
     let mut pending = hub.pending.clone();
     pending.mark_changed();
+    // The last list sent: a scoped subscriber is not told when only others' payments changed.
     futures_util::stream::unfold(
-        (pending, payments, shared),
-        |(mut pending, mut payments, shared)| async move {
+        (pending, payments, shared, own, None::<String>),
+        |(mut pending, mut payments, shared, own, mut sent)| async move {
             let mut stop = shared.shutdown.clone();
             loop {
                 tokio::select! {
@@ -390,15 +417,20 @@ fn event_stream(shared: Arc<Shared>) -> impl Stream<Item = Result<Event, Infalli
                         }
                         let current = pending.borrow_and_update().clone();
                         if let Some(list) = current {
-                            let event = Event::default().event("pending").data(list);
-                            return Some((Ok(event), (pending, payments, shared)));
+                            let list = crate::live::only_buyer(&list, "accountId", own.as_deref());
+                            if sent.as_deref() != Some(list.as_str()) {
+                                sent = Some(list.clone());
+                                let event = Event::default().event("pending").data(list);
+                                return Some((Ok(event), (pending, payments, shared, own, sent)));
+                            }
                         }
                     }
                     change = payments.recv() => match change {
-                        Ok(data) => {
+                        Ok(data) if crate::live::is_buyers(&data, "accountId", own.as_deref()) => {
                             let event = Event::default().event("payment").data(data);
-                            return Some((Ok(event), (pending, payments, shared)));
+                            return Some((Ok(event), (pending, payments, shared, own, sent)));
                         }
+                        Ok(_) => {}
                         // A slow subscriber missed some; the pending list it gets next is whole.
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                         Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,

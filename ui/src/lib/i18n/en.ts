@@ -396,6 +396,7 @@ export const en = {
   // Issue 14: invitations and the upload queue.
   'error.INVITE_REVOKED': 'This invitation was withdrawn by the acquirer. Ask them for a new one.',
   'error.INVITE_UNKNOWN': 'This invitation link is not known to the sandbox. Check that you opened the whole link, or ask for a new one.',
+  'error.NOT_IN_SCOPE': 'This device works only for the merchant and buyer it was linked to.',
   'error.INVALID_ARGUMENT': 'That was not accepted: check what you entered.',
   'invite.intro': 'Your acquirer invited this merchant to test its Alipay+ payments. Linking makes this device the merchant’s test phone.',
   'invite.title': 'Link with your invitation',

@@ -395,6 +395,7 @@ export const zhCN: Record<Key, string> = {
   // Issue 14: invitations and the upload queue.
   'error.INVITE_REVOKED': '此邀请已被收单机构撤销，请向其索取新的邀请。',
   'error.INVITE_UNKNOWN': '沙箱不认识此邀请链接。请确认打开的是完整链接，或索取新的邀请。',
+  'error.NOT_IN_SCOPE': '此设备仅可用于其绑定的商户和买家。',
   'error.INVALID_ARGUMENT': '输入未被接受：请检查填写的内容。',
   'invite.intro': '您的收单机构邀请此商户测试 Alipay+ 支付。关联后，本设备即成为该商户的测试手机。',
   'invite.title': '通过邀请链接关联',
