@@ -12,6 +12,9 @@ NEEDED_TOOLS=(openssl:openssl zbarimg:zbar-tools qrencode:qrencode chromium:chro
 # The Tauri app (src-tauri) builds against WebKitGTK; its end-to-end test drives the real window
 # with WebKitWebDriver under Xvfb.
 NEEDED_TOOLS+=(WebKitWebDriver:webkit2gtk-driver Xvfb:xvfb)
+# A device key kept in the platform keystore is tested against a real Secret Service: GNOME
+# Keyring on a private D-Bus session bus, read back with libsecret's secret-tool.
+NEEDED_TOOLS+=(dbus-daemon:dbus-daemon dbus-send:dbus-bin gnome-keyring-daemon:gnome-keyring secret-tool:libsecret-tools)
 missing=()
 for entry in "${NEEDED_TOOLS[@]}"; do
   command -v "${entry%%:*}" >/dev/null 2>&1 || missing+=("${entry##*:}")

@@ -87,9 +87,15 @@ impl<R: Runtime> Host for AppHost<R> {
         Some(self.mode_dir.clone())
     }
 
-    /// The app keeps its device key (owner-only) in the mode's directory and signs its uploads.
+    /// The app signs its uploads with a device key of its own.
     fn signs_uploads(&self) -> bool {
         true
+    }
+
+    /// The app keeps that key in the platform keystore (Keychain, Android Keystore, Secret
+    /// Service) when it answers, else owner-only in the mode's directory.
+    fn key_storage(&self) -> plusbox_companion::keystore::KeyStorage {
+        plusbox_companion::keystore::KeyStorage::Auto
     }
 
     fn runs(&self) -> Option<Runs> {

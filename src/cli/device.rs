@@ -43,6 +43,11 @@ pub enum DeviceCommand {
         /// A name for the device (default: "CI device").
         #[arg(long, default_value = "CI device")]
         name: String,
+        /// Where the device's private key goes: `file` (owner-only, in the directory), `auto`
+        /// (the platform keystore if it answers, else the file) or `platform` (the keystore or
+        /// fail). Secret Service on Linux, the Keychain on macOS.
+        #[arg(long, value_name = "WHERE", default_value = "file")]
+        key_store: plusbox_companion::keystore::KeyStorage,
     },
     /// Send every bundle still waiting in the upload queue now.
     Upload {
@@ -87,6 +92,7 @@ pub struct DirHost {
     http: reqwest::Client,
     runs: Runs,
     token: Arc<Mutex<Option<SecretString>>>,
+    key_storage: plusbox_companion::keystore::KeyStorage,
 }
 
 impl DirHost {
@@ -106,7 +112,14 @@ impl DirHost {
             http,
             runs,
             token: Arc::new(Mutex::new(token)),
+            key_storage: plusbox_companion::keystore::KeyStorage::File,
         })
+    }
+
+    /// Where a key made by linking goes (`--key-store`).
+    pub fn with_key_storage(mut self, storage: plusbox_companion::keystore::KeyStorage) -> DirHost {
+        self.key_storage = storage;
+        self
     }
 
     /// The host of a linked device directory (its sandbox URL from `device.json`).
@@ -169,6 +182,10 @@ impl Host for DirHost {
         true
     }
 
+    fn key_storage(&self) -> plusbox_companion::keystore::KeyStorage {
+        self.key_storage
+    }
+
     fn data_dir(&self) -> Option<PathBuf> {
         Some(self.dir.clone())
     }
@@ -177,6 +194,15 @@ impl Host for DirHost {
 
     fn runs(&self) -> Option<Runs> {
         Some(self.runs.clone())
+    }
+}
+
+/// Where the device's key is, or why it cannot be read now.
+fn key_home(dir: &Path) -> String {
+    match plusbox_companion::device_key::DeviceKey::load(dir) {
+        Ok(Some(key)) => key.home().to_string(),
+        Ok(None) => "none yet (made when the device links)".into(),
+        Err(e) => e.message,
     }
 }
 
@@ -247,12 +273,12 @@ pub fn print_status(status: &UploadStatus, json: bool) -> anyhow::Result<ExitCod
 pub fn run(command: DeviceCommand) -> anyhow::Result<ExitCode> {
     let runtime = runtime()?;
     match command {
-        DeviceCommand::Link { url, dir, name } => {
+        DeviceCommand::Link { url, dir, name, key_store } => {
             let base = base_of_link(&url)?;
-            let host = DirHost::new(&dir.device_dir, &base)?;
+            let host = DirHost::new(&dir.device_dir, &base)?.with_key_storage(key_store);
             let args = LinkInviteArgs { link: url.clone(), device_name: Some(name.clone()) };
-            let invite = runtime
-                .block_on(plusbox_companion::upload::link_invite(host.clone(), args))
+            let (invite, key) = runtime
+                .block_on(plusbox_companion::upload::link_device(host.clone(), args))
                 .map_err(|e| anyhow!("{e}"))?;
             let device = runtime.block_on(host.client().session()).map_err(|e| anyhow!("{e}"))?;
             let file =
@@ -267,10 +293,8 @@ pub fn run(command: DeviceCommand) -> anyhow::Result<ExitCode> {
                 file.invite.mid,
                 file.invite.cases.join(", ")
             );
-            println!(
-                "Device key (owner-only, never sent): {}",
-                plusbox_companion::device_key::DeviceKey::path(&dir.device_dir).display()
-            );
+            let home = key.map_or_else(|| key_home(&dir.device_dir), |home| home.to_string());
+            println!("Device key (never sent): {home}");
             println!(
                 "Run as this device: plusbox run --device-dir {} --pos URL --upload",
                 dir.device_dir.display()
@@ -289,6 +313,9 @@ pub fn run(command: DeviceCommand) -> anyhow::Result<ExitCode> {
             let status = runtime
                 .block_on(plusbox_companion::upload::upload_status(host, Empty {}))
                 .map_err(|e| anyhow!("{e}"))?;
+            if !json {
+                println!("Device key: {}", key_home(&dir.device_dir));
+            }
             print_status(&status, json)
         }
     }

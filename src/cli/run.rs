@@ -239,24 +239,16 @@ fn record_as_device(
     report: &Report,
     account: &str,
     pos_driven: bool,
-    upload: bool,
+    key: Option<&plusbox_companion::device_key::DeviceKey>,
 ) -> anyhow::Result<()> {
     let registry = host.registry();
-    let key = if upload {
-        Some(
-            plusbox_companion::device_key::DeviceKey::load(&file_dir(host))
-                .map_err(|e| anyhow!("{e}"))?
-                .ok_or_else(|| anyhow!("the device directory has no device key; link it again"))?,
-        )
-    } else {
-        None
-    };
+    let upload = key.is_some();
     for case_report in &report.cases {
         let Some(case) = cases.iter().find(|c| c.id.as_str() == case_report.id) else { continue };
         let run_id = registry
             .record_finished(file.device_id, case, case_report, account, pos_driven)
             .map_err(|e| anyhow!("{e}"))?;
-        if let Some(key) = &key {
+        if let Some(key) = key {
             let record = registry
                 .results()
                 .run(&run_id)
@@ -311,6 +303,16 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let device = match &args.device_dir {
         Some(dir) => Some(super::device::DirHost::open(dir)?),
         None => None,
+    };
+    // The key is read before anything runs: a locked keystore stops the run here, not after
+    // it, when its results could no longer be signed.
+    let device_key = match (&device, args.upload) {
+        (Some((host, _)), true) => Some(
+            plusbox_companion::device_key::DeviceKey::load(&file_dir(host))
+                .map_err(|e| anyhow!("{e}"))?
+                .ok_or_else(|| anyhow!("the device directory has no device key; link it again"))?,
+        ),
+        _ => None,
     };
     let device_login = device.as_ref().and_then(|(host, file)| {
         use plusbox_companion::host::Host as _;
@@ -393,7 +395,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
 
     if let Some((host, file)) = &device {
-        record_as_device(&runtime, host, file, &cases, &report, &account, !args.manual, args.upload)?;
+        record_as_device(&runtime, host, file, &cases, &report, &account, !args.manual, device_key.as_ref())?;
     }
     std::fs::create_dir_all(&runs).with_context(|| format!("creating {}", runs.display()))?;
     for case in &report.cases {

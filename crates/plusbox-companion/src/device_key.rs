@@ -1,7 +1,8 @@
 //! The device's own Ed25519 key pair, which signs its results bundles (issue 14). Made once, the
-//! first time the device links through an invitation; the private key (PKCS#8 DER) stays in an
-//! owner-only file (0600) in the device's data directory and never leaves the device. Only the
-//! public key (SubjectPublicKeyInfo DER, Base64) is sent, with the link request.
+//! first time the device links through an invitation; the private key (PKCS#8 DER) stays on the
+//! device: in the platform keystore where the host asks for one and it answers (see
+//! [`crate::keystore`]), else in an owner-only file (0600) in the device's data directory. Only
+//! the public key (SubjectPublicKeyInfo DER, Base64) is sent, with the link request.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
 use base64::Engine as _;
 
 use crate::error::CommandError;
+use crate::keystore::{self, KeyHome, KeyStorage};
 
 /// File name of the private key in the device's data directory.
 pub const KEY_FILE: &str = "device-key.p8";
@@ -20,11 +22,15 @@ const SPKI_PREFIX: [u8; 12] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0
 /// A device's signing key.
 pub struct DeviceKey {
     pair: Ed25519KeyPair,
+    home: KeyHome,
 }
 
 impl std::fmt::Debug for DeviceKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DeviceKey").field("public_key", &self.public_key_spki()).finish()
+        f.debug_struct("DeviceKey")
+            .field("public_key", &self.public_key_spki())
+            .field("home", &self.home)
+            .finish()
     }
 }
 
@@ -38,21 +44,49 @@ impl DeviceKey {
         dir.join(KEY_FILE)
     }
 
-    /// The key kept in `dir`, if one was made.
+    /// The key of the device whose data directory is `dir`, if one was made: in its file, or in
+    /// the keystore its marker names (an error, not `None`, when that keystore cannot give it).
     pub fn load(dir: &Path) -> Result<Option<DeviceKey>, CommandError> {
         let path = DeviceKey::path(dir);
         let der = match std::fs::read(&path) {
             Ok(der) => der,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let marker = dir.join(keystore::MARKER_FILE);
+                let Some(name) =
+                    keystore::marked(dir).map_err(|e| key_error(&marker, format!("cannot be read: {e}")))?
+                else {
+                    return Ok(None);
+                };
+                let der = keystore::fetch(dir).map_err(|why| {
+                    CommandError::internal(format!(
+                        "this device's key is kept in {name}, which cannot give it now: {why}; unlock it and try again"
+                    ))
+                })?;
+                let pair = Ed25519KeyPair::from_pkcs8(&der).map_err(|e| {
+                    CommandError::internal(format!(
+                        "the device key in {name} is not an Ed25519 PKCS#8 key: {e}"
+                    ))
+                })?;
+                return Ok(Some(DeviceKey { pair, home: KeyHome::Keystore { name } }));
+            }
             Err(e) => return Err(key_error(&path, format!("cannot be read: {e}"))),
         };
         let pair = Ed25519KeyPair::from_pkcs8(&der)
             .map_err(|e| key_error(&path, format!("is not an Ed25519 PKCS#8 key: {e}")))?;
-        Ok(Some(DeviceKey { pair }))
+        Ok(Some(DeviceKey {
+            pair,
+            home: KeyHome::File { path: path.display().to_string(), keystore_unavailable: None },
+        }))
     }
 
-    /// The key kept in `dir`, made (and written owner-only) if there is none.
+    /// The key kept for `dir`, made (and written owner-only) if there is none.
     pub fn load_or_create(dir: &Path) -> Result<DeviceKey, CommandError> {
+        DeviceKey::load_or_create_in(dir, KeyStorage::File)
+    }
+
+    /// The key kept for `dir`, or a new one kept where `storage` says. A key that exists stays
+    /// where it is, whatever `storage` says now.
+    pub fn load_or_create_in(dir: &Path, storage: KeyStorage) -> Result<DeviceKey, CommandError> {
         if let Some(key) = DeviceKey::load(dir)? {
             return Ok(key);
         }
@@ -60,10 +94,40 @@ impl DeviceKey {
         let document = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new())
             .map_err(|e| key_error(&path, format!("cannot be made: {e}")))?;
         std::fs::create_dir_all(dir).map_err(|e| key_error(&path, format!("has no directory: {e}")))?;
-        write_private(&path, document.as_ref())
-            .map_err(|e| key_error(&path, format!("cannot be written: {e}")))?;
+        let home = match storage {
+            KeyStorage::File => None,
+            KeyStorage::Auto | KeyStorage::Platform => {
+                let name = keystore::platform_keystore().unwrap_or("a platform keystore");
+                match keystore::keep(dir, document.as_ref()) {
+                    Ok(name) => Some(KeyHome::Keystore { name }),
+                    Err(why) if storage == KeyStorage::Auto => Some(KeyHome::File {
+                        path: path.display().to_string(),
+                        keystore_unavailable: Some(format!("{name}: {why}")),
+                    }),
+                    Err(why) => {
+                        return Err(CommandError::internal(format!(
+                            "the device key cannot be kept in {name}: {why}"
+                        )))
+                    }
+                }
+            }
+        };
+        let home = match home {
+            Some(home @ KeyHome::Keystore { .. }) => home,
+            fallback => {
+                write_private(&path, document.as_ref())
+                    .map_err(|e| key_error(&path, format!("cannot be written: {e}")))?;
+                fallback
+                    .unwrap_or(KeyHome::File { path: path.display().to_string(), keystore_unavailable: None })
+            }
+        };
         let pair = Ed25519KeyPair::from_pkcs8(document.as_ref()).map_err(|e| key_error(&path, e))?;
-        Ok(DeviceKey { pair })
+        Ok(DeviceKey { pair, home })
+    }
+
+    /// Where the private key is kept.
+    pub fn home(&self) -> &KeyHome {
+        &self.home
     }
 
     /// The public key as Base64 SubjectPublicKeyInfo DER (what the sandbox keeps).

@@ -55,6 +55,12 @@ pub trait Host: Clone {
         false
     }
 
+    /// Where a signing host keeps a new device key: an owner-only file unless the host says
+    /// otherwise (the app asks for the platform keystore).
+    fn key_storage(&self) -> crate::keystore::KeyStorage {
+        crate::keystore::KeyStorage::File
+    }
+
     /// The guided-run registry of this host (results store, runs under way), if it keeps one.
     fn runs(&self) -> Option<Runs> {
         None

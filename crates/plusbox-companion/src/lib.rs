@@ -20,6 +20,7 @@ pub mod diagram;
 pub mod error;
 pub mod export;
 pub mod host;
+pub mod keystore;
 pub mod mpm;
 pub mod photos;
 pub mod render;

@@ -1560,6 +1560,8 @@ pub async fn run_start<H: Host>(host: H, args: RunStartArgs) -> Result<RunView, 
     let pos_driven = pos_url.is_some();
     let port: SharedPort = Arc::new(port);
     let first = cases.first().cloned().ok_or_else(|| CommandError::bad_request("no case"))?;
+    // Before the run is recorded: a key that cannot be read now refuses the run, never its upload.
+    let uploader = crate::upload::uploader_for(&host, &runs, device)?;
     let run_id = new_run_id();
     let record = record_of(&run_id, device, &first, pos_driven, &account);
     runs.store().insert_run(&record).map_err(store_error)?;
@@ -1591,7 +1593,7 @@ pub async fn run_start<H: Host>(host: H, args: RunStartArgs) -> Result<RunView, 
         done,
         client: host.client(),
         clock: port.clock(),
-        uploader: crate::upload::uploader_for(&host, &runs, device),
+        uploader,
     });
     {
         let mut sessions = runs.inner.sessions.lock().unwrap_or_else(|e| e.into_inner());

@@ -474,6 +474,15 @@ fn runs_of<H: Host>(host: &H) -> Result<Runs, CommandError> {
 /// Links this device through an invitation: a device token scoped to the invite's merchant,
 /// buyer and cases; a key-holding device registers its public key for signed uploads.
 pub async fn link_invite<H: Host>(host: H, args: LinkInviteArgs) -> Result<LinkedInvite, CommandError> {
+    Ok(link_device(host, args).await?.0)
+}
+
+/// [`link_invite`], also saying where the device's key is kept (and, when a keystore was asked
+/// for and did not answer, why the key went to the owner-only file instead).
+pub async fn link_device<H: Host>(
+    host: H,
+    args: LinkInviteArgs,
+) -> Result<(LinkedInvite, Option<crate::keystore::KeyHome>), CommandError> {
     let token = invite_token_of(&args.link).ok_or_else(|| {
         CommandError::new(ErrorCode::InvalidArgument, "that is not an invite link (it has no #invite=…)")
     })?;
@@ -481,7 +490,7 @@ pub async fn link_invite<H: Host>(host: H, args: LinkInviteArgs) -> Result<Linke
         let dir = host
             .data_dir()
             .ok_or_else(|| CommandError::internal("this companion host has no place to keep a device key"))?;
-        Some(DeviceKey::load_or_create(&dir)?)
+        Some(DeviceKey::load_or_create_in(&dir, host.key_storage())?)
     } else {
         None
     };
@@ -493,7 +502,7 @@ pub async fn link_invite<H: Host>(host: H, args: LinkInviteArgs) -> Result<Linke
         let text = serde_json::to_string(&linked.invite).map_err(internal)?;
         runs.results().set_link(linked.device.id, &text).map_err(internal)?;
     }
-    Ok(linked.invite)
+    Ok((linked.invite, key.map(|key| key.home().clone())))
 }
 
 /// The device (and its invite) for the upload commands. Offline, a device linked in this
@@ -614,14 +623,29 @@ pub(crate) struct Uploader {
     client: CompanionClient,
 }
 
-/// The uploader of a device, when its host keeps a key and the device is linked.
-pub(crate) fn uploader_for<H: Host>(host: &H, runs: &Runs, device: i64) -> Option<Uploader> {
+/// The uploader of a device, when its host keeps a key and the device is linked. A linked
+/// device whose key cannot be read now (a locked keystore) is an error, so a run does not start
+/// whose result could never be signed and uploaded.
+pub(crate) fn uploader_for<H: Host>(
+    host: &H,
+    runs: &Runs,
+    device: i64,
+) -> Result<Option<Uploader>, CommandError> {
     if !host.signs_uploads() {
-        return None;
+        return Ok(None);
     }
-    let invite: LinkedInvite = serde_json::from_str(&runs.results().link(device).ok()??).ok()?;
-    let key = DeviceKey::load(&host.data_dir()?).ok()??;
-    Some(Uploader { key: Arc::new(key), invite, client: host.client() })
+    let Some(invite) = runs
+        .results()
+        .link(device)
+        .ok()
+        .flatten()
+        .and_then(|text| serde_json::from_str::<LinkedInvite>(&text).ok())
+    else {
+        return Ok(None);
+    };
+    let Some(dir) = host.data_dir() else { return Ok(None) };
+    let Some(key) = DeviceKey::load(&dir)? else { return Ok(None) };
+    Ok(Some(Uploader { key: Arc::new(key), invite, client: host.client() }))
 }
 
 #[cfg(test)]
