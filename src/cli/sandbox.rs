@@ -359,6 +359,16 @@ pub enum AppCommand {
         #[arg(long, default_value_t = 1)]
         key_version: u32,
     },
+    /// Set the OpenSSH public keys the application logs in to SFTP with (reconciliation files):
+    /// FILE holds one or more (`ssh-ed25519`, `ecdsa-sha2-nistp256/384/521`, `ssh-rsa` of 2048
+    /// bits or more), one a line; they replace the keys before. `none` removes them.
+    SetSftpKey {
+        #[command(flatten)]
+        data: DataArg,
+        /// A `.pub` or `authorized_keys` file, or `none`.
+        #[arg(value_name = "FILE")]
+        file: String,
+    },
     /// Set the application's notification URL (`none` clears it).
     SetNotifyUrl {
         #[command(flatten)]
@@ -474,8 +484,12 @@ pub enum AppCommand {
 /// server was started with it), as Developer Center shows SFTP credentials.
 fn sftp_view(store: &Store) -> anyhow::Result<serde_json::Value> {
     let login = store.sftp_login(store.app()?.id)?;
+    let keys = store.sftp_keys(login.app_id)?;
     let address = store.sftp_address()?.and_then(|a| a.parse::<SocketAddr>().ok());
     Ok(serde_json::json!({
+        "keys": keys.iter().map(|k| serde_json::json!({
+            "algorithm": k.algorithm, "fingerprint": k.fingerprint, "comment": k.comment,
+        })).collect::<Vec<_>>(),
         "host": address.map(|a| a.ip().to_string()),
         "port": address.map(|a| a.port()),
         "username": login.username,
@@ -502,6 +516,13 @@ pub fn run_app(command: AppCommand) -> anyhow::Result<ExitCode> {
                 sftp["username"].as_str().unwrap_or(""),
                 sftp["password"].as_str().unwrap_or("")
             );
+            for key in sftp["keys"].as_array().into_iter().flatten() {
+                println!(
+                    "SFTP key:           {} {}",
+                    key["algorithm"].as_str().unwrap_or(""),
+                    key["fingerprint"].as_str().unwrap_or("")
+                );
+            }
             println!("Gateway URL:        {}", view.gateway_url);
             println!("Client-Id:          {}", view.client_id);
             println!("acquirerId:         {}", view.acquirer_id);
@@ -513,6 +534,10 @@ pub fn run_app(command: AppCommand) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("reading {}", public_key.display()))?;
             let fingerprint = data.open()?.set_acqp_key(&text, key_version, now())?;
             println!("ACQP public key stored as keyVersion {key_version} (fingerprint {fingerprint}).");
+        }
+        AppCommand::SetSftpKey { data, file } => {
+            let store = data.open()?;
+            super::recon::set_sftp_key(&store, store.app()?.id, &file)?;
         }
         AppCommand::SetNotifyUrl { data, url } => {
             let url = (url != "none").then_some(url);

@@ -61,7 +61,7 @@ pub use registrations::*;
 mod customs;
 pub use customs::*;
 mod recon;
-pub use recon::{ReconSettings, SettledTransaction, SftpLogin, StoredReconFile};
+pub use recon::{ReconSettings, SettledTransaction, SftpKey, SftpLogin, StoredReconFile};
 mod invite;
 pub use invite::*;
 mod collector;
@@ -289,6 +289,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // Merchant registration (store/registrations.rs), customs declarations (store/customs.rs)
     // and an outbox that carries notifyRegistrationStatus beside notifyPayment.
     include_str!("../migrations/0014_registration_customs.sql"),
+    // SFTP login by public key (store/recon.rs): the OpenSSH keys each application logs in
+    // with, by SHA-256 fingerprint (`plusbox app set-sftp-key`).
+    include_str!("../migrations/0015_sftp_keys.sql"),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -581,6 +584,7 @@ mod tests {
         ("0012_invitations_and_results", "8b05ceda58a04075f474c26d643104717e0c9aa0963bfdb82dcc5bca75343ac6"),
         ("0013_admin", "f60fdd6de5d6062cf7c17f671d957be42ab0674a8b22f6a0a93c6ed4766afa41"),
         ("0014_registration_customs", "2d5ff484f91e6ccb5cf6ed98cdde0ef1ecef1486c7359b8bbe4256b4cc642132"),
+        ("0015_sftp_keys", "329f370f97848ad78a616375f72d652575c30f04cd2c3b8fcb5de18b2cdb47b6"),
     ];
 
     /// A database written by the last build that kept its migrations inline in this file
