@@ -57,15 +57,16 @@ pub enum AcquirerCommand {
         /// Clearing date T, YYYYMMDD or YYYY-MM-DD (UTC+8).
         #[arg(long)]
         date: String,
-        /// SFTP username (the Participant ID).
+        /// SFTP username (the Participant ID); default: the configuration's `[sftp]` login.
         #[arg(long, env = "PLUSBOX_SFTP_USER")]
-        username: String,
-        /// SFTP password.
+        username: Option<String>,
+        /// SFTP password; default: the configuration's `[sftp]` login.
         #[arg(long, env = "PLUSBOX_SFTP_PASSWORD", hide_env_values = true)]
-        password: String,
-        /// Make a classic reconciliation mistake (recon-counts-cancelled, recon-ignores-refunds).
+        password: Option<String>,
+        /// Make a classic reconciliation mistake (recon-counts-cancelled, recon-ignores-refunds;
+        /// the configuration's faults apply too).
         #[arg(long = "fault", value_name = "NAME")]
-        fault: Vec<plusbox_acquirer::reconcile::ReconFault>,
+        fault: Vec<plusbox_acquirer::Fault>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -89,30 +90,52 @@ pub fn run(command: AcquirerCommand) -> anyhow::Result<ExitCode> {
             print_faults(json)?;
             Ok(ExitCode::SUCCESS)
         }
-        AcquirerCommand::Reconcile { config, date, username, password, fault, json } => {
-            let config = AcquirerConfig::load(&config)?;
+        AcquirerCommand::Reconcile { config: config_path, date, username, password, fault, json } => {
+            let config = AcquirerConfig::load(&config_path)?;
             let date = plusbox_core::recon::parse_date(&date)
                 .ok_or_else(|| anyhow::anyhow!("--date {date:?} is not a date (YYYYMMDD or YYYY-MM-DD)"))?;
             let store = plusbox_acquirer::Store::open(&config.database)?;
+            let configured = config.sftp.clone();
+            let (username, password) = match (username, password, configured) {
+                (Some(u), Some(p), _) => (u, p),
+                (u, p, Some(login)) => (u.unwrap_or(login.username), p.unwrap_or(login.password)),
+                _ => anyhow::bail!(
+                    "no SFTP login: give --username and --password, or an [sftp] section in {} (plusbox app show prints the login)",
+                    config_path.display()
+                ),
+            };
             let how = plusbox_acquirer::reconcile::Download {
                 base_url: config.gateway_url.clone(),
                 username,
                 password,
             };
+            let mut faults = config.faults.clone();
+            for f in fault {
+                faults.insert(f);
+            }
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .context("cannot start the async runtime")?;
-            let report =
-                runtime.block_on(plusbox_acquirer::reconcile::reconcile(&store, &how, date, &fault))?;
+            let report = runtime.block_on(plusbox_acquirer::reconcile::reconcile(
+                &store,
+                &how,
+                &config.merchant.reference_merchant_id,
+                date,
+                &faults,
+            ))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 println!(
-                    "clearing date {}: {} file(s), {} transaction(s) matched",
+                    "clearing date {} merchant {}: {} file(s), {} transaction(s) matched ({} payment(s), {} refund(s)), {} row(s) of other merchants",
                     report.clearing_date,
+                    report.merchant,
                     report.files.len(),
-                    report.matched
+                    report.matched,
+                    report.matched_payments,
+                    report.matched_refunds,
+                    report.other_merchant_rows
                 );
                 for d in &report.differences {
                     println!(
@@ -319,6 +342,7 @@ fn init(
         now,
     )?;
     let app = store.app_view()?;
+    let sftp = store.sftp_login(store.app()?.id)?;
     let config = AcquirerConfig {
         gateway_url: app.gateway_url.clone(),
         client_id: app.client_id.clone(),
@@ -330,6 +354,10 @@ fn init(
         listen,
         database: PathBuf::from(format!("{stem}.sqlite3")),
         faults: Default::default(),
+        sftp: Some(plusbox_acquirer::config::SftpLogin {
+            username: sftp.username.clone(),
+            password: sftp.password.expose().to_owned(),
+        }),
         merchant,
         timing: Timing::default(),
     };

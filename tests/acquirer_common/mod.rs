@@ -149,6 +149,7 @@ impl Env {
             listen: addr.to_string(),
             database: dir.path().join("acquirer.sqlite3"),
             faults: Default::default(),
+            sftp: Some(sftp_login(&store)),
             merchant: MerchantConfig { entry_code_url: Some(entry_url.clone()), ..MerchantConfig::default() },
             timing,
         };
@@ -278,6 +279,7 @@ impl Env {
             listen: addr.to_string(),
             database: self._dir.path().join(format!("acquirer-{merchant}.sqlite3")),
             faults: Default::default(),
+            sftp: Some(sftp_login(&self.sandbox.store())),
             merchant: MerchantConfig {
                 reference_merchant_id: merchant.to_owned(),
                 ..MerchantConfig::default()
@@ -337,4 +339,13 @@ pub async fn paired_phone(env: &Env) -> Phone {
         plusbox_companion::commands::handlers::pair_loopback(phone.clone(), Default::default()).await;
     assert!(session.unwrap().paired);
     phone
+}
+
+/// The default application's SFTP login, as the acquirer's configuration carries it.
+pub fn sftp_login(store: &plusbox_sandbox::Store) -> plusbox_acquirer::config::SftpLogin {
+    let login = store.sftp_login(store.app().unwrap().id).unwrap();
+    plusbox_acquirer::config::SftpLogin {
+        username: login.username.clone(),
+        password: login.password.expose().to_owned(),
+    }
 }

@@ -42,6 +42,10 @@ pub struct AcquirerConfig {
     /// Faults switched on by the file (the CLI can add more).
     #[serde(default, skip_serializing_if = "Faults::is_empty")]
     pub faults: Faults,
+    /// The application's SFTP login (`plusbox app show`), with which the back office downloads
+    /// the clearing files to reconcile (`POST /reconcile`, `plusbox acquirer reconcile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sftp: Option<SftpLogin>,
     /// Merchant, store and terminal sent in `pay`.
     #[serde(default)]
     pub merchant: MerchantConfig,
@@ -64,6 +68,16 @@ fn default_database() -> PathBuf {
 
 /// Default host of the acquirer's private order codes.
 pub const DEFAULT_PRIVATE_ORDER_CODE_DOMAIN: &str = "qr.plusbox-acquirer.example";
+
+/// A login of the sandbox's SFTP server (and its HTTP mirror).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SftpLogin {
+    /// The username: the application's Participant ID.
+    pub username: String,
+    /// The password `plusbox app show` prints.
+    pub password: String,
+}
 
 /// The merchant the acquirer charges for (sent in `order.merchant`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -184,6 +184,14 @@ faults! {
     EntryPageIgnoresUserAgent = "entry-page-ignores-user-agent", "§6",
         "The merchant page tells an Alipay+ wallet by its User-Agent (AlipayConnect, AlipayClient) and sends that User-Agent in pay's order.env.userAgent.",
         "Serves the amount form to any browser and sends the POS's own agent string in pay instead of the wallet's.";
+    /// Reconciliation expects cancelled payments in the clearing file.
+    ReconCountsCancelled = "recon-counts-cancelled", "reconciliation.md §1.3, §2.1",
+        "Cancelled payments are not settled and are not in the clearing file: reconcile only successful payments and refunds.",
+        "Counts its cancelled sales as settled and expects them in the file, so a correct file shows differences.";
+    /// Reconciliation reads only PAYMENT rows.
+    ReconIgnoresRefunds = "recon-ignores-refunds", "reconciliation.md §2.4, §2.5",
+        "Refunds are settled too: REFUND rows of the file match the refunds of the order table and reduce the net amount.",
+        "Skips the REFUND rows of the file, so its refunds look unsettled.";
 }
 
 impl Fault {
@@ -274,7 +282,7 @@ mod tests {
             assert_eq!(Fault::from_name(fault.name()), Some(*fault));
             assert!(!fault.rule().is_empty() && !fault.section().is_empty());
         }
-        assert_eq!(Fault::ALL.len(), 35);
+        assert_eq!(Fault::ALL.len(), 37);
         assert!(Fault::from_name("nope").is_none());
     }
 

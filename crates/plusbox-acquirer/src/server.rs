@@ -28,6 +28,8 @@ const RESERVED: &[&str] = &[
     "/charge",
     "/register",
     "/declare",
+    "/reconcile",
+    "/orders",
     REGISTRATION_NOTIFY_PATH,
     "/order-code",
     "/private-order-code",
@@ -62,6 +64,8 @@ pub fn router(acquirer: Acquirer) -> Result<Router, AcquirerError> {
         .route(USER_INITIATED_PAY_PATH, post(user_initiated_pay))
         .route("/register", post(register))
         .route("/declare", post(declare))
+        .route("/reconcile", post(reconcile_day))
+        .route("/orders/age", post(age_orders))
         .route(REGISTRATION_NOTIFY_PATH, post(registration_notify))
         .route("/refund", post(refund))
         .route("/cancel", post(cancel))
@@ -364,6 +368,25 @@ async fn register(State(acq): State<Acquirer>, body: Bytes) -> Response {
 async fn declare(State(acq): State<Acquirer>, body: Bytes) -> Response {
     match parse::<DeclareRequest>(&body) {
         Ok(req) => reply(acq.declare(req).await),
+        Err(e) => error(&e),
+    }
+}
+
+/// `POST /reconcile {date}`: the back office downloads the clearing day's files and reconciles
+/// them against the order table (reconciliation.md §2): `state` `RECONCILED` or `DIFFERENCES`,
+/// with the counts and every difference.
+async fn reconcile_day(State(acq): State<Acquirer>, body: Bytes) -> Response {
+    match parse::<crate::reconcile::ReconcileRequest>(&body) {
+        Ok(req) => reply(acq.reconcile_day(req).await),
+        Err(e) => error(&e),
+    }
+}
+
+/// `POST /orders/age {paymentRequestIds, seconds}`: the order table's side of the sandbox's test
+/// aging (capability `acquirer-reconcile`, docs/pos-driver.md).
+async fn age_orders(State(acq): State<Acquirer>, body: Bytes) -> Response {
+    match parse::<crate::reconcile::AgeRequest>(&body) {
+        Ok(req) => reply(acq.age_orders(req).map(|aged| json!({ "aged": aged }))),
         Err(e) => error(&e),
     }
 }

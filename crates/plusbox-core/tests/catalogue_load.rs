@@ -59,6 +59,8 @@ fn every_case_in_testcases_loads_and_validates() {
     assert!(mpm >= 10, "the merchant-presented (order code) cases load: {mpm}");
     let merchant = catalogue.suite("merchant").count();
     assert!(merchant >= 3, "the merchant registration and customs cases load: {merchant}");
+    let recon = catalogue.suite("recon").count();
+    assert!(recon >= 2, "the reconciliation cases load: {recon}");
     assert_eq!(catalogue.suite("upm").count() + mpm + merchant, files.len());
     for case in catalogue.cases() {
         // Each case rings up a sale: UPM by charging a code, MPM by showing an order code.
@@ -82,6 +84,10 @@ fn every_case_in_testcases_loads_and_validates() {
             }
             Product::Customs => {
                 ("CUS", case.steps.iter().any(|s| matches!(s.pos, Some(PosAction::Charge { .. }))))
+            }
+            // Reconciliation cases sell, refund and void, then reconcile the day.
+            Product::Reconciliation => {
+                ("RECON", case.steps.iter().any(|s| matches!(s.pos, Some(PosAction::Reconcile))))
             }
         };
         assert!(case.id.as_str().starts_with(product), "{} is a {product} case", case.id);
@@ -118,7 +124,7 @@ fn catalogue_covers_the_issue_list() {
     }
     assert!(has(&|c| c.setup.tamper == Some(Api::Pay)));
     assert!(has(&|c| c.checks.iter().any(|k| matches!(k, Check::NotifyAcked { .. }))));
-    assert!(has(&|c| c.steps.iter().any(|s| matches!(s.pos, Some(PosAction::Cancel)))));
+    assert!(has(&|c| c.steps.iter().any(|s| matches!(s.pos, Some(PosAction::Cancel { .. })))));
     assert!(
         has(&|c| c.steps.iter().filter(|s| matches!(s.pos, Some(PosAction::Refund { .. }))).count() >= 3)
     );

@@ -444,8 +444,28 @@ impl Validator<'_> {
                         self.err(line, at("pos.request_id"), "a kebab-case label, e.g. \"refund-1\"");
                     }
                 }
-                Some(PosAction::Cancel) if !charged => {
+                Some(PosAction::Cancel { .. }) if !charged => {
                     self.err(line, at("pos"), "a cancel needs an earlier charge step");
+                }
+                Some(PosAction::Cancel { charge: Some(label) }) => {
+                    let earlier = case.steps[..i].iter().any(|s| {
+                        matches!(&s.pos, Some(PosAction::Charge { request_id: Some(l), .. }) if l == label)
+                    });
+                    if !earlier {
+                        self.err(line, at("pos.charge"), "the request_id label of an earlier charge step");
+                    }
+                }
+                Some(PosAction::Reconcile) => {
+                    if !charged {
+                        self.err(
+                            line,
+                            at("pos"),
+                            "a reconciliation needs an earlier charge: it reconciles that sale's day",
+                        );
+                    }
+                    if !case.requires.contains(&Capability::AcquirerReconcile) {
+                        self.err(line, at("pos"), "needs requires = [\"acquirer-reconcile\"] on the case");
+                    }
                 }
                 _ => {}
             }

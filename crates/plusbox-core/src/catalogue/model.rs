@@ -84,6 +84,10 @@ pub enum Product {
     /// Customs declaration of Alipay (CN) payments (alipayplus-api.md §13.2).
     #[serde(rename = "Customs Declaration")]
     Customs,
+    /// Reconciliation: the ACQP downloads a clearing day's Transaction Detail Report from the
+    /// sandbox's SFTP tree and reconciles it against its order table (reconciliation.md §2).
+    #[serde(rename = "Reconciliation")]
+    Reconciliation,
 }
 
 impl Product {
@@ -93,6 +97,7 @@ impl Product {
             Product::Upm => "upm",
             Product::OrderCode | Product::PrivateOrderCode | Product::EntryCode => "mpm",
             Product::Registration | Product::Customs => "merchant",
+            Product::Reconciliation => "recon",
         }
     }
 }
@@ -636,8 +641,18 @@ pub enum PosAction {
         #[serde(default)]
         request_id: Option<String>,
     },
-    /// `POST /cancel` of the charged payment.
-    Cancel,
+    /// `POST /cancel` of the charged payment (the first charge, or the charge whose `request_id`
+    /// label is `charge`).
+    Cancel {
+        /// The `request_id` label of the charge to cancel; the first charge by default.
+        #[serde(default)]
+        charge: Option<String>,
+    },
+    /// `POST /reconcile`: the acquirer's back office downloads the clearing file of the day of
+    /// the run's first charge and reconciles it against its order table (reconciliation.md §2);
+    /// the answer's `state` is `RECONCILED` or `DIFFERENCES`. Needs the `acquirer-reconcile`
+    /// capability.
+    Reconcile,
     /// `POST /order-code`: ring up a sale paid by the buyer scanning the order code the POS
     /// shows (merchant-presented mode). It counts as the run's charge.
     OrderCode {
@@ -701,7 +716,8 @@ impl PosAction {
         match self {
             PosAction::Charge { .. } => "charge",
             PosAction::Refund { .. } => "refund",
-            PosAction::Cancel => "cancel",
+            PosAction::Cancel { .. } => "cancel",
+            PosAction::Reconcile => "reconcile",
             PosAction::OrderCode { .. } => "order-code",
             PosAction::PrivateOrderCode { .. } => "private-order-code",
             PosAction::EntryCode => "entry-code",
@@ -721,6 +737,10 @@ pub enum Capability {
     /// can put a sale at a chosen time of day without moving the sandbox's clock or anyone
     /// else's.
     AcquirerClock,
+    /// `POST /reconcile` and `POST /orders/age`: the driver's back office reconciles a clearing
+    /// day, and its order table follows the sandbox when a step ages the run's payments into a
+    /// past clearing cycle (`docs/pos-driver.md`).
+    AcquirerReconcile,
 }
 
 impl Capability {
@@ -728,6 +748,7 @@ impl Capability {
     pub const fn name(self) -> &'static str {
         match self {
             Capability::AcquirerClock => "acquirer-clock",
+            Capability::AcquirerReconcile => "acquirer-reconcile",
         }
     }
 }
