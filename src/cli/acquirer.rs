@@ -354,6 +354,7 @@ fn init(
         listen,
         database: PathBuf::from(format!("{stem}.sqlite3")),
         faults: Default::default(),
+        agent_token: None,
         sftp: Some(plusbox_acquirer::config::SftpLogin {
             username: sftp.username.clone(),
             password: sftp.password.expose().to_owned(),

@@ -149,6 +149,7 @@ impl Env {
             listen: addr.to_string(),
             database: dir.path().join("acquirer.sqlite3"),
             faults: Default::default(),
+            agent_token: None,
             sftp: Some(sftp_login(&store)),
             merchant: MerchantConfig { entry_code_url: Some(entry_url.clone()), ..MerchantConfig::default() },
             timing,
@@ -279,6 +280,7 @@ impl Env {
             listen: addr.to_string(),
             database: self._dir.path().join(format!("acquirer-{merchant}.sqlite3")),
             faults: Default::default(),
+            agent_token: None,
             sftp: Some(sftp_login(&self.sandbox.store())),
             merchant: MerchantConfig {
                 reference_merchant_id: merchant.to_owned(),

@@ -220,7 +220,8 @@ impl Acquirer {
             gateway_key.clone(),
             !faults.has(Fault::SkipResponseVerification),
         )?
-        .with_wire_faults(faults.has(Fault::RequestTimeLocalZ), faults.has(Fault::SignUtf8SendEscaped));
+        .with_wire_faults(faults.has(Fault::RequestTimeLocalZ), faults.has(Fault::SignUtf8SendEscaped))
+        .with_agent_token(config.agent_token.clone().filter(|_| !faults.has(Fault::MissingAgentToken)));
         let shifted = ShiftedClock::new(clock);
         let clock: SharedClock = shifted.clone();
         Ok(Acquirer {

@@ -42,6 +42,10 @@ pub struct AcquirerConfig {
     /// Faults switched on by the file (the CLI can add more).
     #[serde(default, skip_serializing_if = "Faults::is_empty")]
     pub faults: Faults,
+    /// The Agent-Token of the ACQP's authorization when this acquirer is a TSP calling on the
+    /// ACQP's behalf (alipayplus-api.md §14): sent as the `Agent-Token` header on every call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_token: Option<String>,
     /// The application's SFTP login (`plusbox app show`), with which the back office downloads
     /// the clearing files to reconcile (`POST /reconcile`, `plusbox acquirer reconcile`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -282,6 +286,15 @@ impl AcquirerConfig {
                 "gateway_url {:?} is not an http(s) URL",
                 config.gateway_url
             )));
+        }
+        if let Some(token) = &config.agent_token {
+            // It travels as an HTTP header value: visible ASCII only, and not empty.
+            if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(AcquirerError::Config(
+                    "agent_token must be the Agent-Token as listed by the TSP (visible ASCII, no spaces)"
+                        .to_owned(),
+                ));
+            }
         }
         Ok(config)
     }

@@ -192,6 +192,10 @@ faults! {
     ReconIgnoresRefunds = "recon-ignores-refunds", "reconciliation.md §2.4, §2.5",
         "Refunds are settled too: REFUND rows of the file match the refunds of the order table and reduce the net amount.",
         "Skips the REFUND rows of the file, so its refunds look unsettled.";
+    /// Leaves the Agent-Token header off while calling for an ACQP in TSP mode.
+    MissingAgentToken = "missing-agent-token", "§14",
+        "A TSP calling Alipay+ on behalf of an ACQP sends the Agent-Token of the ACQP's authorization as the Agent-Token header on every call.",
+        "Sends no Agent-Token header (even with agent_token configured), so Alipay+ refuses every call of a TSP-managed application with F ACCESS_DENIED.";
 }
 
 impl Fault {
@@ -282,7 +286,7 @@ mod tests {
             assert_eq!(Fault::from_name(fault.name()), Some(*fault));
             assert!(!fault.rule().is_empty() && !fault.section().is_empty());
         }
-        assert_eq!(Fault::ALL.len(), 37);
+        assert_eq!(Fault::ALL.len(), 38);
         assert!(Fault::from_name("nope").is_none());
     }
 

@@ -25,8 +25,8 @@ use plusbox_core::signing::{MessageParts, SignatureHeader, SigningError};
 use serde_json::{json, Map, Value};
 
 use crate::store::{
-    validate_url, AppRecord, CallOutcome, Envelope, Inquiry, MockAction, PayDelivery, PayInput, PayOutcome,
-    PayState, PaymentRecord, StoreError, Tamper, TrafficRecord,
+    validate_url, AgentTokenCheck, AppRecord, CallOutcome, Envelope, Inquiry, MockAction, PayDelivery,
+    PayInput, PayOutcome, PayState, PaymentRecord, StoreError, Tamper, TrafficRecord, TspProduct,
 };
 use crate::Shared;
 
@@ -197,7 +197,9 @@ fn task_failed(
     tracing::error!(%error, "request task failed");
     let message = "the sandbox could not process the request; retry with the same IDs";
     let body = json!({"result": WireResult::with_message(ResultCode::UnknownException, message)}).to_string();
-    let app = match shared.store.app() {
+    // The caller's application signs when its Client-Id is known; the default one otherwise.
+    let caller = client_id.as_deref().and_then(|id| shared.store.app_by_client_id(id).ok().flatten());
+    let app = match caller.map(Ok).unwrap_or_else(|| shared.store.app()) {
         Ok(app) => app,
         Err(_) => return unsigned_unknown(message),
     };
@@ -450,6 +452,35 @@ fn process(
         }
     }
 
+    // ACCESS_DENIED for TSP mode (alipayplus-api.md §14), right after INVALID_SIGNATURE and
+    // before PARAM_ILLEGAL. Authentication comes before authorization: until the signature is
+    // verified the Client-Id is only a claim, so judging an Agent-Token against it would let an
+    // unsigned request probe which tokens are live, and would report a permission problem where
+    // the real one is the signature. Before PARAM_ILLEGAL, because a caller without permission
+    // is told nothing about its body. The product scope needs the parsed body; it is checked
+    // after PARAM_ILLEGAL (see `out_of_scope`).
+    let agent_token = header(&parts.headers, "agent-token");
+    let granted = match shared.store.check_agent_token(app.id, agent_token.as_deref()) {
+        Ok(AgentTokenCheck::NotTspMode) => None,
+        Ok(AgentTokenCheck::Granted(products)) => Some(products),
+        Ok(AgentTokenCheck::Denied(message)) => {
+            exchange.record.findings.push(json!({
+                "kind": "agent-token",
+                "path": "header.agent-token",
+                "detail": message,
+            }));
+            return answer(
+                shared,
+                exchange,
+                &uri,
+                WireResult::with_message(ResultCode::AccessDenied, message),
+                Value::Null,
+            )
+            .into();
+        }
+        Err(error) => return internal(shared, exchange, &uri, error).into(),
+    };
+
     // PARAM_ILLEGAL: headers, then the body.
     let Some(request_time) = request_time else {
         return illegal(shared, exchange, &uri, FieldError::new("header.Request-Time", Problem::Missing))
@@ -501,6 +532,15 @@ fn process(
         Ok(request) => request,
         Err(illegal_field) => return illegal(shared, exchange, &uri, illegal_field).into(),
     };
+
+    if let Some(message) = granted.as_deref().and_then(|products| out_of_scope(products, &request)) {
+        exchange
+            .record
+            .findings
+            .push(json!({"kind": "agent-token", "path": "header.agent-token", "detail": message}));
+        let result = WireResult::with_message(ResultCode::AccessDenied, message);
+        return answer(shared, exchange, &uri, result, Value::Null).into();
+    }
 
     // iMock: a rule forces the answer; the business logic does not run.
     let now = shared.now();
@@ -635,6 +675,25 @@ fn process(
             }
         }
     }
+}
+
+/// In TSP mode: why the authorization (its `products`) does not cover this call, or `None`
+/// when it does. Only `pay` maps to one product clearly (a payment code is User-presented Mode,
+/// an order or entry code Merchant-presented Mode); every other API is open to any active
+/// authorization.
+fn out_of_scope(products: &[TspProduct], request: &Request_) -> Option<String> {
+    let product = match request {
+        Request_::Pay(_) => TspProduct::Upm,
+        Request_::OrderCode(_) => TspProduct::Mpm,
+        _ => return None,
+    };
+    if products.contains(&product) {
+        return None;
+    }
+    let scope = products.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(",");
+    Some(format!(
+        "the Agent-Token's authorization covers {scope}, not {product}; the ACQP must add {product} to its scope"
+    ))
 }
 
 /// With the application's "registered merchants only" switch on (§13.1): why this `pay`'s

@@ -66,6 +66,8 @@ mod invite;
 pub use invite::*;
 mod collector;
 pub use collector::*;
+mod tsp;
+pub use tsp::*;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "plusbox.sqlite";
@@ -292,6 +294,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // SFTP login by public key (store/recon.rs): the OpenSSH keys each application logs in
     // with, by SHA-256 fingerprint (`plusbox app set-sftp-key`).
     include_str!("../migrations/0015_sftp_keys.sql"),
+    // TSP mode (store/tsp.rs): application names for `--app`, the per-application TSP-mode
+    // switch and the authorizations with their Agent-Tokens.
+    include_str!("../migrations/0016_tsp.sql"),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -585,6 +590,7 @@ mod tests {
         ("0013_admin", "f60fdd6de5d6062cf7c17f671d957be42ab0674a8b22f6a0a93c6ed4766afa41"),
         ("0014_registration_customs", "2d5ff484f91e6ccb5cf6ed98cdde0ef1ecef1486c7359b8bbe4256b4cc642132"),
         ("0015_sftp_keys", "329f370f97848ad78a616375f72d652575c30f04cd2c3b8fcb5de18b2cdb47b6"),
+        ("0016_tsp", "5db6728fd55d79d2b9f0de35539e1185cc3a2e5f8b0a1ea067deafdf3db8ff4b"),
     ];
 
     /// A database written by the last build that kept its migrations inline in this file
