@@ -13,6 +13,7 @@ pub mod clock;
 pub mod code;
 pub mod demo;
 pub mod device;
+pub mod dispute;
 pub mod invite;
 pub mod keys;
 pub mod pos;
@@ -72,6 +73,10 @@ pub enum Command {
     /// Reconciliation files: generate, list, validate, settlement settings.
     #[command(subcommand)]
     Recon(recon::ReconCommand),
+    /// Disputes (TSP): start a retrieval or escalation against a payment, list, show, close;
+    /// the application's dispute URL.
+    #[command(subcommand)]
+    Dispute(dispute::DisputeCommand),
     /// TSP mode (docs/tsp.md): authorization URLs, the ACQP's authorization, Agent-Tokens,
     /// the per-application TSP-mode switch.
     #[command(subcommand)]
@@ -134,6 +139,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Traffic(command) => sandbox::run_traffic(command),
         Command::Clock(command) => clock::run(command),
         Command::Recon(command) => recon::run(command),
+        Command::Dispute(command) => dispute::run(command),
         Command::Tsp(command) => tsp::run(command),
         Command::Run(args) => run::run(args),
         Command::Invite(command) => invite::run_invite(command),

@@ -29,6 +29,10 @@ pub enum Api {
     InquiryRegistrationStatus,
     /// `declare` (§13.2)
     Declare,
+    /// `responseRetrieval` (§13.3)
+    ResponseRetrieval,
+    /// `responseEscalation` (§13.3)
+    ResponseEscalation,
 }
 
 impl Api {
@@ -42,6 +46,8 @@ impl Api {
             Api::Registration => "/aps/api/v1/merchants/registration",
             Api::InquiryRegistrationStatus => "/aps/api/v1/merchants/inquiryRegistrationStatus",
             Api::Declare => "/aps/api/v1/customs/declare",
+            Api::ResponseRetrieval => plusbox_core::protocol::RESPONSE_RETRIEVAL_PATH,
+            Api::ResponseEscalation => plusbox_core::protocol::RESPONSE_ESCALATION_PATH,
         }
     }
 
@@ -55,6 +61,8 @@ impl Api {
             Api::Registration => "registration",
             Api::InquiryRegistrationStatus => "inquiryRegistrationStatus",
             Api::Declare => "declare",
+            Api::ResponseRetrieval => "responseRetrieval",
+            Api::ResponseEscalation => "responseEscalation",
         }
     }
 }

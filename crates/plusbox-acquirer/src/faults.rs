@@ -196,6 +196,14 @@ faults! {
     MissingAgentToken = "missing-agent-token", "§14",
         "A TSP calling Alipay+ on behalf of an ACQP sends the Agent-Token of the ACQP's authorization as the Agent-Token header on every call.",
         "Sends no Agent-Token header (even with agent_token configured), so Alipay+ refuses every call of a TSP-managed application with F ACCESS_DENIED.";
+    /// Acknowledges a retrieval and never answers it.
+    NoRetrievalAnswer = "no-retrieval-answer", "§13.3",
+        "After acknowledging initiateRetrieval, answer it with responseRetrieval carrying the order's details before the responseDeadline.",
+        "Acknowledges initiateRetrieval (S) but never sends responseRetrieval, so the wallet gets no transaction information and the dispute expires.";
+    /// Answers a dispute under a new paymentRequestId.
+    AnswerUnrelatedPayment = "answer-unrelated-payment", "§13.3",
+        "Answer a dispute with the disputeRequestId and the disputed payment's own paymentRequestId.",
+        "Answers the dispute under a newly made paymentRequestId, so Alipay+ refuses it (F REPEAT_REQ_INCONSISTENT) and the dispute stays unanswered.";
 }
 
 impl Fault {
@@ -286,7 +294,7 @@ mod tests {
             assert_eq!(Fault::from_name(fault.name()), Some(*fault));
             assert!(!fault.rule().is_empty() && !fault.section().is_empty());
         }
-        assert_eq!(Fault::ALL.len(), 38);
+        assert_eq!(Fault::ALL.len(), 40);
         assert!(Fault::from_name("nope").is_none());
     }
 

@@ -59,9 +59,13 @@ fn every_case_in_testcases_loads_and_validates() {
     assert!(mpm >= 10, "the merchant-presented (order code) cases load: {mpm}");
     let merchant = catalogue.suite("merchant").count();
     assert!(merchant >= 3, "the merchant registration and customs cases load: {merchant}");
+    let dispute = catalogue.suite("dispute").count();
+    assert!(dispute >= 2, "the dispute cases load: {dispute}");
     let recon = catalogue.suite("recon").count();
     assert!(recon >= 2, "the reconciliation cases load: {recon}");
-    assert_eq!(catalogue.suite("upm").count() + mpm + merchant, files.len());
+    // Every case is in exactly one suite: the suites' counts add up to the catalogue.
+    let suites: std::collections::BTreeSet<&str> = catalogue.cases().map(|c| c.product.suite()).collect();
+    assert_eq!(suites.iter().map(|s| catalogue.suite(s).count()).sum::<usize>(), files.len());
     for case in catalogue.cases() {
         // Each case rings up a sale: UPM by charging a code, MPM by showing an order code.
         let (product, sells) = match case.product {
@@ -82,6 +86,10 @@ fn every_case_in_testcases_loads_and_validates() {
             Product::Registration => {
                 ("REG", case.steps.iter().any(|s| matches!(s.pos, Some(PosAction::Register { .. }))))
             }
+            // Dispute cases sell first: a dispute needs a paid sale.
+            Product::Dispute => {
+                ("DSP", case.steps.iter().any(|s| matches!(s.pos, Some(PosAction::Charge { .. }))))
+            }
             Product::Customs => {
                 ("CUS", case.steps.iter().any(|s| matches!(s.pos, Some(PosAction::Charge { .. }))))
             }
@@ -89,6 +97,11 @@ fn every_case_in_testcases_loads_and_validates() {
             Product::Reconciliation => {
                 ("RECON", case.steps.iter().any(|s| matches!(s.pos, Some(PosAction::Reconcile))))
             }
+            // TSP cases sell (a charge, or an order code) with the Agent-Token on every call.
+            Product::Tsp => (
+                "TSP",
+                case.steps.iter().any(|s| matches!(s.pos, Some(PosAction::Charge { .. } | PosAction::OrderCode { .. }))),
+            ),
         };
         assert!(case.id.as_str().starts_with(product), "{} is a {product} case", case.id);
         assert!(sells, "{} rings up a sale (or, for REG, registers a merchant)", case.id);

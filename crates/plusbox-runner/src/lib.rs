@@ -44,9 +44,9 @@ use std::time::Instant;
 
 use plusbox_clock::SharedClock;
 use plusbox_core::catalogue::{
-    evaluate, AcquirerClock, Api, Capability, Case, CaseAmount, CodeKind, Outcome, PaymentSnapshot,
-    PaymentState, PosAction, PosOutcome, RefundAmount, RefundSnapshot, ResultStatus, RunInput, RunMode, Step,
-    TrafficEntry, Verdict, Wait, WalletAction,
+    evaluate, AcquirerClock, Api, Capability, Case, CaseAmount, CodeKind, DisputeStart, Outcome,
+    PaymentSnapshot, PaymentState, PosAction, PosOutcome, RefundAmount, RefundSnapshot, ResultStatus,
+    RunInput, RunMode, Step, TrafficEntry, Verdict, Wait, WalletAction,
 };
 use plusbox_core::money::Amount;
 use plusbox_core::protocol::time::format_instant;
@@ -742,7 +742,48 @@ impl Runner {
         if let Some(status) = step.forge_notify {
             notes.push(self.forge_notify(status, state).await?);
         }
+        if let Some(dispute) = step.dispute {
+            notes.push(self.open_dispute(dispute, state).await?);
+        }
         Ok(notes)
+    }
+
+    /// Has the sandbox start a dispute against the run's (first) paid payment, as the TSP does;
+    /// the sandbox then sends the ACQP its signed initiate call. A refusal by the sandbox's
+    /// dispute rules is a note (the checks judge what followed), not an error of the run.
+    async fn open_dispute(&self, dispute: DisputeStart, state: &mut RunState) -> Result<String, String> {
+        // The charge must have ended, so the sandbox holds the paid payment.
+        let charges: Vec<PosTask> = {
+            let (charges, rest): (Vec<_>, Vec<_>) = state.tasks.drain(..).partition(|t| t.action == "charge");
+            state.tasks = rest;
+            charges
+        };
+        for task in charges {
+            let answer = self.join(task.handle).await;
+            state.done.push((task.step, task.action, answer));
+        }
+        let mut paid = None;
+        for pid in self.run_ids(state).await.1 {
+            let record = self.port.payment(&pid).await.map_err(|e| format!("sandbox: payment {pid}: {e}"))?;
+            if record.is_some_and(|r| r.state == "SUCCESS") {
+                paid = Some(pid);
+                break;
+            }
+        }
+        let pid = paid.ok_or("no payment of this run was paid, so there is nothing to dispute")?;
+        let kind = dispute.kind.name();
+        let opened = self
+            .port
+            .open_dispute(kind, &pid, dispute.amount.map(|a| a.0))
+            .await
+            .map_err(|e| format!("sandbox: start a {kind}: {e}"))?;
+        self.poke();
+        Ok(match opened {
+            Ok(id) => format!("the sandbox started {kind} {id} against payment {pid}"),
+            Err((code, message)) => {
+                format!("the sandbox refused a {kind} of payment {pid}: {code}: {message}")
+            }
+        })
     }
 
     /// Sends the ACQP's notify URL a `notifyPayment` for the run's latest payment claiming

@@ -17,6 +17,7 @@
 //!   sandbox's stored jump), so a test run jumping the sandbox clock neither logs the admin out
 //!   nor resets the limit; results and traffic are shown on the sandbox clock they were made on.
 
+mod disputes;
 mod monitor;
 mod results;
 
@@ -224,6 +225,7 @@ pub(crate) fn router<S>(shared: Arc<Shared>, admin_clock: SharedClock) -> Router
         .route("/logout", post(logout))
         .merge(results::router())
         .merge(monitor::router())
+        .merge(disputes::router())
         .fallback(fallback)
         .layer(axum::middleware::map_response(finish))
         .with_state(dash)

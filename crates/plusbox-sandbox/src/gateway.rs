@@ -16,9 +16,9 @@ use plusbox_core::money::Amount;
 use plusbox_core::protocol::lenient::{self, FindingKind, HygieneFinding, JsonKind, ParseOptions};
 use plusbox_core::protocol::time::{format_instant, parse_instant, parse_request_time};
 use plusbox_core::protocol::{
-    CancelPaymentRequest, DeclareRequest, FieldError, InStoreScenario, InquireDeclarationRequestsRequest,
-    InquiryPaymentRequest, InquiryRegistrationStatusRequest, PayRequest, Problem, RefundRequest,
-    RegistrationRequest, Validate, WireResult,
+    CancelPaymentRequest, DeclareRequest, DisputeResponseRequest, FieldError, InStoreScenario,
+    InquireDeclarationRequestsRequest, InquiryPaymentRequest, InquiryRegistrationStatusRequest, PayRequest,
+    Problem, RefundRequest, RegistrationRequest, Validate, WireResult,
 };
 use plusbox_core::result_code::ResultCode;
 use plusbox_core::signing::{MessageParts, SignatureHeader, SigningError};
@@ -41,6 +41,8 @@ enum Api {
     InquiryRegistration,
     Declare,
     InquireDeclarations,
+    ResponseRetrieval,
+    ResponseEscalation,
 }
 
 impl Api {
@@ -54,6 +56,8 @@ impl Api {
             "/aps/api/v1/merchants/inquiryRegistrationStatus" => Some(Api::InquiryRegistration),
             "/aps/api/v1/customs/declare" => Some(Api::Declare),
             "/aps/api/v1/customs/inquireDeclarationRequests" => Some(Api::InquireDeclarations),
+            plusbox_core::protocol::RESPONSE_RETRIEVAL_PATH => Some(Api::ResponseRetrieval),
+            plusbox_core::protocol::RESPONSE_ESCALATION_PATH => Some(Api::ResponseEscalation),
             _ => None,
         }
     }
@@ -68,6 +72,8 @@ impl Api {
             Api::InquiryRegistration => "inquiryRegistrationStatus",
             Api::Declare => "declare",
             Api::InquireDeclarations => "inquireDeclarationRequests",
+            Api::ResponseRetrieval => "responseRetrieval",
+            Api::ResponseEscalation => "responseEscalation",
         }
     }
 }
@@ -584,6 +590,7 @@ fn process(
         }
         Request_::Declare(input) => crate::customs::declare(shared, exchange, &uri, &app, *input),
         Request_::InquireDeclarations(ids) => crate::customs::inquire(shared, exchange, &uri, &app, ids),
+        Request_::DisputeAnswer(input) => crate::disputes::respond(shared, exchange, &uri, &app, *input),
         Request_::Pay(input) => pay(shared, exchange, &uri, app, input),
         Request_::OrderCode(input) => {
             match crate::mpm::pay_order_code(shared, &app, &input, |p, paid| payment_fields(&app, p, paid)) {
@@ -730,6 +737,8 @@ pub(crate) enum Request_ {
     Declare(Box<crate::store::DeclareInput>),
     /// `inquireDeclarationRequests` (§13.2).
     InquireDeclarations(Vec<String>),
+    /// `responseRetrieval` / `responseEscalation` (§13.3).
+    DisputeAnswer(Box<crate::store::DisputeAnswerInput>),
     /// `registration` (§13.1).
     Registration(Box<crate::store::RegistrationInput>),
     /// `inquiryRegistrationStatus` (§13.1).
@@ -847,6 +856,21 @@ fn intake(api: Api, body: &[u8], options: ParseOptions) -> Intake {
             |_| (None, None),
             |r| Ok(Request_::InquireDeclarations(r.declaration_request_ids)),
         ),
+        Api::ResponseRetrieval | Api::ResponseEscalation => {
+            let kind = if api == Api::ResponseRetrieval {
+                crate::store::DisputeKind::Retrieval
+            } else {
+                crate::store::DisputeKind::Escalation
+            };
+            run::<DisputeResponseRequest>(
+                body,
+                options,
+                |r| (Some(r.payment_request_id.clone()), None),
+                |r| {
+                    crate::disputes::answer_input(kind, r, body).map(|i| Request_::DisputeAnswer(Box::new(i)))
+                },
+            )
+        }
         Api::Refund => run::<RefundRequest>(
             body,
             options,

@@ -60,6 +60,8 @@ mod registrations;
 pub use registrations::*;
 mod customs;
 pub use customs::*;
+mod disputes;
+pub use disputes::*;
 mod recon;
 pub use recon::{ReconSettings, SettledTransaction, SftpKey, SftpLogin, StoredReconFile};
 mod invite;
@@ -297,6 +299,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // TSP mode (store/tsp.rs): application names for `--app`, the per-application TSP-mode
     // switch and the authorizations with their Agent-Tokens.
     include_str!("../migrations/0016_tsp.sql"),
+    // Disputes (store/disputes.rs): retrievals and escalations with their answers, the
+    // per-application dispute URL, and the outbox column that links an initiate call to its
+    // dispute.
+    include_str!("../migrations/0017_disputes.sql"),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -591,6 +597,7 @@ mod tests {
         ("0014_registration_customs", "2d5ff484f91e6ccb5cf6ed98cdde0ef1ecef1486c7359b8bbe4256b4cc642132"),
         ("0015_sftp_keys", "329f370f97848ad78a616375f72d652575c30f04cd2c3b8fcb5de18b2cdb47b6"),
         ("0016_tsp", "5db6728fd55d79d2b9f0de35539e1185cc3a2e5f8b0a1ea067deafdf3db8ff4b"),
+        ("0017_disputes", "2d721daa73bf74a0a75ba6439977741be32d360561acb951cb733326e25999aa"),
     ];
 
     /// A database written by the last build that kept its migrations inline in this file

@@ -7,7 +7,8 @@ use std::fmt;
 use serde::Deserialize;
 
 use super::model::{
-    AcquirerClock, Api, Capability, Case, Check, PosAction, RefundAmount, Wait, WalletAction,
+    AcquirerClock, Api, Capability, Case, Check, DisputeStartKind, PosAction, RefundAmount, Wait,
+    WalletAction,
 };
 
 /// One problem with one case file.
@@ -486,6 +487,16 @@ impl Validator<'_> {
             }
             if step.age_payments.is_some() && !charged_before {
                 self.err(line, at("age_payments"), "needs an earlier charge whose payment it ages");
+            }
+            if step.dispute.is_some() && !charged_before {
+                self.err(line, at("dispute"), "needs an earlier charge whose payment it disputes");
+            }
+            if step.dispute.is_some_and(|d| d.kind == DisputeStartKind::Retrieval && d.amount.is_some()) {
+                self.err(
+                    line,
+                    at("dispute.amount"),
+                    "a retrieval has no amount; only an escalation claims one",
+                );
             }
             if step.forge_notify.is_some() && !charged_before {
                 self.err(

@@ -84,10 +84,18 @@ pub enum Product {
     /// Customs declaration of Alipay (CN) payments (alipayplus-api.md §13.2).
     #[serde(rename = "Customs Declaration")]
     Customs,
+    /// Disputes: the ACQP acknowledges and answers the retrievals and escalations Alipay+ starts
+    /// against its payments (alipayplus-api.md §13.3).
+    #[serde(rename = "Dispute")]
+    Dispute,
     /// Reconciliation: the ACQP downloads a clearing day's Transaction Detail Report from the
     /// sandbox's SFTP tree and reconciles it against its order table (reconciliation.md §2).
     #[serde(rename = "Reconciliation")]
     Reconciliation,
+    /// TSP mode: a TSP calls Alipay+ on behalf of an ACQP that authorized it, with the
+    /// authorization's Agent-Token on every call (alipayplus-api.md §14).
+    #[serde(rename = "TSP")]
+    Tsp,
 }
 
 impl Product {
@@ -97,7 +105,9 @@ impl Product {
             Product::Upm => "upm",
             Product::OrderCode | Product::PrivateOrderCode | Product::EntryCode => "mpm",
             Product::Registration | Product::Customs => "merchant",
+            Product::Dispute => "dispute",
             Product::Reconciliation => "recon",
+            Product::Tsp => "tsp",
         }
     }
 }
@@ -128,6 +138,14 @@ pub enum Api {
     Declare,
     /// `inquireDeclarationRequests` (ACQP → Alipay+, §13.2).
     InquireDeclarationRequests,
+    /// `initiateRetrieval` (Alipay+ → ACQP, §13.3).
+    InitiateRetrieval,
+    /// `initiateEscalation` (Alipay+ → ACQP, §13.3).
+    InitiateEscalation,
+    /// `responseRetrieval` (ACQP → Alipay+, §13.3).
+    ResponseRetrieval,
+    /// `responseEscalation` (ACQP → Alipay+, §13.3).
+    ResponseEscalation,
 }
 
 impl Api {
@@ -144,6 +162,10 @@ impl Api {
         Api::NotifyRegistrationStatus,
         Api::Declare,
         Api::InquireDeclarationRequests,
+        Api::InitiateRetrieval,
+        Api::InitiateEscalation,
+        Api::ResponseRetrieval,
+        Api::ResponseEscalation,
     ];
 
     /// The traffic-log name, e.g. `inquiryPayment`.
@@ -160,24 +182,36 @@ impl Api {
             Api::NotifyRegistrationStatus => "notifyRegistrationStatus",
             Api::Declare => "declare",
             Api::InquireDeclarationRequests => "inquireDeclarationRequests",
+            Api::InitiateRetrieval => "initiateRetrieval",
+            Api::InitiateEscalation => "initiateEscalation",
+            Api::ResponseRetrieval => "responseRetrieval",
+            Api::ResponseEscalation => "responseEscalation",
         }
     }
 
     /// The request-body field that is this API's idempotency key, when it is not the payment's
     /// `paymentRequestId`: `refundRequestId`, `registrationRequestId`,
-    /// `customsDeclarationRequestId`.
+    /// `customsDeclarationRequestId`, `disputeRequestId`.
     pub const fn idempotency_key(self) -> Option<&'static str> {
         match self {
             Api::Refund => Some("refundRequestId"),
             Api::Registration => Some("registrationRequestId"),
             Api::Declare => Some("customsDeclarationRequestId"),
+            Api::ResponseRetrieval | Api::ResponseEscalation => Some("disputeRequestId"),
             _ => None,
         }
     }
 
     /// True for the calls Alipay+ (the sandbox) makes to the ACQP.
     pub const fn is_outbound(self) -> bool {
-        matches!(self, Api::NotifyPayment | Api::UserInitiatedPay | Api::NotifyRegistrationStatus)
+        matches!(
+            self,
+            Api::NotifyPayment
+                | Api::UserInitiatedPay
+                | Api::NotifyRegistrationStatus
+                | Api::InitiateRetrieval
+                | Api::InitiateEscalation
+        )
     }
 
     /// The traffic-log direction of this API's entries.
@@ -865,6 +899,37 @@ pub enum Wait {
     },
 }
 
+/// A dispute a step starts (alipayplus-api.md §13.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisputeStart {
+    /// Retrieval or escalation.
+    pub kind: DisputeStartKind,
+    /// The escalated amount; the disputable amount (paid minus refunded) by default.
+    #[serde(default)]
+    pub amount: Option<CaseAmount>,
+}
+
+/// Which dispute a step starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DisputeStartKind {
+    /// A retrieval: the wallet asks for the transaction's information.
+    Retrieval,
+    /// An escalation: a chargeback.
+    Escalation,
+}
+
+impl DisputeStartKind {
+    /// `retrieval` or `escalation`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            DisputeStartKind::Retrieval => "retrieval",
+            DisputeStartKind::Escalation => "escalation",
+        }
+    }
+}
+
 /// One step of a case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -899,6 +964,11 @@ pub struct Step {
     /// move: this tests the ACQP's own time rules, such as its cancel-window check.
     #[serde(default)]
     pub acquirer_clock: Option<AcquirerClock>,
+    /// Before the step, the runner has the sandbox start a dispute against the run's payment, as
+    /// the TSP does from the dashboard or `plusbox dispute` (alipayplus-api.md §13.3): the
+    /// sandbox sends the ACQP's dispute URL a signed `initiateRetrieval` / `initiateEscalation`.
+    #[serde(default)]
+    pub dispute: Option<DisputeStart>,
     /// What the engine waits for.
     pub wait: Wait,
 }
