@@ -1152,6 +1152,14 @@ pub enum Check {
         /// Accepted substrings (one must occur).
         contains: Vec<String>,
     },
+    /// Every request the ACQP sent in the run carries `header` with a non-empty value (e.g. the
+    /// `Agent-Token` a TSP sends on an ACQP's behalf, alipayplus-api.md §14).
+    RequestHeader {
+        /// Stable check name.
+        name: String,
+        /// The header name (any case).
+        header: String,
+    },
     /// The ACQP's answers to an Alipay+ → ACQP call (`userInitiatedPay`) carry these fields:
     /// every answer of `api` that arrived has each dotted path present and non-empty; `a|b`
     /// accepts either path (e.g. `paymentAmount.value|amount.value`, §11).
@@ -1279,6 +1287,7 @@ impl Check {
             | Check::RequestFields { name, .. }
             | Check::AnswerFields { name, .. }
             | Check::RequestValue { name, .. }
+            | Check::RequestHeader { name, .. }
             | Check::Signatures { name, .. }
             | Check::NotifyAcked { name, .. }
             | Check::PaymentsCreated { name, .. }
@@ -1302,6 +1311,7 @@ impl Check {
             Check::RequestFields { .. } => "request-fields",
             Check::AnswerFields { .. } => "answer-fields",
             Check::RequestValue { .. } => "request-value",
+            Check::RequestHeader { .. } => "request-header",
             Check::Signatures { .. } => "signatures",
             Check::NotifyAcked { .. } => "notify-acked",
             Check::PaymentsCreated { .. } => "payments-created",
