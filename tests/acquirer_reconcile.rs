@@ -57,6 +57,7 @@ async fn a_correct_acquirer_reconciles_and_each_fault_shows_its_difference() {
         base_url: env.sandbox.base_url().to_owned(),
         username: login.username.clone(),
         password: login.password.expose().to_owned(),
+        sftp: None,
     };
     let run = |faults: Vec<Fault>| {
         let how = how.clone();
@@ -229,5 +230,46 @@ async fn aging_an_order_moves_its_payment_and_refund_times_back_and_refuses_bad_
         let (status, answer) = post(&url, bad.clone()).await;
         assert_eq!(status, 400, "{bad}: {answer}");
     }
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn the_back_office_downloads_over_sftp_with_the_pinned_host_key_the_same_bytes_as_over_http() {
+    let env = Env::start(&[], fast_timing()).await;
+    let sale = env.charge(&env.code_for("buyer-1", "success"), "3.21 USD").await;
+    let date = recon::clearing_date_of(parse_instant(sale.payment_time.as_deref().unwrap()).unwrap());
+    env.sandbox.clock().advance(time::Duration::days(2)).unwrap();
+    let now = plusbox_sandbox::Clock::now(&env.sandbox.clock());
+    let store = env.sandbox.store();
+    plusbox_sandbox::recon::generate(&store, &store.app().unwrap(), date, now).unwrap();
+    let login = acquirer_common::sftp_login(&env.sandbox);
+    let address = login.address.clone().unwrap();
+    let http = Download {
+        base_url: env.sandbox.base_url().to_owned(),
+        username: login.username.clone(),
+        password: login.password.clone(),
+        sftp: None,
+    };
+    let over_sftp = Download { sftp: Some((address.clone(), login.host_key.clone())), ..http.clone() };
+    let mut by_http = reconcile::download(&http, date).await.unwrap();
+    let mut by_sftp = reconcile::download(&over_sftp, date).await.unwrap();
+    by_http.sort();
+    by_sftp.sort();
+    assert!(!by_sftp.is_empty());
+    assert_eq!(by_sftp, by_http, "SFTP and HTTP give the same files");
+    let report =
+        reconcile::reconcile(env.acquirer.store(), &over_sftp, "M0001", date, &Faults::none()).await.unwrap();
+    assert_eq!((report.state, report.matched), ("RECONCILED", 1), "{report:?}");
+
+    // Another host key than the pinned one, or a wrong password: nothing is downloaded.
+    let spoofed = Download {
+        sftp: Some((address.clone(), Some("SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into()))),
+        ..http.clone()
+    };
+    let error = reconcile::download(&spoofed, date).await.unwrap_err();
+    assert!(error.to_string().contains("host key"), "{error}");
+    let wrong = Download { password: "wrong".into(), ..over_sftp.clone() };
+    let error = reconcile::download(&wrong, date).await.unwrap_err();
+    assert!(error.to_string().contains("refused"), "{error}");
     env.stop().await;
 }

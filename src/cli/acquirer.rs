@@ -104,10 +104,12 @@ pub fn run(command: AcquirerCommand) -> anyhow::Result<ExitCode> {
                     config_path.display()
                 ),
             };
+            let sftp = config.sftp.as_ref().and_then(|l| l.address.clone().map(|a| (a, l.host_key.clone())));
             let how = plusbox_acquirer::reconcile::Download {
                 base_url: config.gateway_url.clone(),
                 username,
                 password,
+                sftp,
             };
             let mut faults = config.faults.clone();
             for f in fault {
@@ -358,6 +360,12 @@ fn init(
         sftp: Some(plusbox_acquirer::config::SftpLogin {
             username: sftp.username.clone(),
             password: sftp.password.expose().to_owned(),
+            // Where `serve --sftp` last listened, with its host key pinned; else the HTTP mirror.
+            address: store.sftp_address()?,
+            host_key: match store.sftp_address()? {
+                Some(_) => Some(plusbox_sandbox::sftp::load_or_create_host_key(data_dir)?.1),
+                None => None,
+            },
         }),
         merchant,
         timing: Timing::default(),

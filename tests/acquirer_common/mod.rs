@@ -105,6 +105,8 @@ impl Env {
         }
         // Notification attempts time out like Alipay+'s 5 s, compressed.
         config.notify_timeout = Duration::from_millis(1_000);
+        // The clearing files over SFTP too, as the acquirer's back office downloads them.
+        config.sftp = Some("127.0.0.1:0".parse().unwrap());
         let sandbox = Sandbox::start(config).await.unwrap();
         let store = sandbox.store();
         let key = PrivateKey::generate().unwrap();
@@ -150,7 +152,7 @@ impl Env {
             database: dir.path().join("acquirer.sqlite3"),
             faults: Default::default(),
             agent_token: None,
-            sftp: Some(sftp_login(&store)),
+            sftp: Some(sftp_login(&sandbox)),
             merchant: MerchantConfig { entry_code_url: Some(entry_url.clone()), ..MerchantConfig::default() },
             timing,
         };
@@ -281,7 +283,7 @@ impl Env {
             database: self._dir.path().join(format!("acquirer-{merchant}.sqlite3")),
             faults: Default::default(),
             agent_token: None,
-            sftp: Some(sftp_login(&self.sandbox.store())),
+            sftp: Some(sftp_login(&self.sandbox)),
             merchant: MerchantConfig {
                 reference_merchant_id: merchant.to_owned(),
                 ..MerchantConfig::default()
@@ -343,11 +345,17 @@ pub async fn paired_phone(env: &Env) -> Phone {
     phone
 }
 
-/// The default application's SFTP login, as the acquirer's configuration carries it.
-pub fn sftp_login(store: &plusbox_sandbox::Store) -> plusbox_acquirer::config::SftpLogin {
+/// The default application's SFTP login and the sandbox's SFTP server with its host key, as the
+/// acquirer's configuration carries them.
+pub fn sftp_login(sandbox: &Sandbox) -> plusbox_acquirer::config::SftpLogin {
+    let store = sandbox.store();
     let login = store.sftp_login(store.app().unwrap().id).unwrap();
+    let data_dir = store.path().parent().unwrap().to_owned();
+    let (_, fingerprint) = plusbox_sandbox::sftp::load_or_create_host_key(&data_dir).unwrap();
     plusbox_acquirer::config::SftpLogin {
         username: login.username.clone(),
         password: login.password.expose().to_owned(),
+        address: sandbox.sftp_addr().map(|a| a.to_string()),
+        host_key: Some(fingerprint),
     }
 }

@@ -81,6 +81,14 @@ pub struct SftpLogin {
     pub username: String,
     /// The password `plusbox app show` prints.
     pub password: String,
+    /// The SFTP server, `host:port` (`plusbox serve --sftp`): files are downloaded over SFTP.
+    /// None: over the sandbox's HTTP mirror of the tree at the gateway URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// The server's host key as its SHA-256 fingerprint (`SHA256:…`, as `serve` logs it); a
+    /// server with another key is refused. None: any host key (a sandbox on this machine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_key: Option<String>,
 }
 
 /// The merchant the acquirer charges for (sent in `order.merchant`).

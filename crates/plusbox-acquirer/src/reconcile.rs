@@ -1,6 +1,7 @@
 //! The reference acquirer's side of reconciliation (reconciliation.md §2): download the clearing
-//! files of a day from the sandbox with the application's SFTP login (over the sandbox's HTTP
-//! mirror of the SFTP tree), check them against the format, and compare every row with the
+//! files of a day from the sandbox with the application's SFTP login (over SFTP, russh client,
+//! when the server's address is configured; else over the sandbox's HTTP mirror of the SFTP
+//! tree), check them against the format, and compare every row with the
 //! acquirer's own order table: each settled payment and refund must be in the file with the same
 //! amount, and the file must hold nothing the acquirer does not know.
 //!
@@ -36,6 +37,8 @@ pub struct Download {
     pub username: String,
     /// SFTP password.
     pub password: String,
+    /// The SFTP server (`host:port`) and its pinned host key fingerprint; None: the HTTP mirror.
+    pub sftp: Option<(String, Option<String>)>,
 }
 
 /// One difference between the file and the order table.
@@ -99,8 +102,21 @@ struct Listed {
     name: String,
 }
 
-/// Downloads the clearing files of `date` (every settlement currency).
+/// Downloads the clearing files of `date` (every settlement currency): over SFTP when the server
+/// is configured, else over the HTTP mirror.
 pub async fn download(how: &Download, date: Date) -> Result<Vec<(String, Vec<u8>)>, AcquirerError> {
+    let Some((address, host_key)) = &how.sftp else { return download_http(how, date).await };
+    let files = sftp::download(address, host_key.as_deref(), how, date).await?;
+    if !files.is_empty() {
+        return Ok(files);
+    }
+    // None yet: a past day Plusbox makes on demand (see download_http), then read it over SFTP.
+    download_http(how, date).await?;
+    sftp::download(address, host_key.as_deref(), how, date).await
+}
+
+/// Downloads the clearing files of `date` over the HTTP mirror of the SFTP tree.
+async fn download_http(how: &Download, date: Date) -> Result<Vec<(String, Vec<u8>)>, AcquirerError> {
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .build()
@@ -398,6 +414,7 @@ impl crate::Acquirer {
             base_url: config.gateway_url.clone(),
             username: login.username.clone(),
             password: login.password.clone(),
+            sftp: login.address.clone().map(|a| (a, login.host_key.clone())),
         };
         reconcile(self.store(), &how, &config.merchant.reference_merchant_id, date, self.faults()).await
     }
@@ -414,5 +431,86 @@ impl crate::Acquirer {
             return Err(AcquirerError::BadRequest("paymentRequestIds: 1 to 100 ids".into()));
         }
         self.store().age_orders(&request.payment_request_ids, time::Duration::seconds(request.seconds))
+    }
+}
+
+/// The SFTP client: the Alipay+ way of fetching the files (reconciliation.md §1.1).
+mod sftp {
+    use std::sync::Arc;
+
+    use russh::keys::{HashAlg, PublicKeyOrCertificate};
+    use time::Date;
+
+    use super::{recon, AcquirerError, Download};
+
+    /// Refuses a server whose host key is not the pinned one.
+    struct PinnedHost {
+        fingerprint: Option<String>,
+    }
+
+    impl russh::client::Handler for PinnedHost {
+        type Error = russh::Error;
+
+        async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+            let PublicKeyOrCertificate::PublicKey { key, .. } = key else { return Ok(false) };
+            let seen = key.fingerprint(HashAlg::Sha256).to_string();
+            Ok(self.fingerprint.as_deref().is_none_or(|want| want == seen))
+        }
+    }
+
+    fn failed(what: &str, e: impl std::fmt::Display) -> AcquirerError {
+        AcquirerError::Config(format!("SFTP {what}: {e}"))
+    }
+
+    /// The files in the day's folder (`…/<participantId>/<T+1>/`); empty when there is none.
+    pub(super) async fn download(
+        address: &str,
+        host_key: Option<&str>,
+        how: &Download,
+        date: Date,
+    ) -> Result<Vec<(String, Vec<u8>)>, AcquirerError> {
+        let config = Arc::new(russh::client::Config {
+            inactivity_timeout: Some(std::time::Duration::from_secs(30)),
+            ..Default::default()
+        });
+        let handler = PinnedHost { fingerprint: host_key.map(str::to_owned) };
+        let connect = russh::client::connect(config, address, handler);
+        let mut session = tokio::time::timeout(std::time::Duration::from_secs(15), connect)
+            .await
+            .map_err(|_| failed(&format!("connecting to {address}"), "timed out"))?
+            .map_err(|e| {
+                failed(&format!("connecting to {address} (a host key other than {host_key:?}?)"), e)
+            })?;
+        let auth = session
+            .authenticate_password(how.username.clone(), how.password.clone())
+            .await
+            .map_err(|e| failed("login", e))?;
+        if !auth.success() {
+            return Err(failed("login", format!("{} was refused (check the SFTP login)", how.username)));
+        }
+        let channel = session.channel_open_session().await.map_err(|e| failed("session", e))?;
+        channel.request_subsystem(true, "sftp").await.map_err(|e| failed("subsystem", e))?;
+        let client = russh_sftp::client::SftpSession::new(channel.into_stream())
+            .await
+            .map_err(|e| failed("session", e))?;
+        let generation = date.next_day().ok_or_else(|| failed("date", "out of range"))?;
+        let folder = format!("{}/{}/{}", recon::CLEARING_ROOT, how.username, recon::date_compact(generation));
+        let names: Vec<String> = match client.read_dir(folder.clone()).await {
+            Ok(entries) => entries.map(|e| e.file_name()).filter(|n| n.ends_with(".csv")).collect(),
+            Err(russh_sftp::client::error::Error::Status(status))
+                if status.status_code == russh_sftp::protocol::StatusCode::NoSuchFile =>
+            {
+                Vec::new()
+            }
+            Err(e) => return Err(failed(&format!("listing {folder}"), e)),
+        };
+        let mut files = Vec::with_capacity(names.len());
+        for name in names {
+            let path = format!("{folder}/{name}");
+            let bytes = client.read(path.clone()).await.map_err(|e| failed(&format!("reading {path}"), e))?;
+            files.push((name, bytes));
+        }
+        let _ = client.close().await;
+        Ok(files)
     }
 }

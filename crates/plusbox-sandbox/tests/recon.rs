@@ -569,3 +569,39 @@ async fn the_host_key_made_on_first_start_is_kept_across_restarts() {
     assert!(ok, "the restarted server's host key is the known one: {output}");
     second.shutdown().await;
 }
+
+#[tokio::test]
+async fn ageing_a_payment_into_a_made_day_drops_that_days_file_to_be_made_again_with_it() {
+    let h = start().await;
+    // 2025-03-11's file is made (empty) on 2025-03-12 at 08:00.
+    h.advance(2 * 86_400);
+    let store = h.sandbox.store();
+    let app = store.app().unwrap();
+    assert!(eventually(|| store.recon_generated(app.id, "20250311").unwrap()).await);
+    // A sale today (2025-03-12), refunded in part, then aged a day: it now belongs to 2025-03-11.
+    let paid = pay(&h, "pay-aged", "USD", "1234", None).await;
+    let refund = h
+        .call(
+            "refund",
+            &json!({"paymentRequestId": "pay-aged", "paymentId": paid, "refundRequestId": "refund-aged",
+                    "refundAmount": {"currency": "USD", "value": "234"}}),
+        )
+        .await;
+    assert_eq!(refund.code(), "SUCCESS", "{}", refund.raw);
+    assert_eq!(store.age_payments(std::slice::from_ref(&paid), time::Duration::days(1)).unwrap(), 1);
+    // The day's run (what the 08:00 worker does: make what is due and not made) makes it again,
+    // now with the sale; had the stale file stayed, the run would have skipped the day.
+    plusbox_sandbox::recon::generate_due(&store, h.clock_now()).unwrap();
+    let files: Vec<_> =
+        store.recon_files(app.id).unwrap().into_iter().filter(|f| f.clearing_date == "20250311").collect();
+    let usd = files.iter().find(|f| f.currency == "USD").unwrap();
+    let report =
+        recon::parse(&store.recon_file(app.id, &usd.generation_date, &usd.name).unwrap().unwrap()).unwrap();
+    let rows: Vec<(&str, i64)> = report
+        .rows
+        .iter()
+        .map(|(_, r)| (r.transaction_request_id.as_str(), r.transaction_amount.value))
+        .collect();
+    assert_eq!(rows, vec![("pay-aged", 1234), ("refund-aged", 234)]);
+    assert_eq!(report.summary.net_total_amount, 1000);
+}
