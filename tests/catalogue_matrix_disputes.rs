@@ -88,11 +88,19 @@ async fn correct_acquirer_passes_every_dispute_case_serial_and_parallel() {
         }
     }
     assert_eq!(offset, time::Duration::ZERO, "the runner moved the sandbox clock");
-    assert!(failures.is_empty(), "DSP cases that did not pass against the correct acquirer:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "DSP cases that did not pass against the correct acquirer:\n{}",
+        failures.join("\n")
+    );
     assert_eq!(serial.cases.len(), cases.len());
     assert_eq!(verdicts(&serial), verdicts(&parallel), "the verdicts depend on the order");
     // The sandbox recorded every dispute answered, with the acquirer's order as its material.
-    assert!(disputes.len() >= 2 * 4, "two runs of DSP-001, -002 and DSP-003's two retrievals: {}", disputes.len());
+    assert!(
+        disputes.len() >= 2 * 4,
+        "two runs of DSP-001, -002 and DSP-003's two retrievals: {}",
+        disputes.len()
+    );
     for d in &disputes {
         assert_eq!(d.status, "ANSWERED", "{} {}", d.kind.word(), d.dispute_request_id);
         assert!(d.acknowledged_at.is_some(), "{} was acknowledged", d.dispute_request_id);

@@ -111,21 +111,29 @@ fn a_retrieval_started_from_the_cli_is_sent_acknowledged_and_answered() {
     let prid = charged["paymentRequestId"].as_str().unwrap().to_owned();
 
     // No dispute URL yet: refused, naming the rule.
-    assert!(refused(&["dispute", "retrieve", "--data", "sb", "--payment", &prid], dir.path()).contains("NO_DISPUTE_URL"));
+    assert!(refused(&["dispute", "retrieve", "--data", "sb", "--payment", &prid], dir.path())
+        .contains("NO_DISPUTE_URL"));
     let set = ok(&["dispute", "set-url", &acquirer_url, "--data", "sb"], dir.path());
     assert!(set.contains("/aps/api/v1/disputes/initiateRetrieval"), "{set}");
 
-    let opened: Value =
-        serde_json::from_str(&ok(&["dispute", "retrieve", "--data", "sb", "--payment", &prid, "--json"], dir.path()))
-            .unwrap();
-    assert_eq!((opened["kind"].as_str(), opened["status"].as_str()), (Some("RETRIEVAL"), Some("OPEN")), "{opened}");
+    let opened: Value = serde_json::from_str(&ok(
+        &["dispute", "retrieve", "--data", "sb", "--payment", &prid, "--json"],
+        dir.path(),
+    ))
+    .unwrap();
+    assert_eq!(
+        (opened["kind"].as_str(), opened["status"].as_str()),
+        (Some("RETRIEVAL"), Some("OPEN")),
+        "{opened}"
+    );
     let id = opened["disputeRequestId"].as_str().unwrap().to_owned();
 
     // The running sandbox picks the queued call up, the acquirer acknowledges and answers.
     let deadline = Instant::now() + Duration::from_secs(30);
     let shown = loop {
         let shown: Value =
-            serde_json::from_str(&ok(&["dispute", "show", &id, "--data", "sb", "--json"], dir.path())).unwrap();
+            serde_json::from_str(&ok(&["dispute", "show", &id, "--data", "sb", "--json"], dir.path()))
+                .unwrap();
         if shown["status"] == "ANSWERED" || Instant::now() > deadline {
             break shown;
         }
@@ -135,7 +143,10 @@ fn a_retrieval_started_from_the_cli_is_sent_acknowledged_and_answered() {
     assert!(shown["acknowledgedAt"].is_string(), "the signed acknowledgement is recorded: {shown}");
     assert_eq!(shown["delivery"]["status"], "delivered");
     assert_eq!(shown["response"]["paymentRequestId"], prid.as_str());
-    assert_eq!(shown["response"]["order"]["orderAmount"], serde_json::json!({"currency": "USD", "value": "1250"}));
+    assert_eq!(
+        shown["response"]["order"]["orderAmount"],
+        serde_json::json!({"currency": "USD", "value": "1250"})
+    );
     let text = ok(&["dispute", "show", &id, "--data", "sb"], dir.path());
     assert!(text.contains("answered") && text.contains("responseRetrieval"), "{text}");
 
@@ -146,10 +157,15 @@ fn a_retrieval_started_from_the_cli_is_sent_acknowledged_and_answered() {
     ))
     .unwrap();
     assert_eq!(over["code"], "ESCALATION_AMOUNT_EXCEEDED", "{over}");
-    assert!(refused(&["dispute", "retrieve", "--data", "sb", "--payment", "nope"], dir.path()).contains("PAYMENT_NOT_FOUND"));
-    assert!(refused(&["dispute", "escalate", "--data", "sb", "--payment", &prid, "--amount", "lots"], dir.path())
-        .contains("--amount"));
+    assert!(refused(&["dispute", "retrieve", "--data", "sb", "--payment", "nope"], dir.path())
+        .contains("PAYMENT_NOT_FOUND"));
+    assert!(refused(
+        &["dispute", "escalate", "--data", "sb", "--payment", &prid, "--amount", "lots"],
+        dir.path()
+    )
+    .contains("--amount"));
     assert!(refused(&["dispute", "close", &id, "--data", "sb"], dir.path()).contains("DISPUTE_NOT_OPEN"));
-    let listed: Value = serde_json::from_str(&ok(&["dispute", "list", "--data", "sb", "--json"], dir.path())).unwrap();
+    let listed: Value =
+        serde_json::from_str(&ok(&["dispute", "list", "--data", "sb", "--json"], dir.path())).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 1, "refused disputes are not recorded: {listed}");
 }

@@ -43,18 +43,30 @@ async fn start() -> Harness {
     }
     assert!(child.wait().unwrap().success());
     let clock = TestClock::new(datetime!(2026-12-07 10:00:30 UTC));
-    let config = SandboxConfig::new(&data, "127.0.0.1:0".parse().unwrap()).with_clock(Arc::new(clock.clone()));
+    let config =
+        SandboxConfig::new(&data, "127.0.0.1:0".parse().unwrap()).with_clock(Arc::new(clock.clone()));
     let sandbox = Sandbox::start(config).await.unwrap();
     let base = sandbox.base_url().to_owned();
     let http = Client::builder().timeout(std::time::Duration::from_secs(20)).build().unwrap();
-    let login = http.post(format!("{base}/dashboard/api/login")).json(&json!({"password": PASSWORD})).send().await.unwrap();
+    let login = http
+        .post(format!("{base}/dashboard/api/login"))
+        .json(&json!({"password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(login.status(), StatusCode::NO_CONTENT);
     let cookie = login.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
     Harness { sandbox, clock, http, base, cookie, _dir: dir }
 }
 
 impl Harness {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<&str>, login: bool) -> (StatusCode, Value) {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&str>,
+        login: bool,
+    ) -> (StatusCode, Value) {
         let mut request = self.http.request(method, format!("{}/dashboard/api/{path}", self.base));
         if login {
             request = request.header("cookie", &self.cookie);
@@ -90,7 +102,13 @@ impl Harness {
         .to_string();
         let path = "/aps/api/v1/payments/pay";
         let time = plusbox_core::protocol::time::format_instant(now);
-        let parts = MessageParts { method: "POST", uri: path, client_id: &app.client_id, time: &time, body: body.as_bytes() };
+        let parts = MessageParts {
+            method: "POST",
+            uri: path,
+            client_id: &app.client_id,
+            time: &time,
+            body: body.as_bytes(),
+        };
         let answer: Value = self
             .http
             .post(format!("{}{path}", self.base))
@@ -120,7 +138,11 @@ async fn the_tsp_starts_lists_reads_and_closes_disputes_under_the_admin_session(
         (reqwest::Method::POST, "disputes/x/close"),
     ] {
         let (status, body) = h.call(method, path, Some("{}"), false).await;
-        assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("LOGIN_REQUIRED")), "{path}");
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("LOGIN_REQUIRED")),
+            "{path}"
+        );
     }
     let prid = h.paid("p-dash-1").await;
     let store = h.sandbox.store();
@@ -133,13 +155,26 @@ async fn the_tsp_starts_lists_reads_and_closes_disputes_under_the_admin_session(
     let id = opened["disputeRequestId"].as_str().unwrap().to_owned();
 
     let (status, refused) = h.post("disputes", &json!({"kind": "retrieval", "payment": prid})).await;
-    assert_eq!((status, refused["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("RETRIEVAL_OPEN")));
-    assert!(refused["message"].as_str().unwrap().contains("one retrieval may be open at a time"), "{refused}");
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("RETRIEVAL_OPEN"))
+    );
+    assert!(
+        refused["message"].as_str().unwrap().contains("one retrieval may be open at a time"),
+        "{refused}"
+    );
     let (status, refused) =
         h.post("disputes", &json!({"kind": "escalation", "payment": prid, "amount": "10.01 USD"})).await;
-    assert_eq!((status, refused["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("ESCALATION_AMOUNT_EXCEEDED")));
-    let (status, escalated) =
-        h.post("disputes", &json!({"kind": "escalation", "payment": prid, "amount": "4.00 USD", "reason": "DUPLICATE"})).await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("ESCALATION_AMOUNT_EXCEEDED"))
+    );
+    let (status, escalated) = h
+        .post(
+            "disputes",
+            &json!({"kind": "escalation", "payment": prid, "amount": "4.00 USD", "reason": "DUPLICATE"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{escalated}");
     assert_eq!(escalated["amount"], json!({"currency": "USD", "value": "400"}));
     assert_eq!(escalated["reasonCode"], "DUPLICATE");
@@ -152,7 +187,11 @@ async fn the_tsp_starts_lists_reads_and_closes_disputes_under_the_admin_session(
         (r#"{"kind": "retrieval", "payment": "p", "extra": 1}"#, "extra"),
     ] {
         let (status, error) = h.call(reqwest::Method::POST, "disputes", Some(body), true).await;
-        assert_eq!((status, error["code"].as_str()), (StatusCode::BAD_REQUEST, Some("INVALID_ARGUMENT")), "{body}");
+        assert_eq!(
+            (status, error["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("INVALID_ARGUMENT")),
+            "{body}"
+        );
         assert!(error["message"].as_str().unwrap().contains(named), "{body}: {error}");
     }
 
@@ -167,7 +206,10 @@ async fn the_tsp_starts_lists_reads_and_closes_disputes_under_the_admin_session(
     let (status, closed) = h.post(&format!("disputes/{id}/close"), &json!({})).await;
     assert_eq!((status, closed["status"].as_str()), (StatusCode::OK, Some("CLOSED")), "{closed}");
     let (status, again) = h.post(&format!("disputes/{id}/close"), &json!({})).await;
-    assert_eq!((status, again["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("DISPUTE_NOT_OPEN")));
+    assert_eq!(
+        (status, again["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("DISPUTE_NOT_OPEN"))
+    );
     // Closed, the retrieval no longer blocks the next one.
     let (status, _) = h.post("disputes", &json!({"kind": "retrieval", "payment": prid})).await;
     assert_eq!(status, StatusCode::CREATED);

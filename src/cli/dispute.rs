@@ -114,10 +114,20 @@ fn describe(d: &DisputeRecord) {
         d.status,
         amount
     );
-    println!("  reason {}; started {}; answer due {}", d.reason_code, format_instant(d.created_at), format_instant(d.respond_by));
+    println!(
+        "  reason {}; started {}; answer due {}",
+        d.reason_code,
+        format_instant(d.created_at),
+        format_instant(d.respond_by)
+    );
     if let Some(delivery) = &d.delivery {
         let error = delivery.last_error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
-        println!("  {}: {} after {} attempt(s){error}", d.kind.initiate_api(), delivery.status, delivery.attempts);
+        println!(
+            "  {}: {} after {} attempt(s){error}",
+            d.kind.initiate_api(),
+            delivery.status,
+            delivery.attempts
+        );
     }
     if let Some(at) = d.acknowledged_at {
         println!("  acknowledged (signed) {}", format_instant(at));
@@ -156,7 +166,10 @@ fn start(kind: DisputeKind, args: StartArgs, amount: Option<String>) -> anyhow::
                 print_json(&dispute)?;
             } else {
                 describe(&dispute);
-                println!("  {} queued: a running `plusbox serve` sends it signed to the dispute URL.", kind.initiate_api());
+                println!(
+                    "  {} queued: a running `plusbox serve` sends it signed to the dispute URL.",
+                    kind.initiate_api()
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

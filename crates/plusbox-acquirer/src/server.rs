@@ -18,10 +18,9 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::acquirer::{
-    DisputeKind, INITIATE_ESCALATION_PATH, INITIATE_RETRIEVAL_PATH,
-    Acquirer, CancelRequest, ChargeRequest, DeclareRequest, EntryPage, IncomingNotify, NotifyAck,
-    OrderCodeRequest, RefundRequest, RegisterRequest, ENTRY_PAGE_PATH, REGISTRATION_NOTIFY_PATH,
-    USER_INITIATED_PAY_PATH,
+    Acquirer, CancelRequest, ChargeRequest, DeclareRequest, DisputeKind, EntryPage, IncomingNotify,
+    NotifyAck, OrderCodeRequest, RefundRequest, RegisterRequest, ENTRY_PAGE_PATH, INITIATE_ESCALATION_PATH,
+    INITIATE_RETRIEVAL_PATH, REGISTRATION_NOTIFY_PATH, USER_INITIATED_PAY_PATH,
 };
 use crate::error::AcquirerError;
 
@@ -377,12 +376,22 @@ async fn declare(State(acq): State<Acquirer>, body: Bytes) -> Response {
 }
 
 /// `initiateRetrieval` from Alipay+ (§13.3): verified, acknowledged signed, answered later.
-async fn initiate_retrieval(State(acq): State<Acquirer>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn initiate_retrieval(
+    State(acq): State<Acquirer>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     dispute(acq, DisputeKind::Retrieval, uri, headers, body)
 }
 
 /// `initiateEscalation` from Alipay+ (§13.3): verified, acknowledged signed, answered later.
-async fn initiate_escalation(State(acq): State<Acquirer>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn initiate_escalation(
+    State(acq): State<Acquirer>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     dispute(acq, DisputeKind::Escalation, uri, headers, body)
 }
 

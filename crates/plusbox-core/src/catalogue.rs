@@ -41,7 +41,7 @@ pub use input::{Evidence, PaymentSnapshot, PosOutcome, RefundSnapshot, RunInput,
 pub use load::{load_case, CaseError, Catalogue, CatalogueErrors};
 pub use model::{
     AcquirerClock, Api, Capability, Case, CaseAmount, CaseDuration, CaseId, Check, Code, CodeKind,
-    DisputeStart, DisputeStartKind, EventRef,
-    MockSetup, Occurrence, PaymentState, PosAction, Product, RefundAmount, ResultStatus, Setup, Shows,
-    SignatureDirection, Step, UtcTimeOfDay, Wait, WalletAction, WalletScenario, WhichPayment,
+    DisputeStart, DisputeStartKind, EventRef, MockSetup, Occurrence, PaymentState, PosAction, Product,
+    RefundAmount, ResultStatus, Setup, Shows, SignatureDirection, Step, UtcTimeOfDay, Wait, WalletAction,
+    WalletScenario, WhichPayment,
 };

@@ -100,7 +100,9 @@ fn every_case_in_testcases_loads_and_validates() {
             // TSP cases sell (a charge, or an order code) with the Agent-Token on every call.
             Product::Tsp => (
                 "TSP",
-                case.steps.iter().any(|s| matches!(s.pos, Some(PosAction::Charge { .. } | PosAction::OrderCode { .. }))),
+                case.steps
+                    .iter()
+                    .any(|s| matches!(s.pos, Some(PosAction::Charge { .. } | PosAction::OrderCode { .. }))),
             ),
         };
         assert!(case.id.as_str().starts_with(product), "{} is a {product} case", case.id);

@@ -188,7 +188,11 @@ fn dispute_rule(code: &str) -> bool {
     ["DISPUTE_", "RETRIEVAL_", "ESCALATION_"].iter().any(|p| code.starts_with(p))
         || matches!(
             code,
-            "PAYMENT_NOT_FOUND" | "PAYMENT_AMBIGUOUS" | "PAYMENT_NOT_DISPUTABLE" | "NO_DISPUTE_URL" | "AMOUNT_INVALID"
+            "PAYMENT_NOT_FOUND"
+                | "PAYMENT_AMBIGUOUS"
+                | "PAYMENT_NOT_DISPUTABLE"
+                | "NO_DISPUTE_URL"
+                | "AMOUNT_INVALID"
         )
 }
 

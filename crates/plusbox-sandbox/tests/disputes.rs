@@ -40,17 +40,24 @@ async fn acqp(h: &Harness) -> Acqp {
     let verify = h.sandbox_public.clone();
     let (rx, sg) = (Arc::clone(&received), Arc::clone(&signed));
     let app = axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: Bytes| {
-        let (received, signed, key, verify) = (Arc::clone(&rx), Arc::clone(&sg), Arc::clone(&key), verify.clone());
+        let (received, signed, key, verify) =
+            (Arc::clone(&rx), Arc::clone(&sg), Arc::clone(&key), verify.clone());
         async move {
             let h = |n: &str| headers.get(n).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
             let client_id = h("client-id");
             let path = uri.path().to_string();
-            let parts =
-                MessageParts { method: "POST", uri: &path, client_id: &client_id, time: &h("request-time"), body: &body };
+            let parts = MessageParts {
+                method: "POST",
+                uri: &path,
+                client_id: &client_id,
+                time: &h("request-time"),
+                body: &body,
+            };
             let verified = verify.verify_message(&h("signature"), &parts).is_ok();
             received.lock().unwrap().push((path.clone(), serde_json::from_slice(&body).unwrap(), verified));
-            let ack = json!({"result": {"resultCode": "SUCCESS", "resultStatus": "S", "resultMessage": "success"}})
-                .to_string();
+            let ack =
+                json!({"result": {"resultCode": "SUCCESS", "resultStatus": "S", "resultMessage": "success"}})
+                    .to_string();
             let time = "2025-03-10T10:00:00+08:00".to_string();
             let mut response = (StatusCode::OK, ack.clone()).into_response();
             let hs = response.headers_mut();
@@ -58,8 +65,13 @@ async fn acqp(h: &Harness) -> Acqp {
             hs.insert("client-id", client_id.parse().unwrap());
             hs.insert("response-time", time.parse().unwrap());
             if *signed.lock().unwrap() {
-                let parts =
-                    MessageParts { method: "POST", uri: &path, client_id: &client_id, time: &time, body: ack.as_bytes() };
+                let parts = MessageParts {
+                    method: "POST",
+                    uri: &path,
+                    client_id: &client_id,
+                    time: &time,
+                    body: ack.as_bytes(),
+                };
                 hs.insert("signature", key.sign_message(&parts, Some(1)).unwrap().parse().unwrap());
             }
             response
@@ -89,14 +101,21 @@ impl Acqp {
 /// A paid USD payment of buyer-1; its paymentId.
 async fn paid(h: &Harness, id: &str, value: &str) -> String {
     let store = h.sandbox.store();
-    store.topup("buyer-1", &Amount::from_minor(Currency::from_code("USD").unwrap(), 1_000_000), h.clock_now()).unwrap();
+    store
+        .topup("buyer-1", &Amount::from_minor(Currency::from_code("USD").unwrap(), 1_000_000), h.clock_now())
+        .unwrap();
     let code = h.code("buyer-1");
     let answer = h.call("pay", &pay_body(id, &code, "USD", value)).await;
     assert_eq!(answer.code(), "SUCCESS", "{}", answer.raw);
     answer.body["paymentId"].as_str().unwrap().to_owned()
 }
 
-fn open(h: &Harness, kind: DisputeKind, payment: &str, amount: Option<i64>) -> Result<DisputeRecord, DisputeRefusal> {
+fn open(
+    h: &Harness,
+    kind: DisputeKind,
+    payment: &str,
+    amount: Option<i64>,
+) -> Result<DisputeRecord, DisputeRefusal> {
     let amount = amount.map(|v| Amount::from_minor(Currency::from_code("USD").unwrap(), v));
     let input = DisputeInput { kind, payment: payment.to_owned(), reason: None, amount };
     let opened = h.sandbox.store().open_dispute(&input, h.clock_now()).unwrap();
@@ -132,8 +151,12 @@ async fn post(h: &Harness, path: &str, body: &Value) -> Answer {
 /// Answers a dispute correctly (S).
 async fn answer(h: &Harness, d: &DisputeRecord) {
     let (path, mut body) = match d.kind {
-        DisputeKind::Retrieval => (RESPONSE_RETRIEVAL, answer_body(&d.dispute_request_id, &d.payment_request_id)),
-        DisputeKind::Escalation => (RESPONSE_ESCALATION, answer_body(&d.dispute_request_id, &d.payment_request_id)),
+        DisputeKind::Retrieval => {
+            (RESPONSE_RETRIEVAL, answer_body(&d.dispute_request_id, &d.payment_request_id))
+        }
+        DisputeKind::Escalation => {
+            (RESPONSE_ESCALATION, answer_body(&d.dispute_request_id, &d.payment_request_id))
+        }
     };
     if d.kind == DisputeKind::Escalation {
         body["acceptLiability"] = json!("false");
@@ -209,7 +232,8 @@ async fn an_unsigned_acknowledgement_is_not_taken_and_the_initiate_call_is_retri
     assert_eq!(first[0].0, "/acqp/aps/api/v1/disputes/initiateEscalation");
     assert_eq!(first[0].1["disputeAmount"], json!({"currency": "USD", "value": "1000"}));
     assert!(
-        common::eventually(|| dispute(&h, &d.dispute_request_id).delivery.is_some_and(|o| o.attempts == 1)).await
+        common::eventually(|| dispute(&h, &d.dispute_request_id).delivery.is_some_and(|o| o.attempts == 1))
+            .await
     );
     let pending = dispute(&h, &d.dispute_request_id);
     assert!(pending.acknowledged_at.is_none(), "an unsigned ack is not an acknowledgement");
@@ -293,7 +317,10 @@ async fn an_escalation_claims_at_most_the_payment_amount_minus_refunds() {
         )
         .await;
     assert_eq!(refund.code(), "SUCCESS", "{}", refund.raw);
-    assert_eq!(refused(open(&h, DisputeKind::Escalation, "p-dsp-amt", Some(7001))), "ESCALATION_AMOUNT_EXCEEDED");
+    assert_eq!(
+        refused(open(&h, DisputeKind::Escalation, "p-dsp-amt", Some(7001))),
+        "ESCALATION_AMOUNT_EXCEEDED"
+    );
     assert_eq!(refused(open(&h, DisputeKind::Retrieval, "p-dsp-amt", Some(100))), "AMOUNT_INVALID");
     let input = DisputeInput {
         kind: DisputeKind::Escalation,
@@ -301,7 +328,10 @@ async fn an_escalation_claims_at_most_the_payment_amount_minus_refunds() {
         reason: None,
         amount: Some(Amount::from_minor(Currency::from_code("HKD").unwrap(), 100)),
     };
-    assert_eq!(h.sandbox.store().open_dispute(&input, h.clock_now()).unwrap().unwrap_err().code, "AMOUNT_INVALID");
+    assert_eq!(
+        h.sandbox.store().open_dispute(&input, h.clock_now()).unwrap().unwrap_err().code,
+        "AMOUNT_INVALID"
+    );
     let whole = open(&h, DisputeKind::Escalation, "p-dsp-amt", None).unwrap();
     assert_eq!(whole.amount.unwrap().value, 7000, "by default the disputable amount");
 
@@ -345,7 +375,12 @@ async fn bad_answers_get_the_documented_codes_with_field_paths() {
     cases.push((long_id, "disputeRequestId"));
     for (body, path) in cases {
         let refused = post(&h, RESPONSE_RETRIEVAL, &body).await;
-        assert_eq!((refused.status, refused.status_letter(), refused.code()), (200, "F", "PARAM_ILLEGAL"), "{}", refused.raw);
+        assert_eq!(
+            (refused.status, refused.status_letter(), refused.code()),
+            (200, "F", "PARAM_ILLEGAL"),
+            "{}",
+            refused.raw
+        );
         let message = refused.body["result"]["resultMessage"].as_str().unwrap();
         assert!(message.contains(path), "{path} named in {message:?}");
     }
@@ -386,10 +421,20 @@ async fn unsigned_or_badly_signed_answers_are_refused() {
     assert_eq!((unsigned.status_letter(), unsigned.code()), ("F", "INVALID_SIGNATURE"), "{}", unsigned.raw);
     // Signed over another body than the one sent.
     let time = plusbox_core::protocol::time::format_instant(h.clock_now());
-    let parts = MessageParts { method: "POST", uri: RESPONSE_RETRIEVAL, client_id: &h.client_id, time: &time, body: b"{}" };
+    let parts = MessageParts {
+        method: "POST",
+        uri: RESPONSE_RETRIEVAL,
+        client_id: &h.client_id,
+        time: &time,
+        body: b"{}",
+    };
     let wrong = h.acqp_key.sign_message(&parts, Some(1)).unwrap();
     let forged = h
-        .post_with(RESPONSE_RETRIEVAL, body.as_bytes(), &[("signature", Some(&wrong)), ("request-time", Some(&time))])
+        .post_with(
+            RESPONSE_RETRIEVAL,
+            body.as_bytes(),
+            &[("signature", Some(&wrong)), ("request-time", Some(&time))],
+        )
         .await;
     assert_eq!(forged.code(), "INVALID_SIGNATURE", "{}", forged.raw);
     assert_eq!(dispute(&h, &d.dispute_request_id).status, "OPEN");

@@ -156,8 +156,9 @@ impl Acquirer {
         }
         let api = kind.answer_api();
         for attempt in 1..=ANSWER_ATTEMPTS {
-            let outcome =
-                self.call(api, &body, ANSWER_TIMEOUT_MS, &payment.payment_request_id, &request.dispute_request_id).await;
+            let outcome = self
+                .call(api, &body, ANSWER_TIMEOUT_MS, &payment.payment_request_id, &request.dispute_request_id)
+                .await;
             match outcome {
                 Outcome::Answered(answer) if answer.status != Status::Unknown => return,
                 _ if attempt < ANSWER_ATTEMPTS => {

@@ -479,11 +479,8 @@ async fn open_dispute(State(shared): State<Arc<Shared>>, headers: HeaderMap, bod
         Some("escalation") => crate::store::DisputeKind::Escalation,
         _ => return Err(bad("kind is required: retrieval or escalation")),
     };
-    let payment = body
-        .get("paymentId")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("paymentId is required"))?
-        .to_owned();
+    let payment =
+        body.get("paymentId").and_then(Value::as_str).ok_or_else(|| bad("paymentId is required"))?.to_owned();
     let amount = match body.get("amount") {
         None | Some(Value::Null) => None,
         Some(value) => {
