@@ -502,12 +502,9 @@ pub(super) fn forget_files_of_aged(tx: &rusqlite::Transaction<'_>, payment_id: &
     }
     let mut days = std::collections::BTreeSet::new();
     for at in times {
-        for moved in [Some(at), at.checked_sub(ms)] {
-            if let Some(moved) = moved {
-                days.insert(plusbox_core::recon::date_compact(plusbox_core::recon::clearing_date_of(
-                    from_millis(moved),
-                )));
-            }
+        for moved in [Some(at), at.checked_sub(ms)].into_iter().flatten() {
+            let day = plusbox_core::recon::clearing_date_of(from_millis(moved));
+            days.insert(plusbox_core::recon::date_compact(day));
         }
     }
     for day in days {
