@@ -127,6 +127,44 @@ fn the_tsp_authorization_flow_runs_from_the_cli() {
     );
     assert_eq!(apps[0]["tspMode"], false, "the default application is not TSP-managed");
 
+    // The TSP's acquirer for acqp-b: wired to that application, sending the token.
+    let out = data.join("acq").join("b.toml");
+    let init = Command::new(BIN)
+        .args(["acquirer", "init", "--from-sandbox"])
+        .arg(data)
+        .args([
+            "--app",
+            "acqp-b",
+            "--agent-token",
+            &token,
+            "--notify-url",
+            "http://127.0.0.1:8790/notify",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(init.status.success(), "{}", text(&init));
+    let config = plusbox_acquirer::AcquirerConfig::load(&out).unwrap();
+    let b = json(data, &["app", "show", "--app", "acqp-b", "--json"]);
+    assert_eq!(config.client_id, b["clientId"].as_str().unwrap());
+    assert_eq!(config.gateway_public_key, b["sandboxPublicKey"].as_str().unwrap());
+    assert_eq!(config.agent_token.as_deref(), Some(token.as_str()));
+    assert_eq!(b["notifyUrl"], "http://127.0.0.1:8790/notify");
+    assert_eq!(
+        json(data, &["app", "show", "--json"])["notifyUrl"],
+        Value::Null,
+        "the default application is untouched"
+    );
+    let bad = Command::new(BIN)
+        .args(["acquirer", "init", "--from-sandbox"])
+        .arg(data)
+        .args(["--agent-token", "has space", "--notify-url", "http://127.0.0.1:8791/notify", "--out"])
+        .arg(data.join("acq").join("c.toml"))
+        .output()
+        .unwrap();
+    assert!(!bad.status.success() && text(&bad).contains("--agent-token"), "{}", text(&bad));
+
     let widened = json(data, &["tsp", "scope", &id, "--products", "upm,mpm", "--json"]);
     assert_eq!(widened["products"], serde_json::json!(["upm", "mpm"]));
     assert_eq!(widened["agentToken"], token.as_str(), "a scope change keeps the token");

@@ -33,6 +33,14 @@ pub enum AcquirerCommand {
         /// Overwrite an existing configuration and key.
         #[arg(long)]
         force: bool,
+        /// The sandbox application to wire (Client-Id or name, `plusbox app list`); default: the
+        /// default application.
+        #[arg(long, value_name = "CLIENT-ID|NAME")]
+        app: Option<String>,
+        /// The Agent-Token to send on every call, as a TSP calling for the application's ACQP
+        /// (`plusbox tsp list`; docs/tsp.md).
+        #[arg(long, value_name = "TOKEN")]
+        agent_token: Option<String>,
     },
     /// Run the acquirer: POS-driver API (/charge, /refund, /cancel, /payments/{id}) and the
     /// notifyPayment endpoint, with its own SQLite order table.
@@ -82,8 +90,8 @@ pub enum AcquirerCommand {
 /// Runs one `acquirer` command.
 pub fn run(command: AcquirerCommand) -> anyhow::Result<ExitCode> {
     match command {
-        AcquirerCommand::Init { from_sandbox, notify_url, out, listen, force } => {
-            init(&from_sandbox, &notify_url, &out, listen, force)?;
+        AcquirerCommand::Init { from_sandbox, notify_url, out, listen, force, app, agent_token } => {
+            init(&from_sandbox, &notify_url, &out, listen, force, app.as_deref(), agent_token)?;
             Ok(ExitCode::SUCCESS)
         }
         AcquirerCommand::Faults { json } => {
@@ -274,7 +282,14 @@ fn init(
     out: &std::path::Path,
     listen: Option<String>,
     force: bool,
+    app: Option<&str>,
+    agent_token: Option<String>,
 ) -> anyhow::Result<()> {
+    if let Some(token) = &agent_token {
+        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            bail!("--agent-token: the Agent-Token as plusbox tsp list shows it (visible ASCII, no spaces)");
+        }
+    }
     plusbox_sandbox::store::validate_url(notify_url).map_err(|e| anyhow::anyhow!("--notify-url: {e}"))?;
     let path = plusbox_acquirer::config::uri_path(notify_url);
     if matches!(
@@ -312,10 +327,11 @@ fn init(
     let now = time::OffsetDateTime::now_utc();
     // A sandbox that was never served is provisioned here, with the default gateway address.
     store.provision_if_empty(now, "http://127.0.0.1:8787")?;
+    let target = store.resolve_app(app)?.id;
     let key = PrivateKey::generate()?;
     write_private_file(&dir.join(&key_name), key.to_pkcs8_pem().expose().as_bytes())?;
-    let fingerprint = store.set_acqp_key(&key.public_key()?.to_base64(), 1, now)?;
-    store.set_notify_url(Some(notify_url))?;
+    let fingerprint = store.set_acqp_key_for(target, &key.public_key()?.to_base64(), 1, now)?;
+    store.set_notify_url_for(target, Some(notify_url))?;
     // Private order codes (§11): the acquirer's domain, in the fixed-domain form, decoded by its
     // userInitiatedPay endpoint on the same listener as notifications.
     let scheme = notify_url.split("://").next().unwrap_or("http");
@@ -331,11 +347,18 @@ fn init(
             .map(|a| a.port())
             .with_context(|| format!("cannot find a free port on {listen_host} for the merchant page"))?,
     };
-    let merchant = MerchantConfig {
+    let mut merchant = MerchantConfig {
         entry_code_url: Some(format!("https://{listen_host}:{entry_port}/entry")),
         ..MerchantConfig::default()
     };
-    store.set_private_order_codes(
+    // A private-order-code domain belongs to one application: a further application's acquirer
+    // gets a sub-domain named after its Participant ID.
+    if target != store.app()?.id {
+        let participant = store.app_view_of(target)?.acquirer_id;
+        merchant.private_order_code_domain = format!("p{participant}.{}", merchant.private_order_code_domain);
+    }
+    store.set_private_order_codes_for(
+        target,
         &decode_url,
         &[plusbox_sandbox::store::PrivateDomain {
             domain: merchant.private_order_code_domain.clone(),
@@ -343,8 +366,8 @@ fn init(
         }],
         now,
     )?;
-    let app = store.app_view()?;
-    let sftp = store.sftp_login(store.app()?.id)?;
+    let app = store.app_view_of(target)?;
+    let sftp = store.sftp_login(target)?;
     let config = AcquirerConfig {
         gateway_url: app.gateway_url.clone(),
         client_id: app.client_id.clone(),
@@ -356,7 +379,7 @@ fn init(
         listen,
         database: PathBuf::from(format!("{stem}.sqlite3")),
         faults: Default::default(),
-        agent_token: None,
+        agent_token,
         sftp: Some(plusbox_acquirer::config::SftpLogin {
             username: sftp.username.clone(),
             password: sftp.password.expose().to_owned(),

@@ -470,6 +470,12 @@ fn process(
         Ok(AgentTokenCheck::NotTspMode) => None,
         Ok(AgentTokenCheck::Granted(products)) => Some(products),
         Ok(AgentTokenCheck::Denied(message)) => {
+            // The body is not judged, but the IDs it names link the refusal to its payment in
+            // the traffic log (a test run finds its refused calls by them).
+            let named: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let id = |key: &str| named.get(key).and_then(Value::as_str).map(str::to_owned);
+            exchange.record.payment_request_id = id("paymentRequestId");
+            exchange.record.payment_id = id("paymentId");
             exchange.record.findings.push(json!({
                 "kind": "agent-token",
                 "path": "header.agent-token",

@@ -325,6 +325,9 @@ async fn in_tsp_mode_a_missing_unknown_foreign_cancelled_or_out_of_scope_agent_t
     assert_eq!(logged.len(), 6, "{logged:?}");
     assert!(logged.iter().all(|t| t.signature == "valid"));
     assert!(logged.iter().all(|t| t.findings.to_string().contains("agent-token")));
+    // Refused before the body is judged, yet linked to the payment it names.
+    let linked: Vec<_> = logged.iter().filter_map(|t| t.payment_request_id.as_deref()).collect();
+    assert!(["p1", "p2", "p3", "m1", "p6"].iter().all(|id| linked.contains(id)), "{linked:?}");
 
     // TSP mode off: the header is ignored again.
     store.set_tsp_mode(a_id, false).unwrap();
