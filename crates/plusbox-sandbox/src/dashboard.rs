@@ -1,7 +1,7 @@
 //! The TSP dashboard's server side under `/dashboard/api/` (the document itself, `/dashboard`,
 //! is the UI build's, served by `plusbox-ui`): the admin login, the results of every invited
 //! merchant (matrix, runs, a run's detail, its diagram and photos, CSV export), the traffic
-//! monitor and a live event stream. Everything is JSON (`{code, message}` on errors) and
+//! monitor, a live event stream, and the disputes the TSP starts (`disputes`, §13.3). Everything is JSON (`{code, message}` on errors) and
 //! everything but `session`, `login` and `logout` needs the admin session cookie.
 //!
 //! - **Password**: one admin password, set with `plusbox admin set-password`, stored as an
