@@ -97,17 +97,20 @@ async fn call(h: &Harness, caller: &Caller, api: &str, body: &Value, agent_token
     call_as(h, caller, &caller.client_id, api, body, agent_token, &caller.sandbox_public).await
 }
 
+/// Notifications received: (Client-Id header, body, verified).
+type Seen = Arc<Mutex<Vec<(String, Value, bool)>>>;
+
 /// A notify receiver that records who each notification was for (its Client-Id header) and
 /// whether it verifies with `sandbox_public`.
-async fn recorder(sandbox_public: PublicKey) -> (String, Arc<Mutex<Vec<(String, Value, bool)>>>) {
-    let seen: Arc<Mutex<Vec<(String, Value, bool)>>> = Arc::default();
+async fn recorder(sandbox_public: PublicKey) -> (String, Seen) {
+    let seen: Seen = Arc::default();
     let state = (Arc::clone(&seen), sandbox_public);
     let app = axum::Router::new()
         .route(
             "/notify",
             axum::routing::post(
                 |axum::extract::State((seen, key)): axum::extract::State<(
-                    Arc<Mutex<Vec<(String, Value, bool)>>>,
+                    Seen,
                     PublicKey,
                 )>,
                  headers: HeaderMap,

@@ -617,14 +617,15 @@ impl Validator<'_> {
                         self.err(line, at("contains"), "list at least one non-empty text");
                     }
                 }
-                Check::RequestHeader { header, .. } => {
-                    if header.is_empty() || !header.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-                        self.err(
-                            line,
-                            at("header"),
-                            format!("{header:?} is not an HTTP header name like Agent-Token"),
-                        );
-                    }
+                Check::RequestHeader { header, .. }
+                    if header.is_empty()
+                        || !header.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+                {
+                    self.err(
+                        line,
+                        at("header"),
+                        format!("{header:?} is not an HTTP header name like Agent-Token"),
+                    );
                 }
                 Check::AnswerFields { api, present, .. } => {
                     if !api.is_outbound() {
