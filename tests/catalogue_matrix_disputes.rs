@@ -3,7 +3,8 @@
 //! and several at once on one sandbox; every fault a DSP case targets fails that case on the same
 //! named check every time. Real sandbox and acquirer on ephemeral ports, wired only over HTTP:
 //! the runner charges through the POS driver, has the sandbox start the dispute (as the TSP
-//! does), and the sandbox sends the signed initiate call to the acquirer's dispute URL.
+//! does), and the sandbox sends the signed initiate call to the acquirer's dispute URL. The
+//! suite passes through the test-control API's port as well (`plusbox run --sandbox`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod acquirer_common;
@@ -151,4 +152,28 @@ async fn every_fault_a_dispute_case_targets_fails_it_on_a_named_check() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// A device token that sees every payment (`plusbox app pair --token`).
+fn owner_token(env: &Env) -> String {
+    let store = env.sandbox.store();
+    let token = store.create_device("owner", time::OffsetDateTime::now_utc()).unwrap();
+    token.expose().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_dispute_cases_pass_over_the_test_control_api_too() {
+    // `plusbox run --sandbox URL --token T`: the runner starts each dispute with
+    // POST /app/v1/test/disputes instead of the local store.
+    let catalogue = plusbox_runner::embedded::catalogue().unwrap();
+    let cases = dispute_cases(&catalogue);
+    let env = env(&[]).await;
+    let port = plusbox_runner::HttpPort::connect(env.sandbox.base_url(), &owner_token(&env)).await.unwrap();
+    let runner = Runner::new(Arc::new(port), RunnerConfig::new(env.base_url.clone(), "buyer-1")).unwrap();
+    let report = runner.run_all(&cases, &Quiet).await;
+    env.stop().await;
+    let failures: Vec<String> =
+        report.cases.iter().filter(|r| r.verdict != Outcome::Pass).map(explain).collect();
+    assert!(failures.is_empty(), "over the test-control API:\n{}", failures.join("\n"));
+    assert_eq!(report.cases.len(), cases.len());
 }
