@@ -311,3 +311,40 @@ proptest! {
         let _ = load_case("UPM-FUZZ-001.toml", &text);
     }
 }
+
+#[test]
+fn reconcile_and_labelled_cancel_steps_are_checked() {
+    let step = |pos: &str| {
+        MINIMAL
+            .replace("[[checks]]", &format!("[[steps]]\ninstruction = \"Next\"\npos = {pos}\nwait = {{ kind = \"timeout\", duration = \"1s\" }}\n\n[[checks]]"))
+    };
+    let rules = [
+        (step("{ action = \"reconcile\" }"), "requires = [\"acquirer-reconcile\"]"),
+        (
+            step("{ action = \"cancel\", charge = \"void\" }"),
+            "the request_id label of an earlier charge step",
+        ),
+        (
+            MINIMAL.replace("pos = { action = \"charge\" }", "pos = { action = \"reconcile\" }"),
+            "a reconciliation needs an earlier charge",
+        ),
+    ];
+    for (text, needle) in rules {
+        let errors = load_case("UPM-TEST-001.toml", &text).expect_err(needle);
+        let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert!(all.iter().any(|e| e.contains(needle)), "{needle:?} not in {all:?}");
+    }
+    // Both are taken when right: the capability listed, the label an earlier charge's.
+    let labelled =
+        MINIMAL.replace("{ action = \"charge\" }", "{ action = \"charge\", request_id = \"void\" }");
+    let ok = labelled
+        .replace("required = true\n", "required = true\nrequires = [\"acquirer-reconcile\"]\n")
+        .replace(
+            "[[checks]]",
+            "[[steps]]\ninstruction = \"Void\"\npos = { action = \"cancel\", charge = \"void\" }\nwait = { kind = \"timeout\", duration = \"1s\" }\n\n[[steps]]\ninstruction = \"Reconcile\"\npos = { action = \"reconcile\" }\nwait = { kind = \"timeout\", duration = \"1s\" }\n\n[[checks]]",
+        );
+    let case = load_case("UPM-TEST-001.toml", &ok).unwrap();
+    assert_eq!(case.steps.len(), 3);
+    assert!(matches!(&case.steps[1].pos, Some(PosAction::Cancel { charge: Some(l) }) if l == "void"));
+    assert!(matches!(case.steps[2].pos, Some(PosAction::Reconcile)));
+}
