@@ -420,6 +420,22 @@ mod tests {
         assert!(authorization_id_of("AUTH_0123456789abcdefghij").is_err());
     }
 
+    proptest::proptest! {
+        /// Outside text (a pasted URL, a product list) never panics: it parses or is refused
+        /// with a message that names it.
+        #[test]
+        fn any_authorization_text_or_product_list_parses_or_is_refused(text in "\\PC{0,80}") {
+            match authorization_id_of(&text) {
+                Ok(id) => proptest::prop_assert!(id.starts_with("AUTH_") && id.len() == 25),
+                Err(error) => proptest::prop_assert!(error.to_string().contains("authorization")),
+            }
+            match parse_products(&text) {
+                Ok(products) => proptest::prop_assert!(!products.is_empty()),
+                Err(error) => proptest::prop_assert!(!error.to_string().is_empty()),
+            }
+        }
+    }
+
     #[test]
     fn secure_tokens_have_the_length_and_alphabet_asked_for() {
         let token = secure_random(ALNUM, 48).unwrap();
