@@ -87,10 +87,11 @@ fn a_retrieval_started_from_the_cli_is_sent_acknowledged_and_answered() {
     let port = free_port();
     let acquirer_url = format!("http://127.0.0.1:{port}");
     let notify_url = format!("{acquirer_url}/notify");
-    ok(
+    let init = ok(
         &["acquirer", "init", "--from-sandbox", "sb", "--notify-url", &notify_url, "--out", "acq.toml"],
         dir.path(),
     );
+    assert!(init.contains(&format!("disputes    {acquirer_url}/aps/api/v1/disputes/")), "{init}");
     let _acquirer = Running(
         Command::new(BIN)
             .args(["acquirer", "serve", "--config", "acq.toml"])
@@ -110,7 +111,10 @@ fn a_retrieval_started_from_the_cli_is_sent_acknowledged_and_answered() {
     assert_eq!(charged["state"], "SUCCESS", "{charged}");
     let prid = charged["paymentRequestId"].as_str().unwrap().to_owned();
 
-    // No dispute URL yet: refused, naming the rule.
+    // init pointed the application's dispute URL at the acquirer; without one a dispute is
+    // refused, naming the rule.
+    let set = ok(&["dispute", "set-url", "none", "--data", "sb"], dir.path());
+    assert!(set.contains("cleared"), "{set}");
     assert!(refused(&["dispute", "retrieve", "--data", "sb", "--payment", &prid], dir.path())
         .contains("NO_DISPUTE_URL"));
     let set = ok(&["dispute", "set-url", &acquirer_url, "--data", "sb"], dir.path());

@@ -366,6 +366,10 @@ fn init(
         }],
         now,
     )?;
+    // Disputes (§13.3): initiateRetrieval / initiateEscalation go to the acquirer's own origin,
+    // where it serves both paths.
+    let dispute_url = format!("{scheme}://{host}");
+    store.set_dispute_url(target, Some(&dispute_url))?;
     let app = store.app_view_of(target)?;
     let sftp = store.sftp_login(target)?;
     let config = AcquirerConfig {
@@ -406,6 +410,7 @@ fn init(
     if let Some(url) = &config.merchant.entry_code_url {
         println!("  entry code  {url} (merchant page, HTTPS, self-signed)");
     }
+    println!("  disputes    {dispute_url}/aps/api/v1/disputes/initiate… (registered with the sandbox)");
     println!("next: plusbox acquirer serve --config {}", out.display());
     Ok(())
 }
