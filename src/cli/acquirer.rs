@@ -33,6 +33,14 @@ pub enum AcquirerCommand {
         /// Overwrite an existing configuration and key.
         #[arg(long)]
         force: bool,
+        /// The sandbox application to wire (Client-Id or name, `plusbox app list`); default: the
+        /// default application.
+        #[arg(long, value_name = "CLIENT-ID|NAME")]
+        app: Option<String>,
+        /// The Agent-Token to send on every call, as a TSP calling for the application's ACQP
+        /// (`plusbox tsp list`; docs/tsp.md).
+        #[arg(long, value_name = "TOKEN")]
+        agent_token: Option<String>,
     },
     /// Run the acquirer: POS-driver API (/charge, /refund, /cancel, /payments/{id}) and the
     /// notifyPayment endpoint, with its own SQLite order table.
@@ -57,15 +65,16 @@ pub enum AcquirerCommand {
         /// Clearing date T, YYYYMMDD or YYYY-MM-DD (UTC+8).
         #[arg(long)]
         date: String,
-        /// SFTP username (the Participant ID).
+        /// SFTP username (the Participant ID); default: the configuration's `[sftp]` login.
         #[arg(long, env = "PLUSBOX_SFTP_USER")]
-        username: String,
-        /// SFTP password.
+        username: Option<String>,
+        /// SFTP password; default: the configuration's `[sftp]` login.
         #[arg(long, env = "PLUSBOX_SFTP_PASSWORD", hide_env_values = true)]
-        password: String,
-        /// Make a classic reconciliation mistake (recon-counts-cancelled, recon-ignores-refunds).
+        password: Option<String>,
+        /// Make a classic reconciliation mistake (recon-counts-cancelled, recon-ignores-refunds;
+        /// the configuration's faults apply too).
         #[arg(long = "fault", value_name = "NAME")]
-        fault: Vec<plusbox_acquirer::reconcile::ReconFault>,
+        fault: Vec<plusbox_acquirer::Fault>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -81,38 +90,62 @@ pub enum AcquirerCommand {
 /// Runs one `acquirer` command.
 pub fn run(command: AcquirerCommand) -> anyhow::Result<ExitCode> {
     match command {
-        AcquirerCommand::Init { from_sandbox, notify_url, out, listen, force } => {
-            init(&from_sandbox, &notify_url, &out, listen, force)?;
+        AcquirerCommand::Init { from_sandbox, notify_url, out, listen, force, app, agent_token } => {
+            init(&from_sandbox, &notify_url, &out, listen, force, app.as_deref(), agent_token)?;
             Ok(ExitCode::SUCCESS)
         }
         AcquirerCommand::Faults { json } => {
             print_faults(json)?;
             Ok(ExitCode::SUCCESS)
         }
-        AcquirerCommand::Reconcile { config, date, username, password, fault, json } => {
-            let config = AcquirerConfig::load(&config)?;
+        AcquirerCommand::Reconcile { config: config_path, date, username, password, fault, json } => {
+            let config = AcquirerConfig::load(&config_path)?;
             let date = plusbox_core::recon::parse_date(&date)
                 .ok_or_else(|| anyhow::anyhow!("--date {date:?} is not a date (YYYYMMDD or YYYY-MM-DD)"))?;
             let store = plusbox_acquirer::Store::open(&config.database)?;
+            let configured = config.sftp.clone();
+            let (username, password) = match (username, password, configured) {
+                (Some(u), Some(p), _) => (u, p),
+                (u, p, Some(login)) => (u.unwrap_or(login.username), p.unwrap_or(login.password)),
+                _ => anyhow::bail!(
+                    "no SFTP login: give --username and --password, or an [sftp] section in {} (plusbox app show prints the login)",
+                    config_path.display()
+                ),
+            };
+            let sftp = config.sftp.as_ref().and_then(|l| l.address.clone().map(|a| (a, l.host_key.clone())));
             let how = plusbox_acquirer::reconcile::Download {
                 base_url: config.gateway_url.clone(),
                 username,
                 password,
+                sftp,
             };
+            let mut faults = config.faults.clone();
+            for f in fault {
+                faults.insert(f);
+            }
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .context("cannot start the async runtime")?;
-            let report =
-                runtime.block_on(plusbox_acquirer::reconcile::reconcile(&store, &how, date, &fault))?;
+            let report = runtime.block_on(plusbox_acquirer::reconcile::reconcile(
+                &store,
+                &how,
+                &config.merchant.reference_merchant_id,
+                date,
+                &faults,
+            ))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 println!(
-                    "clearing date {}: {} file(s), {} transaction(s) matched",
+                    "clearing date {} merchant {}: {} file(s), {} transaction(s) matched ({} payment(s), {} refund(s)), {} row(s) of other merchants",
                     report.clearing_date,
+                    report.merchant,
                     report.files.len(),
-                    report.matched
+                    report.matched,
+                    report.matched_payments,
+                    report.matched_refunds,
+                    report.other_merchant_rows
                 );
                 for d in &report.differences {
                     println!(
@@ -249,7 +282,14 @@ fn init(
     out: &std::path::Path,
     listen: Option<String>,
     force: bool,
+    app: Option<&str>,
+    agent_token: Option<String>,
 ) -> anyhow::Result<()> {
+    if let Some(token) = &agent_token {
+        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            bail!("--agent-token: the Agent-Token as plusbox tsp list shows it (visible ASCII, no spaces)");
+        }
+    }
     plusbox_sandbox::store::validate_url(notify_url).map_err(|e| anyhow::anyhow!("--notify-url: {e}"))?;
     let path = plusbox_acquirer::config::uri_path(notify_url);
     if matches!(
@@ -287,10 +327,11 @@ fn init(
     let now = time::OffsetDateTime::now_utc();
     // A sandbox that was never served is provisioned here, with the default gateway address.
     store.provision_if_empty(now, "http://127.0.0.1:8787")?;
+    let target = store.resolve_app(app)?.id;
     let key = PrivateKey::generate()?;
     write_private_file(&dir.join(&key_name), key.to_pkcs8_pem().expose().as_bytes())?;
-    let fingerprint = store.set_acqp_key(&key.public_key()?.to_base64(), 1, now)?;
-    store.set_notify_url(Some(notify_url))?;
+    let fingerprint = store.set_acqp_key_for(target, &key.public_key()?.to_base64(), 1, now)?;
+    store.set_notify_url_for(target, Some(notify_url))?;
     // Private order codes (§11): the acquirer's domain, in the fixed-domain form, decoded by its
     // userInitiatedPay endpoint on the same listener as notifications.
     let scheme = notify_url.split("://").next().unwrap_or("http");
@@ -306,11 +347,18 @@ fn init(
             .map(|a| a.port())
             .with_context(|| format!("cannot find a free port on {listen_host} for the merchant page"))?,
     };
-    let merchant = MerchantConfig {
+    let mut merchant = MerchantConfig {
         entry_code_url: Some(format!("https://{listen_host}:{entry_port}/entry")),
         ..MerchantConfig::default()
     };
-    store.set_private_order_codes(
+    // A private-order-code domain belongs to one application: a further application's acquirer
+    // gets a sub-domain named after its Participant ID.
+    if target != store.app()?.id {
+        let participant = store.app_view_of(target)?.acquirer_id;
+        merchant.private_order_code_domain = format!("p{participant}.{}", merchant.private_order_code_domain);
+    }
+    store.set_private_order_codes_for(
+        target,
         &decode_url,
         &[plusbox_sandbox::store::PrivateDomain {
             domain: merchant.private_order_code_domain.clone(),
@@ -318,7 +366,12 @@ fn init(
         }],
         now,
     )?;
-    let app = store.app_view()?;
+    // Disputes (§13.3): initiateRetrieval / initiateEscalation go to the acquirer's own origin,
+    // where it serves both paths.
+    let dispute_url = format!("{scheme}://{host}");
+    store.set_dispute_url(target, Some(&dispute_url))?;
+    let app = store.app_view_of(target)?;
+    let sftp = store.sftp_login(target)?;
     let config = AcquirerConfig {
         gateway_url: app.gateway_url.clone(),
         client_id: app.client_id.clone(),
@@ -330,6 +383,17 @@ fn init(
         listen,
         database: PathBuf::from(format!("{stem}.sqlite3")),
         faults: Default::default(),
+        agent_token,
+        sftp: Some(plusbox_acquirer::config::SftpLogin {
+            username: sftp.username.clone(),
+            password: sftp.password.expose().to_owned(),
+            // Where `serve --sftp` last listened, with its host key pinned; else the HTTP mirror.
+            address: store.sftp_address()?,
+            host_key: match store.sftp_address()? {
+                Some(_) => Some(plusbox_sandbox::sftp::load_or_create_host_key(data_dir)?.1),
+                None => None,
+            },
+        }),
         merchant,
         timing: Timing::default(),
     };
@@ -346,6 +410,7 @@ fn init(
     if let Some(url) = &config.merchant.entry_code_url {
         println!("  entry code  {url} (merchant page, HTTPS, self-signed)");
     }
+    println!("  disputes    {dispute_url}/aps/api/v1/disputes/initiate… (registered with the sandbox)");
     println!("next: plusbox acquirer serve --config {}", out.display());
     Ok(())
 }

@@ -171,6 +171,8 @@ async fn bench(
         listen: addr.to_string(),
         database: dir.join("acquirer.sqlite3"),
         faults: Default::default(),
+        agent_token: None,
+        sftp: None,
         merchant: MerchantConfig { entry_code_url: Some(entry_url), ..MerchantConfig::default() },
         timing,
     };

@@ -140,6 +140,8 @@ async fn demo(args: &DemoArgs, dir: &std::path::Path) -> anyhow::Result<ExitCode
         listen: addr.to_string(),
         database: dir.join("acquirer.sqlite3"),
         faults: Default::default(),
+        agent_token: None,
+        sftp: None,
         merchant: MerchantConfig::default(),
         timing: demo_timing(),
     };

@@ -13,6 +13,7 @@ pub mod clock;
 pub mod code;
 pub mod demo;
 pub mod device;
+pub mod dispute;
 pub mod invite;
 pub mod keys;
 pub mod pos;
@@ -21,6 +22,7 @@ pub mod recon;
 pub mod run;
 pub mod sandbox;
 pub mod scan;
+pub mod tsp;
 
 /// Plusbox: an Alipay+ sandbox in a box, and its test companion.
 #[derive(Debug, Parser)]
@@ -53,9 +55,9 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Run the Alipay+ sandbox server (provisions an application on first start).
     Serve(sandbox::ServeArgs),
-    /// The sandbox application: show its settings, upload the ACQP key, set the notify URL.
-    #[command(subcommand)]
-    App(sandbox::AppCommand),
+    /// The sandbox applications: create and list them; show one's settings, upload its ACQP
+    /// key, set its notify URL (`--app` picks one; default: the default application).
+    App(sandbox::AppArgs),
     /// The simulated buyer wallet: accounts, codes, scenarios, confirmations.
     #[command(subcommand)]
     Wallet(sandbox::WalletCommand),
@@ -71,6 +73,14 @@ pub enum Command {
     /// Reconciliation files: generate, list, validate, settlement settings.
     #[command(subcommand)]
     Recon(recon::ReconCommand),
+    /// Disputes (TSP): start a retrieval or escalation against a payment, list, show, close;
+    /// the application's dispute URL.
+    #[command(subcommand)]
+    Dispute(dispute::DisputeCommand),
+    /// TSP mode (docs/tsp.md): authorization URLs, the ACQP's authorization, Agent-Tokens,
+    /// the per-application TSP-mode switch.
+    #[command(subcommand)]
+    Tsp(tsp::TspCommand),
     /// Run acceptance test cases against a POS (the POS-driver contract) and judge them.
     Run(run::RunArgs),
     /// Invite merchants to test: create (link and QR), import a list (CSV, .xlsx), list, revoke.
@@ -129,6 +139,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Traffic(command) => sandbox::run_traffic(command),
         Command::Clock(command) => clock::run(command),
         Command::Recon(command) => recon::run(command),
+        Command::Dispute(command) => dispute::run(command),
+        Command::Tsp(command) => tsp::run(command),
         Command::Run(args) => run::run(args),
         Command::Invite(command) => invite::run_invite(command),
         Command::Results(command) => invite::run_results(command),

@@ -173,3 +173,27 @@ pub fn run(command: ReconCommand) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// `plusbox app set-sftp-key FILE`: the OpenSSH public keys in FILE (one a line, as in
+/// `authorized_keys` or a `.pub` file) become the application's SFTP login keys, replacing any
+/// before; `none` removes them. Prints each key's SHA-256 fingerprint, as `ssh-keygen -l` does.
+pub fn set_sftp_key(store: &plusbox_sandbox::Store, app_id: i64, file: &str) -> anyhow::Result<()> {
+    let keys = if file == "none" {
+        Vec::new()
+    } else {
+        let text = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+        let keys = plusbox_sandbox::sftp::parse_public_keys(&text).map_err(|e| anyhow!("{file}: {e}"))?;
+        if keys.is_empty() {
+            anyhow::bail!("{file} holds no public key (give `none` to remove the application's keys)");
+        }
+        keys
+    };
+    store.set_sftp_keys(app_id, &keys, time::OffsetDateTime::now_utc())?;
+    if keys.is_empty() {
+        println!("SFTP keys removed: the application logs in by password only.");
+    }
+    for key in &keys {
+        println!("SFTP key {} {} {}", key.algorithm, key.fingerprint, key.comment);
+    }
+    Ok(())
+}

@@ -28,8 +28,10 @@ pub struct RunArgs {
     /// Case ids to run (e.g. UPM-PAY-001); all cases of the suite when none are given.
     #[arg(value_name = "CASE")]
     pub cases: Vec<String>,
-    /// Run every case of a suite (`upm`, `mpm` for the order-code cases, or `merchant` for
-    /// merchant registration and customs declaration).
+    /// Run every case of a suite (`upm`, `mpm` for the order-code cases, `merchant` for
+    /// merchant registration and customs declaration, `recon` for reconciliation, `dispute` for
+    /// retrievals and escalations (set the dispute URL first: `plusbox dispute set-url`), and
+    /// the others of the catalogue).
     #[arg(long)]
     pub suite: Option<String>,
     /// Base URL of the POS-driver API (e.g. http://127.0.0.1:8788 from `plusbox acquirer serve`).

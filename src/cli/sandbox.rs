@@ -337,9 +337,41 @@ fn shell_quote(path: &Path) -> String {
 // app
 // ---------------------------------------------------------------------------------------------
 
+/// `plusbox app [--app CLIENT-ID|NAME] …`.
+#[derive(Debug, clap::Args)]
+pub struct AppArgs {
+    /// The application to act on, by Client-Id or name (see `plusbox app list`); default: the
+    /// default (first) application.
+    #[arg(long, global = true, value_name = "CLIENT-ID|NAME")]
+    pub app: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: AppCommand,
+}
+
 /// `plusbox app …`.
 #[derive(Debug, Subcommand)]
 pub enum AppCommand {
+    /// Create a further ACQP application on this sandbox (TSP mode, docs/tsp.md): its own
+    /// Client-Id, Participant ID (acquirerId), sandbox key pair, merchant and SFTP login.
+    Create {
+        #[command(flatten)]
+        data: DataArg,
+        /// Its name, for `--app` (letters, digits, '-', '_', '.').
+        #[arg(long)]
+        name: String,
+        /// Print {name, clientId, acquirerId, gatewayUrl, sandboxPublicKey, notifyUrl, sftp}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the applications of this sandbox.
+    List {
+        #[command(flatten)]
+        data: DataArg,
+        /// JSON output: [{name, clientId, acquirerId, notifyUrl, acqpKeys, tspMode, activeAuthorizations, default}].
+        #[arg(long)]
+        json: bool,
+    },
     /// Show what an acquirer must configure.
     Show {
         #[command(flatten)]
@@ -358,6 +390,16 @@ pub enum AppCommand {
         /// keyVersion it answers to.
         #[arg(long, default_value_t = 1)]
         key_version: u32,
+    },
+    /// Set the OpenSSH public keys the application logs in to SFTP with (reconciliation files):
+    /// FILE holds one or more (`ssh-ed25519`, `ecdsa-sha2-nistp256/384/521`, `ssh-rsa` of 2048
+    /// bits or more), one a line; they replace the keys before. `none` removes them.
+    SetSftpKey {
+        #[command(flatten)]
+        data: DataArg,
+        /// A `.pub` or `authorized_keys` file, or `none`.
+        #[arg(value_name = "FILE")]
+        file: String,
     },
     /// Set the application's notification URL (`none` clears it).
     SetNotifyUrl {
@@ -472,10 +514,14 @@ pub enum AppCommand {
 
 /// The application's SFTP login and where `serve --sftp` listens (host and port null when no
 /// server was started with it), as Developer Center shows SFTP credentials.
-fn sftp_view(store: &Store) -> anyhow::Result<serde_json::Value> {
-    let login = store.sftp_login(store.app()?.id)?;
+fn sftp_view(store: &Store, app_id: i64) -> anyhow::Result<serde_json::Value> {
+    let login = store.sftp_login(app_id)?;
+    let keys = store.sftp_keys(login.app_id)?;
     let address = store.sftp_address()?.and_then(|a| a.parse::<SocketAddr>().ok());
     Ok(serde_json::json!({
+        "keys": keys.iter().map(|k| serde_json::json!({
+            "algorithm": k.algorithm, "fingerprint": k.fingerprint, "comment": k.comment,
+        })).collect::<Vec<_>>(),
         "host": address.map(|a| a.ip().to_string()),
         "port": address.map(|a| a.port()),
         "username": login.username,
@@ -483,13 +529,69 @@ fn sftp_view(store: &Store) -> anyhow::Result<serde_json::Value> {
     }))
 }
 
+/// The application `--app` names (the default one without it).
+fn target(store: &Store, selector: Option<&str>) -> anyhow::Result<plusbox_sandbox::store::AppRecord> {
+    Ok(store.resolve_app(selector)?)
+}
+
 /// Runs `plusbox app …`.
-pub fn run_app(command: AppCommand) -> anyhow::Result<ExitCode> {
-    match command {
+pub fn run_app(args: AppArgs) -> anyhow::Result<ExitCode> {
+    let selector = args.app.as_deref();
+    match args.command {
+        AppCommand::Create { data, name, json } => {
+            if selector.is_some() {
+                anyhow::bail!(
+                    "app create makes a new application; --app does not apply (name it with --name)"
+                );
+            }
+            let store = data.open()?;
+            let app = store.create_app(&name, now())?;
+            let view = store.app_view_of(app.id)?;
+            let mut value = serde_json::to_value(&view)?;
+            value["sftp"] = sftp_view(&store, app.id)?;
+            if json {
+                return print_json(&value);
+            }
+            println!("Created application {:?}.", view.name);
+            println!("Client-Id:          {}", view.client_id);
+            println!("acquirerId:         {}", view.acquirer_id);
+            println!("Sandbox public key: {}", view.sandbox_public_key);
+            println!("SFTP user:          {}", value["sftp"]["username"].as_str().unwrap_or(""));
+            println!(
+                "Next: plusbox app set-key --app {} --public-key FILE; plusbox app set-notify-url --app {} URL",
+                view.name, view.name
+            );
+        }
+        AppCommand::List { data, json } => {
+            if selector.is_some() {
+                anyhow::bail!("app list shows every application; --app does not apply");
+            }
+            let apps = data.open()?.app_list()?;
+            if json {
+                return print_json(&apps);
+            }
+            for app in apps {
+                println!(
+                    "{} {:<20} {}  acquirerId {}  keys {}  tsp {}  notify {}",
+                    if app.default { "*" } else { " " },
+                    safe(&app.name),
+                    app.client_id,
+                    app.acquirer_id,
+                    app.acqp_keys,
+                    if app.tsp_mode {
+                        format!("on ({} active)", app.active_authorizations)
+                    } else {
+                        "off".into()
+                    },
+                    app.notify_url.as_deref().map(safe).unwrap_or_else(|| "(not set)".into())
+                );
+            }
+        }
         AppCommand::Show { data, json } => {
             let store = data.open()?;
-            let view = store.app_view()?;
-            let sftp = sftp_view(&store)?;
+            let app = target(&store, selector)?;
+            let view = store.app_view_of(app.id)?;
+            let sftp = sftp_view(&store, app.id)?;
             if json {
                 let mut value = serde_json::to_value(&view)?;
                 value["sftp"] = sftp;
@@ -502,6 +604,14 @@ pub fn run_app(command: AppCommand) -> anyhow::Result<ExitCode> {
                 sftp["username"].as_str().unwrap_or(""),
                 sftp["password"].as_str().unwrap_or("")
             );
+            for key in sftp["keys"].as_array().into_iter().flatten() {
+                println!(
+                    "SFTP key:           {} {}",
+                    key["algorithm"].as_str().unwrap_or(""),
+                    key["fingerprint"].as_str().unwrap_or("")
+                );
+            }
+            println!("Application:        {}", view.name);
             println!("Gateway URL:        {}", view.gateway_url);
             println!("Client-Id:          {}", view.client_id);
             println!("acquirerId:         {}", view.acquirer_id);
@@ -511,12 +621,19 @@ pub fn run_app(command: AppCommand) -> anyhow::Result<ExitCode> {
         AppCommand::SetKey { data, public_key, key_version } => {
             let text = std::fs::read_to_string(&public_key)
                 .with_context(|| format!("reading {}", public_key.display()))?;
-            let fingerprint = data.open()?.set_acqp_key(&text, key_version, now())?;
+            let store = data.open()?;
+            let app = target(&store, selector)?;
+            let fingerprint = store.set_acqp_key_for(app.id, &text, key_version, now())?;
             println!("ACQP public key stored as keyVersion {key_version} (fingerprint {fingerprint}).");
+        }
+        AppCommand::SetSftpKey { data, file } => {
+            let store = data.open()?;
+            super::recon::set_sftp_key(&store, target(&store, selector)?.id, &file)?;
         }
         AppCommand::SetNotifyUrl { data, url } => {
             let url = (url != "none").then_some(url);
-            data.open()?.set_notify_url(url.as_deref())?;
+            let store = data.open()?;
+            store.set_notify_url_for(target(&store, selector)?.id, url.as_deref())?;
             println!(
                 "Notify URL {}.",
                 url.as_deref().map(|u| format!("set to {u}")).unwrap_or("cleared".into())
@@ -524,18 +641,25 @@ pub fn run_app(command: AppCommand) -> anyhow::Result<ExitCode> {
         }
         AppCommand::SetMagicAmounts { data, state } => {
             let on = state == "on";
-            data.open()?.set_magic_amounts(on)?;
+            let store = data.open()?;
+            store.set_magic_amounts_for(target(&store, selector)?.id, on)?;
             println!("magic amounts {}", if on { "on" } else { "off" });
         }
         AppCommand::Pair { data, name, url, token, json, merchant, account, clock, cases } => {
+            if selector.is_some() {
+                anyhow::bail!(
+                    "companion devices are paired with the sandbox, not with one application; drop --app"
+                );
+            }
             let scope = plusbox_sandbox::store::DeviceScope { merchant, account, clock_control: clock };
             let cases = known_cases(cases)?;
             return pair(&data, &name, url, token, json, scope, &cases);
         }
         AppCommand::PrivateOrderCode { data, url, domain, digits_domain, clear, json } => {
             let store = data.open()?;
+            let app_id = target(&store, selector)?.id;
             if clear {
-                store.clear_private_order_codes()?;
+                store.clear_private_order_codes_for(app_id)?;
                 println!("Private-order-code registration cleared.");
                 return Ok(ExitCode::SUCCESS);
             }
@@ -549,14 +673,14 @@ pub fn run_app(command: AppCommand) -> anyhow::Result<ExitCode> {
                             digits: true,
                         }))
                         .collect();
-                    Some(store.set_private_order_codes(&url, &domains, now())?)
+                    Some(store.set_private_order_codes_for(app_id, &url, &domains, now())?)
                 }
                 None if !domain.is_empty() || !digits_domain.is_empty() => {
                     anyhow::bail!(
                         "--domain needs --url: the userInitiatedPay endpoint that decodes its codes"
                     )
                 }
-                None => store.private_order_codes()?,
+                None => store.private_order_codes_for(app_id)?,
             };
             if json {
                 return print_json(&registration);
@@ -574,7 +698,7 @@ pub fn run_app(command: AppCommand) -> anyhow::Result<ExitCode> {
         }
         AppCommand::Registration { data, notify_url, require, review, json } => {
             let store = data.open()?;
-            let app = store.app()?;
+            let app = target(&store, selector)?;
             let review = review
                 .map(|text| {
                     let parsed: plusbox_core::catalogue::CaseDuration =
@@ -616,6 +740,11 @@ pub fn run_app(command: AppCommand) -> anyhow::Result<ExitCode> {
             }
         }
         AppCommand::Devices { data, json } => {
+            if selector.is_some() {
+                anyhow::bail!(
+                    "companion devices are paired with the sandbox, not with one application; drop --app"
+                );
+            }
             let devices = data.open()?.devices()?;
             if json {
                 return print_json(&devices);
@@ -635,6 +764,11 @@ pub fn run_app(command: AppCommand) -> anyhow::Result<ExitCode> {
             }
         }
         AppCommand::Revoke { data, id } => {
+            if selector.is_some() {
+                anyhow::bail!(
+                    "companion devices are paired with the sandbox, not with one application; drop --app"
+                );
+            }
             let device = data.open()?.revoke_device(id, now())?;
             println!("Device {} ({}) revoked; its token is refused from now on.", device.id, device.name);
         }
@@ -1032,6 +1166,9 @@ pub enum TrafficCommand {
         /// At most this many.
         #[arg(long, default_value_t = 1000)]
         limit: u32,
+        /// Only this application's traffic (Client-Id or name).
+        #[arg(long, value_name = "CLIENT-ID|NAME")]
+        app: Option<String>,
     },
 }
 
@@ -1072,8 +1209,15 @@ fn line(entry: &TrafficView) -> String {
 /// Runs `plusbox traffic …`.
 pub fn run_traffic(command: TrafficCommand) -> anyhow::Result<ExitCode> {
     match command {
-        TrafficCommand::List { data, json, after, limit } => {
-            let entries = data.open()?.traffic(after, limit)?;
+        TrafficCommand::List { data, json, after, limit, app } => {
+            let store = data.open()?;
+            let entries = match app {
+                Some(selector) => {
+                    let app = store.resolve_app(Some(&selector))?;
+                    store.traffic_of(Some(&app.client_id), after, limit)?
+                }
+                None => store.traffic(after, limit)?,
+            };
             if json {
                 return print_json(&entries);
             }

@@ -105,6 +105,8 @@ impl Env {
         }
         // Notification attempts time out like Alipay+'s 5 s, compressed.
         config.notify_timeout = Duration::from_millis(1_000);
+        // The clearing files over SFTP too, as the acquirer's back office downloads them.
+        config.sftp = Some("127.0.0.1:0".parse().unwrap());
         let sandbox = Sandbox::start(config).await.unwrap();
         let store = sandbox.store();
         let key = PrivateKey::generate().unwrap();
@@ -149,6 +151,8 @@ impl Env {
             listen: addr.to_string(),
             database: dir.path().join("acquirer.sqlite3"),
             faults: Default::default(),
+            agent_token: None,
+            sftp: Some(sftp_login(&sandbox)),
             merchant: MerchantConfig { entry_code_url: Some(entry_url.clone()), ..MerchantConfig::default() },
             timing,
         };
@@ -278,6 +282,8 @@ impl Env {
             listen: addr.to_string(),
             database: self._dir.path().join(format!("acquirer-{merchant}.sqlite3")),
             faults: Default::default(),
+            agent_token: None,
+            sftp: Some(sftp_login(&self.sandbox)),
             merchant: MerchantConfig {
                 reference_merchant_id: merchant.to_owned(),
                 ..MerchantConfig::default()
@@ -337,4 +343,19 @@ pub async fn paired_phone(env: &Env) -> Phone {
         plusbox_companion::commands::handlers::pair_loopback(phone.clone(), Default::default()).await;
     assert!(session.unwrap().paired);
     phone
+}
+
+/// The default application's SFTP login and the sandbox's SFTP server with its host key, as the
+/// acquirer's configuration carries them.
+pub fn sftp_login(sandbox: &Sandbox) -> plusbox_acquirer::config::SftpLogin {
+    let store = sandbox.store();
+    let login = store.sftp_login(store.app().unwrap().id).unwrap();
+    let data_dir = store.path().parent().unwrap().to_owned();
+    let (_, fingerprint) = plusbox_sandbox::sftp::load_or_create_host_key(&data_dir).unwrap();
+    plusbox_acquirer::config::SftpLogin {
+        username: login.username.clone(),
+        password: login.password.expose().to_owned(),
+        address: sandbox.sftp_addr().map(|a| a.to_string()),
+        host_key: Some(fingerprint),
+    }
 }

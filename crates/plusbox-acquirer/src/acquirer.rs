@@ -26,6 +26,8 @@ mod private_order_code;
 pub use customs::{DeclareOutcome, DeclareRequest};
 mod registration;
 pub use private_order_code::USER_INITIATED_PAY_PATH;
+mod disputes;
+pub use disputes::{DisputeKind, INITIATE_ESCALATION_PATH, INITIATE_RETRIEVAL_PATH};
 pub use registration::{RegisterOutcome, RegisterRequest, REGISTRATION_NOTIFY_PATH};
 
 use crate::store::{
@@ -107,6 +109,8 @@ struct Inner {
     shifted: Arc<ShiftedClock>,
     key: Arc<PrivateKey>,
     gateway_key: PublicKey,
+    /// Disputes received (idempotency of initiateRetrieval / initiateEscalation).
+    disputes: disputes::DisputeBook,
 }
 
 /// The reference acquirer. Cheap to clone.
@@ -220,11 +224,22 @@ impl Acquirer {
             gateway_key.clone(),
             !faults.has(Fault::SkipResponseVerification),
         )?
-        .with_wire_faults(faults.has(Fault::RequestTimeLocalZ), faults.has(Fault::SignUtf8SendEscaped));
+        .with_wire_faults(faults.has(Fault::RequestTimeLocalZ), faults.has(Fault::SignUtf8SendEscaped))
+        .with_agent_token(config.agent_token.clone().filter(|_| !faults.has(Fault::MissingAgentToken)));
         let shifted = ShiftedClock::new(clock);
         let clock: SharedClock = shifted.clone();
         Ok(Acquirer {
-            inner: Arc::new(Inner { config, faults, store, gateway, clock, shifted, key, gateway_key }),
+            inner: Arc::new(Inner {
+                config,
+                faults,
+                store,
+                gateway,
+                clock,
+                shifted,
+                key,
+                gateway_key,
+                disputes: disputes::DisputeBook::default(),
+            }),
         })
     }
 

@@ -29,6 +29,10 @@ pub enum Api {
     InquiryRegistrationStatus,
     /// `declare` (§13.2)
     Declare,
+    /// `responseRetrieval` (§13.3)
+    ResponseRetrieval,
+    /// `responseEscalation` (§13.3)
+    ResponseEscalation,
 }
 
 impl Api {
@@ -42,6 +46,8 @@ impl Api {
             Api::Registration => "/aps/api/v1/merchants/registration",
             Api::InquiryRegistrationStatus => "/aps/api/v1/merchants/inquiryRegistrationStatus",
             Api::Declare => "/aps/api/v1/customs/declare",
+            Api::ResponseRetrieval => plusbox_core::protocol::RESPONSE_RETRIEVAL_PATH,
+            Api::ResponseEscalation => plusbox_core::protocol::RESPONSE_ESCALATION_PATH,
         }
     }
 
@@ -55,6 +61,8 @@ impl Api {
             Api::Registration => "registration",
             Api::InquiryRegistrationStatus => "inquiryRegistrationStatus",
             Api::Declare => "declare",
+            Api::ResponseRetrieval => "responseRetrieval",
+            Api::ResponseEscalation => "responseEscalation",
         }
     }
 }
@@ -167,6 +175,8 @@ pub struct Gateway {
     local_time_as_utc: bool,
     /// The `sign-utf8-send-escaped` fault: sign the UTF-8 body, send it `\u`-escaped.
     escape_after_signing: bool,
+    /// Sent as the `Agent-Token` header on every call (a TSP calling for an ACQP, §14).
+    agent_token: Option<String>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -202,7 +212,15 @@ impl Gateway {
             verify_responses,
             local_time_as_utc: false,
             escape_after_signing: false,
+            agent_token: None,
         })
+    }
+
+    /// Sends `token` as the `Agent-Token` header on every call (alipayplus-api.md §14: a TSP
+    /// calling on behalf of an ACQP); `None` sends no such header.
+    pub fn with_agent_token(mut self, token: Option<String>) -> Gateway {
+        self.agent_token = token;
+        self
     }
 
     /// Switches on the two wire faults this client carries: `request-time-local-z` (UTC+8 wall
@@ -240,17 +258,18 @@ impl Gateway {
             Err(e) => return Outcome::Transport(format!("cannot sign: {e}")),
         };
         let bytes = if self.escape_after_signing { ascii_escaped(&bytes) } else { bytes };
-        let sent = self
+        let mut request = self
             .http
             .post(&url)
             .timeout(timeout)
             .header("Content-Type", "application/json; charset=UTF-8")
             .header("Client-Id", &self.client_id)
             .header("Request-Time", &request_time)
-            .header("Signature", signature)
-            .body(bytes)
-            .send()
-            .await;
+            .header("Signature", signature);
+        if let Some(token) = &self.agent_token {
+            request = request.header("Agent-Token", token);
+        }
+        let sent = request.body(bytes).send().await;
         let response = match sent {
             Ok(r) => r,
             Err(e) if e.is_timeout() => return Outcome::Timeout,

@@ -42,6 +42,14 @@ pub struct AcquirerConfig {
     /// Faults switched on by the file (the CLI can add more).
     #[serde(default, skip_serializing_if = "Faults::is_empty")]
     pub faults: Faults,
+    /// The Agent-Token of the ACQP's authorization when this acquirer is a TSP calling on the
+    /// ACQP's behalf (alipayplus-api.md §14): sent as the `Agent-Token` header on every call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_token: Option<String>,
+    /// The application's SFTP login (`plusbox app show`), with which the back office downloads
+    /// the clearing files to reconcile (`POST /reconcile`, `plusbox acquirer reconcile`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sftp: Option<SftpLogin>,
     /// Merchant, store and terminal sent in `pay`.
     #[serde(default)]
     pub merchant: MerchantConfig,
@@ -64,6 +72,24 @@ fn default_database() -> PathBuf {
 
 /// Default host of the acquirer's private order codes.
 pub const DEFAULT_PRIVATE_ORDER_CODE_DOMAIN: &str = "qr.plusbox-acquirer.example";
+
+/// A login of the sandbox's SFTP server (and its HTTP mirror).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SftpLogin {
+    /// The username: the application's Participant ID.
+    pub username: String,
+    /// The password `plusbox app show` prints.
+    pub password: String,
+    /// The SFTP server, `host:port` (`plusbox serve --sftp`): files are downloaded over SFTP.
+    /// None: over the sandbox's HTTP mirror of the tree at the gateway URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// The server's host key as its SHA-256 fingerprint (`SHA256:…`, as `serve` logs it); a
+    /// server with another key is refused. None: any host key (a sandbox on this machine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_key: Option<String>,
+}
 
 /// The merchant the acquirer charges for (sent in `order.merchant`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -268,6 +294,15 @@ impl AcquirerConfig {
                 "gateway_url {:?} is not an http(s) URL",
                 config.gateway_url
             )));
+        }
+        if let Some(token) = &config.agent_token {
+            // It travels as an HTTP header value: visible ASCII only, and not empty.
+            if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(AcquirerError::Config(
+                    "agent_token must be the Agent-Token as listed by the TSP (visible ASCII, no spaces)"
+                        .to_owned(),
+                ));
+            }
         }
         Ok(config)
     }

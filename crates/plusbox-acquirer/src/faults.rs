@@ -184,6 +184,26 @@ faults! {
     EntryPageIgnoresUserAgent = "entry-page-ignores-user-agent", "§6",
         "The merchant page tells an Alipay+ wallet by its User-Agent (AlipayConnect, AlipayClient) and sends that User-Agent in pay's order.env.userAgent.",
         "Serves the amount form to any browser and sends the POS's own agent string in pay instead of the wallet's.";
+    /// Reconciliation expects cancelled payments in the clearing file.
+    ReconCountsCancelled = "recon-counts-cancelled", "reconciliation.md §1.3, §2.1",
+        "Cancelled payments are not settled and are not in the clearing file: reconcile only successful payments and refunds.",
+        "Counts its cancelled sales as settled and expects them in the file, so a correct file shows differences.";
+    /// Reconciliation reads only PAYMENT rows.
+    ReconIgnoresRefunds = "recon-ignores-refunds", "reconciliation.md §2.4, §2.5",
+        "Refunds are settled too: REFUND rows of the file match the refunds of the order table and reduce the net amount.",
+        "Skips the REFUND rows of the file, so its refunds look unsettled.";
+    /// Leaves the Agent-Token header off while calling for an ACQP in TSP mode.
+    MissingAgentToken = "missing-agent-token", "§14",
+        "A TSP calling Alipay+ on behalf of an ACQP sends the Agent-Token of the ACQP's authorization as the Agent-Token header on every call.",
+        "Sends no Agent-Token header (even with agent_token configured), so Alipay+ refuses every call of a TSP-managed application with F ACCESS_DENIED.";
+    /// Acknowledges a retrieval and never answers it.
+    NoRetrievalAnswer = "no-retrieval-answer", "§13.3",
+        "After acknowledging initiateRetrieval, answer it with responseRetrieval carrying the order's details before the responseDeadline.",
+        "Acknowledges initiateRetrieval (S) but never sends responseRetrieval, so the wallet gets no transaction information and the dispute expires.";
+    /// Answers a dispute under a new paymentRequestId.
+    AnswerUnrelatedPayment = "answer-unrelated-payment", "§13.3",
+        "Answer a dispute with the disputeRequestId and the disputed payment's own paymentRequestId.",
+        "Answers the dispute under a newly made paymentRequestId, so Alipay+ refuses it (F REPEAT_REQ_INCONSISTENT) and the dispute stays unanswered.";
 }
 
 impl Fault {
@@ -274,7 +294,7 @@ mod tests {
             assert_eq!(Fault::from_name(fault.name()), Some(*fault));
             assert!(!fault.rule().is_empty() && !fault.section().is_empty());
         }
-        assert_eq!(Fault::ALL.len(), 35);
+        assert_eq!(Fault::ALL.len(), 40);
         assert!(Fault::from_name("nope").is_none());
     }
 

@@ -1,6 +1,7 @@
 //! `acquirer serve`: the POS-driver HTTP API (`/charge`, `/order-code`, `/refund`, `/cancel`,
 //! `/payments/{id}`)
-//! and the `notifyPayment` endpoint, on one listener. The contract is in `docs/pos-driver.md`.
+//! and the `notifyPayment` endpoint, the registration notify and dispute endpoints
+//! (`initiateRetrieval`, `initiateEscalation`), on one listener. The contract is in `docs/pos-driver.md`.
 //!
 //! Every answer is JSON; errors are `{code, message}` with a 4xx status (503 when the acquirer
 //! itself cannot work, e.g. its order table is unwritable). Bad input never panics.
@@ -17,9 +18,9 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::acquirer::{
-    Acquirer, CancelRequest, ChargeRequest, DeclareRequest, EntryPage, IncomingNotify, NotifyAck,
-    OrderCodeRequest, RefundRequest, RegisterRequest, ENTRY_PAGE_PATH, REGISTRATION_NOTIFY_PATH,
-    USER_INITIATED_PAY_PATH,
+    Acquirer, CancelRequest, ChargeRequest, DeclareRequest, DisputeKind, EntryPage, IncomingNotify,
+    NotifyAck, OrderCodeRequest, RefundRequest, RegisterRequest, ENTRY_PAGE_PATH, INITIATE_ESCALATION_PATH,
+    INITIATE_RETRIEVAL_PATH, REGISTRATION_NOTIFY_PATH, USER_INITIATED_PAY_PATH,
 };
 use crate::error::AcquirerError;
 
@@ -28,6 +29,8 @@ const RESERVED: &[&str] = &[
     "/charge",
     "/register",
     "/declare",
+    "/reconcile",
+    "/orders",
     REGISTRATION_NOTIFY_PATH,
     "/order-code",
     "/private-order-code",
@@ -62,7 +65,11 @@ pub fn router(acquirer: Acquirer) -> Result<Router, AcquirerError> {
         .route(USER_INITIATED_PAY_PATH, post(user_initiated_pay))
         .route("/register", post(register))
         .route("/declare", post(declare))
+        .route("/reconcile", post(reconcile_day))
+        .route("/orders/age", post(age_orders))
         .route(REGISTRATION_NOTIFY_PATH, post(registration_notify))
+        .route(INITIATE_RETRIEVAL_PATH, post(initiate_retrieval))
+        .route(INITIATE_ESCALATION_PATH, post(initiate_escalation))
         .route("/refund", post(refund))
         .route("/cancel", post(cancel))
         .route("/payments", get(recent))
@@ -364,6 +371,60 @@ async fn register(State(acq): State<Acquirer>, body: Bytes) -> Response {
 async fn declare(State(acq): State<Acquirer>, body: Bytes) -> Response {
     match parse::<DeclareRequest>(&body) {
         Ok(req) => reply(acq.declare(req).await),
+        Err(e) => error(&e),
+    }
+}
+
+/// `initiateRetrieval` from Alipay+ (§13.3): verified, acknowledged signed, answered later.
+async fn initiate_retrieval(
+    State(acq): State<Acquirer>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    dispute(acq, DisputeKind::Retrieval, uri, headers, body)
+}
+
+/// `initiateEscalation` from Alipay+ (§13.3): verified, acknowledged signed, answered later.
+async fn initiate_escalation(
+    State(acq): State<Acquirer>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    dispute(acq, DisputeKind::Escalation, uri, headers, body)
+}
+
+fn dispute(acq: Acquirer, kind: DisputeKind, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let target = uri.path_and_query().map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
+    signed(acq.handle_dispute(
+        kind,
+        IncomingNotify {
+            uri: &target,
+            client_id: header("client-id"),
+            request_time: header("request-time"),
+            signature: header("signature"),
+            body: &body,
+        },
+    ))
+}
+
+/// `POST /reconcile {date}`: the back office downloads the clearing day's files and reconciles
+/// them against the order table (reconciliation.md §2): `state` `RECONCILED` or `DIFFERENCES`,
+/// with the counts and every difference.
+async fn reconcile_day(State(acq): State<Acquirer>, body: Bytes) -> Response {
+    match parse::<crate::reconcile::ReconcileRequest>(&body) {
+        Ok(req) => reply(acq.reconcile_day(req).await),
+        Err(e) => error(&e),
+    }
+}
+
+/// `POST /orders/age {paymentRequestIds, seconds}`: the order table's side of the sandbox's test
+/// aging (capability `acquirer-reconcile`, docs/pos-driver.md).
+async fn age_orders(State(acq): State<Acquirer>, body: Bytes) -> Response {
+    match parse::<crate::reconcile::AgeRequest>(&body) {
+        Ok(req) => reply(acq.age_orders(req).map(|aged| json!({ "aged": aged }))),
         Err(e) => error(&e),
     }
 }

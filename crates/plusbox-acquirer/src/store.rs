@@ -505,6 +505,61 @@ impl Store {
         Ok(Some(record))
     }
 
+    /// Moves the given orders `by` into the past: their payment time, and the refund time of
+    /// their refunds. The counterpart of the sandbox's test aging (`POST /orders/age`, behind
+    /// the `acquirer-reconcile` capability of `docs/pos-driver.md`): a test case that ages its
+    /// sale in the sandbox into a past clearing cycle ages the order here the same, so the
+    /// order table and the clearing file agree on the day. Returns how many orders were aged.
+    pub fn age_orders(
+        &self,
+        payment_request_ids: &[String],
+        by: time::Duration,
+    ) -> Result<usize, AcquirerError> {
+        use plusbox_core::protocol::time::{format_instant, parse_instant};
+        if by.is_negative() {
+            return Err(AcquirerError::BadRequest("orders can only be aged into the past".into()));
+        }
+        let shift = |text: Option<String>| -> Result<Option<String>, AcquirerError> {
+            let Some(text) = text else { return Ok(None) };
+            let at = parse_instant(&text)
+                .map_err(|e| AcquirerError::Store(format!("stored time {text:?}: {e}")))?;
+            let moved = at
+                .checked_sub(by)
+                .ok_or_else(|| AcquirerError::BadRequest(format!("{by} is too long to age an order by")))?;
+            Ok(Some(format_instant(moved)))
+        };
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let mut aged = 0;
+        for id in payment_request_ids {
+            let time: Option<Option<String>> = tx
+                .query_row(
+                    "SELECT payment_time FROM payments WHERE payment_request_id = ?1",
+                    params![id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(time) = time else { continue };
+            tx.execute(
+                "UPDATE payments SET payment_time = ?2 WHERE payment_request_id = ?1",
+                params![id, shift(time)?],
+            )?;
+            let refunds: Vec<(String, Option<String>)> = tx
+                .prepare("SELECT refund_request_id, refund_time FROM refunds WHERE payment_request_id = ?1")?
+                .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            for (refund, time) in refunds {
+                tx.execute(
+                    "UPDATE refunds SET refund_time = ?2 WHERE refund_request_id = ?1",
+                    params![refund, shift(time)?],
+                )?;
+            }
+            aged += 1;
+        }
+        tx.commit()?;
+        Ok(aged)
+    }
+
     /// The most recent payments, newest first.
     pub fn recent_payments(&self, limit: u32) -> Result<Vec<PaymentRecord>, AcquirerError> {
         let conn = self.lock();

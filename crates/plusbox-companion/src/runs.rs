@@ -21,7 +21,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use plusbox_core::catalogue::{Case, Catalogue, Check, Evidence, Outcome, Product, Step, TrafficEntry};
+use plusbox_core::catalogue::{Case, Catalogue, Check, Evidence, Outcome, Step, TrafficEntry};
 use plusbox_core::protocol::time::format_instant;
 use plusbox_runner::port::{PortError, SandboxPort, SharedPort};
 use plusbox_runner::{CaseReport, HttpPort, Person, Photo, Runner, RunnerConfig, StepReport, WalletPrompt};
@@ -1431,11 +1431,7 @@ pub async fn test_cases<H: Host>(host: H, _: Empty) -> Result<Vec<TestCaseInfo>,
             TestCaseInfo {
                 id: c.id.to_string(),
                 title: c.title.clone(),
-                product: match c.product {
-                    Product::Upm => "upm".into(),
-                    Product::OrderCode | Product::PrivateOrderCode | Product::EntryCode => "mpm".into(),
-                    Product::Registration | Product::Customs => "merchant".into(),
-                },
+                product: c.product.suite().into(),
                 required: c.required,
                 proves: c.proves.clone(),
                 step_count: u32::try_from(c.steps.len()).unwrap_or(u32::MAX),

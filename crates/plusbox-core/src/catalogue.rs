@@ -40,7 +40,8 @@ pub use eval::{evaluate, CheckResult, Outcome, Verdict};
 pub use input::{Evidence, PaymentSnapshot, PosOutcome, RefundSnapshot, RunInput, RunMode, TrafficEntry};
 pub use load::{load_case, CaseError, Catalogue, CatalogueErrors};
 pub use model::{
-    AcquirerClock, Api, Capability, Case, CaseAmount, CaseDuration, CaseId, Check, Code, CodeKind, EventRef,
-    MockSetup, Occurrence, PaymentState, PosAction, Product, RefundAmount, ResultStatus, Setup, Shows,
-    SignatureDirection, Step, UtcTimeOfDay, Wait, WalletAction, WalletScenario, WhichPayment,
+    AcquirerClock, Api, Capability, Case, CaseAmount, CaseDuration, CaseId, Check, Code, CodeKind,
+    DisputeStart, DisputeStartKind, EventRef, MockSetup, Occurrence, PaymentState, PosAction, Product,
+    RefundAmount, ResultStatus, Setup, Shows, SignatureDirection, Step, UtcTimeOfDay, Wait, WalletAction,
+    WalletScenario, WhichPayment,
 };

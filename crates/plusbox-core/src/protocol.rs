@@ -25,6 +25,7 @@
 
 mod customs;
 mod de;
+mod disputes;
 mod error;
 pub mod lenient;
 mod merchants;
@@ -38,6 +39,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use customs::*;
+pub use disputes::*;
 pub use error::{FieldError, Problem};
 pub use merchants::*;
 pub use messages::*;

@@ -292,6 +292,18 @@ result_codes! {
     RecordNotFound = "RECORD_NOT_FOUND", Failure, Common, Family, true,
         message: "record not found", meaning: "no registration matches the inquiry",
         action: "check registrationRequestId / referenceMerchantId / referenceStoreId; register first";
+
+    // §13.3 Disputes: the ACQP answers (responseRetrieval / responseEscalation) a dispute Alipay+
+    // has no record of, or one that is no longer open. The names are Plusbox decisions
+    // (docs/registration-customs-disputes.md); the Alipay+ pages list no codes for these calls.
+    DisputeNotExist = "DISPUTE_NOT_EXIST", Failure, Common, PlusboxDecision, true,
+        message: "dispute does not exist",
+        meaning: "no retrieval or escalation of this kind has the disputeRequestId",
+        action: "answer with the disputeRequestId of the initiateRetrieval / initiateEscalation received";
+    DisputeClosed = "DISPUTE_CLOSED", Failure, Common, PlusboxDecision, true,
+        message: "dispute is closed",
+        meaning: "the dispute was closed or its response deadline passed before this answer",
+        action: "do not retry; answer disputes before their responseDeadline";
 }
 
 impl ResultCode {

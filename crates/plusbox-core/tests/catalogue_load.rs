@@ -59,7 +59,13 @@ fn every_case_in_testcases_loads_and_validates() {
     assert!(mpm >= 10, "the merchant-presented (order code) cases load: {mpm}");
     let merchant = catalogue.suite("merchant").count();
     assert!(merchant >= 3, "the merchant registration and customs cases load: {merchant}");
-    assert_eq!(catalogue.suite("upm").count() + mpm + merchant, files.len());
+    let dispute = catalogue.suite("dispute").count();
+    assert!(dispute >= 2, "the dispute cases load: {dispute}");
+    let recon = catalogue.suite("recon").count();
+    assert!(recon >= 2, "the reconciliation cases load: {recon}");
+    // Every case is in exactly one suite: the suites' counts add up to the catalogue.
+    let suites: std::collections::BTreeSet<&str> = catalogue.cases().map(|c| c.product.suite()).collect();
+    assert_eq!(suites.iter().map(|s| catalogue.suite(s).count()).sum::<usize>(), files.len());
     for case in catalogue.cases() {
         // Each case rings up a sale: UPM by charging a code, MPM by showing an order code.
         let (product, sells) = match case.product {
@@ -80,9 +86,24 @@ fn every_case_in_testcases_loads_and_validates() {
             Product::Registration => {
                 ("REG", case.steps.iter().any(|s| matches!(s.pos, Some(PosAction::Register { .. }))))
             }
+            // Dispute cases sell first: a dispute needs a paid sale.
+            Product::Dispute => {
+                ("DSP", case.steps.iter().any(|s| matches!(s.pos, Some(PosAction::Charge { .. }))))
+            }
             Product::Customs => {
                 ("CUS", case.steps.iter().any(|s| matches!(s.pos, Some(PosAction::Charge { .. }))))
             }
+            // Reconciliation cases sell, refund and void, then reconcile the day.
+            Product::Reconciliation => {
+                ("RECON", case.steps.iter().any(|s| matches!(s.pos, Some(PosAction::Reconcile))))
+            }
+            // TSP cases sell (a charge, or an order code) with the Agent-Token on every call.
+            Product::Tsp => (
+                "TSP",
+                case.steps
+                    .iter()
+                    .any(|s| matches!(s.pos, Some(PosAction::Charge { .. } | PosAction::OrderCode { .. }))),
+            ),
         };
         assert!(case.id.as_str().starts_with(product), "{} is a {product} case", case.id);
         assert!(sells, "{} rings up a sale (or, for REG, registers a merchant)", case.id);
@@ -118,7 +139,7 @@ fn catalogue_covers_the_issue_list() {
     }
     assert!(has(&|c| c.setup.tamper == Some(Api::Pay)));
     assert!(has(&|c| c.checks.iter().any(|k| matches!(k, Check::NotifyAcked { .. }))));
-    assert!(has(&|c| c.steps.iter().any(|s| matches!(s.pos, Some(PosAction::Cancel)))));
+    assert!(has(&|c| c.steps.iter().any(|s| matches!(s.pos, Some(PosAction::Cancel { .. })))));
     assert!(
         has(&|c| c.steps.iter().filter(|s| matches!(s.pos, Some(PosAction::Refund { .. }))).count() >= 3)
     );
@@ -289,4 +310,41 @@ proptest! {
     fn loader_never_panics_on_arbitrary_text(text in "\\PC{0,300}") {
         let _ = load_case("UPM-FUZZ-001.toml", &text);
     }
+}
+
+#[test]
+fn reconcile_and_labelled_cancel_steps_are_checked() {
+    let step = |pos: &str| {
+        MINIMAL
+            .replace("[[checks]]", &format!("[[steps]]\ninstruction = \"Next\"\npos = {pos}\nwait = {{ kind = \"timeout\", duration = \"1s\" }}\n\n[[checks]]"))
+    };
+    let rules = [
+        (step("{ action = \"reconcile\" }"), "requires = [\"acquirer-reconcile\"]"),
+        (
+            step("{ action = \"cancel\", charge = \"void\" }"),
+            "the request_id label of an earlier charge step",
+        ),
+        (
+            MINIMAL.replace("pos = { action = \"charge\" }", "pos = { action = \"reconcile\" }"),
+            "a reconciliation needs an earlier charge",
+        ),
+    ];
+    for (text, needle) in rules {
+        let errors = load_case("UPM-TEST-001.toml", &text).expect_err(needle);
+        let all: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert!(all.iter().any(|e| e.contains(needle)), "{needle:?} not in {all:?}");
+    }
+    // Both are taken when right: the capability listed, the label an earlier charge's.
+    let labelled =
+        MINIMAL.replace("{ action = \"charge\" }", "{ action = \"charge\", request_id = \"void\" }");
+    let ok = labelled
+        .replace("required = true\n", "required = true\nrequires = [\"acquirer-reconcile\"]\n")
+        .replace(
+            "[[checks]]",
+            "[[steps]]\ninstruction = \"Void\"\npos = { action = \"cancel\", charge = \"void\" }\nwait = { kind = \"timeout\", duration = \"1s\" }\n\n[[steps]]\ninstruction = \"Reconcile\"\npos = { action = \"reconcile\" }\nwait = { kind = \"timeout\", duration = \"1s\" }\n\n[[checks]]",
+        );
+    let case = load_case("UPM-TEST-001.toml", &ok).unwrap();
+    assert_eq!(case.steps.len(), 3);
+    assert!(matches!(&case.steps[1].pos, Some(PosAction::Cancel { charge: Some(l) }) if l == "void"));
+    assert!(matches!(case.steps[2].pos, Some(PosAction::Reconcile)));
 }

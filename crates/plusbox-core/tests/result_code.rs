@@ -50,6 +50,10 @@ const REFERENCE: &[(&str, &str)] = &[
     ("REFUND_WINDOW_EXCEED", "F"),
     // §13.1: the inquiry of an unknown registration (Family: Antom's inquiryRegistrationStatus).
     ("RECORD_NOT_FOUND", "F"),
+    // §13.3: answers to a dispute Alipay+ has no record of, or to one no longer open (Plusbox
+    // decisions, docs/registration-customs-disputes.md).
+    ("DISPUTE_NOT_EXIST", "F"),
+    ("DISPUTE_CLOSED", "F"),
 ];
 
 #[test]

@@ -288,6 +288,28 @@ impl SandboxPort for LocalPort {
         })
     }
 
+    async fn open_dispute(
+        &self,
+        kind: &str,
+        payment_id: &str,
+        amount: Option<Amount>,
+    ) -> PortResult<Result<String, (String, String)>> {
+        let kind = match kind {
+            "retrieval" => plusbox_sandbox::store::DisputeKind::Retrieval,
+            "escalation" => plusbox_sandbox::store::DisputeKind::Escalation,
+            other => {
+                return Ok(Err(("BAD_KIND".to_owned(), format!("{other:?} is not retrieval or escalation"))))
+            }
+        };
+        let input =
+            plusbox_sandbox::store::DisputeInput { kind, payment: owned(payment_id), reason: None, amount };
+        let now = self.clock.now();
+        let opened = self.with("start a dispute", move |s| s.open_dispute(&input, now)).await?;
+        // The outbox worker sends the initiate call now, not at its next poll.
+        self.poke();
+        Ok(opened.map(|d| d.dispute_request_id).map_err(|r| (r.code.to_owned(), r.message)))
+    }
+
     async fn decode_order_code(
         &self,
         account: &str,

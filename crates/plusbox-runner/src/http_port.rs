@@ -183,6 +183,19 @@ fn int(value: &Value, field: &str, what: &str) -> PortResult<i64> {
     value.get(field).and_then(Value::as_i64).ok_or_else(|| garbage(what, &format!("no integer `{field}`")))
 }
 
+/// True for the refusal codes of the sandbox's dispute rules (store/disputes.rs).
+fn dispute_rule(code: &str) -> bool {
+    ["DISPUTE_", "RETRIEVAL_", "ESCALATION_"].iter().any(|p| code.starts_with(p))
+        || matches!(
+            code,
+            "PAYMENT_NOT_FOUND"
+                | "PAYMENT_AMBIGUOUS"
+                | "PAYMENT_NOT_DISPUTABLE"
+                | "NO_DISPUTE_URL"
+                | "AMOUNT_INVALID"
+        )
+}
+
 #[async_trait]
 impl SandboxPort for HttpPort {
     fn clock(&self) -> SharedClock {
@@ -390,6 +403,29 @@ impl SandboxPort for HttpPort {
             acquirer_id: text(&answer, "acquirerId", what)?,
             notify_url: answer.get("notifyUrl").and_then(Value::as_str).map(str::to_owned),
         })
+    }
+
+    async fn open_dispute(
+        &self,
+        kind: &str,
+        payment_id: &str,
+        amount: Option<Amount>,
+    ) -> PortResult<Result<String, (String, String)>> {
+        let what = "POST /disputes";
+        let mut body = json!({"kind": kind, "paymentId": payment_id});
+        if let Some(amount) = amount {
+            body["amount"] = json!({"currency": amount.currency.code(), "value": amount.value.to_string()});
+        }
+        match self.call(Method::POST, "/disputes", Some(body), what).await {
+            Ok(answer) => answer
+                .get("disputeRequestId")
+                .and_then(Value::as_str)
+                .map(|id| Ok(id.to_owned()))
+                .ok_or_else(|| garbage(what, "no `disputeRequestId`")),
+            // The sandbox's rules refused the dispute: a verdict, not a port failure.
+            Err(PortError::Refused { code, message, .. }) if dispute_rule(&code) => Ok(Err((code, message))),
+            Err(e) => Err(e),
+        }
     }
 
     async fn decode_order_code(

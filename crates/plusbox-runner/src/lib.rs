@@ -44,9 +44,9 @@ use std::time::Instant;
 
 use plusbox_clock::SharedClock;
 use plusbox_core::catalogue::{
-    evaluate, AcquirerClock, Api, Capability, Case, CaseAmount, CodeKind, Outcome, PaymentSnapshot,
-    PaymentState, PosAction, PosOutcome, RefundAmount, RefundSnapshot, ResultStatus, RunInput, RunMode, Step,
-    TrafficEntry, Verdict, Wait, WalletAction,
+    evaluate, AcquirerClock, Api, Capability, Case, CaseAmount, CodeKind, DisputeStart, Outcome,
+    PaymentSnapshot, PaymentState, PosAction, PosOutcome, RefundAmount, RefundSnapshot, ResultStatus,
+    RunInput, RunMode, Step, TrafficEntry, Verdict, Wait, WalletAction,
 };
 use plusbox_core::money::Amount;
 use plusbox_core::protocol::time::format_instant;
@@ -609,7 +609,7 @@ impl Runner {
         let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
         let mut notes = Vec::new();
         let mut wallet_missed = false;
-        match self.before_step(step, state).await {
+        match self.before_step(case, step, state).await {
             Ok(done) => notes.extend(done),
             Err(e) => state.errors.push(format!("step {number}: {e}")),
         }
@@ -659,6 +659,13 @@ impl Runner {
                         ));
                     }
                 }
+                Capability::AcquirerReconcile => {
+                    if let Err(why) = self.pos.reconcile_supported().await {
+                        return Some(format!(
+                            "not run: the case needs the POS driver's acquirer-reconcile capability (POST /reconcile and /orders/age, docs/pos-driver.md) and {why}"
+                        ));
+                    }
+                }
             }
         }
         None
@@ -688,7 +695,12 @@ impl Runner {
 
     /// What a step does before its POS and wallet actions: set the acquirer's clock, age the
     /// run's payments, send a forged notification.
-    async fn before_step(&self, step: &Step, state: &mut RunState) -> Result<Vec<String>, String> {
+    async fn before_step(
+        &self,
+        case: &Case,
+        step: &Step,
+        state: &mut RunState,
+    ) -> Result<Vec<String>, String> {
         let mut notes = Vec::new();
         if let Some(clock) = step.acquirer_clock {
             notes.push(self.set_acquirer_clock(clock, state).await?);
@@ -718,11 +730,60 @@ impl Runner {
             notes.push(format!(
                 "aged {aged} payment(s) of this run by {by}: made {by} ago as far as the sandbox knows"
             ));
+            if case.requires.contains(&Capability::AcquirerReconcile) {
+                // The order table follows, so it and the clearing file agree on the day. The POS
+                // actions before must have ended first (a refund's time is recorded when it ends).
+                self.finish_tasks(state).await;
+                let prids: Vec<String> = self.run_ids(state).await.0.into_iter().collect();
+                let aged = self.pos.age_orders(&prids, to_time(by.0).whole_seconds()).await?;
+                notes.push(format!("the acquirer aged {aged} order(s) of this run by {by}"));
+            }
         }
         if let Some(status) = step.forge_notify {
             notes.push(self.forge_notify(status, state).await?);
         }
+        if let Some(dispute) = step.dispute {
+            notes.push(self.open_dispute(dispute, state).await?);
+        }
         Ok(notes)
+    }
+
+    /// Has the sandbox start a dispute against the run's (first) paid payment, as the TSP does;
+    /// the sandbox then sends the ACQP its signed initiate call. A refusal by the sandbox's
+    /// dispute rules is a note (the checks judge what followed), not an error of the run.
+    async fn open_dispute(&self, dispute: DisputeStart, state: &mut RunState) -> Result<String, String> {
+        // The charge must have ended, so the sandbox holds the paid payment.
+        let charges: Vec<PosTask> = {
+            let (charges, rest): (Vec<_>, Vec<_>) = state.tasks.drain(..).partition(|t| t.action == "charge");
+            state.tasks = rest;
+            charges
+        };
+        for task in charges {
+            let answer = self.join(task.handle).await;
+            state.done.push((task.step, task.action, answer));
+        }
+        let mut paid = None;
+        for pid in self.run_ids(state).await.1 {
+            let record = self.port.payment(&pid).await.map_err(|e| format!("sandbox: payment {pid}: {e}"))?;
+            if record.is_some_and(|r| r.state == "SUCCESS") {
+                paid = Some(pid);
+                break;
+            }
+        }
+        let pid = paid.ok_or("no payment of this run was paid, so there is nothing to dispute")?;
+        let kind = dispute.kind.name();
+        let opened = self
+            .port
+            .open_dispute(kind, &pid, dispute.amount.map(|a| a.0))
+            .await
+            .map_err(|e| format!("sandbox: start a {kind}: {e}"))?;
+        self.poke();
+        Ok(match opened {
+            Ok(id) => format!("the sandbox started {kind} {id} against payment {pid}"),
+            Err((code, message)) => {
+                format!("the sandbox refused a {kind} of payment {pid}: {code}: {message}")
+            }
+        })
     }
 
     /// Sends the ACQP's notify URL a `notifyPayment` for the run's latest payment claiming
@@ -870,6 +931,7 @@ impl Runner {
                 .await
             }
             PosAction::EntryCode => self.entry_code_action(state).await,
+            PosAction::Reconcile => self.reconcile_action(step, state).await,
             PosAction::Declare { amount, request_id } => {
                 let payment = self.charged_payment(state).await?;
                 let amount = amount.unwrap_or(self.charged_amount(case)).to_string();
@@ -897,8 +959,13 @@ impl Runner {
                 state.tasks.push(PosTask { step, action: "register", handle });
                 Ok(note)
             }
-            PosAction::Cancel => {
-                let payment = self.charged_payment(state).await?;
+            PosAction::Cancel { charge } => {
+                let first = self.charged_payment(state).await?;
+                // A labelled charge's paymentRequestId is the run's id for that label.
+                let payment = match charge {
+                    Some(label) => self.label(case, label, state),
+                    None => first,
+                };
                 let pos = self.pos.clone();
                 let note = format!("POS cancel of {payment}");
                 let handle = tokio::spawn(async move { pos.cancel(&payment).await });
@@ -906,6 +973,16 @@ impl Runner {
                 Ok(note)
             }
         }
+    }
+
+    /// `POST /reconcile` of the day of the run's first charge.
+    async fn reconcile_action(&self, step: u32, state: &mut RunState) -> Result<String, String> {
+        let payment = self.charged_payment(state).await?;
+        let pos = self.pos.clone();
+        let note = format!("the acquirer's back office reconciles the clearing day of {payment}");
+        let handle = tokio::spawn(async move { pos.reconcile(&payment).await });
+        state.tasks.push(PosTask { step, action: "reconcile", handle });
+        Ok(note)
     }
 
     fn charged_amount(&self, case: &Case) -> CaseAmount {

@@ -263,7 +263,7 @@ impl Runner {
         let mut notes = Vec::new();
         person.step_started(number, step);
         person.say(&format!("\nStep {number}/{}: {}", case.steps.len(), step.instruction));
-        match self.before_step(step, state).await {
+        match self.before_step(case, step, state).await {
             Ok(done) => {
                 for note in &done {
                     person.say(&format!("({note})"));

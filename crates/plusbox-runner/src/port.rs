@@ -196,6 +196,16 @@ pub trait SandboxPort: Send + Sync {
     async fn traffic(&self, after: i64, limit: u32) -> PortResult<(Vec<TrafficEntry>, i64)>;
     /// The sandbox application.
     async fn app(&self) -> PortResult<SandboxApp>;
+    /// Starts a dispute (`retrieval` or `escalation`) against the payment `payment_id`, as the
+    /// TSP does (alipayplus-api.md §13.3; an escalation claims `amount`, or the disputable
+    /// amount): its `disputeRequestId`, or the sandbox's refusal `(code, message)` naming the rule
+    /// — a verdict on the case, not a failure of the port.
+    async fn open_dispute(
+        &self,
+        kind: &str,
+        payment_id: &str,
+        amount: Option<Amount>,
+    ) -> PortResult<Result<String, (String, String)>>;
     /// The buyer `account` scans order code `code`: the order, or the wallet's refusal.
     async fn decode_order_code(
         &self,

@@ -111,6 +111,53 @@ impl PosClient {
         self.post("/register", body, "registrationRequestId").await
     }
 
+    /// `POST /reconcile {"payment"}`: the back office reconciles the clearing day of that sale.
+    pub async fn reconcile(&self, payment: &str) -> PosAnswer {
+        self.post("/reconcile", json!({"payment": payment}), "clearingDate").await
+    }
+
+    /// `POST /orders/age`: the acquirer's order table follows the sandbox's aging of the run's
+    /// payments; how many orders it aged.
+    pub async fn age_orders(&self, payment_request_ids: &[String], seconds: i64) -> Result<u64, String> {
+        let url = format!("{}/orders/age", self.base);
+        let body = json!({"paymentRequestIds": payment_request_ids, "seconds": seconds});
+        let response = self
+            .http
+            .post(&url)
+            .timeout(Duration::from_secs(10))
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| format!("POST {url} failed: {e}"))?;
+        let status = response.status();
+        let value: Value = response.json().await.map_err(|e| format!("POST {url}: not JSON: {e}"))?;
+        if !status.is_success() {
+            return Err(format!("POST {url}: HTTP {}: {value}", status.as_u16()));
+        }
+        value
+            .get("aged")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| format!("POST {url}: no aged count in {value}"))
+    }
+
+    /// Whether the driver has the acquirer-reconcile capability: `POST /orders/age` with an
+    /// empty body is refused as bad input (400) by a driver that has it, 404/405 without.
+    pub async fn reconcile_supported(&self) -> Result<(), String> {
+        let url = format!("{}/orders/age", self.base);
+        let response = self
+            .http
+            .post(&url)
+            .timeout(Duration::from_secs(5))
+            .json(&json!({}))
+            .send()
+            .await
+            .map_err(|e| format!("POST {url} failed: {e}"))?;
+        match response.status().as_u16() {
+            400 | 422 => Ok(()),
+            other => Err(format!("POST {url} answered HTTP {other}")),
+        }
+    }
+
     pub async fn cancel(&self, payment: &str) -> PosAnswer {
         self.post("/cancel", json!({"payment": payment}), "paymentRequestId").await
     }

@@ -24,5 +24,9 @@ fn embedded_catalogue_matches_the_testcases_directory() {
     let (upm, mpm) = (catalogue.suite("upm").count(), catalogue.suite("mpm").count());
     let merchant = catalogue.suite("merchant").count();
     assert!(upm > 0 && mpm > 0 && merchant > 0, "upm {upm}, mpm {mpm}, merchant {merchant}");
-    assert_eq!(upm + mpm + merchant, on_disk.len());
+    let recon = catalogue.suite("recon").count();
+    assert!(recon >= 2, "the reconciliation cases load: {recon}");
+    // Every case is in exactly one suite (upm, mpm, merchant, recon and the others).
+    let suites: std::collections::BTreeSet<&str> = catalogue.cases().map(|c| c.product.suite()).collect();
+    assert_eq!(suites.iter().map(|s| catalogue.suite(s).count()).sum::<usize>(), on_disk.len());
 }

@@ -1,7 +1,7 @@
 //! The TSP dashboard's server side under `/dashboard/api/` (the document itself, `/dashboard`,
 //! is the UI build's, served by `plusbox-ui`): the admin login, the results of every invited
 //! merchant (matrix, runs, a run's detail, its diagram and photos, CSV export), the traffic
-//! monitor and a live event stream. Everything is JSON (`{code, message}` on errors) and
+//! monitor, a live event stream, and the disputes the TSP starts (`disputes`, §13.3). Everything is JSON (`{code, message}` on errors) and
 //! everything but `session`, `login` and `logout` needs the admin session cookie.
 //!
 //! - **Password**: one admin password, set with `plusbox admin set-password`, stored as an
@@ -17,6 +17,7 @@
 //!   sandbox's stored jump), so a test run jumping the sandbox clock neither logs the admin out
 //!   nor resets the limit; results and traffic are shown on the sandbox clock they were made on.
 
+mod disputes;
 mod monitor;
 mod results;
 
@@ -224,6 +225,7 @@ pub(crate) fn router<S>(shared: Arc<Shared>, admin_clock: SharedClock) -> Router
         .route("/logout", post(logout))
         .merge(results::router())
         .merge(monitor::router())
+        .merge(disputes::router())
         .fallback(fallback)
         .layer(axum::middleware::map_response(finish))
         .with_state(dash)

@@ -16,17 +16,17 @@ use plusbox_core::money::Amount;
 use plusbox_core::protocol::lenient::{self, FindingKind, HygieneFinding, JsonKind, ParseOptions};
 use plusbox_core::protocol::time::{format_instant, parse_instant, parse_request_time};
 use plusbox_core::protocol::{
-    CancelPaymentRequest, DeclareRequest, FieldError, InStoreScenario, InquireDeclarationRequestsRequest,
-    InquiryPaymentRequest, InquiryRegistrationStatusRequest, PayRequest, Problem, RefundRequest,
-    RegistrationRequest, Validate, WireResult,
+    CancelPaymentRequest, DeclareRequest, DisputeResponseRequest, FieldError, InStoreScenario,
+    InquireDeclarationRequestsRequest, InquiryPaymentRequest, InquiryRegistrationStatusRequest, PayRequest,
+    Problem, RefundRequest, RegistrationRequest, Validate, WireResult,
 };
 use plusbox_core::result_code::ResultCode;
 use plusbox_core::signing::{MessageParts, SignatureHeader, SigningError};
 use serde_json::{json, Map, Value};
 
 use crate::store::{
-    validate_url, AppRecord, CallOutcome, Envelope, Inquiry, MockAction, PayDelivery, PayInput, PayOutcome,
-    PayState, PaymentRecord, StoreError, Tamper, TrafficRecord,
+    validate_url, AgentTokenCheck, AppRecord, CallOutcome, Envelope, Inquiry, MockAction, PayDelivery,
+    PayInput, PayOutcome, PayState, PaymentRecord, StoreError, Tamper, TrafficRecord, TspProduct,
 };
 use crate::Shared;
 
@@ -41,6 +41,8 @@ enum Api {
     InquiryRegistration,
     Declare,
     InquireDeclarations,
+    ResponseRetrieval,
+    ResponseEscalation,
 }
 
 impl Api {
@@ -54,6 +56,8 @@ impl Api {
             "/aps/api/v1/merchants/inquiryRegistrationStatus" => Some(Api::InquiryRegistration),
             "/aps/api/v1/customs/declare" => Some(Api::Declare),
             "/aps/api/v1/customs/inquireDeclarationRequests" => Some(Api::InquireDeclarations),
+            plusbox_core::protocol::RESPONSE_RETRIEVAL_PATH => Some(Api::ResponseRetrieval),
+            plusbox_core::protocol::RESPONSE_ESCALATION_PATH => Some(Api::ResponseEscalation),
             _ => None,
         }
     }
@@ -68,6 +72,8 @@ impl Api {
             Api::InquiryRegistration => "inquiryRegistrationStatus",
             Api::Declare => "declare",
             Api::InquireDeclarations => "inquireDeclarationRequests",
+            Api::ResponseRetrieval => "responseRetrieval",
+            Api::ResponseEscalation => "responseEscalation",
         }
     }
 }
@@ -197,7 +203,9 @@ fn task_failed(
     tracing::error!(%error, "request task failed");
     let message = "the sandbox could not process the request; retry with the same IDs";
     let body = json!({"result": WireResult::with_message(ResultCode::UnknownException, message)}).to_string();
-    let app = match shared.store.app() {
+    // The caller's application signs when its Client-Id is known; the default one otherwise.
+    let caller = client_id.as_deref().and_then(|id| shared.store.app_by_client_id(id).ok().flatten());
+    let app = match caller.map(Ok).unwrap_or_else(|| shared.store.app()) {
         Ok(app) => app,
         Err(_) => return unsigned_unknown(message),
     };
@@ -450,6 +458,41 @@ fn process(
         }
     }
 
+    // ACCESS_DENIED for TSP mode (alipayplus-api.md §14), right after INVALID_SIGNATURE and
+    // before PARAM_ILLEGAL. Authentication comes before authorization: until the signature is
+    // verified the Client-Id is only a claim, so judging an Agent-Token against it would let an
+    // unsigned request probe which tokens are live, and would report a permission problem where
+    // the real one is the signature. Before PARAM_ILLEGAL, because a caller without permission
+    // is told nothing about its body. The product scope needs the parsed body; it is checked
+    // after PARAM_ILLEGAL (see `out_of_scope`).
+    let agent_token = header(&parts.headers, "agent-token");
+    let granted = match shared.store.check_agent_token(app.id, agent_token.as_deref()) {
+        Ok(AgentTokenCheck::NotTspMode) => None,
+        Ok(AgentTokenCheck::Granted(products)) => Some(products),
+        Ok(AgentTokenCheck::Denied(message)) => {
+            // The body is not judged, but the IDs it names link the refusal to its payment in
+            // the traffic log (a test run finds its refused calls by them).
+            let named: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let id = |key: &str| named.get(key).and_then(Value::as_str).map(str::to_owned);
+            exchange.record.payment_request_id = id("paymentRequestId");
+            exchange.record.payment_id = id("paymentId");
+            exchange.record.findings.push(json!({
+                "kind": "agent-token",
+                "path": "header.agent-token",
+                "detail": message,
+            }));
+            return answer(
+                shared,
+                exchange,
+                &uri,
+                WireResult::with_message(ResultCode::AccessDenied, message),
+                Value::Null,
+            )
+            .into();
+        }
+        Err(error) => return internal(shared, exchange, &uri, error).into(),
+    };
+
     // PARAM_ILLEGAL: headers, then the body.
     let Some(request_time) = request_time else {
         return illegal(shared, exchange, &uri, FieldError::new("header.Request-Time", Problem::Missing))
@@ -502,6 +545,15 @@ fn process(
         Err(illegal_field) => return illegal(shared, exchange, &uri, illegal_field).into(),
     };
 
+    if let Some(message) = granted.as_deref().and_then(|products| out_of_scope(products, &request)) {
+        exchange
+            .record
+            .findings
+            .push(json!({"kind": "agent-token", "path": "header.agent-token", "detail": message}));
+        let result = WireResult::with_message(ResultCode::AccessDenied, message);
+        return answer(shared, exchange, &uri, result, Value::Null).into();
+    }
+
     // iMock: a rule forces the answer; the business logic does not run.
     let now = shared.now();
     let api_name = api.name();
@@ -544,6 +596,7 @@ fn process(
         }
         Request_::Declare(input) => crate::customs::declare(shared, exchange, &uri, &app, *input),
         Request_::InquireDeclarations(ids) => crate::customs::inquire(shared, exchange, &uri, &app, ids),
+        Request_::DisputeAnswer(input) => crate::disputes::respond(shared, exchange, &uri, &app, *input),
         Request_::Pay(input) => pay(shared, exchange, &uri, app, input),
         Request_::OrderCode(input) => {
             match crate::mpm::pay_order_code(shared, &app, &input, |p, paid| payment_fields(&app, p, paid)) {
@@ -637,6 +690,25 @@ fn process(
     }
 }
 
+/// In TSP mode: why the authorization (its `products`) does not cover this call, or `None`
+/// when it does. Only `pay` maps to one product clearly (a payment code is User-presented Mode,
+/// an order or entry code Merchant-presented Mode); every other API is open to any active
+/// authorization.
+fn out_of_scope(products: &[TspProduct], request: &Request_) -> Option<String> {
+    let product = match request {
+        Request_::Pay(_) => TspProduct::Upm,
+        Request_::OrderCode(_) => TspProduct::Mpm,
+        _ => return None,
+    };
+    if products.contains(&product) {
+        return None;
+    }
+    let scope = products.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(",");
+    Some(format!(
+        "the Agent-Token's authorization covers {scope}, not {product}; the ACQP must add {product} to its scope"
+    ))
+}
+
 /// With the application's "registered merchants only" switch on (§13.1): why this `pay`'s
 /// merchant may not be served, or `None` when it may (or the switch is off).
 fn unregistered_merchant(
@@ -671,6 +743,8 @@ pub(crate) enum Request_ {
     Declare(Box<crate::store::DeclareInput>),
     /// `inquireDeclarationRequests` (§13.2).
     InquireDeclarations(Vec<String>),
+    /// `responseRetrieval` / `responseEscalation` (§13.3).
+    DisputeAnswer(Box<crate::store::DisputeAnswerInput>),
     /// `registration` (§13.1).
     Registration(Box<crate::store::RegistrationInput>),
     /// `inquiryRegistrationStatus` (§13.1).
@@ -788,6 +862,21 @@ fn intake(api: Api, body: &[u8], options: ParseOptions) -> Intake {
             |_| (None, None),
             |r| Ok(Request_::InquireDeclarations(r.declaration_request_ids)),
         ),
+        Api::ResponseRetrieval | Api::ResponseEscalation => {
+            let kind = if api == Api::ResponseRetrieval {
+                crate::store::DisputeKind::Retrieval
+            } else {
+                crate::store::DisputeKind::Escalation
+            };
+            run::<DisputeResponseRequest>(
+                body,
+                options,
+                |r| (Some(r.payment_request_id.clone()), None),
+                |r| {
+                    crate::disputes::answer_input(kind, r, body).map(|i| Request_::DisputeAnswer(Box::new(i)))
+                },
+            )
+        }
         Api::Refund => run::<RefundRequest>(
             body,
             options,

@@ -18,6 +18,7 @@ pub mod collector;
 mod companion;
 mod customs;
 pub mod dashboard;
+mod disputes;
 mod edge;
 mod gateway;
 pub mod ids;

@@ -1,6 +1,8 @@
 //! The background worker: closes expired payments, finishes due registration reviews, and
-//! delivers `notifyPayment` and `notifyRegistrationStatus` from the persisted outbox on the retry
-//! schedule of alipayplus-api.md §10 (the same schedule for both: §13.1 publishes none).
+//! delivers `notifyPayment`, `notifyRegistrationStatus`, `initiateRetrieval` and
+//! `initiateEscalation` from the persisted outbox on the retry schedule of alipayplus-api.md §10
+//! (the same schedule for all: §13.1 and §13.3 publish none), each signed and its
+//! acknowledgement verified.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -197,9 +199,14 @@ async fn deliver(shared: &Arc<Shared>, client: &reqwest::Client, item: OutboxIte
     let now = shared.now();
     let id = item.id;
     let error_for_store = error.clone();
+    let api = item.api.clone();
     let result = shared
         .blocking(move |store| {
             let status = store.record_attempt(id, acknowledged, error_for_store.as_deref(), now)?;
+            if acknowledged && api.starts_with("initiate") {
+                // initiateRetrieval / initiateEscalation: the dispute records the signed ack.
+                store.dispute_acknowledged(id, now)?;
+            }
             record.note = Some(match &error_for_store {
                 None => format!("acknowledged; outbox status {status}"),
                 Some(e) => format!("not acknowledged ({e}); outbox status {status}"),

@@ -1,6 +1,7 @@
 //! The sandbox's SFTP server (`plusbox serve --sftp 127.0.0.1:2222`), as the Alipay+ sandbox
-//! delivers clearing files (reconciliation.md §1.1, §2.1): SSH with password login per
-//! application (the login `plusbox app show` prints), a read-only virtual tree
+//! delivers clearing files (reconciliation.md §1.1, §2.1): SSH login per application by password
+//! (the login `plusbox app show` prints) or by an OpenSSH public key the application registered
+//! (`plusbox app set-sftp-key`; Ed25519, ECDSA P-256/384/521 or RSA), a read-only virtual tree
 //! `/sandbox/settlements/clearing/<participantId>/<YYYYMMDD>/<file>` holding only that
 //! application's generated files, served from the store.
 //!
@@ -14,7 +15,7 @@ use std::sync::Arc;
 
 use russh::keys::ssh_key::private::Ed25519Keypair;
 use russh::keys::ssh_key::LineEnding;
-use russh::keys::{HashAlg, PrivateKey};
+use russh::keys::{Algorithm, HashAlg, PrivateKey, PublicKey};
 use russh::server::{Auth, ChannelOpenHandle, Msg, Session};
 use russh::{Channel, ChannelId, MethodKind, MethodSet};
 use russh_sftp::protocol::{
@@ -23,7 +24,7 @@ use russh_sftp::protocol::{
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::store::{AppRecord, StoredReconFile};
+use crate::store::{AppRecord, SftpKey, StoredReconFile};
 use crate::Shared;
 use plusbox_core::recon::CLEARING_ROOT;
 
@@ -94,10 +95,79 @@ pub(crate) async fn bind(addr: SocketAddr) -> Result<TcpListener, SftpError> {
     TcpListener::bind(addr).await.map_err(|source| SftpError::Bind { addr, source })
 }
 
-/// The SSH configuration: password login only, constant-time rejection, idle connections closed.
+/// Most keys one application may register.
+pub const MAX_KEYS: usize = 20;
+
+/// Why a public key text was refused (`plusbox app set-sftp-key`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct KeyError {
+    /// 1-based line of the text.
+    pub line: usize,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// Parses OpenSSH public keys, one a line as in `authorized_keys` or a `.pub` file
+/// (`ssh-ed25519 AAAA… comment`); blank lines and `#` comments are skipped. Ed25519, ECDSA
+/// (P-256, P-384, P-521) and RSA of at least 2048 bits are taken; DSA, security-key and
+/// certificate lines, and `authorized_keys` options, are refused naming the line.
+pub fn parse_public_keys(text: &str) -> Result<Vec<SftpKey>, KeyError> {
+    let mut keys: Vec<SftpKey> = Vec::new();
+    for (index, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fail = |message: String| KeyError { line: index + 1, message };
+        let key = PublicKey::from_openssh(line).map_err(|e| {
+            let first = line.split_whitespace().next().unwrap_or("");
+            fail(format!(
+                "not an OpenSSH public key ({e}); expected `<algorithm> <base64> [comment]`, got {:?}…",
+                first.chars().take(40).collect::<String>()
+            ))
+        })?;
+        match key.algorithm() {
+            Algorithm::Ed25519 | Algorithm::Ecdsa { .. } => {}
+            Algorithm::Rsa { .. } => {
+                let bits = key.key_data().rsa().map(|k| k.key_size()).unwrap_or(0);
+                if bits < 2048 {
+                    return Err(fail(format!("an RSA key of {bits} bits is too weak; use 2048 or more")));
+                }
+            }
+            other => {
+                return Err(fail(format!(
+                    "{} keys are not accepted; use ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa",
+                    other.as_str()
+                )))
+            }
+        }
+        let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
+        if keys.iter().any(|k| k.fingerprint == fingerprint) {
+            continue;
+        }
+        if keys.len() >= MAX_KEYS {
+            return Err(fail(format!("at most {MAX_KEYS} keys per application")));
+        }
+        let comment = key.comment().to_string();
+        let mut bare = key.clone();
+        bare.set_comment("");
+        let public_key = bare.to_openssh().map_err(|e| fail(format!("cannot re-encode the key: {e}")))?;
+        keys.push(SftpKey {
+            fingerprint,
+            algorithm: key.algorithm().as_str().to_owned(),
+            public_key: public_key.trim().to_owned(),
+            comment,
+        });
+    }
+    Ok(keys)
+}
+
+/// The SSH configuration: password or public-key login, constant-time rejection, idle
+/// connections closed.
 fn config(key: PrivateKey) -> russh::server::Config {
     russh::server::Config {
-        methods: MethodSet::from(&[MethodKind::Password][..]),
+        methods: MethodSet::from(&[MethodKind::PublicKey, MethodKind::Password][..]),
         auth_rejection_time: std::time::Duration::from_millis(300),
         // OpenSSH probes with "none" first; answering that at once costs nothing secret.
         auth_rejection_time_initial: Some(std::time::Duration::ZERO),
@@ -187,6 +257,27 @@ impl russh::server::Handler for SshSession {
         }
     }
 
+    async fn auth_publickey_offered(&mut self, user: &str, key: &PublicKey) -> Result<Auth, Self::Error> {
+        // Only a key of this user's application is worth the client's signature.
+        Ok(if self.key_owner(user, key).await.is_some() { Auth::Accept } else { Auth::reject() })
+    }
+
+    async fn auth_publickey(&mut self, user: &str, key: &PublicKey) -> Result<Auth, Self::Error> {
+        // Called once russh has verified the client's signature with `key`.
+        let shown = crate::text::for_log(user).to_string();
+        match self.key_owner(user, key).await {
+            Some(app) => {
+                tracing::info!(user = %shown, peer = %self.peer, "SFTP login by key");
+                self.app = Some(app);
+                Ok(Auth::Accept)
+            }
+            None => {
+                tracing::info!(user = %shown, peer = %self.peer, "SFTP key login refused");
+                Ok(Auth::reject())
+            }
+        }
+    }
+
     async fn channel_open_session(
         &mut self,
         channel: Channel<Msg>,
@@ -223,6 +314,27 @@ impl russh::server::Handler for SshSession {
             _ => session.channel_failure(channel_id)?,
         }
         Ok(())
+    }
+}
+
+impl SshSession {
+    /// The application named `user` if `key` is one of its registered keys (the whole key is
+    /// compared, not only its fingerprint).
+    async fn key_owner(&self, user: &str, key: &PublicKey) -> Option<AppRecord> {
+        let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
+        let user = user.to_owned();
+        let found = self.shared.blocking(move |store| store.sftp_key_login(&user, &fingerprint)).await;
+        match found {
+            Ok(Some((app, stored))) => PublicKey::from_openssh(&stored)
+                .ok()
+                .filter(|stored| stored.key_data() == key.key_data())
+                .map(|_| app),
+            Ok(None) => None,
+            Err(error) => {
+                tracing::warn!(%error, "SFTP key check failed");
+                None
+            }
+        }
     }
 }
 
@@ -522,6 +634,39 @@ impl russh_sftp::server::Handler for SftpSession {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    /// An Ed25519 public key line as ssh-keygen writes it.
+    const ED25519: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICM309M/OGHuSHb12Vuvp+xryCvG5NZE2QOG4nhX2ApA alice@host";
+
+    #[test]
+    fn public_key_lines_are_read_with_their_fingerprint_and_comment() {
+        let keys = parse_public_keys(&format!("# keys\n\n{ED25519}\n{ED25519}\n")).unwrap();
+        assert_eq!(keys.len(), 1, "a repeated key counts once");
+        assert_eq!(keys[0].algorithm, "ssh-ed25519");
+        assert_eq!(keys[0].comment, "alice@host");
+        assert!(keys[0].fingerprint.starts_with("SHA256:"), "{}", keys[0].fingerprint);
+        assert!(!keys[0].public_key.contains("alice"), "stored without the comment");
+        assert!(parse_public_keys("# nothing\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn bad_key_lines_are_refused_naming_the_line() {
+        let options = format!("{ED25519}\nfrom=\"10.0.0.1\" {ED25519}\n");
+        assert_eq!(parse_public_keys(&options).unwrap_err().line, 2);
+        let garbage = parse_public_keys("\nssh-ed25519 not-base64!\n").unwrap_err();
+        assert_eq!(garbage.line, 2);
+        assert!(garbage.to_string().starts_with("line 2: not an OpenSSH public key"), "{garbage}");
+        assert_eq!(parse_public_keys("-----BEGIN OPENSSH PRIVATE KEY-----\n").unwrap_err().line, 1);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_key_text_is_read_or_refused_never_a_panic(text in "\\PC{0,300}", bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+            let _ = parse_public_keys(&text);
+            let _ = parse_public_keys(&format!("ssh-ed25519 {}", String::from_utf8_lossy(&bytes)));
+        }
+    }
 
     #[test]
     fn climbing_above_the_root_is_refused() {

@@ -60,12 +60,16 @@ mod registrations;
 pub use registrations::*;
 mod customs;
 pub use customs::*;
+mod disputes;
+pub use disputes::*;
 mod recon;
-pub use recon::{ReconSettings, SettledTransaction, SftpLogin, StoredReconFile};
+pub use recon::{ReconSettings, SettledTransaction, SftpKey, SftpLogin, StoredReconFile};
 mod invite;
 pub use invite::*;
 mod collector;
 pub use collector::*;
+mod tsp;
+pub use tsp::*;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "plusbox.sqlite";
@@ -289,6 +293,16 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     // Merchant registration (store/registrations.rs), customs declarations (store/customs.rs)
     // and an outbox that carries notifyRegistrationStatus beside notifyPayment.
     include_str!("../migrations/0014_registration_customs.sql"),
+    // SFTP login by public key (store/recon.rs): the OpenSSH keys each application logs in
+    // with, by SHA-256 fingerprint (`plusbox app set-sftp-key`).
+    include_str!("../migrations/0015_sftp_keys.sql"),
+    // TSP mode (store/tsp.rs): application names for `--app`, the per-application TSP-mode
+    // switch and the authorizations with their Agent-Tokens.
+    include_str!("../migrations/0016_tsp.sql"),
+    // Disputes (store/disputes.rs): retrievals and escalations with their answers, the
+    // per-application dispute URL, and the outbox column that links an initiate call to its
+    // dispute.
+    include_str!("../migrations/0017_disputes.sql"),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -581,6 +595,9 @@ mod tests {
         ("0012_invitations_and_results", "8b05ceda58a04075f474c26d643104717e0c9aa0963bfdb82dcc5bca75343ac6"),
         ("0013_admin", "f60fdd6de5d6062cf7c17f671d957be42ab0674a8b22f6a0a93c6ed4766afa41"),
         ("0014_registration_customs", "2d5ff484f91e6ccb5cf6ed98cdde0ef1ecef1486c7359b8bbe4256b4cc642132"),
+        ("0015_sftp_keys", "329f370f97848ad78a616375f72d652575c30f04cd2c3b8fcb5de18b2cdb47b6"),
+        ("0016_tsp", "5db6728fd55d79d2b9f0de35539e1185cc3a2e5f8b0a1ea067deafdf3db8ff4b"),
+        ("0017_disputes", "2d721daa73bf74a0a75ba6439977741be32d360561acb951cb733326e25999aa"),
     ];
 
     /// A database written by the last build that kept its migrations inline in this file

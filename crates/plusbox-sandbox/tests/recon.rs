@@ -352,3 +352,256 @@ async fn a_real_sftp_client_downloads_the_days_file_read_only() {
     let key = h.sandbox.store().path().parent().unwrap().join(plusbox_sandbox::sftp::HOST_KEY_FILE);
     assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
 }
+
+/// Makes an OpenSSH key pair with `ssh-keygen` (`kind`: ed25519, ecdsa, rsa; `bits` for the
+/// latter two); returns the private key's path (the public key is beside it, `.pub`).
+fn keygen(dir: &std::path::Path, name: &str, kind: &str, bits: Option<u32>) -> std::path::PathBuf {
+    let path = dir.join(name);
+    let mut command = std::process::Command::new("ssh-keygen");
+    command.args(["-q", "-t", kind, "-N", "", "-C", &format!("{name}@test"), "-f"]).arg(&path);
+    if let Some(bits) = bits {
+        command.args(["-b", &bits.to_string()]);
+    }
+    let status = command.status().unwrap();
+    assert!(status.success(), "ssh-keygen -t {kind}");
+    path
+}
+
+/// The key's SHA-256 fingerprint as `ssh-keygen -l` prints it.
+fn openssh_fingerprint(public: &std::path::Path) -> String {
+    let output = std::process::Command::new("ssh-keygen")
+        .args(["-l", "-E", "sha256", "-f"])
+        .arg(public)
+        .output()
+        .unwrap();
+    String::from_utf8(output.stdout).unwrap().split_whitespace().nth(1).unwrap().to_owned()
+}
+
+/// Runs OpenSSH `sftp` in batch mode (`-b`) logging in with the identity `key` only (no
+/// password, no agent); `strict` pins the host key to what `known_hosts` already holds.
+async fn sftp_key(
+    addr: std::net::SocketAddr,
+    dir: &std::path::Path,
+    user: &str,
+    key: &std::path::Path,
+    batch: &str,
+    strict: bool,
+) -> (bool, String) {
+    let batch_file = dir.join(format!("batch-{}", rand_suffix()));
+    std::fs::write(&batch_file, batch).unwrap();
+    let output = tokio::process::Command::new("sftp")
+        .args(["-P", &addr.port().to_string(), "-b"])
+        .arg(&batch_file)
+        .arg("-i")
+        .arg(key)
+        .args([
+            "-o",
+            if strict { "StrictHostKeyChecking=yes" } else { "StrictHostKeyChecking=accept-new" },
+            "-o",
+            &format!("UserKnownHostsFile={}", dir.join("known_hosts").display()),
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "IdentityAgent=none",
+            "-o",
+            "PreferredAuthentications=publickey",
+            "-o",
+            "PasswordAuthentication=no",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=10",
+            &format!("{user}@{}", addr.ip()),
+        ])
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(30), output).await.unwrap().unwrap();
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+#[tokio::test]
+async fn key_login_takes_only_the_applications_own_keys_and_each_sees_only_its_own_tree() {
+    let h = start().await;
+    h.advance(2 * 86_400);
+    let store = h.sandbox.store();
+    let app = store.app().unwrap();
+    assert!(eventually(|| store.recon_generated(app.id, "20250311").unwrap()).await);
+    let file =
+        store.recon_files(app.id).unwrap().into_iter().find(|f| f.clearing_date == "20250311").unwrap();
+    let expected = store.recon_file(app.id, &file.generation_date, &file.name).unwrap().unwrap();
+    let addr = h.sandbox.sftp_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    // The application registers three keys made by ssh-keygen, one of each kind.
+    let ed25519 = keygen(dir.path(), "ed25519", "ed25519", None);
+    let ecdsa = keygen(dir.path(), "ecdsa", "ecdsa", Some(384));
+    let rsa = keygen(dir.path(), "rsa", "rsa", Some(2048));
+    let stranger = keygen(dir.path(), "stranger", "ed25519", None);
+    let other_key = keygen(dir.path(), "other", "ecdsa", Some(256));
+    let pubs: String = [&ed25519, &ecdsa, &rsa]
+        .iter()
+        .map(|k| std::fs::read_to_string(k.with_extension("pub")).unwrap())
+        .collect();
+    let keys = plusbox_sandbox::sftp::parse_public_keys(&format!("# the ACQP's keys\n\n{pubs}")).unwrap();
+    assert_eq!(
+        keys.iter().map(|k| k.fingerprint.clone()).collect::<Vec<_>>(),
+        [&ed25519, &ecdsa, &rsa].map(|k| openssh_fingerprint(&k.with_extension("pub"))).to_vec(),
+        "fingerprints as ssh-keygen -l prints them"
+    );
+    assert_eq!(keys[0].comment, "ed25519@test");
+    store.set_sftp_keys(app.id, &keys, h.clock_now()).unwrap();
+    assert_eq!(store.sftp_keys(app.id).unwrap(), keys);
+
+    // A second application with a key of its own.
+    let other = store.create_app("other", h.clock_now()).unwrap();
+    let theirs = plusbox_sandbox::sftp::parse_public_keys(
+        &std::fs::read_to_string(other_key.with_extension("pub")).unwrap(),
+    )
+    .unwrap();
+    store.set_sftp_keys(other.id, &theirs, h.clock_now()).unwrap();
+
+    // Each of the application's keys logs in and downloads the day's file byte for byte.
+    for (kind, key) in [("ed25519", &ed25519), ("ecdsa", &ecdsa), ("rsa", &rsa)] {
+        let local = dir.path().join(format!("{kind}.csv"));
+        let batch = format!(
+            "ls -l {}\nget {} {}\n",
+            file.path.rsplit_once('/').unwrap().0,
+            file.path,
+            local.display()
+        );
+        let (ok, output) = sftp_key(addr, dir.path(), &app.acquirer_id, key, &batch, false).await;
+        assert!(ok, "{kind}: {output}");
+        assert!(output.contains(&file.name), "{kind}: {output}");
+        assert_eq!(std::fs::read(&local).unwrap(), expected, "{kind}");
+    }
+
+    // A key no application has, and another application's key under this user: refused.
+    for (who, key) in [("stranger", &stranger), ("other application's", &other_key)] {
+        let local = dir.path().join("stolen.csv");
+        let batch = format!("get {} {}\n", file.path, local.display());
+        let (ok, output) = sftp_key(addr, dir.path(), &app.acquirer_id, key, &batch, true).await;
+        assert!(!ok, "{who} key logged in: {output}");
+        assert!(output.contains("Permission denied"), "{who}: {output}");
+        assert!(!local.exists(), "{who}");
+    }
+    // This application's key under the other application's user: refused too.
+    let (ok, output) = sftp_key(addr, dir.path(), &other.acquirer_id, &ed25519, "ls /\n", true).await;
+    assert!(!ok, "{output}");
+
+    // The other application logs in with its own key and sees only its own folder.
+    let (ok, output) = sftp_key(
+        addr,
+        dir.path(),
+        &other.acquirer_id,
+        &other_key,
+        "ls /sandbox/settlements/clearing\n",
+        true,
+    )
+    .await;
+    assert!(ok, "{output}");
+    assert!(output.contains(&other.acquirer_id) && !output.contains(&app.acquirer_id), "{output}");
+    let (ok, output) = sftp_key(
+        addr,
+        dir.path(),
+        &other.acquirer_id,
+        &other_key,
+        &format!("get {} {}/x.csv\n", file.path, dir.path().display()),
+        true,
+    )
+    .await;
+    assert!(!ok && !dir.path().join("x.csv").exists(), "another application's file: {output}");
+
+    // Removing the keys ends key login.
+    store.set_sftp_keys(app.id, &[], h.clock_now()).unwrap();
+    let (ok, _) = sftp_key(addr, dir.path(), &app.acquirer_id, &ed25519, "ls /\n", true).await;
+    assert!(!ok, "a removed key still logs in");
+}
+
+#[tokio::test]
+async fn the_host_key_made_on_first_start_is_kept_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let clients = tempfile::tempdir().unwrap();
+    let key = keygen(clients.path(), "id", "ed25519", None);
+    let keys = plusbox_sandbox::sftp::parse_public_keys(
+        &std::fs::read_to_string(key.with_extension("pub")).unwrap(),
+    )
+    .unwrap();
+    let start = || async {
+        let config = plusbox_sandbox::SandboxConfig::new(dir.path(), "127.0.0.1:0".parse().unwrap())
+            .with_clock(std::sync::Arc::new(plusbox_sandbox::TestClock::new(common::start_time())));
+        let mut config = config;
+        config.sftp = Some("127.0.0.1:0".parse().unwrap());
+        plusbox_sandbox::Sandbox::start(config).await.unwrap()
+    };
+    let first = start().await;
+    let store = first.store();
+    let app = store.app().unwrap();
+    store.set_sftp_keys(app.id, &keys, common::start_time()).unwrap();
+    let host_key = dir.path().join(plusbox_sandbox::sftp::HOST_KEY_FILE);
+    let made = std::fs::read(&host_key).unwrap();
+    // First contact records the host key in known_hosts.
+    let (ok, output) =
+        sftp_key(first.sftp_addr().unwrap(), clients.path(), &app.acquirer_id, &key, "ls /\n", false).await;
+    assert!(ok, "{output}");
+    let known = std::fs::read_to_string(clients.path().join("known_hosts")).unwrap();
+    drop(store);
+    first.shutdown().await;
+
+    // After a restart the same key answers: OpenSSH with StrictHostKeyChecking=yes connects
+    // (the port differs, so the known_hosts line is copied to it).
+    let second = start().await;
+    assert_eq!(std::fs::read(&host_key).unwrap(), made, "the host key file was kept");
+    let addr = second.sftp_addr().unwrap();
+    let line = known.lines().next().unwrap();
+    let (_, rest) = line.split_once(' ').unwrap();
+    std::fs::write(clients.path().join("known_hosts"), format!("[{}]:{} {rest}\n", addr.ip(), addr.port()))
+        .unwrap();
+    let (ok, output) = sftp_key(addr, clients.path(), &app.acquirer_id, &key, "ls /\n", true).await;
+    assert!(ok, "the restarted server's host key is the known one: {output}");
+    second.shutdown().await;
+}
+
+#[tokio::test]
+async fn ageing_a_payment_into_a_made_day_drops_that_days_file_to_be_made_again_with_it() {
+    let h = start().await;
+    // 2025-03-11's file is made (empty) on 2025-03-12 at 08:00.
+    h.advance(2 * 86_400);
+    let store = h.sandbox.store();
+    let app = store.app().unwrap();
+    assert!(eventually(|| store.recon_generated(app.id, "20250311").unwrap()).await);
+    // A sale today (2025-03-12), refunded in part, then aged a day: it now belongs to 2025-03-11.
+    let paid = pay(&h, "pay-aged", "USD", "1234", None).await;
+    let refund = h
+        .call(
+            "refund",
+            &json!({"paymentRequestId": "pay-aged", "paymentId": paid, "refundRequestId": "refund-aged",
+                    "refundAmount": {"currency": "USD", "value": "234"}}),
+        )
+        .await;
+    assert_eq!(refund.code(), "SUCCESS", "{}", refund.raw);
+    assert_eq!(store.age_payments(std::slice::from_ref(&paid), time::Duration::days(1)).unwrap(), 1);
+    // The day's run (what the 08:00 worker does: make what is due and not made) makes it again,
+    // now with the sale; had the stale file stayed, the run would have skipped the day.
+    plusbox_sandbox::recon::generate_due(&store, h.clock_now()).unwrap();
+    let files: Vec<_> =
+        store.recon_files(app.id).unwrap().into_iter().filter(|f| f.clearing_date == "20250311").collect();
+    let usd = files.iter().find(|f| f.currency == "USD").unwrap();
+    let report =
+        recon::parse(&store.recon_file(app.id, &usd.generation_date, &usd.name).unwrap().unwrap()).unwrap();
+    let rows: Vec<(&str, i64)> = report
+        .rows
+        .iter()
+        .map(|(_, r)| (r.transaction_request_id.as_str(), r.transaction_amount.value))
+        .collect();
+    assert_eq!(rows, vec![("pay-aged", 1234), ("refund-aged", 234)]);
+    assert_eq!(report.summary.net_total_amount, 1000);
+}

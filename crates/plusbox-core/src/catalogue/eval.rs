@@ -256,6 +256,7 @@ impl<'a> Ctx<'a> {
             }
             Check::AnswerFields { api, present, .. } => self.answer_fields(*api, present),
             Check::RequestValue { api, path, contains, .. } => self.request_value(*api, path, contains),
+            Check::RequestHeader { header, .. } => self.request_header(header),
             Check::Signatures { direction, allow_lenient, .. } => self.signatures(*direction, *allow_lenient),
             Check::NotifyAcked { first_attempt, .. } => self.notify_acked(*first_attempt),
             Check::PaymentsCreated { count, include_failed, .. } => {
@@ -606,6 +607,45 @@ impl<'a> Ctx<'a> {
             )
         } else {
             (Outcome::Fail, problems.join("; "), bad)
+        }
+    }
+
+    /// Every inbound request (the ACQP's own calls) carries `header` with a non-empty value.
+    fn request_header(&self, header: &str) -> Judgement {
+        let mut judged = Vec::new();
+        let mut bad = Vec::new();
+        for (e, _) in &self.entries {
+            if e.direction != "inbound" {
+                continue;
+            }
+            judged.push(e.id);
+            let value = e
+                .request_headers
+                .as_object()
+                .and_then(|h| h.iter().find(|(k, _)| k.eq_ignore_ascii_case(header)))
+                .and_then(|(_, v)| v.as_str())
+                .filter(|v| !v.trim().is_empty());
+            if value.is_none() {
+                bad.push(e.id);
+            }
+        }
+        if judged.is_empty() {
+            return (self.missing(), "no request of the ACQP to inspect".to_string(), vec![]);
+        }
+        if bad.is_empty() {
+            (
+                Outcome::Pass,
+                format!("{} request(s) ({}) carry {header}", judged.len(), show_ids(&judged)),
+                judged,
+            )
+        } else {
+            let reason = format!(
+                "{} of {} request(s) carry no {header} header: {}",
+                bad.len(),
+                judged.len(),
+                show_ids(&bad)
+            );
+            (Outcome::Fail, reason, bad)
         }
     }
 

@@ -7,7 +7,8 @@ use std::fmt;
 use serde::Deserialize;
 
 use super::model::{
-    AcquirerClock, Api, Capability, Case, Check, PosAction, RefundAmount, Wait, WalletAction,
+    AcquirerClock, Api, Capability, Case, Check, DisputeStartKind, PosAction, RefundAmount, Wait,
+    WalletAction,
 };
 
 /// One problem with one case file.
@@ -444,8 +445,28 @@ impl Validator<'_> {
                         self.err(line, at("pos.request_id"), "a kebab-case label, e.g. \"refund-1\"");
                     }
                 }
-                Some(PosAction::Cancel) if !charged => {
+                Some(PosAction::Cancel { .. }) if !charged => {
                     self.err(line, at("pos"), "a cancel needs an earlier charge step");
+                }
+                Some(PosAction::Cancel { charge: Some(label) }) => {
+                    let earlier = case.steps[..i].iter().any(|s| {
+                        matches!(&s.pos, Some(PosAction::Charge { request_id: Some(l), .. }) if l == label)
+                    });
+                    if !earlier {
+                        self.err(line, at("pos.charge"), "the request_id label of an earlier charge step");
+                    }
+                }
+                Some(PosAction::Reconcile) => {
+                    if !charged {
+                        self.err(
+                            line,
+                            at("pos"),
+                            "a reconciliation needs an earlier charge: it reconciles that sale's day",
+                        );
+                    }
+                    if !case.requires.contains(&Capability::AcquirerReconcile) {
+                        self.err(line, at("pos"), "needs requires = [\"acquirer-reconcile\"] on the case");
+                    }
                 }
                 _ => {}
             }
@@ -466,6 +487,16 @@ impl Validator<'_> {
             }
             if step.age_payments.is_some() && !charged_before {
                 self.err(line, at("age_payments"), "needs an earlier charge whose payment it ages");
+            }
+            if step.dispute.is_some() && !charged_before {
+                self.err(line, at("dispute"), "needs an earlier charge whose payment it disputes");
+            }
+            if step.dispute.is_some_and(|d| d.kind == DisputeStartKind::Retrieval && d.amount.is_some()) {
+                self.err(
+                    line,
+                    at("dispute.amount"),
+                    "a retrieval has no amount; only an escalation claims one",
+                );
             }
             if step.forge_notify.is_some() && !charged_before {
                 self.err(
@@ -585,6 +616,16 @@ impl Validator<'_> {
                     if contains.is_empty() || contains.iter().any(|c| c.is_empty()) {
                         self.err(line, at("contains"), "list at least one non-empty text");
                     }
+                }
+                Check::RequestHeader { header, .. }
+                    if header.is_empty()
+                        || !header.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+                {
+                    self.err(
+                        line,
+                        at("header"),
+                        format!("{header:?} is not an HTTP header name like Agent-Token"),
+                    );
                 }
                 Check::AnswerFields { api, present, .. } => {
                     if !api.is_outbound() {

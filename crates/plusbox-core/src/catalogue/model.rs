@@ -84,6 +84,18 @@ pub enum Product {
     /// Customs declaration of Alipay (CN) payments (alipayplus-api.md §13.2).
     #[serde(rename = "Customs Declaration")]
     Customs,
+    /// Disputes: the ACQP acknowledges and answers the retrievals and escalations Alipay+ starts
+    /// against its payments (alipayplus-api.md §13.3).
+    #[serde(rename = "Dispute")]
+    Dispute,
+    /// Reconciliation: the ACQP downloads a clearing day's Transaction Detail Report from the
+    /// sandbox's SFTP tree and reconciles it against its order table (reconciliation.md §2).
+    #[serde(rename = "Reconciliation")]
+    Reconciliation,
+    /// TSP mode: a TSP calls Alipay+ on behalf of an ACQP that authorized it, with the
+    /// authorization's Agent-Token on every call (alipayplus-api.md §14).
+    #[serde(rename = "TSP")]
+    Tsp,
 }
 
 impl Product {
@@ -93,6 +105,9 @@ impl Product {
             Product::Upm => "upm",
             Product::OrderCode | Product::PrivateOrderCode | Product::EntryCode => "mpm",
             Product::Registration | Product::Customs => "merchant",
+            Product::Dispute => "dispute",
+            Product::Reconciliation => "recon",
+            Product::Tsp => "tsp",
         }
     }
 }
@@ -123,6 +138,14 @@ pub enum Api {
     Declare,
     /// `inquireDeclarationRequests` (ACQP → Alipay+, §13.2).
     InquireDeclarationRequests,
+    /// `initiateRetrieval` (Alipay+ → ACQP, §13.3).
+    InitiateRetrieval,
+    /// `initiateEscalation` (Alipay+ → ACQP, §13.3).
+    InitiateEscalation,
+    /// `responseRetrieval` (ACQP → Alipay+, §13.3).
+    ResponseRetrieval,
+    /// `responseEscalation` (ACQP → Alipay+, §13.3).
+    ResponseEscalation,
 }
 
 impl Api {
@@ -139,6 +162,10 @@ impl Api {
         Api::NotifyRegistrationStatus,
         Api::Declare,
         Api::InquireDeclarationRequests,
+        Api::InitiateRetrieval,
+        Api::InitiateEscalation,
+        Api::ResponseRetrieval,
+        Api::ResponseEscalation,
     ];
 
     /// The traffic-log name, e.g. `inquiryPayment`.
@@ -155,24 +182,36 @@ impl Api {
             Api::NotifyRegistrationStatus => "notifyRegistrationStatus",
             Api::Declare => "declare",
             Api::InquireDeclarationRequests => "inquireDeclarationRequests",
+            Api::InitiateRetrieval => "initiateRetrieval",
+            Api::InitiateEscalation => "initiateEscalation",
+            Api::ResponseRetrieval => "responseRetrieval",
+            Api::ResponseEscalation => "responseEscalation",
         }
     }
 
     /// The request-body field that is this API's idempotency key, when it is not the payment's
     /// `paymentRequestId`: `refundRequestId`, `registrationRequestId`,
-    /// `customsDeclarationRequestId`.
+    /// `customsDeclarationRequestId`, `disputeRequestId`.
     pub const fn idempotency_key(self) -> Option<&'static str> {
         match self {
             Api::Refund => Some("refundRequestId"),
             Api::Registration => Some("registrationRequestId"),
             Api::Declare => Some("customsDeclarationRequestId"),
+            Api::ResponseRetrieval | Api::ResponseEscalation => Some("disputeRequestId"),
             _ => None,
         }
     }
 
     /// True for the calls Alipay+ (the sandbox) makes to the ACQP.
     pub const fn is_outbound(self) -> bool {
-        matches!(self, Api::NotifyPayment | Api::UserInitiatedPay | Api::NotifyRegistrationStatus)
+        matches!(
+            self,
+            Api::NotifyPayment
+                | Api::UserInitiatedPay
+                | Api::NotifyRegistrationStatus
+                | Api::InitiateRetrieval
+                | Api::InitiateEscalation
+        )
     }
 
     /// The traffic-log direction of this API's entries.
@@ -636,8 +675,18 @@ pub enum PosAction {
         #[serde(default)]
         request_id: Option<String>,
     },
-    /// `POST /cancel` of the charged payment.
-    Cancel,
+    /// `POST /cancel` of the charged payment (the first charge, or the charge whose `request_id`
+    /// label is `charge`).
+    Cancel {
+        /// The `request_id` label of the charge to cancel; the first charge by default.
+        #[serde(default)]
+        charge: Option<String>,
+    },
+    /// `POST /reconcile`: the acquirer's back office downloads the clearing file of the day of
+    /// the run's first charge and reconciles it against its order table (reconciliation.md §2);
+    /// the answer's `state` is `RECONCILED` or `DIFFERENCES`. Needs the `acquirer-reconcile`
+    /// capability.
+    Reconcile,
     /// `POST /order-code`: ring up a sale paid by the buyer scanning the order code the POS
     /// shows (merchant-presented mode). It counts as the run's charge.
     OrderCode {
@@ -701,7 +750,8 @@ impl PosAction {
         match self {
             PosAction::Charge { .. } => "charge",
             PosAction::Refund { .. } => "refund",
-            PosAction::Cancel => "cancel",
+            PosAction::Cancel { .. } => "cancel",
+            PosAction::Reconcile => "reconcile",
             PosAction::OrderCode { .. } => "order-code",
             PosAction::PrivateOrderCode { .. } => "private-order-code",
             PosAction::EntryCode => "entry-code",
@@ -721,6 +771,10 @@ pub enum Capability {
     /// can put a sale at a chosen time of day without moving the sandbox's clock or anyone
     /// else's.
     AcquirerClock,
+    /// `POST /reconcile` and `POST /orders/age`: the driver's back office reconciles a clearing
+    /// day, and its order table follows the sandbox when a step ages the run's payments into a
+    /// past clearing cycle (`docs/pos-driver.md`).
+    AcquirerReconcile,
 }
 
 impl Capability {
@@ -728,6 +782,7 @@ impl Capability {
     pub const fn name(self) -> &'static str {
         match self {
             Capability::AcquirerClock => "acquirer-clock",
+            Capability::AcquirerReconcile => "acquirer-reconcile",
         }
     }
 }
@@ -844,6 +899,37 @@ pub enum Wait {
     },
 }
 
+/// A dispute a step starts (alipayplus-api.md §13.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisputeStart {
+    /// Retrieval or escalation.
+    pub kind: DisputeStartKind,
+    /// The escalated amount; the disputable amount (paid minus refunded) by default.
+    #[serde(default)]
+    pub amount: Option<CaseAmount>,
+}
+
+/// Which dispute a step starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DisputeStartKind {
+    /// A retrieval: the wallet asks for the transaction's information.
+    Retrieval,
+    /// An escalation: a chargeback.
+    Escalation,
+}
+
+impl DisputeStartKind {
+    /// `retrieval` or `escalation`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            DisputeStartKind::Retrieval => "retrieval",
+            DisputeStartKind::Escalation => "escalation",
+        }
+    }
+}
+
 /// One step of a case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -878,6 +964,11 @@ pub struct Step {
     /// move: this tests the ACQP's own time rules, such as its cancel-window check.
     #[serde(default)]
     pub acquirer_clock: Option<AcquirerClock>,
+    /// Before the step, the runner has the sandbox start a dispute against the run's payment, as
+    /// the TSP does from the dashboard or `plusbox dispute` (alipayplus-api.md §13.3): the
+    /// sandbox sends the ACQP's dispute URL a signed `initiateRetrieval` / `initiateEscalation`.
+    #[serde(default)]
+    pub dispute: Option<DisputeStart>,
     /// What the engine waits for.
     pub wait: Wait,
 }
@@ -1061,6 +1152,14 @@ pub enum Check {
         /// Accepted substrings (one must occur).
         contains: Vec<String>,
     },
+    /// Every request the ACQP sent in the run carries `header` with a non-empty value (e.g. the
+    /// `Agent-Token` a TSP sends on an ACQP's behalf, alipayplus-api.md §14).
+    RequestHeader {
+        /// Stable check name.
+        name: String,
+        /// The header name (any case).
+        header: String,
+    },
     /// The ACQP's answers to an Alipay+ → ACQP call (`userInitiatedPay`) carry these fields:
     /// every answer of `api` that arrived has each dotted path present and non-empty; `a|b`
     /// accepts either path (e.g. `paymentAmount.value|amount.value`, §11).
@@ -1188,6 +1287,7 @@ impl Check {
             | Check::RequestFields { name, .. }
             | Check::AnswerFields { name, .. }
             | Check::RequestValue { name, .. }
+            | Check::RequestHeader { name, .. }
             | Check::Signatures { name, .. }
             | Check::NotifyAcked { name, .. }
             | Check::PaymentsCreated { name, .. }
@@ -1211,6 +1311,7 @@ impl Check {
             Check::RequestFields { .. } => "request-fields",
             Check::AnswerFields { .. } => "answer-fields",
             Check::RequestValue { .. } => "request-value",
+            Check::RequestHeader { .. } => "request-header",
             Check::Signatures { .. } => "signatures",
             Check::NotifyAcked { .. } => "notify-acked",
             Check::PaymentsCreated { .. } => "payments-created",

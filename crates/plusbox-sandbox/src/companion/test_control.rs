@@ -56,6 +56,7 @@ pub(super) fn router() -> Router<Arc<Shared>> {
         .route("/test/mocks", get(mocks).post(add_mock))
         .route("/test/mocks/{id}", delete(remove_mock))
         .route("/test/payments/age", post(age_payments))
+        .route("/test/disputes", post(open_dispute))
         .route("/test/payments/{id}", get(payment))
         .route("/test/payments/{id}/confirm", post(confirm))
         .route("/test/payments/{id}/decline", post(decline))
@@ -465,6 +466,38 @@ async fn age_payments(State(shared): State<Arc<Shared>>, headers: HeaderMap, bod
         shared.blocking(move |store| store.age_payments(&ids, time::Duration::seconds(seconds))).await?;
     shared.changed();
     Ok(Json(json!({"aged": aged})).into_response())
+}
+
+/// `POST /test/disputes` `{kind, paymentId, amount?}`: starts a dispute against a payment the
+/// device may see, as the TSP does (alipayplus-api.md §13.3). A refusal by the dispute rules is
+/// `422 {code, message}` with the rule's code.
+async fn open_dispute(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let caller = caller(&shared, &headers).await?;
+    let body = body_json(&body)?;
+    let kind = match body.get("kind").and_then(Value::as_str) {
+        Some("retrieval") => crate::store::DisputeKind::Retrieval,
+        Some("escalation") => crate::store::DisputeKind::Escalation,
+        _ => return Err(bad("kind is required: retrieval or escalation")),
+    };
+    let payment =
+        body.get("paymentId").and_then(Value::as_str).ok_or_else(|| bad("paymentId is required"))?.to_owned();
+    let amount = match body.get("amount") {
+        None | Some(Value::Null) => None,
+        Some(value) => {
+            let wire: plusbox_core::protocol::WireAmount = serde_json::from_value(value.clone())
+                .map_err(|e| bad(format!("amount is {{currency, value}}: {e}")))?;
+            Some(Amount::from_wire(&wire).map_err(|e| bad(format!("amount: {e}")))?)
+        }
+    };
+    caller.sees_payment(&shared, &payment).await?;
+    let input = crate::store::DisputeInput { kind, payment, reason: None, amount };
+    let now = shared.now();
+    let opened = shared.blocking(move |store| store.open_dispute(&input, now)).await?;
+    shared.changed();
+    match opened {
+        Ok(dispute) => Ok((StatusCode::CREATED, Json(dispute)).into_response()),
+        Err(refused) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, refused.code, refused.message)),
+    }
 }
 
 fn payment_json(record: &PaymentRecord, refunds: &[crate::store::RefundView]) -> Value {

@@ -1,5 +1,8 @@
-//! The sandbox application and its keys: first-start provisioning, the ACQP key, the
-//! notification URL, magic amounts, the gateway URL and the clock offset kept in `meta`.
+//! The sandbox applications and their keys: first-start provisioning of the default
+//! application, further ACQP applications (`plusbox app create`, TSP mode, docs/tsp.md), the
+//! ACQP key, the notification URL, magic amounts, the gateway URL and the clock offset kept in
+//! `meta`. Every setter has a `…_for(app_id, …)` form; the plain form acts on the default
+//! (first) application, which is what a sandbox with one application means.
 
 use super::*;
 
@@ -54,6 +57,8 @@ pub struct Envelope {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AppView {
+    /// The application's name (`default` for the first one).
+    pub name: String,
     /// Client-Id.
     pub client_id: String,
     /// Participant ID.
@@ -109,8 +114,8 @@ impl Store {
             }
             let at = to_millis(now);
             tx.execute_cached(
-                "INSERT INTO app (client_id, acquirer_id, sandbox_private_key, sandbox_key_version, created_at)
-                 VALUES (?1, ?2, ?3, 1, ?4)",
+                "INSERT INTO app (name, client_id, acquirer_id, sandbox_private_key, sandbox_key_version, created_at)
+                 VALUES ('default', ?1, ?2, ?3, 1, ?4)",
                 params![client_id, acquirer_id, key_b64.expose(), at],
             )?;
             let app_id = tx.last_insert_rowid();
@@ -231,11 +236,23 @@ impl Store {
         self.read(|tx| acqp_key(tx, app_id, key_version))
     }
 
-    /// Stores the ACQP's public key (PEM or bare Base64) under `key_version`.
+    /// Stores the ACQP's public key (PEM or bare Base64) under `key_version`, for the default
+    /// application.
     pub fn set_acqp_key(&self, public_key: &str, key_version: u32, now: OffsetDateTime) -> Result<String> {
+        self.set_acqp_key_for(self.app()?.id, public_key, key_version, now)
+    }
+
+    /// Stores the ACQP's public key (PEM or bare Base64) under `key_version` for application `app_id`.
+    pub fn set_acqp_key_for(
+        &self,
+        app_id: i64,
+        public_key: &str,
+        key_version: u32,
+        now: OffsetDateTime,
+    ) -> Result<String> {
         let key = PublicKey::parse(public_key)?;
         let b64 = key.to_base64();
-        let app = self.app()?;
+        let app = self.app_by_id(app_id)?.ok_or_else(|| no_app(app_id))?;
         self.write(|tx| {
             tx.execute_cached(
                 "INSERT INTO acqp_key (app_id, key_version, public_key, created_at) VALUES (?1, ?2, ?3, ?4)
@@ -247,24 +264,163 @@ impl Store {
         Ok(key.fingerprint())
     }
 
-    /// Sets (or clears, with `None`) the application's notification URL.
+    /// Sets (or clears, with `None`) the default application's notification URL.
     pub fn set_notify_url(&self, url: Option<&str>) -> Result<()> {
+        self.set_notify_url_for(self.app()?.id, url)
+    }
+
+    /// Sets (or clears, with `None`) application `app_id`'s notification URL.
+    pub fn set_notify_url_for(&self, app_id: i64, url: Option<&str>) -> Result<()> {
         if let Some(url) = url {
             validate_url(url).map_err(StoreError::Invalid)?;
         }
-        let app = self.app()?;
         self.write(|tx| {
-            tx.execute_cached("UPDATE app SET notify_url = ?1 WHERE id = ?2", params![url, app.id])?;
+            if tx.execute_cached("UPDATE app SET notify_url = ?1 WHERE id = ?2", params![url, app_id])? == 0 {
+                return Err(no_app(app_id));
+            }
             Ok(())
         })
     }
 
-    /// Switches magic amounts (testing-practice.md §10.2) on or off for the application.
+    /// Switches magic amounts (testing-practice.md §10.2) on or off for the default application.
     pub fn set_magic_amounts(&self, on: bool) -> Result<()> {
-        let app = self.app()?;
+        self.set_magic_amounts_for(self.app()?.id, on)
+    }
+
+    /// Switches magic amounts on or off for application `app_id`.
+    pub fn set_magic_amounts_for(&self, app_id: i64, on: bool) -> Result<()> {
         self.write(|tx| {
-            tx.execute_cached("UPDATE app SET magic_amounts = ?1 WHERE id = ?2", params![on, app.id])?;
+            if tx.execute_cached("UPDATE app SET magic_amounts = ?1 WHERE id = ?2", params![on, app_id])? == 0
+            {
+                return Err(no_app(app_id));
+            }
             Ok(())
+        })
+    }
+
+    /// Creates a further ACQP application named `name`: its own Client-Id, Participant ID
+    /// (acquirerId, also its SFTP user name), sandbox key pair, merchant and SFTP password.
+    pub fn create_app(&self, name: &str, now: OffsetDateTime) -> Result<AppRecord> {
+        validate_app_name(name).map_err(StoreError::Invalid)?;
+        if self.read(|tx| {
+            Ok(tx.query_row_cached("SELECT COUNT(*) FROM app", [], |r| r.get::<_, i64>(0))? == 0)
+        })? {
+            return Err(StoreError::NotProvisioned);
+        }
+        // RSA-2048 generation takes a while: outside the write lock.
+        let key = PrivateKey::generate()?;
+        let key_b64 = key.to_base64();
+        let app_id = self.write(|tx| {
+            let taken = tx
+                .query_row_cached("SELECT 1 FROM app WHERE name = ?1", params![name], |r| r.get::<_, i64>(0))
+                .optional()?
+                .is_some();
+            if taken {
+                return Err(StoreError::Invalid(format!("an application named {name:?} already exists")));
+            }
+            // Client-Id and Participant ID must be unique across applications (the Participant
+            // ID is also the SFTP user name): draw again on the rare clash.
+            let (client_id, acquirer_id) = loop {
+                let (client_id, acquirer_id) = {
+                    let mut rng = self.id_source();
+                    (ids::client_id(&mut *rng), ids::participant_id(&mut *rng))
+                };
+                let clash = tx
+                    .query_row_cached(
+                        "SELECT 1 FROM app WHERE client_id = ?1 OR acquirer_id = ?2",
+                        params![client_id, acquirer_id],
+                        |r| r.get::<_, i64>(0),
+                    )
+                    .optional()?
+                    .is_some();
+                if !clash {
+                    break (client_id, acquirer_id);
+                }
+            };
+            tx.execute_cached(
+                "INSERT INTO app (name, client_id, acquirer_id, sandbox_private_key, sandbox_key_version, created_at)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5)",
+                params![name, client_id, acquirer_id, key_b64.expose(), to_millis(now)],
+            )?;
+            let app_id = tx.last_insert_rowid();
+            tx.execute_cached(
+                "INSERT INTO merchant (id, app_id, name, store_id, store_name) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    format!("M{app_id:04}"),
+                    app_id,
+                    format!("{name} Test Merchant"),
+                    format!("S{app_id:04}"),
+                    format!("{name} Test Store")
+                ],
+            )?;
+            Ok(app_id)
+        })?;
+        // The SFTP login is made now, so `app create` can show it.
+        self.sftp_login(app_id)?;
+        self.app_by_id(app_id)?.ok_or_else(|| no_app(app_id))
+    }
+
+    /// Every application, oldest (the default) first.
+    pub fn app_list(&self) -> Result<Vec<AppSummary>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, COALESCE(name, client_id), client_id, acquirer_id, notify_url, tsp_mode,
+                        (SELECT COUNT(*) FROM acqp_key k WHERE k.app_id = app.id),
+                        (SELECT COUNT(*) FROM tsp_authorization a WHERE a.app_id = app.id AND a.status = 'ACTIVE')
+                 FROM app ORDER BY id",
+            )?;
+            let first = tx.query_row_cached("SELECT MIN(id) FROM app", [], |r| r.get::<_, Option<i64>>(0))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    let id: i64 = r.get(0)?;
+                    Ok(AppSummary {
+                        name: r.get(1)?,
+                        client_id: r.get(2)?,
+                        acquirer_id: r.get(3)?,
+                        notify_url: r.get(4)?,
+                        tsp_mode: r.get(5)?,
+                        acqp_keys: r.get(6)?,
+                        active_authorizations: r.get(7)?,
+                        default: Some(id) == first,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    /// The application a `--app` option names, by Client-Id or name; `None` is the default
+    /// application.
+    pub fn resolve_app(&self, selector: Option<&str>) -> Result<AppRecord> {
+        let Some(selector) = selector else { return self.app() };
+        let by_client = self.app_by_client_id(selector)?;
+        if let Some(app) = by_client {
+            return Ok(app);
+        }
+        let id: Option<i64> = self.read(|tx| {
+            Ok(tx
+                .query_row_cached("SELECT id FROM app WHERE name = ?1", params![selector], |r| r.get(0))
+                .optional()?)
+        })?;
+        match id {
+            Some(id) => self.app_by_id(id)?.ok_or_else(|| no_app(id)),
+            None => Err(StoreError::NotFound(format!(
+                "no application has the Client-Id or name {:?} (see `plusbox app list`)",
+                crate::text::for_log(selector)
+            ))),
+        }
+    }
+
+    /// An application's name (`default` for the first one).
+    pub fn app_name(&self, app_id: i64) -> Result<String> {
+        self.read(|tx| {
+            tx.query_row_cached(
+                "SELECT COALESCE(name, client_id) FROM app WHERE id = ?1",
+                params![app_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| no_app(app_id))
         })
     }
 
@@ -318,12 +474,19 @@ impl Store {
         self.write(|tx| set_meta(tx, "gateway_url", url))
     }
 
-    /// What `plusbox app show` prints.
+    /// What `plusbox app show` prints for the default application.
     pub fn app_view(&self) -> Result<AppView> {
-        let app = self.app()?;
+        self.app_view_of(self.app()?.id)
+    }
+
+    /// What `plusbox app show --app …` prints.
+    pub fn app_view_of(&self, app_id: i64) -> Result<AppView> {
+        let app = self.app_by_id(app_id)?.ok_or_else(|| no_app(app_id))?;
+        let name = self.app_name(app_id)?;
         let gateway_url =
             self.read(|tx| get_meta(tx, "gateway_url"))?.unwrap_or_else(|| "http://127.0.0.1:8787".into());
         Ok(AppView {
+            name,
             client_id: app.client_id.clone(),
             acquirer_id: app.acquirer_id.clone(),
             gateway_url,
@@ -331,6 +494,48 @@ impl Store {
             notify_url: app.notify_url.clone(),
         })
     }
+}
+
+/// One line of `plusbox app list`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppSummary {
+    /// Name (`default` for the first application).
+    pub name: String,
+    /// Client-Id.
+    pub client_id: String,
+    /// Participant ID.
+    pub acquirer_id: String,
+    /// Notification URL or null.
+    pub notify_url: Option<String>,
+    /// How many ACQP public keys (key versions) are registered.
+    pub acqp_keys: i64,
+    /// Whether the application is in TSP mode (Agent-Token required).
+    pub tsp_mode: bool,
+    /// How many of its TSP authorizations are Active.
+    pub active_authorizations: i64,
+    /// Whether it is the default application (the one commands act on without `--app`).
+    pub default: bool,
+}
+
+fn no_app(app_id: i64) -> StoreError {
+    StoreError::NotFound(format!("no application with row id {app_id}"))
+}
+
+/// An application name: 1–64 letters, digits, `-`, `_` or `.`, not shaped like a Client-Id
+/// (so `--app` is never ambiguous).
+pub fn validate_app_name(name: &str) -> std::result::Result<(), String> {
+    let shown = crate::text::for_log(name);
+    if name.is_empty() || name.len() > 64 {
+        return Err(format!("application name {shown:?} must be 1 to 64 characters"));
+    }
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+        return Err(format!("application name {shown:?} may hold only letters, digits, '-', '_' and '.'"));
+    }
+    if name.to_ascii_uppercase().starts_with("SANDBOX_") {
+        return Err(format!("application name {shown:?} looks like a Client-Id; choose another"));
+    }
+    Ok(())
 }
 
 /// Checks that a notification URL is an absolute http(s) URL.

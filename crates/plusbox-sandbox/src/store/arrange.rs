@@ -146,7 +146,9 @@ impl Store {
 
     /// Moves the given payments `by` into the past: creation, expiry and payment times, and the
     /// times of their refunds. Returns how many payments were aged. Used by test runs to put a
-    /// sale behind the T+1 cancel window (or the refund window) without moving any clock.
+    /// sale behind the T+1 cancel window (or the refund window, or into a past clearing cycle)
+    /// without moving any clock. Clearing files already made for the days the records leave or
+    /// enter are dropped, to be made again from the records (store/recon.rs).
     pub fn age_payments(&self, payment_ids: &[String], by: Duration) -> Result<usize> {
         if by.is_negative() {
             return Err(StoreError::Invalid("payments can only be aged into the past".into()));
@@ -156,6 +158,7 @@ impl Store {
         self.write(|tx| {
             let mut aged = 0;
             for id in payment_ids {
+                super::recon::forget_files_of_aged(tx, id, ms)?;
                 aged += tx.execute(
                     "UPDATE payment SET created_at = created_at - ?1, expires_at = expires_at - ?1,
                         paid_at = CASE WHEN paid_at IS NULL THEN NULL ELSE paid_at - ?1 END,

@@ -143,7 +143,7 @@ impl Store {
         self.read(|tx| {
             Ok(tx
                 .query_row_cached(
-                    "SELECT o.status, o.attempts FROM outbox o JOIN payment p ON p.id = o.payment_row WHERE p.payment_id = ?1",
+                    "SELECT o.status, o.attempts FROM outbox o JOIN payment p ON p.id = o.payment_row WHERE p.payment_id = ?1 AND o.api = 'notifyPayment'",
                     params![payment_id],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )

@@ -423,7 +423,8 @@ pub(super) fn debit_or_fail(tx: &Connection, payment: &PaymentRecord, now: Offse
 /// Queues the one notifyPayment of a payment's first final state (§10).
 fn enqueue_notification(tx: &Connection, payment: &PaymentRecord, now: OffsetDateTime) -> Result<()> {
     let already: i64 = tx.query_row_cached(
-        "SELECT COUNT(*) FROM outbox WHERE payment_row = ?1",
+        // Only notifyPayment rows: the outbox also carries a payment's dispute calls.
+        "SELECT COUNT(*) FROM outbox WHERE payment_row = ?1 AND api = 'notifyPayment'",
         params![payment.row],
         |r| r.get(0),
     )?;
@@ -841,7 +842,7 @@ impl Store {
             // The cancel response decides (§8): a notification not yet delivered would tell the
             // ACQP a different final state, so it is withdrawn.
             tx.execute_cached(
-                "UPDATE outbox SET status = 'superseded', updated_at = ?1 WHERE payment_row = ?2 AND status = 'pending'",
+                "UPDATE outbox SET status = 'superseded', updated_at = ?1 WHERE payment_row = ?2 AND status = 'pending' AND api = 'notifyPayment'",
                 params![at, payment.row],
             )?;
             let cancelled = load_payment_by_row(tx, payment.row)?;

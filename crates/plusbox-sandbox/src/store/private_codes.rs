@@ -91,6 +91,17 @@ impl Store {
         domains: &[PrivateDomain],
         now: OffsetDateTime,
     ) -> Result<PrivateCodeRegistration> {
+        self.set_private_order_codes_for(self.app()?.id, url, domains, now)
+    }
+
+    /// [`Store::set_private_order_codes`] for application `app_id`.
+    pub fn set_private_order_codes_for(
+        &self,
+        app_id: i64,
+        url: &str,
+        domains: &[PrivateDomain],
+        now: OffsetDateTime,
+    ) -> Result<PrivateCodeRegistration> {
         validate_url(url).map_err(|e| StoreError::Invalid(format!("userInitiatedPay URL: {e}")))?;
         if domains.is_empty() {
             return Err(StoreError::Invalid("register at least one private-order-code domain".into()));
@@ -106,7 +117,9 @@ impl Store {
                 checked.push(PrivateDomain { domain: name, digits: domain.digits });
             }
         }
-        let app = self.app()?;
+        let app = self
+            .app_by_id(app_id)?
+            .ok_or_else(|| StoreError::NotFound(format!("no application with row id {app_id}")))?;
         self.write(|tx| {
             for domain in &checked {
                 let owner: Option<i64> = tx
@@ -137,28 +150,36 @@ impl Store {
             )?;
             Ok(())
         })?;
-        self.private_order_codes()?
+        self.private_order_codes_for(app.id)?
             .ok_or_else(|| StoreError::Invalid("the registration was not stored".into()))
     }
 
     /// Removes the application's private-order-code registration; its codes are then unknown.
     pub fn clear_private_order_codes(&self) -> Result<()> {
-        let app = self.app()?;
+        self.clear_private_order_codes_for(self.app()?.id)
+    }
+
+    /// [`Store::clear_private_order_codes`] for application `app_id`.
+    pub fn clear_private_order_codes_for(&self, app_id: i64) -> Result<()> {
         self.write(|tx| {
-            tx.execute_cached("DELETE FROM poc_domain WHERE app_id = ?1", params![app.id])?;
-            tx.execute_cached("DELETE FROM poc_registration WHERE app_id = ?1", params![app.id])?;
+            tx.execute_cached("DELETE FROM poc_domain WHERE app_id = ?1", params![app_id])?;
+            tx.execute_cached("DELETE FROM poc_registration WHERE app_id = ?1", params![app_id])?;
             Ok(())
         })
     }
 
     /// The application's registration, if any.
     pub fn private_order_codes(&self) -> Result<Option<PrivateCodeRegistration>> {
-        let app = self.app()?;
+        self.private_order_codes_for(self.app()?.id)
+    }
+
+    /// [`Store::private_order_codes`] of application `app_id`.
+    pub fn private_order_codes_for(&self, app_id: i64) -> Result<Option<PrivateCodeRegistration>> {
         self.read(|tx| {
             let url: Option<String> = tx
                 .query_row_cached(
                     "SELECT url FROM poc_registration WHERE app_id = ?1",
-                    params![app.id],
+                    params![app_id],
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -166,7 +187,7 @@ impl Store {
             let mut stmt =
                 tx.prepare_cached("SELECT domain, digits FROM poc_domain WHERE app_id = ?1 ORDER BY domain")?;
             let domains = stmt
-                .query_map(params![app.id], |r| Ok(PrivateDomain { domain: r.get(0)?, digits: r.get(1)? }))?
+                .query_map(params![app_id], |r| Ok(PrivateDomain { domain: r.get(0)?, digits: r.get(1)? }))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(Some(PrivateCodeRegistration { user_initiated_pay_url: url, domains }))
         })

@@ -71,6 +71,20 @@ pub struct ReconSettings {
     pub currencies: Vec<(Currency, String)>,
 }
 
+/// An OpenSSH public key an application logs in to SFTP with.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SftpKey {
+    /// SHA-256 fingerprint as OpenSSH prints it (`SHA256:…`).
+    pub fingerprint: String,
+    /// Key algorithm, e.g. `ssh-ed25519`, `ecdsa-sha2-nistp256`, `rsa-sha2-512`.
+    pub algorithm: String,
+    /// The key in OpenSSH one-line form without its comment.
+    pub public_key: String,
+    /// The comment of the key line (often `user@host`); empty if none.
+    pub comment: String,
+}
+
 /// The SFTP (and HTTP download) login of an application.
 #[derive(Debug, Clone)]
 pub struct SftpLogin {
@@ -406,6 +420,100 @@ impl Store {
         }
         self.app_by_id(app_id)
     }
+}
+
+impl Store {
+    /// Replaces the application's SFTP public keys with `keys` (an empty list removes them all):
+    /// the keys a client may log in with as this application (`plusbox app set-sftp-key`).
+    pub fn set_sftp_keys(&self, app_id: i64, keys: &[SftpKey], now: OffsetDateTime) -> Result<()> {
+        self.write(|tx| {
+            let known: Option<i64> = tx
+                .query_row_cached("SELECT id FROM app WHERE id = ?1", params![app_id], |r| r.get(0))
+                .optional()?;
+            if known.is_none() {
+                return Err(StoreError::NotFound(format!("no application {app_id}")));
+            }
+            tx.execute_cached("DELETE FROM sftp_key WHERE app_id = ?1", params![app_id])?;
+            for key in keys {
+                tx.execute_cached(
+                    "INSERT OR IGNORE INTO sftp_key (app_id, fingerprint, algorithm, public_key, comment, added_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![app_id, key.fingerprint, key.algorithm, key.public_key, key.comment, to_millis(now)],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The application's SFTP public keys, oldest first (`plusbox app show`).
+    pub fn sftp_keys(&self, app_id: i64) -> Result<Vec<SftpKey>> {
+        self.read(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "SELECT fingerprint, algorithm, public_key, comment FROM sftp_key WHERE app_id = ?1
+                 ORDER BY added_at, rowid",
+            )?;
+            let rows = stmt.query_map(params![app_id], |r| {
+                Ok(SftpKey {
+                    fingerprint: r.get(0)?,
+                    algorithm: r.get(1)?,
+                    public_key: r.get(2)?,
+                    comment: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// The application whose SFTP login `username` is, with the stored OpenSSH public key of
+    /// fingerprint `fingerprint` if that application has it: `None` when the user is no
+    /// application or the key is not one of its own (another application's key logs in nowhere).
+    pub fn sftp_key_login(&self, username: &str, fingerprint: &str) -> Result<Option<(AppRecord, String)>> {
+        let found: Option<(i64, String)> = self.read(|tx| {
+            Ok(tx
+                .query_row_cached(
+                    "SELECT a.id, k.public_key FROM app a JOIN sftp_key k ON k.app_id = a.id
+                     WHERE a.acquirer_id = ?1 AND k.fingerprint = ?2",
+                    params![username, fingerprint],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?)
+        })?;
+        let Some((app_id, key)) = found else { return Ok(None) };
+        Ok(self.app_by_id(app_id)?.map(|app| (app, key)))
+    }
+}
+
+/// Drops the clearing files of the application of payment `payment_id` for every day its
+/// payment and refunds fall in now or after moving `ms` milliseconds back (test aging): they no
+/// longer match the records. The 08:00 worker or an on-demand generation makes them again.
+pub(super) fn forget_files_of_aged(tx: &rusqlite::Transaction<'_>, payment_id: &str, ms: i64) -> Result<()> {
+    let found: Option<(i64, i64, Option<i64>)> = tx
+        .query_row_cached(
+            "SELECT id, app_id, paid_at FROM payment WHERE payment_id = ?1",
+            params![payment_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let Some((row, app_id, paid_at)) = found else { return Ok(()) };
+    let mut times: Vec<i64> = paid_at.into_iter().collect();
+    let mut stmt = tx.prepare_cached("SELECT created_at FROM refund WHERE payment_row = ?1")?;
+    for time in stmt.query_map(params![row], |r| r.get::<_, i64>(0))? {
+        times.push(time?);
+    }
+    let mut days = std::collections::BTreeSet::new();
+    for at in times {
+        for moved in [Some(at), at.checked_sub(ms)].into_iter().flatten() {
+            let day = plusbox_core::recon::clearing_date_of(from_millis(moved));
+            days.insert(plusbox_core::recon::date_compact(day));
+        }
+    }
+    for day in days {
+        tx.execute_cached(
+            "DELETE FROM recon_file WHERE app_id = ?1 AND clearing_date = ?2",
+            params![app_id, day],
+        )?;
+    }
+    Ok(())
 }
 
 fn stored_currency(code: &str) -> Result<Currency> {

@@ -127,14 +127,19 @@ impl Store {
 
     /// Traffic entries with id greater than `after`, oldest first.
     pub fn traffic(&self, after: i64, limit: u32) -> Result<Vec<TrafficView>> {
+        self.traffic_of(None, after, limit)
+    }
+
+    /// Like [`Store::traffic`], only one application's entries (by Client-Id) when given.
+    pub fn traffic_of(&self, client_id: Option<&str>, after: i64, limit: u32) -> Result<Vec<TrafficView>> {
         self.read(|tx| {
             let mut stmt = tx.prepare_cached(
                 "SELECT id, at, direction, api, client_id, payment_request_id, payment_id, method, uri, request_headers, request_body,
                         response_status, response_headers, response_body, result_code, result_status, signature, findings, mock_id, duration_ms, note
-                 FROM traffic WHERE id > ?1 ORDER BY id LIMIT ?2",
+                 FROM traffic WHERE id > ?1 AND (?3 IS NULL OR client_id = ?3) ORDER BY id LIMIT ?2",
             )?;
             let rows = stmt
-                .query_map(params![after, limit], |r| {
+                .query_map(params![after, limit, client_id], |r| {
                     let parse = |text: String| serde_json::from_str::<Value>(&text).unwrap_or(Value::Null);
                     Ok(TrafficView {
                         id: r.get(0)?,

@@ -1,0 +1,179 @@
+//! The catalogue matrix for disputes (suite `dispute`, alipayplus-api.md §13.3), in the style of
+//! `catalogue_matrix_merchant.rs`: the correct reference acquirer passes every DSP case, serially
+//! and several at once on one sandbox; every fault a DSP case targets fails that case on the same
+//! named check every time. Real sandbox and acquirer on ephemeral ports, wired only over HTTP:
+//! the runner charges through the POS driver, has the sandbox start the dispute (as the TSP
+//! does), and the sandbox sends the signed initiate call to the acquirer's dispute URL. The
+//! suite passes through the test-control API's port as well (`plusbox run --sandbox`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod acquirer_common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use acquirer_common::Env;
+use plusbox_acquirer::{Fault, Timing};
+use plusbox_core::catalogue::{Case, Catalogue, Outcome, Product};
+use plusbox_runner::{CaseReport, Quiet, Report, Runner, RunnerConfig};
+use plusbox_runner_local::LocalPort;
+
+/// Sandbox and acquirer time run this much faster than the wall clock.
+const SCALE: u32 = 10;
+
+/// Runs per (case, fault): the verdict must not depend on timing.
+const REPEATS: usize = 2;
+
+fn dispute_cases(catalogue: &Catalogue) -> Vec<&Case> {
+    catalogue.cases().filter(|c| c.product.suite() == "dispute").collect()
+}
+
+/// A sandbox and acquirer, the application's dispute URL pointing at the acquirer.
+async fn env(faults: &[Fault]) -> Env {
+    let env = Env::start_compressed(faults, Timing::default(), SCALE).await;
+    let store = env.sandbox.store();
+    let app = store.app().unwrap();
+    store.set_dispute_url(app.id, Some(&env.base_url)).unwrap();
+    env
+}
+
+fn runner(env: &Env) -> Runner {
+    let port = LocalPort::new(env.sandbox.store(), env.sandbox.clock()).with_poke(env.sandbox.poker());
+    Runner::new(Arc::new(port), RunnerConfig::new(env.base_url.clone(), "buyer-1")).unwrap()
+}
+
+fn explain(r: &CaseReport) -> String {
+    let mut out = format!("{} {}: {} ({} ms)\n", r.id, r.title, r.verdict, r.duration_ms);
+    for c in &r.checks {
+        out.push_str(&format!("  [{}] {}: {}\n", c.verdict, c.name, c.reason));
+    }
+    for s in &r.steps {
+        out.push_str(&format!(
+            "  step {}: {}{}\n",
+            s.step,
+            s.note,
+            if s.timed_out { " (timed out)" } else { "" }
+        ));
+    }
+    for e in &r.errors {
+        out.push_str(&format!("  error: {e}\n"));
+    }
+    out
+}
+
+fn verdicts(report: &Report) -> BTreeMap<String, Outcome> {
+    report.cases.iter().map(|c| (c.id.clone(), c.verdict)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn correct_acquirer_passes_every_dispute_case_serial_and_parallel() {
+    let catalogue = plusbox_runner::embedded::catalogue().unwrap();
+    let cases = dispute_cases(&catalogue);
+    assert!(cases.iter().filter(|c| c.product == Product::Dispute).count() >= 3, "the DSP cases");
+    let env = env(&[]).await;
+    let serial = runner(&env).run_all(&cases, &Quiet).await;
+    // Again on the same sandbox, in the other order and all at once: each run disputes its own
+    // sale, and the earlier runs' disputes of other sales do not count against it.
+    let reversed: Vec<&Case> = cases.iter().rev().copied().collect();
+    let accounts: Vec<String> = ["buyer-1", "buyer-2", "buyer-3"].map(String::from).to_vec();
+    let parallel = runner(&env).run_parallel(&reversed, &accounts, &Quiet).await;
+    let offset = env.sandbox.clock().offset();
+    // Answered disputes never expire, so the wall clock reads them as well as the sandbox clock.
+    let disputes = env.sandbox.store().disputes(None, time::OffsetDateTime::now_utc()).unwrap();
+    env.stop().await;
+    let mut failures = Vec::new();
+    for report in serial.cases.iter().chain(parallel.cases.iter()) {
+        println!("{}", explain(report));
+        if report.verdict != Outcome::Pass {
+            failures.push(explain(report));
+        }
+    }
+    assert_eq!(offset, time::Duration::ZERO, "the runner moved the sandbox clock");
+    assert!(
+        failures.is_empty(),
+        "DSP cases that did not pass against the correct acquirer:\n{}",
+        failures.join("\n")
+    );
+    assert_eq!(serial.cases.len(), cases.len());
+    assert_eq!(verdicts(&serial), verdicts(&parallel), "the verdicts depend on the order");
+    // The sandbox recorded every dispute answered, with the acquirer's order as its material.
+    assert!(
+        disputes.len() >= 2 * 4,
+        "two runs of DSP-001, -002 and DSP-003's two retrievals: {}",
+        disputes.len()
+    );
+    for d in &disputes {
+        assert_eq!(d.status, "ANSWERED", "{} {}", d.kind.word(), d.dispute_request_id);
+        assert!(d.acknowledged_at.is_some(), "{} was acknowledged", d.dispute_request_id);
+        let response = d.response.as_ref().unwrap();
+        assert_eq!(response["paymentRequestId"], d.payment_request_id.as_str());
+        assert!(response.pointer("/order/orderAmount/value").is_some());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_fault_a_dispute_case_targets_fails_it_on_a_named_check() {
+    let catalogue = plusbox_runner::embedded::catalogue().unwrap();
+    let pairs: Vec<(&Case, Fault)> = dispute_cases(&catalogue)
+        .into_iter()
+        .flat_map(|case| {
+            case.targets
+                .iter()
+                .map(move |t| (case, Fault::from_name(t).unwrap_or_else(|| panic!("{}: {t}", case.id))))
+        })
+        .collect();
+    for fault in [Fault::NoRetrievalAnswer, Fault::AnswerUnrelatedPayment] {
+        assert!(pairs.iter().any(|(_, f)| *f == fault), "no case of the dispute suite targets {fault}");
+    }
+    let runs = pairs.iter().map(|(case, fault)| async move {
+        let mut reports = Vec::new();
+        for _ in 0..REPEATS {
+            let env = env(&[*fault]).await;
+            let mut report = runner(&env).run_all(&[case], &Quiet).await;
+            env.stop().await;
+            reports.push(report.cases.remove(0));
+        }
+        (fault.name().to_owned(), case.id.to_string(), reports)
+    });
+    let outcomes = futures_util::future::join_all(runs).await;
+    let mut problems = Vec::new();
+    for (fault, case, reports) in &outcomes {
+        for r in reports {
+            println!("{fault}:\n{}", explain(r));
+        }
+        let every: Vec<&str> = reports[0]
+            .failed()
+            .into_iter()
+            .filter(|name| reports.iter().all(|r| r.failed().contains(name)))
+            .collect();
+        println!("{fault} | {case} → {} | {}", every.join(", "), reports[0].verdict);
+        if !reports.iter().all(|r| r.verdict == Outcome::Fail) || every.is_empty() {
+            problems.push(format!("{fault} was not caught by {case} on the same check every time"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// A device token that sees every payment (`plusbox app pair --token`).
+fn owner_token(env: &Env) -> String {
+    let store = env.sandbox.store();
+    let token = store.create_device("owner", time::OffsetDateTime::now_utc()).unwrap();
+    token.expose().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_dispute_cases_pass_over_the_test_control_api_too() {
+    // `plusbox run --sandbox URL --token T`: the runner starts each dispute with
+    // POST /app/v1/test/disputes instead of the local store.
+    let catalogue = plusbox_runner::embedded::catalogue().unwrap();
+    let cases = dispute_cases(&catalogue);
+    let env = env(&[]).await;
+    let port = plusbox_runner::HttpPort::connect(env.sandbox.base_url(), &owner_token(&env)).await.unwrap();
+    let runner = Runner::new(Arc::new(port), RunnerConfig::new(env.base_url.clone(), "buyer-1")).unwrap();
+    let report = runner.run_all(&cases, &Quiet).await;
+    env.stop().await;
+    let failures: Vec<String> =
+        report.cases.iter().filter(|r| r.verdict != Outcome::Pass).map(explain).collect();
+    assert!(failures.is_empty(), "over the test-control API:\n{}", failures.join("\n"));
+    assert_eq!(report.cases.len(), cases.len());
+}
