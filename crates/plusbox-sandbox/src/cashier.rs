@@ -145,7 +145,8 @@ fn unavailable(error: &StoreError) -> Response {
     )
 }
 
-fn html(status: StatusCode, body: &str) -> Response {
+/// An HTML answer that is never cached or sniffed.
+pub(crate) fn html(status: StatusCode, body: &str) -> Response {
     (
         status,
         [
@@ -159,7 +160,7 @@ fn html(status: StatusCode, body: &str) -> Response {
 }
 
 /// Escapes text for HTML element content and attribute values.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -175,9 +176,17 @@ fn escape(text: &str) -> String {
 }
 
 fn shell(title: &str, inner: &str) -> String {
+    page_shell("Alipay+ cashier", "sandbox cashier", title, inner)
+}
+
+/// A small page of the sandbox's own (the cashier, the TSP authorization page): phone-width,
+/// light and dark, no script. `site` names it in the tab title, `brand` under the Alipay+ mark.
+pub(crate) fn page_shell(site: &str, brand: &str, title: &str, inner: &str) -> String {
     format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} · Alipay+ cashier (Plusbox sandbox)</title><meta name=\"color-scheme\" content=\"light dark\"><style>:root{{color-scheme:light dark}}body{{font-family:system-ui,sans-serif;max-width:28rem;margin:2rem auto;padding:0 1rem}}.brand{{color:#1677ff;font-weight:700}}.amount{{font-size:2rem;margin:.5rem 0}}label{{display:block;margin:.75rem 0 .25rem}}input{{width:100%;padding:.5rem;font-size:1rem}}button{{margin:.75rem .5rem 0 0;padding:.6rem 1.2rem;font-size:1rem}}.note{{color:#a30}}@media (prefers-color-scheme:dark){{.brand{{color:#7db4ff}}.note{{color:#ff8a80}}}}</style></head><body><p class=\"brand\">Alipay+ <small>sandbox cashier</small></p>{inner}</body></html>",
-        title = escape(title)
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title} · {site} (Plusbox sandbox)</title><meta name=\"color-scheme\" content=\"light dark\"><style>:root{{color-scheme:light dark}}body{{font-family:system-ui,sans-serif;max-width:28rem;margin:2rem auto;padding:0 1rem}}.brand{{color:#1677ff;font-weight:700}}.amount{{font-size:2rem;margin:.5rem 0}}label{{display:block;margin:.75rem 0 .25rem}}input{{width:100%;padding:.5rem;font-size:1rem}}button{{margin:.75rem .5rem 0 0;padding:.6rem 1.2rem;font-size:1rem}}.note{{color:#a30}}@media (prefers-color-scheme:dark){{.brand{{color:#7db4ff}}.note{{color:#ff8a80}}}}</style></head><body><p class=\"brand\">Alipay+ <small>{brand}</small></p>{inner}</body></html>",
+        title = escape(title),
+        site = escape(site),
+        brand = escape(brand)
     )
 }
 

@@ -13,6 +13,7 @@
 //! ```
 
 mod cashier;
+mod tsp_page;
 pub mod clock;
 pub mod collector;
 mod companion;
@@ -459,6 +460,7 @@ impl Sandbox {
             .route("/healthz", get(|| async { "ok" }))
             .route(mpm::IMAGE_PATH, get(mpm::image))
             .route("/cashier/{token}", get(cashier::page).post(cashier::submit))
+            .route("/tsp/authorize/{id}", get(tsp_page::authorization))
             .nest(
                 "/app/v1",
                 companion::router()

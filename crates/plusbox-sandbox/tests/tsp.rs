@@ -356,3 +356,43 @@ async fn application_names_are_checked_and_unique() {
     );
     assert!(store.resolve_app(Some("nobody")).unwrap_err().to_string().contains("nobody"));
 }
+
+#[tokio::test]
+async fn the_authorization_url_opens_a_page_that_shows_the_request_and_never_the_agent_token() {
+    let h = Harness::start().await;
+    let store = h.sandbox.store();
+    let b = Caller::create(&h, "acqp-b");
+    let b_id = store.resolve_app(Some(&b.client_id)).unwrap().id;
+    let now = h.clock_now();
+    let pending = store.create_tsp_authorization(b_id, &[TspProduct::Upm, TspProduct::Mpm], now).unwrap();
+    let open = |path: String| {
+        let http = h.http.clone();
+        let url = h.url(&path);
+        async move {
+            let response = http.get(url).send().await.unwrap();
+            let status = response.status().as_u16();
+            let kind = response.headers()["content-type"].to_str().unwrap().to_string();
+            (status, kind, response.text().await.unwrap())
+        }
+    };
+    let traffic_before = h.traffic().len();
+
+    let (status, kind, page) = open(format!("/tsp/authorize/{}", pending.authorization_id)).await;
+    assert_eq!((status, kind.as_str()), (200, "text/html; charset=utf-8"));
+    assert!(page.contains("acqp-b") && page.contains(&b.client_id), "{page}");
+    assert!(page.contains("<dd id=\"products\">UPM, MPM</dd>") && page.contains("<dd id=\"status\">Inactive</dd>"), "{page}");
+    assert!(page.contains(&format!("plusbox tsp authorize {}", pending.authorization_id)), "{page}");
+
+    let active = store.authorize_tsp(&pending.authorization_id, now).unwrap();
+    let token = active.agent_token.unwrap();
+    let (_, _, page) = open(format!("/tsp/authorize/{}", pending.authorization_id)).await;
+    assert!(page.contains("<dd id=\"status\">Active</dd>"), "{page}");
+    assert!(!page.contains(&token), "the Agent-Token is the TSP's, never on a page anyone with the link can open");
+
+    for (path, why) in [("/tsp/authorize/AUTH_AAAAAAAAAAAAAAAAAAAA", "unknown"), ("/tsp/authorize/%3Cscript%3E", "not an id")] {
+        let (status, _, page) = open(path.into()).await;
+        assert_eq!(status, 404, "{why}");
+        assert!(page.contains("No such authorization") && !page.contains("<script>"), "{why}: {page}");
+    }
+    assert_eq!(h.traffic().len(), traffic_before, "a browser opening the link is not an Alipay+ call");
+}
