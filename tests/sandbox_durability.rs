@@ -142,7 +142,10 @@ async fn kill_dash_nine_under_load_then_restart() {
     // The CLI contract, against the running server's data dir.
     let app: Value = serde_json::from_str(&cli(&data, &["app", "show", "--json"])).unwrap();
     let keys: Vec<&str> = app.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["clientId", "acquirerId", "gatewayUrl", "sandboxPublicKey", "notifyUrl", "sftp"]);
+    assert_eq!(
+        keys,
+        ["name", "clientId", "acquirerId", "gatewayUrl", "sandboxPublicKey", "notifyUrl", "sftp"]
+    );
     // No `--sftp`: the login exists (as Developer Center shows it) but no server address.
     assert!(app["sftp"]["username"].is_string() && app["sftp"]["password"].is_string(), "{app}");
     assert!(app["sftp"]["host"].is_null() && app["sftp"]["port"].is_null(), "{app}");

@@ -13,7 +13,6 @@
 //! ```
 
 mod cashier;
-mod tsp_page;
 pub mod clock;
 pub mod collector;
 mod companion;
@@ -37,6 +36,7 @@ pub mod store;
 mod supervise;
 pub mod text;
 pub mod tls;
+mod tsp_page;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -380,16 +380,26 @@ async fn the_authorization_url_opens_a_page_that_shows_the_request_and_never_the
     let (status, kind, page) = open(format!("/tsp/authorize/{}", pending.authorization_id)).await;
     assert_eq!((status, kind.as_str()), (200, "text/html; charset=utf-8"));
     assert!(page.contains("acqp-b") && page.contains(&b.client_id), "{page}");
-    assert!(page.contains("<dd id=\"products\">UPM, MPM</dd>") && page.contains("<dd id=\"status\">Inactive</dd>"), "{page}");
+    assert!(
+        page.contains("<dd id=\"products\">UPM, MPM</dd>")
+            && page.contains("<dd id=\"status\">Inactive</dd>"),
+        "{page}"
+    );
     assert!(page.contains(&format!("plusbox tsp authorize {}", pending.authorization_id)), "{page}");
 
     let active = store.authorize_tsp(&pending.authorization_id, now).unwrap();
     let token = active.agent_token.unwrap();
     let (_, _, page) = open(format!("/tsp/authorize/{}", pending.authorization_id)).await;
     assert!(page.contains("<dd id=\"status\">Active</dd>"), "{page}");
-    assert!(!page.contains(&token), "the Agent-Token is the TSP's, never on a page anyone with the link can open");
+    assert!(
+        !page.contains(&token),
+        "the Agent-Token is the TSP's, never on a page anyone with the link can open"
+    );
 
-    for (path, why) in [("/tsp/authorize/AUTH_AAAAAAAAAAAAAAAAAAAA", "unknown"), ("/tsp/authorize/%3Cscript%3E", "not an id")] {
+    for (path, why) in [
+        ("/tsp/authorize/AUTH_AAAAAAAAAAAAAAAAAAAA", "unknown"),
+        ("/tsp/authorize/%3Cscript%3E", "not an id"),
+    ] {
         let (status, _, page) = open(path.into()).await;
         assert_eq!(status, 404, "{why}");
         assert!(page.contains("No such authorization") && !page.contains("<script>"), "{why}: {page}");
