@@ -12,15 +12,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod acquirer_common;
+mod matrix_common;
 
-use std::collections::BTreeMap;
+use matrix_common::{assert_caught, explain, fault_runs, targeted, verdicts};
 
 use acquirer_common::Env;
 use plusbox_acquirer::{Fault, Timing};
 use std::sync::Arc;
 
 use plusbox_core::catalogue::{Case, Catalogue, Outcome, Product};
-use plusbox_runner::{CaseReport, HttpPort, Quiet, Report, Runner, RunnerConfig};
+use plusbox_runner::{HttpPort, Quiet, Report, Runner, RunnerConfig};
 use plusbox_runner_local::LocalPort;
 use plusbox_sandbox::store::DeviceScope;
 
@@ -117,29 +118,6 @@ fn shuffled<'a>(cases: &[&'a Case], seed: u64) -> Vec<&'a Case> {
     out
 }
 
-fn explain(r: &CaseReport) -> String {
-    let mut out = format!("{} {}: {} ({} ms)\n", r.id, r.title, r.verdict, r.duration_ms);
-    for c in &r.checks {
-        out.push_str(&format!("  [{}] {}: {}\n", c.verdict, c.name, c.reason));
-    }
-    for s in &r.steps {
-        out.push_str(&format!(
-            "  step {}: {}{}\n",
-            s.step,
-            s.note,
-            if s.timed_out { " (timed out)" } else { "" }
-        ));
-    }
-    for e in &r.errors {
-        out.push_str(&format!("  error: {e}\n"));
-    }
-    out
-}
-
-fn verdicts(report: &Report) -> BTreeMap<String, Outcome> {
-    report.cases.iter().map(|c| (c.id.clone(), c.verdict)).collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn correct_acquirer_passes_every_case_in_any_order_serial_and_parallel() {
     let catalogue = catalogue();
@@ -184,60 +162,22 @@ async fn correct_acquirer_passes_every_case_in_any_order_serial_and_parallel() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_targeted_fault_fails_its_case_the_same_way_every_time() {
     let catalogue = catalogue();
-    let pairs: Vec<(&Case, Fault)> = catalogue
-        .cases()
-        .filter(|c| c.product == Product::Upm)
-        .flat_map(|case| {
-            case.targets.iter().map(move |t| {
-                (case, Fault::from_name(t).unwrap_or_else(|| panic!("{}: unknown fault {t}", case.id)))
-            })
-        })
+    let pairs: Vec<(&Case, Fault)> = targeted(catalogue.cases().filter(|c| c.product == Product::Upm))
+        .into_iter()
         // `PLUSBOX_MATRIX_FAULT=name` runs one fault only (while working on it).
         .filter(|(_, fault)| std::env::var("PLUSBOX_MATRIX_FAULT").map_or(true, |only| only == fault.name()))
         .collect();
-    // Each (case, fault) in its own sandbox and acquirer, three pairs at a time.
-    let mut outcomes: Vec<(String, String, Vec<CaseReport>)> = Vec::new();
-    for chunk in pairs.chunks(3) {
-        let runs = chunk.iter().map(|(case, fault)| async move {
-            let mut reports = Vec::new();
-            for repeat in 0..REPEATS {
-                // Every other repeat over the test-control API: the same verdict either way.
-                let via = if repeat % 2 == 1 { Via::Api } else { Via::Store };
-                let env = env(&[*fault]).await;
-                let mut report = run_all(&env, &[case], via).await;
-                env.stop().await;
-                reports.push(report.cases.remove(0));
-            }
-            (fault.name().to_owned(), case.id.to_string(), reports)
-        });
-        outcomes.extend(futures_util::future::join_all(runs).await);
-    }
-    let mut problems = Vec::new();
-    let mut table = Vec::new();
-    for (fault, case, reports) in &outcomes {
-        for r in reports {
-            println!("{fault}:\n{}", explain(r));
-        }
-        // The checks that caught the fault in every run (others may trip on its consequences,
-        // e.g. an inquiry budget spent early, depending on timing).
-        let every: Vec<&str> = reports[0]
-            .failed()
-            .into_iter()
-            .filter(|name| reports.iter().all(|r| r.failed().contains(name)))
-            .collect();
-        table.push(format!("{fault} | {case} → {} | {}", every.join(", "), reports[0].verdict));
-        let caught = reports.iter().all(|r| r.verdict == Outcome::Fail);
-        if !caught || every.is_empty() {
-            let shown: Vec<String> = reports.iter().map(explain).collect();
-            problems.push(format!(
-                "{fault} was not caught by {case} on the same check every time:\n{}",
-                shown.join("\n")
-            ));
-        }
-    }
-    table.sort();
-    println!("fault | case → failed checks | verdict\n{}", table.join("\n"));
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // Each (case, fault) in its own sandbox and acquirer, three pairs at a time; every other
+    // repeat over the test-control API: the same verdict either way.
+    let outcomes = fault_runs(&pairs, REPEATS, 3, |case, fault, repeat| async move {
+        let via = if repeat % 2 == 1 { Via::Api } else { Via::Store };
+        let env = env(&[fault]).await;
+        let mut report = run_all(&env, &[case], via).await;
+        env.stop().await;
+        report.cases.remove(0)
+    })
+    .await;
+    assert_caught(&outcomes, None);
 }
 
 #[test]

@@ -8,14 +8,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod acquirer_common;
+mod matrix_common;
 
-use std::collections::BTreeMap;
+use matrix_common::{assert_caught, explain, fault_runs, suite_cases, targeted, verdicts};
+
 use std::sync::Arc;
 
 use acquirer_common::Env;
 use plusbox_acquirer::{Fault, Timing};
-use plusbox_core::catalogue::{Case, Catalogue, Outcome, Product};
-use plusbox_runner::{CaseReport, Quiet, Report, Runner, RunnerConfig};
+use plusbox_core::catalogue::{Case, Outcome, Product};
+use plusbox_runner::{Quiet, Runner, RunnerConfig};
 use plusbox_runner_local::LocalPort;
 
 /// Sandbox and acquirer time run this much faster than the wall clock.
@@ -23,10 +25,6 @@ const SCALE: u32 = 10;
 
 /// Runs per (case, fault): the verdict must not depend on timing.
 const REPEATS: usize = 2;
-
-fn merchant_cases(catalogue: &Catalogue) -> Vec<&Case> {
-    catalogue.cases().filter(|c| c.product.suite() == "merchant").collect()
-}
 
 async fn env(faults: &[Fault]) -> Env {
     Env::start_compressed(faults, Timing::default(), SCALE).await
@@ -37,33 +35,10 @@ fn runner(env: &Env) -> Runner {
     Runner::new(Arc::new(port), RunnerConfig::new(env.base_url.clone(), "buyer-1")).unwrap()
 }
 
-fn explain(r: &CaseReport) -> String {
-    let mut out = format!("{} {}: {} ({} ms)\n", r.id, r.title, r.verdict, r.duration_ms);
-    for c in &r.checks {
-        out.push_str(&format!("  [{}] {}: {}\n", c.verdict, c.name, c.reason));
-    }
-    for s in &r.steps {
-        out.push_str(&format!(
-            "  step {}: {}{}\n",
-            s.step,
-            s.note,
-            if s.timed_out { " (timed out)" } else { "" }
-        ));
-    }
-    for e in &r.errors {
-        out.push_str(&format!("  error: {e}\n"));
-    }
-    out
-}
-
-fn verdicts(report: &Report) -> BTreeMap<String, Outcome> {
-    report.cases.iter().map(|c| (c.id.clone(), c.verdict)).collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn correct_acquirer_passes_every_registration_case_serial_and_parallel() {
     let catalogue = plusbox_runner::embedded::catalogue().unwrap();
-    let cases = merchant_cases(&catalogue);
+    let cases = suite_cases(&catalogue, "merchant");
     assert!(cases.iter().filter(|c| c.product == Product::Registration).count() >= 2, "the REG cases");
     assert!(cases.iter().any(|c| c.product == Product::Customs), "the CUS cases");
     let env = env(&[]).await;
@@ -94,42 +69,16 @@ async fn correct_acquirer_passes_every_registration_case_serial_and_parallel() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_fault_a_registration_case_targets_fails_it_on_a_named_check() {
     let catalogue = plusbox_runner::embedded::catalogue().unwrap();
-    let pairs: Vec<(&Case, Fault)> = merchant_cases(&catalogue)
-        .into_iter()
-        .flat_map(|case| {
-            case.targets
-                .iter()
-                .map(move |t| (case, Fault::from_name(t).unwrap_or_else(|| panic!("{}: {t}", case.id))))
-        })
-        .collect();
+    let pairs = targeted(suite_cases(&catalogue, "merchant"));
     for fault in [Fault::ReregisterWithin30Minutes, Fault::NewDeclarationIdOnRetry] {
         assert!(pairs.iter().any(|(_, f)| *f == fault), "no case of the merchant suite targets {fault}");
     }
-    let runs = pairs.iter().map(|(case, fault)| async move {
-        let mut reports = Vec::new();
-        for _ in 0..REPEATS {
-            let env = env(&[*fault]).await;
-            let mut report = runner(&env).run_all(&[case], &Quiet).await;
-            env.stop().await;
-            reports.push(report.cases.remove(0));
-        }
-        (fault.name().to_owned(), case.id.to_string(), reports)
-    });
-    let outcomes = futures_util::future::join_all(runs).await;
-    let mut problems = Vec::new();
-    for (fault, case, reports) in &outcomes {
-        for r in reports {
-            println!("{fault}:\n{}", explain(r));
-        }
-        let every: Vec<&str> = reports[0]
-            .failed()
-            .into_iter()
-            .filter(|name| reports.iter().all(|r| r.failed().contains(name)))
-            .collect();
-        println!("{fault} | {case} → {} | {}", every.join(", "), reports[0].verdict);
-        if !reports.iter().all(|r| r.verdict == Outcome::Fail) || every.is_empty() {
-            problems.push(format!("{fault} was not caught by {case} on the same check every time"));
-        }
-    }
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let outcomes = fault_runs(&pairs, REPEATS, pairs.len(), |case, fault, _| async move {
+        let env = env(&[fault]).await;
+        let mut report = runner(&env).run_all(&[case], &Quiet).await;
+        env.stop().await;
+        report.cases.remove(0)
+    })
+    .await;
+    assert_caught(&outcomes, None);
 }

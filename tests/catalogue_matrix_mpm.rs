@@ -14,14 +14,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod acquirer_common;
+mod matrix_common;
 
-use std::collections::BTreeMap;
+use matrix_common::{assert_caught, explain, fault_runs, targeted, verdicts};
+
 use std::sync::Arc;
 
 use acquirer_common::Env;
 use plusbox_acquirer::{Fault, Timing};
 use plusbox_core::catalogue::{Case, Catalogue, Outcome, Product};
-use plusbox_runner::{CaseReport, Quiet, Report, Runner, RunnerConfig};
+use plusbox_runner::{Quiet, Runner, RunnerConfig};
 use plusbox_runner_local::LocalPort;
 
 const SCALE: u32 = 12;
@@ -48,29 +50,6 @@ fn runner(env: &Env) -> Runner {
     // The merchant page of an entry code is HTTPS with a self-signed certificate.
     config.merchant_page_ca = Some(env.entry_ca_pem.clone());
     Runner::new(Arc::new(port), config).unwrap()
-}
-
-fn explain(r: &CaseReport) -> String {
-    let mut out = format!("{} {}: {} ({} ms)\n", r.id, r.title, r.verdict, r.duration_ms);
-    for c in &r.checks {
-        out.push_str(&format!("  [{}] {}: {}\n", c.verdict, c.name, c.reason));
-    }
-    for s in &r.steps {
-        out.push_str(&format!(
-            "  step {}: {}{}\n",
-            s.step,
-            s.note,
-            if s.timed_out { " (timed out)" } else { "" }
-        ));
-    }
-    for e in &r.errors {
-        out.push_str(&format!("  error: {e}\n"));
-    }
-    out
-}
-
-fn verdicts(report: &Report) -> BTreeMap<String, Outcome> {
-    report.cases.iter().map(|c| (c.id.clone(), c.verdict)).collect()
 }
 
 /// A rotation of the cases by the time (the order must not matter); printed for a replay.
@@ -126,14 +105,7 @@ async fn correct_acquirer_passes_every_order_code_case_serial_and_parallel() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_fault_an_order_code_case_targets_fails_it_on_a_named_check() {
     let catalogue = catalogue();
-    let pairs: Vec<(&Case, Fault)> = mpm(&catalogue)
-        .into_iter()
-        .flat_map(|case| {
-            case.targets
-                .iter()
-                .map(move |t| (case, Fault::from_name(t).unwrap_or_else(|| panic!("{}: {t}", case.id))))
-        })
-        .collect();
+    let pairs = targeted(mpm(&catalogue));
     // The new merchant-presented faults are each targeted here.
     for fault in [
         Fault::OmitUserAgent,
@@ -147,38 +119,12 @@ async fn every_fault_an_order_code_case_targets_fails_it_on_a_named_check() {
     ] {
         assert!(pairs.iter().any(|(_, f)| *f == fault), "no MPM case targets {fault}");
     }
-    let runs = pairs.iter().map(|(case, fault)| async move {
-        let mut reports = Vec::new();
-        for _ in 0..REPEATS {
-            let env = env(&[*fault]).await;
-            let mut report = runner(&env).run_all(&[case], &Quiet).await;
-            env.stop().await;
-            reports.push(report.cases.remove(0));
-        }
-        (fault.name().to_owned(), case.id.to_string(), reports)
-    });
-    let outcomes = futures_util::future::join_all(runs).await;
-    let mut problems = Vec::new();
-    let mut table = Vec::new();
-    for (fault, case, reports) in &outcomes {
-        for r in reports {
-            println!("{fault}:\n{}", explain(r));
-        }
-        let every: Vec<&str> = reports[0]
-            .failed()
-            .into_iter()
-            .filter(|name| reports.iter().all(|r| r.failed().contains(name)))
-            .collect();
-        table.push(format!("{fault} | {case} → {} | {}", every.join(", "), reports[0].verdict));
-        if !reports.iter().all(|r| r.verdict == Outcome::Fail) || every.is_empty() {
-            let shown: Vec<String> = reports.iter().map(explain).collect();
-            problems.push(format!(
-                "{fault} was not caught by {case} on the same check every time:\n{}",
-                shown.join("\n")
-            ));
-        }
-    }
-    table.sort();
-    println!("fault | case → failed checks | verdict\n{}", table.join("\n"));
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let outcomes = fault_runs(&pairs, REPEATS, pairs.len(), |case, fault, _| async move {
+        let env = env(&[fault]).await;
+        let mut report = runner(&env).run_all(&[case], &Quiet).await;
+        env.stop().await;
+        report.cases.remove(0)
+    })
+    .await;
+    assert_caught(&outcomes, None);
 }

@@ -8,14 +8,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod acquirer_common;
+mod matrix_common;
 
-use std::collections::BTreeMap;
+use matrix_common::{assert_caught, explain, fault_runs, suite_cases, targeted, verdicts};
+
 use std::sync::Arc;
 
 use acquirer_common::Env;
 use plusbox_acquirer::{Fault, Timing};
-use plusbox_core::catalogue::{Case, Catalogue, Outcome, Product};
-use plusbox_runner::{CaseReport, Quiet, Report, Runner, RunnerConfig};
+use plusbox_core::catalogue::{Case, Outcome, Product};
+use plusbox_runner::{Quiet, Runner, RunnerConfig};
 use plusbox_runner_local::LocalPort;
 
 /// Sandbox and acquirer time run this much faster than the wall clock.
@@ -27,10 +29,6 @@ const REPEATS: usize = 2;
 /// The check every reconciliation fault must fail.
 const RECONCILED: &str = "acquirer-reconciled";
 
-fn recon_cases(catalogue: &Catalogue) -> Vec<&Case> {
-    catalogue.cases().filter(|c| c.product.suite() == "recon").collect()
-}
-
 async fn env(faults: &[Fault]) -> Env {
     Env::start_compressed(faults, Timing::default(), SCALE).await
 }
@@ -38,29 +36,6 @@ async fn env(faults: &[Fault]) -> Env {
 fn runner(env: &Env) -> Runner {
     let port = LocalPort::new(env.sandbox.store(), env.sandbox.clock()).with_poke(env.sandbox.poker());
     Runner::new(Arc::new(port), RunnerConfig::new(env.base_url.clone(), "buyer-1")).unwrap()
-}
-
-fn explain(r: &CaseReport) -> String {
-    let mut out = format!("{} {}: {} ({} ms)\n", r.id, r.title, r.verdict, r.duration_ms);
-    for c in &r.checks {
-        out.push_str(&format!("  [{}] {}: {}\n", c.verdict, c.name, c.reason));
-    }
-    for s in &r.steps {
-        out.push_str(&format!(
-            "  step {}: {}{}\n",
-            s.step,
-            s.note,
-            if s.timed_out { " (timed out)" } else { "" }
-        ));
-    }
-    for e in &r.errors {
-        out.push_str(&format!("  error: {e}\n"));
-    }
-    out
-}
-
-fn verdicts(report: &Report) -> BTreeMap<String, Outcome> {
-    report.cases.iter().map(|c| (c.id.clone(), c.verdict)).collect()
 }
 
 /// Another acquirer (merchant M0002) sells on the same application, and its sale is aged into the
@@ -86,7 +61,7 @@ async fn another_merchant_sells_that_day(env: &Env) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn correct_acquirer_reconciles_every_recon_case_serial_and_parallel_beside_another_merchant() {
     let catalogue = plusbox_runner::embedded::catalogue().unwrap();
-    let cases = recon_cases(&catalogue);
+    let cases = suite_cases(&catalogue, "recon");
     assert!(cases.iter().filter(|c| c.product == Product::Reconciliation).count() >= 2, "the RECON cases");
     let env = env(&[]).await;
     another_merchant_sells_that_day(&env).await;
@@ -133,38 +108,16 @@ async fn correct_acquirer_reconciles_every_recon_case_serial_and_parallel_beside
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_fault_a_recon_case_targets_fails_it_on_acquirer_reconciled() {
     let catalogue = plusbox_runner::embedded::catalogue().unwrap();
-    let pairs: Vec<(&Case, Fault)> = recon_cases(&catalogue)
-        .into_iter()
-        .flat_map(|case| {
-            case.targets
-                .iter()
-                .map(move |t| (case, Fault::from_name(t).unwrap_or_else(|| panic!("{}: {t}", case.id))))
-        })
-        .collect();
+    let pairs = targeted(suite_cases(&catalogue, "recon"));
     for fault in [Fault::ReconCountsCancelled, Fault::ReconIgnoresRefunds] {
         assert!(pairs.iter().any(|(_, f)| *f == fault), "no case of the recon suite targets {fault}");
     }
-    let runs = pairs.iter().map(|(case, fault)| async move {
-        let mut reports = Vec::new();
-        for _ in 0..REPEATS {
-            let env = env(&[*fault]).await;
-            let mut report = runner(&env).run_all(&[case], &Quiet).await;
-            env.stop().await;
-            reports.push(report.cases.remove(0));
-        }
-        (fault.name().to_owned(), case.id.to_string(), reports)
-    });
-    let outcomes = futures_util::future::join_all(runs).await;
-    let mut problems = Vec::new();
-    for (fault, case, reports) in &outcomes {
-        for r in reports {
-            println!("{fault}:\n{}", explain(r));
-        }
-        println!("{fault} | {case} → {} | {}", reports[0].failed().join(", "), reports[0].verdict);
-        let caught = reports.iter().all(|r| r.verdict == Outcome::Fail && r.failed().contains(&RECONCILED));
-        if !caught {
-            problems.push(format!("{fault} was not caught by {case} on {RECONCILED} every time"));
-        }
-    }
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let outcomes = fault_runs(&pairs, REPEATS, pairs.len(), |case, fault, _| async move {
+        let env = env(&[fault]).await;
+        let mut report = runner(&env).run_all(&[case], &Quiet).await;
+        env.stop().await;
+        report.cases.remove(0)
+    })
+    .await;
+    assert_caught(&outcomes, Some(RECONCILED));
 }

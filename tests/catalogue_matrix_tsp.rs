@@ -11,14 +11,17 @@
 //! time, without any Agent-Token.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
+mod matrix_common;
+
+use matrix_common::{assert_caught, explain, fault_runs, suite_cases, targeted, verdicts};
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use plusbox_acquirer::{server, Acquirer, AcquirerConfig, Fault, MerchantConfig, Timing};
-use plusbox_core::catalogue::{Case, Catalogue, Outcome, Product};
+use plusbox_core::catalogue::{Case, Outcome, Product};
 use plusbox_core::signing::PrivateKey;
-use plusbox_runner::{CaseReport, Quiet, Report, Runner, RunnerConfig};
+use plusbox_runner::{Quiet, Runner, RunnerConfig};
 use plusbox_runner_local::LocalPort;
 use plusbox_sandbox::store::TspProduct;
 use plusbox_sandbox::{Sandbox, SandboxConfig, ScaledClock, SharedClock};
@@ -114,37 +117,10 @@ fn runner(env: &Env) -> Runner {
     Runner::new(Arc::new(port), RunnerConfig::new(env.pos_url.clone(), "buyer-1")).unwrap()
 }
 
-fn tsp_cases(catalogue: &Catalogue) -> Vec<&Case> {
-    catalogue.cases().filter(|c| c.product.suite() == "tsp").collect()
-}
-
-fn explain(r: &CaseReport) -> String {
-    let mut out = format!("{} {}: {} ({} ms)\n", r.id, r.title, r.verdict, r.duration_ms);
-    for c in &r.checks {
-        out.push_str(&format!("  [{}] {}: {}\n", c.verdict, c.name, c.reason));
-    }
-    for s in &r.steps {
-        out.push_str(&format!(
-            "  step {}: {}{}\n",
-            s.step,
-            s.note,
-            if s.timed_out { " (timed out)" } else { "" }
-        ));
-    }
-    for e in &r.errors {
-        out.push_str(&format!("  error: {e}\n"));
-    }
-    out
-}
-
-fn verdicts(report: &Report) -> BTreeMap<String, Outcome> {
-    report.cases.iter().map(|c| (c.id.clone(), c.verdict)).collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn correct_tsp_acquirer_passes_every_tsp_case_serial_and_parallel() {
     let catalogue = plusbox_runner::embedded::catalogue().unwrap();
-    let cases = tsp_cases(&catalogue);
+    let cases = suite_cases(&catalogue, "tsp");
     assert!(cases.len() >= 2 && cases.iter().all(|c| c.product == Product::Tsp), "the TSP cases");
     let env = env(&[]).await;
     let serial = runner(&env).run_all(&cases, &Quiet).await;
@@ -174,53 +150,24 @@ async fn correct_tsp_acquirer_passes_every_tsp_case_serial_and_parallel() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn missing_agent_token_fails_every_tsp_case_on_the_same_named_check() {
     let catalogue = plusbox_runner::embedded::catalogue().unwrap();
-    let pairs: Vec<(&Case, Fault)> = tsp_cases(&catalogue)
-        .into_iter()
-        .flat_map(|case| {
-            case.targets
-                .iter()
-                .map(move |t| (case, Fault::from_name(t).unwrap_or_else(|| panic!("{}: {t}", case.id))))
-        })
-        .collect();
+    let pairs = targeted(suite_cases(&catalogue, "tsp"));
     assert!(
         pairs.iter().filter(|(_, f)| *f == Fault::MissingAgentToken).count() >= 2,
         "both TSP cases target it"
     );
-    let runs = pairs.iter().map(|(case, fault)| async move {
-        let mut reports = Vec::new();
-        for _ in 0..REPEATS {
-            let env = env(&[*fault]).await;
-            let mut report = runner(&env).run_all(&[case], &Quiet).await;
-            reports.push(report.cases.remove(0));
-        }
-        (fault.name().to_owned(), case.id.to_string(), reports)
-    });
-    let outcomes = futures_util::future::join_all(runs).await;
-    let mut problems = Vec::new();
-    for (fault, case, reports) in &outcomes {
-        for r in reports {
-            println!("{fault}:\n{}", explain(r));
-        }
-        let every: Vec<&str> = reports[0]
-            .failed()
-            .into_iter()
-            .filter(|name| reports.iter().all(|r| r.failed().contains(name)))
-            .collect();
-        println!("{fault} | {case} → {} | {}", every.join(", "), reports[0].verdict);
-        if !reports.iter().all(|r| r.verdict == Outcome::Fail)
-            || !every.contains(&"agent-token-on-every-call")
-        {
-            problems
-                .push(format!("{fault} was not caught by {case} on agent-token-on-every-call every time"));
-        }
-    }
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let outcomes = fault_runs(&pairs, REPEATS, pairs.len(), |case, fault, _| async move {
+        let env = env(&[fault]).await;
+        let mut report = runner(&env).run_all(&[case], &Quiet).await;
+        report.cases.remove(0)
+    })
+    .await;
+    assert_caught(&outcomes, Some("agent-token-on-every-call"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_tsp_run_leaves_another_application_on_the_same_sandbox_alone() {
     let catalogue = plusbox_runner::embedded::catalogue().unwrap();
-    let cases = tsp_cases(&catalogue);
+    let cases = suite_cases(&catalogue, "tsp");
     let upm = catalogue.cases().find(|c| c.id.as_str() == "UPM-PAY-001").unwrap();
     let mut env = env(&[]).await;
     // A directly integrated ACQP on its own application of the same sandbox: no TSP, no token.
