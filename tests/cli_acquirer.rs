@@ -3,73 +3,12 @@
 //! and `pos refund` against it; the sandbox's traffic log shows signed traffic both ways.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod cli_common;
 
+use cli_common::*;
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_plusbox");
-
-/// Kills the child when the test ends, pass or fail.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn run(args: &[&str], dir: &Path) -> Output {
-    Command::new(BIN).args(args).current_dir(dir).output().unwrap()
-}
-
-fn ok(args: &[&str], dir: &Path) -> String {
-    let out = run(args, dir);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn serve_sandbox(dir: &Path) -> (Running, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data", "sb"])
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    let mut url = None;
-    while reader.read_line(&mut line).unwrap() > 0 {
-        if let Some(rest) = line.strip_prefix("Gateway URL:") {
-            url = Some(rest.trim().to_owned());
-            break;
-        }
-        line.clear();
-    }
-    std::thread::spawn(move || for _ in reader.lines() {});
-    (Running(child), url.expect("serve printed its gateway URL"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn wait_healthy(url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if let Ok(response) = reqwest::blocking::get(url) {
-            if response.status().is_success() {
-                return;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("{url} never became healthy");
-}
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 #[test]
 fn serve_init_serve_charge_refund_through_the_binary() {
